@@ -1,0 +1,55 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Both create or reuse ./.venv.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+# The install stamp is keyed on the requirements, so editing them reinstalls; otherwise it is a no-op.
+REQ_HASH := $(shell cat requirements.txt | sha1sum | cut -c1-12)
+STAMP := $(VENV)/.installed-$(REQ_HASH)
+PYX := $(shell find src dependency -name '*.pyx' 2>/dev/null)
+OFFICIAL_ONNX := .cache/official/centerface.onnx
+OFFICIAL_CKPT := .cache/official/centerface_official.ckpt
+
+.PHONY: install build test demo bench weights clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): requirements.txt | $(PY)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+install: $(STAMP)
+
+# Cython extensions (NMS, box overlaps); every one has a numpy fallback.
+.cache/build.stamp: $(STAMP) setup.py $(PYX)
+	mkdir -p .cache
+	$(PY) setup.py -q build_ext --inplace
+	touch $@
+
+build: .cache/build.stamp
+
+$(OFFICIAL_ONNX): | $(STAMP)
+	$(PY) -m src.pretrained fetch --out $(OFFICIAL_ONNX)
+
+$(OFFICIAL_CKPT): $(OFFICIAL_ONNX) src/convert_weight_centerface.py
+	$(PY) src/convert_weight_centerface.py --onnx $(OFFICIAL_ONNX) --out_ckpt $(OFFICIAL_CKPT)
+
+weights: $(OFFICIAL_CKPT)
+
+test: build
+	$(PY) -m pytest -q tests
+
+demo: build weights
+	$(PY) scripts/demo.py --ckpt $(OFFICIAL_CKPT) --image assets/astronaut.png --out_dir outputs/demo
+
+bench: build weights
+	$(PY) benchmarks/bench_infer.py --ckpt $(OFFICIAL_CKPT) --onnx $(OFFICIAL_ONNX)
+	$(PY) benchmarks/bench_eval.py
+	$(PY) benchmarks/bench_train.py
+
+clean:
+	rm -rf build .cache/build.stamp
+	find src dependency -name '*.so' -delete
