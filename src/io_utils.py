@@ -1,0 +1,58 @@
+"""Small I/O helpers shared by the scripts: atomic writes and checkpoint loading with clear errors."""
+import json
+import os
+import tempfile
+from pathlib import Path
+
+
+def atomic_write_bytes(path, data):
+    """Write `data` to `path` so that readers see either the old file or the whole new one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def write_json_atomic(path, obj, indent=None):
+    atomic_write_bytes(path, json.dumps(obj, indent=indent).encode("utf-8"))
+
+
+def save_checkpoint_atomic(save_obj, path, append_dict=None):
+    """mindspore.save_checkpoint through a temporary file in the same folder, then os.replace."""
+    import mindspore as ms
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # save_checkpoint appends ".ckpt" to names without it, so the temporary name keeps the suffix.
+    tmp = path.parent / f".{path.stem}.{os.getpid()}.part.ckpt"
+    try:
+        ms.save_checkpoint(save_obj, str(tmp), append_dict=append_dict)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def load_weights(network, ckpt_path, strict=True):
+    """Load a checkpoint into `network`; a missing file or mismatching keys are one clear error."""
+    import mindspore as ms
+
+    if not Path(ckpt_path).is_file():
+        raise FileNotFoundError(f"checkpoint {ckpt_path}: no such file")
+    params = ms.load_checkpoint(str(ckpt_path))
+    names = {name for name, _ in network.parameters_and_names()}
+    missing = sorted(names - set(params))
+    if strict and missing:
+        raise ValueError(f"checkpoint {ckpt_path}: {len(missing)} network parameters missing, e.g. {missing[:3]}")
+    not_loaded, _ = ms.load_param_into_net(network, {k: v for k, v in params.items() if k in names},
+                                           strict_load=strict)
+    if strict and not_loaded:
+        raise ValueError(f"checkpoint {ckpt_path}: could not load {not_loaded[:3]}")
+    return params

@@ -1,0 +1,38 @@
+"""onnxruntime helpers for the official model and our exported ONNX files."""
+from pathlib import Path
+
+OFFICIAL_INPUT = "input.1"
+OFFICIAL_OUTPUTS = ("537", "538", "539", "540")  # heatmap, scale, offset, landmarks
+
+
+def make_dynamic(model, input_name=None):
+    """Rewrite the batch and spatial dims of the single input (and of all outputs) to symbolic ones.
+
+    The official file declares a fixed 10x3x32x32 input (DESIGN.md §2); onnxruntime would refuse others.
+    """
+    for value, names in ((model.graph.input[:1], ("N", None, "H", "W")),
+                         (model.graph.output, ("N", None, "h", "w"))):
+        for v in value:
+            for dim, name in zip(v.type.tensor_type.shape.dim, names):
+                if name is not None:
+                    dim.ClearField("dim_value")
+                    dim.dim_param = name
+    return model
+
+
+def ort_session(onnx_path, num_threads=None, dynamic=True):
+    """An onnxruntime CPU session; `num_threads` pins intra-op threads (benchmarks compare like with like)."""
+    import onnx
+    import onnxruntime as ort
+
+    if not Path(onnx_path).is_file():
+        raise FileNotFoundError(f"ONNX model {onnx_path}: no such file")
+    model = onnx.load(str(onnx_path))
+    if dynamic:
+        model = make_dynamic(model)
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3  # the official file carries unused BN initializers that trigger warnings
+    if num_threads:
+        opts.intra_op_num_threads = num_threads
+        opts.inter_op_num_threads = 1
+    return ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
