@@ -44,9 +44,16 @@ def fix_onnx(path, official_names=False):
     atomic_write_bytes(path, model.SerializeToString())
 
 
-def export_network(network, file_name, file_format, input_shape, device_target="CPU", official_names=True):
-    """Export `network` for an input of `input_shape` (N, 3, H, W); returns the written path."""
+def export_network(network, file_name, file_format, input_shape, device_target="CPU", official_names=True,
+                   fold_bn=True):
+    """Export `network` for an input of `input_shape` (N, 3, H, W); returns the written path.
+
+    With `fold_bn` (default) BatchNorm is folded into the convolutions first (in place: the network is for
+    inference afterwards), giving the graph of the official BN-merged model.
+    """
     import mindspore as ms
+
+    from src.models.fold_bn import fold_batchnorm
 
     file_format = file_format.upper()
     if file_format not in EXTENSIONS:
@@ -58,6 +65,8 @@ def export_network(network, file_name, file_format, input_shape, device_target="
     if c != 3 or h % 32 or w % 32 or n < 1:
         raise ValueError(f"input shape {tuple(input_shape)}: expected (N>=1, 3, H, W) with H and W multiples of 32")
     network.set_train(False)
+    if fold_bn:
+        fold_batchnorm(network)
     out = Path(f"{file_name}{EXTENSIONS[file_format]}")
     out.parent.mkdir(parents=True, exist_ok=True)
     # Export under a temporary name, then move: a crash never leaves a truncated model behind.
