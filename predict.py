@@ -43,8 +43,11 @@ def build_detector(cfg):
     from src.io_utils import load_weights
     from src.models.centerface import CenterFace
 
+    from src.models.fold_bn import fold_batchnorm
+
     network = CenterFace(cfg.neck_width, cfg.activation, cfg.heatmap_prior)
     load_weights(network, cfg.ckpt)
+    fold_batchnorm(network)  # inference only: one op less per layer
     if cfg.input_size and len(cfg.input_size) != 2:
         raise ConfigError(f"--input_size: expected H,W, got {cfg.input_size}")
     return FaceDetector(mindspore_forward(network), input_size=cfg.input_size or None,
