@@ -63,6 +63,8 @@ def load_yaml(path):
     values, helps, choices = (d or {} for d in docs[:3])
     if not isinstance(values, dict):
         raise ConfigError(f"config file {path}: the first document must be a mapping of key: value")
+    if "config_path" in values:
+        raise ConfigError(f"config file {path}: 'config_path' is reserved for the command line, not a config key")
     for key, value in values.items():
         if isinstance(value, dict):
             raise ConfigError(f"config file {path}: key {key!r} holds a mapping; keys must be flat")
@@ -169,6 +171,7 @@ def parse_config(argv=None, default_path=DEFAULT_CONFIG, description=None, scrip
         raise ConfigError(f"unknown config key(s) {names} (not in {known.config_path}); "
                           f"see `--help` for the known keys")
     resolved = vars(args)
+    resolved["config_path"] = known.config_path  # `pre` consumed it, so `parser` only holds the default
     for key, allowed in choices.items():
         value = resolved[key]
         items = value if isinstance(value, (list, tuple)) else [value]
@@ -182,6 +185,10 @@ def save_config(config, out_dir, name="config.yaml"):
     """Write the resolved configuration next to a run's outputs (atomically)."""
     from src.io_utils import atomic_write_bytes
 
+    values = config.to_dict()
+    # config_path is where the defaults came from, not a setting: kept as a comment so the file is reusable
+    # as `--config_path`.
+    header = f"# resolved from {values.pop('config_path')}\n" if "config_path" in values else ""
     path = Path(out_dir) / name
-    atomic_write_bytes(path, yaml.safe_dump(config.to_dict(), sort_keys=False).encode("utf-8"))
+    atomic_write_bytes(path, (header + yaml.safe_dump(values, sort_keys=False)).encode("utf-8"))
     return path
