@@ -1,0 +1,257 @@
+"""Tests for src/model_utils/config.py: YAML-typed CLI parsing, errors that name the key, save round trip.
+
+Every expected value below is written by hand from the YAML written in the test, not read back from the parser.
+"""
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import yaml
+
+from src.model_utils.config import DEFAULT_CONFIG, Config, ConfigError, load_yaml, parse_config, save_config
+
+TYPED_YAML = """\
+flag: False
+on_flag: True
+count: 3
+rate: 0.5
+name: "abc"
+sizes: [1, 2]
+names: ["a", "b"]
+milestones: []
+nothing: null
+mode: "GRAPH"
+metrics: ["ap"]
+---
+flag: "a boolean switch"
+count: "how many"
+---
+mode: ["GRAPH", "PYNATIVE"]
+metrics: ["ap", "ar"]
+"""
+
+
+@pytest.fixture()
+def typed_yaml(tmp_path):
+    path = tmp_path / "typed.yaml"
+    path.write_text(TYPED_YAML)
+    return path
+
+
+def parse(path, *argv, **kwargs):
+    return parse_config(["--config_path", str(path), *argv], **kwargs)
+
+
+def test_defaults_keep_yaml_types(typed_yaml):
+    cfg = parse(typed_yaml)
+    assert cfg.to_dict() == {"config_path": str(typed_yaml), "flag": False, "on_flag": True, "count": 3,
+                             "rate": 0.5, "name": "abc", "sizes": [1, 2], "names": ["a", "b"], "milestones": [],
+                             "nothing": None, "mode": "GRAPH", "metrics": ["ap"]}
+
+
+@pytest.mark.parametrize("argv, key, expected", [
+    (["--flag", "true"], "flag", True),
+    (["--flag", "Yes"], "flag", True),
+    (["--flag", "1"], "flag", True),
+    (["--on_flag", "false"], "on_flag", False),
+    (["--on_flag", "0"], "on_flag", False),
+    (["--on_flag=off"], "on_flag", False),
+    (["--count", "7"], "count", 7),
+    (["--count", "-2"], "count", -2),
+    (["--rate", "1e-3"], "rate", 1e-3),
+    (["--name", "123"], "name", "123"),  # str default: digits stay a string
+    (["--name", "true"], "name", "true"),
+    (["--sizes", "3,4,5"], "sizes", [3, 4, 5]),
+    (["--sizes", "[5, 6]"], "sizes", [5, 6]),
+    (["--sizes", ""], "sizes", []),
+    (["--names", "x,y"], "names", ["x", "y"]),
+    (["--milestones", "90,120"], "milestones", [90, 120]),  # empty default: elements parsed as YAML scalars
+    (["--nothing", "5"], "nothing", 5),
+    (["--nothing", "abc"], "nothing", "abc"),
+    (["--nothing", "null"], "nothing", None),
+    (["--mode", "PYNATIVE"], "mode", "PYNATIVE"),
+    (["--metrics", "ap,ar"], "metrics", ["ap", "ar"]),
+])
+def test_cli_value_parsed_with_yaml_type(typed_yaml, argv, key, expected):
+    value = getattr(parse(typed_yaml, *argv), key)
+    assert value == expected
+    assert type(value) is type(expected)
+    if isinstance(expected, list):
+        assert [type(v) for v in value] == [type(v) for v in expected]
+
+
+def test_int_given_to_float_key_becomes_float(typed_yaml):
+    rate = parse(typed_yaml, "--rate", "2").rate
+    assert rate == 2.0 and isinstance(rate, float)
+
+
+def test_config_path_selects_another_file(tmp_path, typed_yaml):
+    other = tmp_path / "other.yaml"
+    other.write_text("count: 11\nextra_key: 'x'\n")
+    cfg = parse(other)
+    assert cfg.count == 11 and cfg.extra_key == "x"
+    assert "flag" not in cfg  # keys come from the selected file only
+    with pytest.raises(ConfigError, match="flag"):
+        parse(other, "--flag", "true")
+
+
+@pytest.mark.parametrize("argv, names", [
+    (["--no_such_key", "1"], ["no_such_key"]),
+    (["--no_such_key=1"], ["no_such_key"]),
+    (["--count", "2", "--typo_a", "1", "--typo_b", "2"], ["typo_a", "typo_b"]),
+])
+def test_unknown_key_is_named(typed_yaml, argv, names):
+    with pytest.raises(ConfigError, match="unknown config key") as err:
+        parse(typed_yaml, *argv)
+    for name in names:
+        assert name in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_abbreviated_key_is_not_accepted(typed_yaml):
+    # `--cou 3` must not silently set `count` (allow_abbrev=False).
+    with pytest.raises(ConfigError, match="cou"):
+        parse(typed_yaml, "--cou", "3")
+
+
+@pytest.mark.parametrize("argv, key, bad", [
+    (["--flag", "maybe"], "flag", "maybe"),
+    (["--count", "3.5"], "count", "3.5"),
+    (["--count", "three"], "count", "three"),
+    (["--rate", "fast"], "rate", "fast"),
+    (["--sizes", "1,b"], "sizes", "b"),
+])
+def test_bad_value_names_key_and_value(typed_yaml, argv, key, bad):
+    with pytest.raises(ConfigError) as err:
+        parse(typed_yaml, *argv)
+    message = str(err.value)
+    assert f"--{key}" in message and bad in message
+    assert "\n" not in message
+
+
+def test_choices_enforced_for_scalars_and_lists(typed_yaml):
+    with pytest.raises(ConfigError, match="mode"):
+        parse(typed_yaml, "--mode", "FAST")
+    with pytest.raises(ConfigError, match="metrics.*'f1'"):
+        parse(typed_yaml, "--metrics", "ap,f1")
+
+
+def test_default_outside_choices_is_rejected(tmp_path):
+    path = tmp_path / "bad_default.yaml"
+    path.write_text("mode: 'FAST'\n---\n---\nmode: ['GRAPH', 'PYNATIVE']\n")
+    with pytest.raises(ConfigError, match="'mode'.*'FAST'"):
+        parse(path)
+
+
+def test_choices_for_unknown_key_rejected(tmp_path):
+    path = tmp_path / "bad_choices.yaml"
+    path.write_text("mode: 'GRAPH'\n---\n---\nmodee: ['GRAPH']\n")
+    with pytest.raises(ConfigError, match="modee"):
+        parse(path)
+
+
+def test_script_defaults_override_yaml_and_cli_overrides_them(typed_yaml):
+    assert parse(typed_yaml, script_defaults={"count": 1}).count == 1
+    assert parse(typed_yaml, "--count", "9", script_defaults={"count": 1}).count == 9
+    # The YAML file itself is untouched: another call sees the original default.
+    assert parse(typed_yaml).count == 3
+    with pytest.raises(ConfigError, match="'batch'"):
+        parse(typed_yaml, script_defaults={"batch": 1})
+
+
+def test_nested_mapping_is_a_clear_error(tmp_path):
+    path = tmp_path / "nested.yaml"
+    path.write_text("optimizer:\n  lr: 0.1\n  momentum: 0.9\ncount: 1\n")
+    with pytest.raises(ConfigError, match="'optimizer'.*flat") as err:
+        parse(path)
+    assert str(path) in str(err.value)
+
+
+@pytest.mark.parametrize("text, pattern", [
+    ("- 1\n- 2\n", "mapping"),
+    ("a: [1, 2\n", "not valid YAML"),
+])
+def test_malformed_file_is_a_clear_error(tmp_path, text, pattern):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=pattern) as err:
+        load_yaml(path)
+    assert str(path) in str(err.value)
+
+
+def test_missing_config_file_named(tmp_path):
+    missing = tmp_path / "nope.yaml"
+    with pytest.raises(ConfigError, match="nope.yaml.*no such file"):
+        parse(missing)
+
+
+def test_help_lists_keys_with_their_help(typed_yaml, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        parse(typed_yaml, "--help")
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert "--flag" in out and "a boolean switch" in out and "how many" in out
+
+
+def test_config_object_rejects_unknown_attributes():
+    cfg = Config({"a": 1})
+    cfg.a = 2
+    assert cfg.a == 2
+    with pytest.raises(AttributeError, match="'b'"):
+        _ = cfg.b
+    with pytest.raises(AttributeError, match="'b'"):
+        cfg.b = 3
+    # to_dict is a copy: editing it does not change the config.
+    cfg.to_dict()["a"] = 5
+    assert cfg.a == 2
+
+
+def test_save_config_round_trip(tmp_path, typed_yaml):
+    cfg = parse(typed_yaml, "--sizes", "7,8", "--nothing", "null", "--flag", "true")
+    out_dir = tmp_path / "run"
+    path = save_config(cfg, out_dir)
+    assert path == out_dir / "config.yaml"
+    settings = {k: v for k, v in cfg.to_dict().items() if k != "config_path"}
+    # config_path is provenance, not a setting: it is written as a comment.
+    assert yaml.safe_load(path.read_text()) == settings
+    assert path.read_text().splitlines()[0] == f"# resolved from {typed_yaml}"
+    assert sorted(os.listdir(out_dir)) == ["config.yaml"]  # the temporary file was moved, not left behind
+    # The saved file is itself a valid config for the parser (a run can be repeated from it).
+    again = parse(path)
+    assert {k: v for k, v in again.to_dict().items() if k != "config_path"} == settings
+    assert again.config_path == str(path)
+
+
+def test_config_path_key_in_yaml_is_rejected(tmp_path):
+    path = tmp_path / "reserved.yaml"
+    path.write_text("config_path: 'x.yaml'\ncount: 1\n")
+    with pytest.raises(ConfigError, match="'config_path' is reserved"):
+        parse(path)
+
+
+def test_default_config_parses_and_documents_every_key():
+    values, helps, choices = load_yaml(DEFAULT_CONFIG)
+    cfg = parse_config([])
+    assert cfg.device_target == "CPU" and isinstance(cfg.batch_size, int) and cfg.input_size == []
+    assert isinstance(cfg.enable_modelarts, bool) and isinstance(cfg.score_thresh, float)
+    undocumented = sorted(set(values) - set(helps))
+    assert not undocumented, f"default_config.yaml keys without help text: {undocumented}"
+    for key, allowed in choices.items():
+        assert values[key] in allowed, key
+
+
+def test_import_has_no_side_effects(repo_root):
+    code = textwrap.dedent("""
+        import os, sys
+        before = dict(os.environ)
+        import src.model_utils.config, src.model_utils.device, src.model_utils.cli, export
+        assert 'mindspore' not in sys.modules, 'mindspore imported'
+        assert dict(os.environ) == before, 'environment changed'
+        print('ok')
+    """)
+    env = {k: v for k, v in os.environ.items() if k != "ONEDNN_MAX_CPU_ISA"}
+    res = subprocess.run([sys.executable, "-c", code], cwd=repo_root, env=env, capture_output=True, text=True,
+                         timeout=60)
+    assert res.returncode == 0 and res.stdout.strip() == "ok", res.stderr
