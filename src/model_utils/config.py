@@ -192,3 +192,21 @@ def save_config(config, out_dir, name="config.yaml"):
     path = Path(out_dir) / name
     atomic_write_bytes(path, (header + yaml.safe_dump(values, sort_keys=False)).encode("utf-8"))
     return path
+
+
+def markdown_table(path=DEFAULT_CONFIG):
+    """The keys of a config file as a Markdown table (key, default, help) for README.md."""
+    values, helps, choices = load_yaml(path)
+    rows = ["| key | default | meaning |", "|---|---|---|"]
+    for key, value in values.items():
+        text = str(helps.get(key, "")).replace("|", "\\|")
+        if key in choices:
+            text += f" (one of {', '.join(map(str, choices[key]))})"
+        rows.append(f"| `{key}` | `{yaml.safe_dump(value, default_flow_style=True).strip().removesuffix('...').strip()}` | {text} |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    import sys
+
+    print(markdown_table(sys.argv[1] if len(sys.argv) > 1 else DEFAULT_CONFIG))
