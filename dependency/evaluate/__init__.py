@@ -1,0 +1,1 @@
+"""WIDER FACE evaluation (official MATLAB algorithm, vectorised): `python dependency/evaluate/eval.py`."""
