@@ -6,6 +6,7 @@ lazily and its absence is one clear error.
 import functools
 import os
 import time
+import zlib
 
 
 def get_device_id():
@@ -36,7 +37,8 @@ def _moxing():
 def sync_data(from_path, to_path):
     """Copy OBS <-> local once per server: local rank 0 copies, the other ranks wait for its lock file."""
     mox = _moxing()
-    lock = f"/tmp/copy_sync.lock{abs(hash((from_path, to_path))) % 100000}"
+    # crc32, not hash(): str hashes are salted per process, so each rank would wait for a different lock.
+    lock = f"/tmp/copy_sync.lock{zlib.crc32(f'{from_path}->{to_path}'.encode()) % 100000}"
     if get_device_id() % min(get_device_num(), 8) == 0 and not mox.file.exists(lock):
         print(f"copy {from_path} -> {to_path}", flush=True)
         mox.file.copy_parallel(from_path, to_path)
