@@ -1,0 +1,97 @@
+"""Tests for src/model_utils/device.py: the oneDNN ISA cap and device initialisation.
+
+init_device changes MindSpore's process-wide context (mode, device), so it runs in subprocesses here and the
+test process keeps its own context.
+"""
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from src.model_utils.device import DeviceInfo, init_device, prepare_environment
+
+ISA = "ONEDNN_MAX_CPU_ISA"
+
+
+def run_python(code, repo_root, env_drop=(ISA,)):
+    env = {k: v for k, v in os.environ.items() if k not in env_drop}
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=repo_root, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("mindspore_loaded", [False, True])
+def test_cpu_sets_avx2_cap_when_unset_and_logs_it(monkeypatch, mindspore_loaded):
+    monkeypatch.delenv(ISA, raising=False)
+    if mindspore_loaded:
+        monkeypatch.setitem(sys.modules, "mindspore", sys.modules.get("mindspore", object()))
+    else:
+        monkeypatch.delitem(sys.modules, "mindspore", raising=False)
+    messages = []
+    prepare_environment("CPU", log=messages.append)
+    assert os.environ[ISA] == "AVX2"
+    assert len(messages) == 1 and "ONEDNN_MAX_CPU_ISA=AVX2" in messages[0]
+    # Too late to take effect once MindSpore is loaded: the log says so.
+    assert ("after mindspore was imported" in messages[0]) == mindspore_loaded
+
+
+def test_cpu_leaves_user_value_alone(monkeypatch):
+    monkeypatch.setenv(ISA, "AVX512_CORE")
+    messages = []
+    prepare_environment("CPU", log=messages.append)
+    assert os.environ[ISA] == "AVX512_CORE"
+    assert messages == ["ONEDNN_MAX_CPU_ISA=AVX512_CORE (set by the user)"]
+
+
+@pytest.mark.parametrize("target", ["GPU", "Ascend"])
+def test_accelerators_leave_environment_alone(monkeypatch, target):
+    monkeypatch.delenv(ISA, raising=False)
+    messages = []
+    prepare_environment(target, log=messages.append)
+    assert ISA not in os.environ and messages == []
+
+
+@pytest.mark.parametrize("target", ["TPU", "cpu", ""])
+def test_unknown_target_rejected(target):
+    with pytest.raises(ValueError, match=f"device_target.*{target!r}"):
+        prepare_environment(target, log=lambda _: None)
+
+
+def test_bad_mode_rejected_before_touching_context():
+    # init_device checks availability of CPU (always there) and then the mode, before set_context.
+    with pytest.raises(ValueError, match="mode.*'FAST'"):
+        init_device("CPU", mode="FAST", log=lambda _: None)
+
+
+def test_device_info_main_rank():
+    assert DeviceInfo("CPU", 0).is_main and not DeviceInfo("CPU", 0, rank=1, group_size=2).is_main
+
+
+def test_init_gpu_without_gpu_is_a_clear_error(repo_root):
+    res = run_python("""
+        from src.model_utils.device import init_device
+        try:
+            init_device("GPU", log=print)
+        except RuntimeError as err:
+            print("RuntimeError:", err)
+    """, repo_root)
+    assert res.returncode == 0, res.stderr
+    last = res.stdout.strip().splitlines()[-1]
+    assert last.startswith("RuntimeError: device_target=GPU is not available") and "--device_target CPU" in last
+
+
+def test_init_cpu_sets_context(repo_root):
+    res = run_python("""
+        import os
+        from src.model_utils.device import init_device
+        info = init_device("CPU", 0, "GRAPH", seed=5, log=print)
+        import mindspore as ms
+        print(info.target, info.device_id, info.rank, info.group_size, ms.get_context("mode") == ms.GRAPH_MODE,
+              ms.get_context("device_target"), ms.get_seed(), os.environ["ONEDNN_MAX_CPU_ISA"])
+    """, repo_root)
+    assert res.returncode == 0, res.stderr
+    lines = res.stdout.strip().splitlines()
+    # First log line: the cap was set before MindSpore loaded (so it takes effect).
+    assert "ONEDNN_MAX_CPU_ISA=AVX2 set for the CPU target" in lines[0]
+    assert lines[-1] == "CPU 0 0 1 True CPU 5 AVX2"
