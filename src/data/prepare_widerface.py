@@ -24,13 +24,14 @@ iscrowd 0, category_id 1), categories [face]. Bad input policy (also printed in 
 import argparse
 import json
 import os
-import tempfile
 from collections import Counter
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 from PIL import Image
 from tqdm import tqdm
+
+from .wider_gt import write_bytes_atomic
 
 LANDMARK_NAMES = ["left_eye", "right_eye", "nose", "left_mouth_corner", "right_mouth_corner"]
 FACE_CATEGORY = {"id": 1, "name": "face", "keypoints": LANDMARK_NAMES, "skeleton": []}
@@ -68,17 +69,8 @@ def coco_document(images: List[dict], annotations: List[dict]) -> dict:
 
 def write_json_atomic(path: str, document: dict) -> None:
     """Write compact json to a temporary file next to path, then rename it over path."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    handle, tmp_path = tempfile.mkstemp(dir=folder, prefix=".tmp_", suffix=".json")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            json.dump(document, file, separators=(",", ":"))
-        os.replace(tmp_path, path)
-    except BaseException:
-        if os.path.exists(tmp_path):
-            os.remove(tmp_path)
-        raise
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    write_bytes_atomic(path, json.dumps(document, separators=(",", ":")).encode("utf-8"))
 
 
 # ----------------------------------------------------------------------------------------------- parsing

@@ -116,7 +116,8 @@ def _mat_file_bytes(elements: Dict[str, bytes]) -> bytes:
     return header + b"".join(elements[name] for name in sorted(elements))
 
 
-def _write_atomic(path: str, data: bytes) -> None:
+def write_bytes_atomic(path: str, data: bytes) -> None:
+    """Write data to a temporary file in path's folder, then rename it over path."""
     folder = os.path.dirname(os.path.abspath(path))
     handle, tmp_path = tempfile.mkstemp(dir=folder, prefix=".tmp_", suffix=os.path.basename(path))
     try:
@@ -154,11 +155,11 @@ def write_wider_gt(out_dir: str, events: Mapping[str, Sequence[Sequence]]) -> Di
     os.makedirs(out_dir, exist_ok=True)
     common = {name: _variable_bytes(name, value) for name, value in common.items()}
     paths = {"all": os.path.join(out_dir, ALL_FACES_FILE)}
-    _write_atomic(paths["all"], _mat_file_bytes(common))
+    write_bytes_atomic(paths["all"], _mat_file_bytes(common))
     for column, setting in enumerate(SETTINGS):
         gt_list = _cell([_cell([_kept_indices(img.kept[:, column]) for img in imgs]) for imgs in per_event])
         paths[setting] = os.path.join(out_dir, SETTING_FILE.format(setting))
-        _write_atomic(paths[setting], _mat_file_bytes({**common, "gt_list": _variable_bytes("gt_list", gt_list)}))
+        write_bytes_atomic(paths[setting], _mat_file_bytes({**common, "gt_list": _variable_bytes("gt_list", gt_list)}))
     return paths
 
 
