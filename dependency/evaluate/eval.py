@@ -204,7 +204,8 @@ def _atomic_write(path, write):
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description="WIDER FACE validation AP (official MATLAB algorithm).")
     parser.add_argument("--pred", required=True, help="prediction folder: <pred>/<event>/<image>.txt")
-    parser.add_argument("--gt", required=True, help="folder with wider_face_val.mat and wider_{easy,medium,hard}_val.mat")
+    parser.add_argument("--gt", required=True,
+                        help="folder with wider_face_val.mat and wider_{easy,medium,hard}_val.mat")
     parser.add_argument("--iou", type=float, default=0.5, help="IoU threshold (official: 0.5)")
     parser.add_argument("--json", default=None, help="write APs, counts and PR curves to this JSON file")
     parser.add_argument("--plot", default=None, help="write the PR curves to this image (e.g. pr.png)")
@@ -215,7 +216,10 @@ def main(argv=None):
     """CLI: prints the three AP lines on stdout; counts and timing go to stderr."""
     args = parse_args(argv)
     start = time.perf_counter()
-    result = evaluate(args.pred, args.gt, iou_thresh=args.iou, progress=sys.stderr.isatty())
+    try:
+        result = evaluate(args.pred, args.gt, iou_thresh=args.iou, progress=sys.stderr.isatty())
+    except (OSError, ValueError, KeyError) as error:  # bad input: one line, no traceback
+        sys.exit(f"eval.py: error: {error.args[0] if isinstance(error, KeyError) else error}")
     seconds = time.perf_counter() - start
     print(format_aps(result), flush=True)
     if args.json:

@@ -372,3 +372,12 @@ def test_root_eval_wrapper(real_subset, tmp_path, repo_root):
                            "--iou", "0.4"], cwd=tmp_path, capture_output=True, text=True, check=True)
     assert done.stdout.splitlines()[2].startswith("Hard   Val AP: ")
     assert "at IoU 0.4" in done.stderr
+
+
+def test_cli_bad_input_is_one_line(tmp_path, repo_root):
+    done = subprocess.run([sys.executable, str(repo_root / "eval.py"), "--pred", str(tmp_path), "--gt", str(tmp_path)],
+                          cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        f"eval.py: error: {tmp_path}/wider_face_val.mat: no such file; expected the official WIDER FACE ground truth "
+        "folder with wider_face_val.mat and wider_easy_val.mat, wider_medium_val.mat, wider_hard_val.mat"]
