@@ -31,12 +31,11 @@ def blank(height=200, width=200):
     return image, np.zeros((height, width), np.int32)
 
 
-def ellipse_extent(face, samples=20000):
+def ellipse_extent(face, samples=100001):
     """Tight box from densely sampled boundary points of the rotated ellipse (independent of Face.box)."""
     t = np.linspace(0, 2 * np.pi, samples)
-    points = np.array([face.to_image(math.cos(a), math.sin(a)) for a in t[::10]] +
-                      [face.to_image(math.cos(a), math.sin(a)) for a in np.linspace(0, 2 * np.pi, 3601)])
-    return np.array([*points.min(axis=0), *points.max(axis=0)])
+    xs, ys = face.to_image(np.cos(t), np.sin(t))
+    return np.array([xs.min(), ys.min(), xs.max(), ys.max()])
 
 
 @pytest.mark.parametrize("height, tilt, aspect", [(12, 0, 1.3), (40, -30, 1.15), (90, 17, 1.4), (150, 30, 1.25)])
@@ -218,3 +217,16 @@ def test_cli_summary_and_overwrite_protection(tmp_path, capsys):
     with pytest.raises(SystemExit, match="min_face <= max_face"):
         synthetic.main(["--out", str(tmp_path / "x"), "--num_train", "1", "--num_val", "0", "--seed", "0",
                         "--min_face", "30", "--max_face", "20"])
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"num_train": -1}, "num_train and num_val must be >= 0"),
+    ({"image_size": 16}, "image_size must be >= 32"),
+    ({"min_face": 60, "image_size": 64}, "min_face 60 does not fit"),
+    ({"seed": -2}, "seed must be >= 0"),
+])
+def test_bad_arguments_are_refused_before_writing(tmp_path, kwargs, message):
+    arguments = {"num_train": 1, "num_val": 1, "seed": 0, "image_size": 64, **kwargs}
+    with pytest.raises(ValueError, match=message):
+        generate(str(tmp_path / "out"), progress=False, **arguments)
+    assert not (tmp_path / "out").exists()
