@@ -32,6 +32,8 @@ def save_checkpoint_atomic(save_obj, path, append_dict=None):
     import mindspore as ms
 
     path = Path(path)
+    if path.suffix != ".ckpt":
+        raise ValueError(f"checkpoint path {path}: must end in .ckpt (mindspore.load_checkpoint reads no other name)")
     path.parent.mkdir(parents=True, exist_ok=True)
     # save_checkpoint appends ".ckpt" to names without it, so the temporary name keeps the suffix.
     tmp = path.parent / f".{path.stem}.{os.getpid()}.part.ckpt"
