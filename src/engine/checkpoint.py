@@ -1,0 +1,221 @@
+"""Training checkpoints: zoo-compatible names, atomic writes, keep-last-N, resume, tolerant weight loading.
+
+* File name `{rank}-{epoch}_{step}.ckpt` (rank 0 gives the zoo's `0-{epoch}_{step}.ckpt`; `step` is the
+  number of steps in the epoch, as MindSpore's ModelCheckpoint names them).
+* A checkpoint holds every parameter of the network (incl. BatchNorm moving statistics) and of the
+  optimizer (Adam moments, beta powers, its step counter `global_step` = lr position), plus the
+  training state as `append_dict` entries prefixed `train_` (MindSpore's optimizer already owns the
+  name `global_step`): `train_epoch` (completed epochs), `train_step_in_epoch`, `train_global_step`
+  (trainer iterations, overflowed steps included), `train_loss_scale`, `train_loss_scale_counter`
+  (dynamic scaler) and a `train_format` tag.
+* Writes go to a hidden temporary name in the same folder and are moved into place with `os.replace`,
+  so a reader never sees a half-written file under the final name.
+* `load_weights` maps checkpoint keys onto a network, stripping at most one known wrapper prefix
+  (e.g. the zoo's `centerface_network.`; the zoo did this with `key[19:]` in three scripts), ignores
+  optimizer/training-state entries, and reports missing, unexpected and shape-mismatched keys.
+"""
+import os
+import re
+from collections import namedtuple
+from pathlib import Path
+
+import numpy as np
+
+import mindspore as ms
+from mindspore import Tensor
+
+__all__ = ["CHECKPOINT_FORMAT", "KNOWN_PREFIXES", "checkpoint_name", "list_checkpoints", "latest_checkpoint",
+           "save_checkpoint", "load_for_resume", "load_weights", "LoadReport", "CheckpointError"]
+
+CHECKPOINT_FORMAT = "centerface-engine-1"
+# Wrapper-cell prefixes seen in checkpoints: the old zoo's CenterFaceWithLossCell attribute, and generic
+# `network.` / `net.` / `model.` wrappers. Only one is stripped, only when the stripped key exists.
+KNOWN_PREFIXES = ("centerface_network.", "network.", "net.", "model.", "backbone_with_loss.")
+# Optimizer and training-state entries: legitimate in a training checkpoint, never network weights.
+_STATE_PREFIXES = ("moment1.", "moment2.", "moments.", "accum.", "stat.", "vhat.")
+_STATE_PREFIXES += ("train_",)
+_STATE_KEYS = ("global_step", "beta1_power", "beta2_power", "learning_rate", "scale_sense",
+               "current_iterator_step", "last_overflow_iterator_step", "epoch_num", "step_num")
+_NAME_RE = re.compile(r"^(\d+)-(\d+)_(\d+)\.ckpt$")
+
+LoadReport = namedtuple("LoadReport", ["loaded", "missing", "unexpected", "ignored"])
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint cannot be used as asked (missing keys, wrong shapes, not a training checkpoint)."""
+
+
+def checkpoint_name(epoch, step, rank=0):
+    """`{rank}-{epoch}_{step}.ckpt`, e.g. `0-140_1610.ckpt`."""
+    return f"{int(rank)}-{int(epoch)}_{int(step)}.ckpt"
+
+
+def list_checkpoints(ckpt_dir, rank=0):
+    """This rank's checkpoints in `ckpt_dir` as sorted [(epoch, step, path)] (oldest first)."""
+    folder = Path(ckpt_dir)
+    if not folder.is_dir():
+        return []
+    found = []
+    for entry in folder.iterdir():
+        match = _NAME_RE.match(entry.name)
+        if match and int(match.group(1)) == int(rank) and entry.is_file():
+            found.append((int(match.group(2)), int(match.group(3)), str(entry)))
+    return sorted(found)
+
+
+def latest_checkpoint(ckpt_dir, rank=0):
+    """Path of the newest (highest epoch, then step) checkpoint of `rank` in `ckpt_dir`, or None."""
+    found = list_checkpoints(ckpt_dir, rank)
+    return found[-1][2] if found else None
+
+
+def _state_parameters(network, optimizer):
+    """Unique-by-name list of the network's and the optimizer's parameters, network first."""
+    items, seen = [], set()
+    cells = [network] if optimizer is None else [network, optimizer]
+    for cell in cells:
+        for param in cell.get_parameters():
+            if param.name not in seen:
+                seen.add(param.name)
+                items.append({"name": param.name, "data": param})
+    return items
+
+
+def save_checkpoint(ckpt_dir, network, optimizer=None, *, epoch, step_in_epoch, global_step, loss_scaler=None,
+                    keep_last=0, rank=0, extra=None):
+    """Write `{rank}-{epoch}_{step_in_epoch}.ckpt` atomically; then keep only the newest `keep_last` (0 = all).
+
+    `extra` (dict of int/float/str/bool) is stored as `train_<key>` entries. Returns the path.
+    """
+    if keep_last < 0:
+        raise ValueError(f"save_checkpoint: keep_last must be >= 0 (0 = keep all), got {keep_last!r}")
+    folder = Path(ckpt_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    final = folder / checkpoint_name(epoch, step_in_epoch, rank)
+    # MindSpore appends ".ckpt" to names without it, so the temporary name ends with ".ckpt" too;
+    # the leading dot keeps it out of `list_checkpoints`.
+    tmp = folder / f".tmp-{os.getpid()}-{final.name}"
+    state = {"train_format": CHECKPOINT_FORMAT, "train_epoch": int(epoch),
+             "train_step_in_epoch": int(step_in_epoch), "train_global_step": int(global_step)}
+    if loss_scaler is not None:
+        state["train_loss_scale"] = float(loss_scaler.scale_value.asnumpy())
+        counter = getattr(loss_scaler, "counter", None)
+        if counter is not None:
+            state["train_loss_scale_counter"] = int(counter.asnumpy())
+    for key, value in (extra or {}).items():
+        key = f"train_{key}"
+        if key in state:
+            raise ValueError(f"save_checkpoint: extra key {key!r} clashes with the training state")
+        state[key] = value
+    try:
+        ms.save_checkpoint(_state_parameters(network, optimizer), str(tmp), append_dict=state)
+        os.replace(tmp, final)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    if keep_last:
+        for _, _, old in list_checkpoints(folder, rank)[:-keep_last]:
+            os.remove(old)
+    return str(final)
+
+
+def _read(ckpt):
+    if isinstance(ckpt, dict):
+        return ckpt
+    path = Path(ckpt)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path}: no such file")
+    try:
+        return ms.load_checkpoint(str(path))
+    except (RuntimeError, ValueError) as err:
+        raise CheckpointError(f"checkpoint {path}: cannot be read as a MindSpore checkpoint ({err})") from err
+
+
+def _is_state_key(key):
+    return key in _STATE_KEYS or key.startswith(_STATE_PREFIXES)
+
+
+def _scalar(value):
+    return value.asnumpy().item() if hasattr(value, "asnumpy") else value
+
+
+def load_weights(network, ckpt, strip_prefixes=KNOWN_PREFIXES, strict=False, logger=None):
+    """Load network weights from a checkpoint file (or a loaded dict), tolerating wrapper prefixes.
+
+    A checkpoint key matches a network parameter if equal to its name, or after removing one prefix from
+    `strip_prefixes` (the first that yields an existing name). Optimizer/training-state entries are
+    ignored. Raises CheckpointError on shape mismatches, and on missing/unexpected keys if `strict`.
+    Returns LoadReport(loaded, missing, unexpected, ignored) (lists of names) and logs a summary.
+    """
+    source = ckpt if isinstance(ckpt, dict) else str(ckpt)
+    params = _read(ckpt)
+    net_params = {p.name: p for p in network.get_parameters()}
+    mapped, unexpected, ignored = {}, [], []
+    for key, value in params.items():
+        target = key if key in net_params else None
+        if target is None:
+            for prefix in strip_prefixes:
+                if key.startswith(prefix) and key[len(prefix):] in net_params:
+                    target = key[len(prefix):]
+                    break
+        if target is not None and target not in mapped:
+            mapped[target] = value
+        elif _is_state_key(key) or not hasattr(value, "shape"):
+            ignored.append(key)
+        else:
+            unexpected.append(key)
+    bad_shapes = [f"{name}: checkpoint {tuple(value.shape)} vs network {tuple(net_params[name].shape)}"
+                  for name, value in mapped.items() if tuple(value.shape) != tuple(net_params[name].shape)]
+    if bad_shapes:
+        raise CheckpointError(f"checkpoint {source}: {len(bad_shapes)} shape mismatches: " + "; ".join(bad_shapes[:10]))
+    missing = [name for name in net_params if name not in mapped]
+    if strict and (missing or unexpected):
+        raise CheckpointError(f"checkpoint {source}: missing {len(missing)} keys {missing[:10]}, "
+                              f"unexpected {len(unexpected)} keys {unexpected[:10]}")
+    for name, value in mapped.items():
+        net_params[name].set_data(Tensor(value.asnumpy(), dtype=net_params[name].dtype))
+    report = LoadReport(sorted(mapped), missing, unexpected, ignored)
+    if logger is not None:
+        logger.info("loaded %d/%d parameters from %s; missing %d %s; unexpected %d %s; ignored %d state entries",
+                    len(report.loaded), len(net_params), source, len(missing), missing[:5], len(unexpected),
+                    unexpected[:5], len(ignored))
+    return report
+
+
+def load_for_resume(ckpt_path, network, optimizer, loss_scaler=None):
+    """Restore network, optimizer and loss-scaler state from a `save_checkpoint` file.
+
+    Every network and optimizer parameter must be present with its shape, except the optimizer's
+    `learning_rate` (the schedule comes from the current configuration; its position is the restored
+    optimizer step counter). Returns {"epoch", "step_in_epoch", "global_step", "loss_scale", "path"}.
+    """
+    params = _read(ckpt_path)
+    if _scalar(params.get("train_format", "")) != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"checkpoint {ckpt_path}: not a training checkpoint of this engine "
+                              f"(no train_format={CHECKPOINT_FORMAT!r} entry); use load_weights for weights only")
+    missing, bad_shapes = [], []
+    for item in _state_parameters(network, optimizer):
+        name, param = item["name"], item["data"]
+        if name == "learning_rate" or name.endswith(".learning_rate"):
+            continue
+        if name not in params:
+            missing.append(name)
+        elif tuple(params[name].shape) != tuple(param.shape):
+            bad_shapes.append(f"{name}: checkpoint {tuple(params[name].shape)} vs model {tuple(param.shape)}")
+    if missing or bad_shapes:
+        raise CheckpointError(f"checkpoint {ckpt_path}: cannot resume, missing {len(missing)} keys {missing[:10]}, "
+                              f"{len(bad_shapes)} shape mismatches {bad_shapes[:10]} (different model or optimizer?)")
+    for item in _state_parameters(network, optimizer):
+        name, param = item["name"], item["data"]
+        if name in params and not (name == "learning_rate" or name.endswith(".learning_rate")):
+            param.set_data(Tensor(params[name].asnumpy(), dtype=param.dtype))
+    state = {key: int(_scalar(params["train_" + key])) for key in ("epoch", "step_in_epoch", "global_step")}
+    state["path"] = str(ckpt_path)
+    state["loss_scale"] = None
+    if loss_scaler is not None and "train_loss_scale" in params:
+        state["loss_scale"] = float(_scalar(params["train_loss_scale"]))
+        loss_scaler.scale_value.set_data(Tensor(np.float32(state["loss_scale"])))
+        counter = getattr(loss_scaler, "counter", None)
+        if counter is not None and "train_loss_scale_counter" in params:
+            counter.set_data(Tensor(np.int32(_scalar(params["train_loss_scale_counter"]))))
+    return state
