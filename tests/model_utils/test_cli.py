@@ -5,7 +5,8 @@ from src.model_utils.cli import run
 from src.model_utils.config import ConfigError
 
 
-@pytest.mark.parametrize("error", [ConfigError("unknown config key(s) ['--x']"), FileNotFoundError("ckpt a: no such file"),
+@pytest.mark.parametrize("error", [ConfigError("unknown config key(s) ['--x']"),
+                                   FileNotFoundError("ckpt a: no such file"),
                                    ValueError("input shape (1, 3, 60, 64): expected ...")])
 def test_user_error_exits_2_with_one_line(capsys, error):
     def main(argv):
