@@ -8,7 +8,7 @@ and returns `(loss, overflow, loss_scale, components)`:
   for logging;
 * gradients of `loss * scale` are all-reduced with `nn.DistributedGradReducer` when the parallel
   mode is data/hybrid parallel, unscaled, checked with `mindspore.amp.all_finite` together with the
-  loss (a non-finite loss can have finite gradients), the flag is min-reduced over the ranks so all
+  loss (a non-finite loss can have finite gradients), the flag is all-reduced over the ranks so all
   agree, and the optimizer runs *only* if everything is finite. An overflowing
   step therefore leaves the weights and the whole optimizer state (moments, beta powers, its step
   counter and so its lr position) untouched and reports `overflow=True` (the zoo computed the flag
@@ -111,7 +111,7 @@ class TrainStep:
         if grad_reducer == "auto":
             grad_reducer = build_grad_reducer(optimizer.parameters)
         self.grad_reducer = grad_reducer
-        self.flag_reducer = ops.AllReduce(op=ops.ReduceOp.MIN) if is_data_parallel() else None
+        self.flag_reducer = ops.AllReduce(op=ops.ReduceOp.SUM) if is_data_parallel() else None
         self.grad_fn = ops.value_and_grad(self._forward, None, optimizer.parameters, has_aux=True)
         self._step = ms.jit(self._step_impl) if jit else self._step_impl
         self._checked = False
@@ -133,7 +133,8 @@ class TrainStep:
         finite = ops.logical_and(amp.all_finite(grads), ops.isfinite(loss))
         if self.flag_reducer is not None:
             # Ranks must agree, else their weights diverge: update only if the step is finite everywhere.
-            finite = self.flag_reducer(finite.astype(ms.float32)) > 0.5
+            # (A sum of "not finite" flags: AllReduce supports only sum on CPU.)
+            finite = self.flag_reducer(ops.logical_not(finite).astype(ms.float32)) < 0.5
         if finite:
             if self.max_grad_norm is not None:
                 grads = ops.clip_by_global_norm(grads, self.max_grad_norm)

@@ -1,6 +1,7 @@
 """Toy model, loss and deterministic dataset for the engine tests; also a CLI used to resume in a fresh process.
 
     python tests/engine/toy.py --ckpt_dir D --epochs 2 --resume --out state.npz
+    msrun --worker_num=2 ... tests/engine/toy.py --data_parallel --ckpt_dir D --out state_{rank}.npz
 """
 import argparse
 import os
@@ -108,13 +109,25 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--seed", type=int, default=99)
     parser.add_argument("--resume", action="store_true")
-    parser.add_argument("--out", required=True)
+    parser.add_argument("--out", required=True, help="npz of the final state; {rank} is replaced by the rank")
+    parser.add_argument("--data_parallel", action="store_true",
+                        help="data parallel under msrun: rank r reads seed r; only rank 1 gets the spiked batch")
     args = parser.parse_args(argv)
+    rank, group_size, dataset = 0, 1, EpochDataset(spike=SPIKE)
+    if args.data_parallel:
+        from mindspore.communication import get_group_size, get_rank, init
+
+        init()
+        ms.set_auto_parallel_context(parallel_mode=ms.ParallelMode.DATA_PARALLEL, gradients_mean=True)
+        rank, group_size = get_rank(), get_group_size()
+        dataset = EpochDataset(seed=rank, spike=SPIKE if rank == 1 else None)
     net, opt, scaler = build(args.seed, args.epochs)
-    trainer = Trainer(net, opt, EpochDataset(spike=SPIKE), STEPS_PER_EPOCH, args.epochs, args.ckpt_dir, loss_scaler=scaler,
+    trainer = Trainer(net, opt, dataset, STEPS_PER_EPOCH, args.epochs, args.ckpt_dir, loss_scaler=scaler,
+                      output_dir=Path(args.ckpt_dir) / f"out{rank}", rank=rank, group_size=group_size,
                       log_interval=2, component_names=("first", "second"))
     trainer.train(resume=args.resume)
-    np.savez(args.out, **state_arrays(net, opt, scaler))
+    np.savez(args.out.format(rank=rank), overflow=np.array(trainer.history["overflow"]),
+             **state_arrays(net, opt, scaler))
 
 
 if __name__ == "__main__":
