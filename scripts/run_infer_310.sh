@@ -5,7 +5,8 @@ set -euo pipefail
 
 usage() {
   cat >&2 <<'USAGE'
-usage: bash scripts/run_infer_310.sh MODEL DATA_DIR GROUND_TRUTH_PATH WORK_DIR [DEVICE_ID] [RUNNER] [INPUT_SIZE] [--key value ...]
+usage: bash scripts/run_infer_310.sh MODEL DATA_DIR GROUND_TRUTH_PATH WORK_DIR [DEVICE_ID] [RUNNER] [INPUT_SIZE]
+                                     [--key value ...]
   MODEL              a .mindir exported with batch 1 and INPUT_SIZE, or a .ckpt (exported to WORK_DIR/centerface.mindir)
   DATA_DIR           WIDER val images: DATA_DIR/<event>/<name>.jpg
   GROUND_TRUTH_PATH  folder of wider_face_val.mat and wider_{easy,medium,hard}_val.mat (or one of them)

@@ -4,7 +4,8 @@ set -euo pipefail
 
 usage() {
   cat >&2 <<'USAGE'
-usage: bash scripts/test.sh CKPT_PATH DATA_DIR GROUND_TRUTH_PATH SAVE_DIR [DEVICE_TARGET] [DEVICE_ID] [--key value ...]
+usage: bash scripts/test.sh CKPT_PATH DATA_DIR GROUND_TRUTH_PATH SAVE_DIR [DEVICE_TARGET] [DEVICE_ID]
+                            [--key value ...]
   CKPT_PATH          a checkpoint file, or a folder of 0-{epoch}_{step}.ckpt files (add --start E1 --end E2)
   DATA_DIR           WIDER val images: DATA_DIR/<event>/<name>.jpg
   GROUND_TRUTH_PATH  folder of wider_face_val.mat (or the file)
@@ -33,7 +34,10 @@ fail() { echo "error: $*" >&2; exit 2; }
 [[ -e "${CKPT_PATH}" ]] || fail "CKPT_PATH ${CKPT_PATH}: no such checkpoint file or folder"
 [[ -d "${DATA_DIR}" ]] || fail "DATA_DIR ${DATA_DIR}: no such folder"
 [[ -e "${GT_PATH}" ]] || fail "GROUND_TRUTH_PATH ${GT_PATH}: no such folder or file"
-case "${DEVICE_TARGET}" in CPU|GPU|Ascend) ;; *) fail "DEVICE_TARGET ${DEVICE_TARGET}: expected CPU, GPU or Ascend" ;; esac
+case "${DEVICE_TARGET}" in
+  CPU|GPU|Ascend) ;;
+  *) fail "DEVICE_TARGET ${DEVICE_TARGET}: expected CPU, GPU or Ascend" ;;
+esac
 [[ "${DEVICE_ID}" =~ ^[0-9]+$ ]] || fail "DEVICE_ID ${DEVICE_ID}: expected a non-negative integer"
 
 mkdir -p "${SAVE_DIR}"

@@ -5,7 +5,8 @@ set -euo pipefail
 
 usage() {
   cat >&2 <<'USAGE'
-usage: bash scripts/test_and_eval.sh CKPT_PATH DATA_DIR GROUND_TRUTH_PATH SAVE_DIR [DEVICE_TARGET] [DEVICE_ID] [--key value ...]
+usage: bash scripts/test_and_eval.sh CKPT_PATH DATA_DIR GROUND_TRUTH_PATH SAVE_DIR [DEVICE_TARGET] [DEVICE_ID]
+                                     [--key value ...]
   Arguments as scripts/test.sh (--key value goes to test.py, e.g. --start 100 --end 140 --flip_test True),
   then scripts/eval_all.sh SAVE_DIR GROUND_TRUTH_PATH (every result folder in SAVE_DIR is evaluated).
   If some images could not be read, the others are still evaluated and the exit code is 1.

@@ -39,7 +39,10 @@ fail() { echo "error: $*" >&2; exit 2; }
 [[ "${END}" =~ ^[0-9]+$ ]] || fail "END ${END}: expected a non-negative integer"
 (( 10#${END} >= 10#${START} )) || fail "START ${START} > END ${END}"
 [[ "${NUM}" =~ ^[1-9][0-9]*$ ]] || fail "NUM_PROCESSES ${NUM}: expected a positive integer"
-case "${DEVICE_TARGET}" in CPU|GPU|Ascend) ;; *) fail "DEVICE_TARGET ${DEVICE_TARGET}: expected CPU, GPU or Ascend" ;; esac
+case "${DEVICE_TARGET}" in
+  CPU|GPU|Ascend) ;;
+  *) fail "DEVICE_TARGET ${DEVICE_TARGET}: expected CPU, GPU or Ascend" ;;
+esac
 [[ "${FIRST_DEVICE_ID}" =~ ^[0-9]+$ ]] || fail "FIRST_DEVICE_ID ${FIRST_DEVICE_ID}: expected a non-negative integer"
 
 # Epochs that have a checkpoint in START..END, ascending and distinct.

@@ -36,7 +36,8 @@ def test_multi_scale_flip_soft_nms_at_original_size(official_ckpt, val_set, tmp_
     assert "4 pass(es) per image" in result.stdout
     out = tmp_path / Path(official_ckpt).stem
     info = json.loads((out / "test_info.json").read_text())
-    assert info["options"]["scales"] == [0.75, 1.25] and info["options"]["flip"] and info["options"]["nms"] == "soft_gaussian"
+    assert info["options"]["scales"] == [0.75, 1.25] and info["options"]["flip"]
+    assert info["options"]["nms"] == "soft_gaussian"
     files = sorted(out.glob("*/*.txt"))
     assert len(files) == 3
     faces = 0

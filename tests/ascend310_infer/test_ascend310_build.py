@@ -65,9 +65,10 @@ def test_cmake_configures_when_api_and_toolkit_exist(tmp_path):
 def runner(tmp_path_factory):
     """ascend310_infer/src/*.cc compiled against the fake MindSpore API (warnings are errors)."""
     out = tmp_path_factory.mktemp("runner") / "main"
+    sources = [str(SOURCE / "src" / "main.cc"), str(SOURCE / "src" / "utils.cc")]
     subprocess.run([tool("g++"), "-std=c++14", "-Wall", "-Wextra", "-Werror", "-D_GLIBCXX_USE_CXX11_ABI=0",
-                    "-I", str(SOURCE), "-I", str(FAKE), str(SOURCE / "src" / "main.cc"), str(SOURCE / "src" / "utils.cc"),
-                    "-o", str(out)], check=True, capture_output=True, text=True, timeout=120)
+                    "-I", str(SOURCE), "-I", str(FAKE), *sources, "-o", str(out)],
+                   check=True, capture_output=True, text=True, timeout=120)
     return out
 
 
