@@ -12,7 +12,8 @@
   A dataset whose content depends only on (seed, epoch) makes a resumed run identical to a straight one.
 * Rank 0 logs `epoch:E, iter:I, avg_loss:X, loss:Y, overflow:B, loss_scale:S` every `log_interval`
   steps (avg over those steps) and an epoch line with the mean loss and components, time, imgs/sec
-  (all ranks) and lr. A tqdm bar is shown only when stdout is a TTY.
+  (all ranks; the run's first, graph-compiling step is left out and logged on its own) and lr.
+  A tqdm bar is shown only when stdout is a TTY.
 * Every `ckpt_interval` epochs rank 0 writes `0-{epoch}_{steps_per_epoch}.ckpt` (engine.checkpoint),
   keeping the newest `keep_checkpoint_max` (0 = all). `train(resume=True)` restores the newest one:
   epoch, global step, optimizer state (incl. lr position) and loss scale.
@@ -161,6 +162,7 @@ class Trainer:
         self.step = TrainStep(network_with_loss, optimizer, self.loss_scaler, amp_level=amp_level,
                               max_grad_norm=max_grad_norm, jit=jit)
         self.global_step = 0
+        self._first_step_done = False
         self.history = {"global_step": [], "epoch": [], "iter": [], "loss": [], "overflow": [],
                         "loss_scale": [], "components": {}}
 
@@ -293,21 +295,26 @@ class Trainer:
         bar = tqdm(total=self.steps_per_epoch, desc=f"epoch {epoch + 1}/{self.epochs}", leave=False,
                    disable=not self._use_progress(), file=sys.stdout)
         interval, epoch_losses, epoch_components = [], [], {}
-        images = 0
+        images, compile_time, compile_images = 0, 0.0, 0
         skipped = 0
         done = 0
         t_epoch = time.time()
         for batch in self._epoch_batches(epoch):
-            if done == self.steps_per_epoch:
-                break
             if not isinstance(batch, (tuple, list)):
                 batch = (batch,)
             tensors = [_to_tensor(item) for item in batch]
+            t_step = time.time()
             loss, overflow, scale, components = self.step(*tensors)
             loss, overflow, scale = float(loss.asnumpy()), bool(overflow.asnumpy()), float(scale.asnumpy())
             components = self._components(components)
             self.global_step += 1
-            images += int(tensors[0].shape[0]) if tensors[0].ndim else 1
+            batch_images = int(tensors[0].shape[0]) if tensors[0].ndim else 1
+            images += batch_images
+            if not self._first_step_done:
+                # The first step compiles the graph: keep it out of the throughput figure.
+                self._first_step_done = True
+                compile_time, compile_images = time.time() - t_step, batch_images
+                self.logger.info("first train step: %.1f s (includes graph compilation)", compile_time)
             self._record(epoch, done, loss, overflow, scale, components)
             skipped = skipped + 1 if (overflow or not math.isfinite(loss)) else 0
             if skipped >= self.max_skipped_steps:
@@ -330,16 +337,21 @@ class Trainer:
                 self.logger.info("epoch:%d, iter:%d, avg_loss:%.6f, loss:%.6f, overflow:%s, loss_scale:%g",
                                  epoch + 1, done, avg, loss, overflow, scale)
                 interval = []
+            if done == self.steps_per_epoch:
+                break
         bar.close()
         if done < self.steps_per_epoch:
             raise ValueError(f"Trainer: the dataset yielded {done} batches in epoch {epoch + 1}, expected "
                              f"steps_per_epoch={self.steps_per_epoch} (a one-shot generator cannot be re-iterated; "
                              "pass a list, a re-iterable object or a mindspore dataset)")
         elapsed = time.time() - t_epoch
+        steady_images, steady_time = images - compile_images, elapsed - compile_time
+        if steady_images <= 0 or steady_time <= 0:
+            steady_images, steady_time = images, elapsed
         mean_loss = float(np.mean(epoch_losses)) if epoch_losses else float("nan")
         parts = "".join(f", {name}:{np.mean(values):.6f}" for name, values in epoch_components.items())
         if self.rank == 0:
             self.logger.info("epoch:%d, avg_loss:%.6f%s, time:%.2fs, per_step:%.1fms, imgs/sec:%.2f, lr:%.6g",
                              epoch + 1, mean_loss, parts, elapsed, 1000.0 * elapsed / done,
-                             images * self.group_size / elapsed, _lr_at(self.optimizer))
+                             steady_images * self.group_size / steady_time, _lr_at(self.optimizer))
         return mean_loss

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import mindspore as ms
-from mindspore import Parameter, Tensor, nn, ops
+from mindspore import Parameter, Tensor, nn
 
 from src.engine.optim import build_optimizer, param_groups
 from src.engine.train_step import (NetworkWithLoss, TrainStep, apply_mixed_precision, build_grad_reducer,

@@ -69,7 +69,8 @@ def test_logs_history_curve_and_checkpoints(straight_run):
     assert [(e, i) for e, i, _ in step_lines] == [("1", "2"), ("1", "4"), ("2", "2"), ("2", "4")]
     assert re.search(r"epoch:1, avg_loss:[\d.]+, first:[\d.]+, second:[\d.]+, time:[\d.]+s, per_step:[\d.]+ms, "
                      r"imgs/sec:[\d.]+, lr:0.02\n", log)
-    assert re.search(r"epoch:2, avg_loss:.*lr:0.01\n", log)  # multistep milestone at epoch 1, gamma 0.5
+    assert re.search(r"epoch:2, avg_loss:.*lr:0.01\n", log)
+    assert log.count("first train step:") == 1  # multistep milestone at epoch 1, gamma 0.5
     assert [p.rsplit("/", 1)[-1] for p in summary["checkpoints"]] == ["0-1_5.ckpt", "0-2_5.ckpt"]
     rows = list(csv.DictReader(open(out / "loss_history.csv")))
     assert [int(r["global_step"]) for r in rows] == list(range(1, 11))
