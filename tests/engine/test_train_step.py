@@ -88,6 +88,15 @@ def test_unscaled_update_equals_plain_sgd(mode):
     assert float(scale.asnumpy()) == 1024.0 and comps == ()
 
 
+def test_gradient_clipping_by_global_norm(mode):
+    # Gradient x = [3, 4] has norm 5; clipped to norm 1 it is [0.6, 0.8]; SGD lr 0.1 moves w by -0.1 * that.
+    net = LinearLoss()
+    opt = build_optimizer("sgd", net.trainable_params(), lr=0.1, momentum=0.0)
+    step = TrainStep(net, opt, build_loss_scaler("static", 64.0), max_grad_norm=1.0)
+    step(Tensor(np.array([3.0, 4.0], np.float32)))
+    np.testing.assert_allclose(net.w.asnumpy(), np.array([0.5, -0.25]) - 0.1 * np.array([0.6, 0.8]), rtol=1e-6)
+
+
 def test_components_pass_through_and_loss_decreases(mode):
     net = NetworkWithLoss(ToyNet(), ToyLoss())
     opt = build_optimizer("adam", param_groups(net, 0.0), lr=0.02)
