@@ -63,12 +63,20 @@ def apply_mixed_precision(network, amp_level="O0", dtype=ms.float16):
     """`mindspore.amp.auto_mixed_precision(network, amp_level)` with argument checking; O0 = no change.
 
     Weights stay float32 (casts are inserted), so an optimizer built before this call remains valid.
+    auto_mixed_precision re-prefixes parameter names (measured in 2.10: `conv.weight` became
+    `network.conv.weight` under NetworkWithLoss); the original names are put back so checkpoint keys
+    and the optimizer's moment names do not depend on amp_level.
     """
     if amp_level not in AMP_LEVELS:
         raise ValueError(f"train step: amp_level must be one of {AMP_LEVELS}, got {amp_level!r}")
     if amp_level == "O0":
         return network
-    return amp.auto_mixed_precision(network, amp_level, dtype=dtype)
+    names = [(param, param.name) for param in network.get_parameters()]
+    wrapped = amp.auto_mixed_precision(network, amp_level, dtype=dtype)
+    for param, name in names:
+        if param.name != name:
+            param.name = name
+    return wrapped
 
 
 def is_data_parallel():

@@ -144,7 +144,9 @@ def test_mixed_precision_o2_runs_close_to_fp32():
         ms.set_seed(5)
         net = NetworkWithLoss(ToyNet(), ToyLoss())
         opt = build_optimizer("sgd", net.trainable_params(), lr=0.0, momentum=0.0)
+        names = [p.name for p in net.get_parameters()]
         step = TrainStep(net, opt, build_loss_scaler("dynamic", 2.0 ** 10, 2, 100), amp_level=level)
+        assert [p.name for p in net.get_parameters()] == names  # checkpoint keys independent of amp_level
         loss, overflow, _, _ = step(Tensor(x), Tensor(y))
         losses[level] = float(loss.asnumpy())
     # float16 activations: ~1e-3 relative precision.
