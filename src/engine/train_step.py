@@ -101,7 +101,7 @@ class TrainStep:
         optimizer: a MindSpore optimizer over the trainable parameters, built with loss_scale=1.
         loss_scaler: a `mindspore.amp` LossScaler (see `build_loss_scaler`).
         amp_level: "O0".."O3", applied to `network_with_loss` via `apply_mixed_precision`.
-        max_grad_norm: clip the (unscaled) gradients to this global norm; None = no clipping.
+        max_grad_norm: clip the (unscaled) gradients to this global norm; None or 0 = no clipping.
         jit: wrap the step in `mindspore.jit`.
         grad_reducer: "auto" (by parallel mode), None (never), or a callable on the gradient tuple.
     """
@@ -115,7 +115,9 @@ class TrainStep:
         self.network = apply_mixed_precision(network_with_loss, amp_level)
         self.optimizer = optimizer
         self.loss_scaler = loss_scaler
-        self.max_grad_norm = None if max_grad_norm is None else float(max_grad_norm)
+        if max_grad_norm is not None and max_grad_norm < 0:
+            raise ValueError(f"train step: max_grad_norm must be >= 0 (0 or None = no clipping), got {max_grad_norm!r}")
+        self.max_grad_norm = float(max_grad_norm) if max_grad_norm else None
         if grad_reducer == "auto":
             grad_reducer = build_grad_reducer(optimizer.parameters)
         self.grad_reducer = grad_reducer

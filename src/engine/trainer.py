@@ -121,7 +121,7 @@ class Trainer:
         optimizer: MindSpore optimizer (loss_scale 1) whose lr list covers `epochs * steps_per_epoch`.
         dataset, steps_per_epoch, epochs, ckpt_dir: see the module docstring.
         loss_scaler: `mindspore.amp` loss scaler; default `build_loss_scaler("none")`.
-        amp_level, max_grad_norm, jit: passed to `TrainStep`.
+        amp_level, max_grad_norm (0/None = off), jit: passed to `TrainStep`.
         output_dir: logs, loss history and curve (default `ckpt_dir`).
         rank, group_size: this process's rank and the number of data-parallel ranks.
         keep_checkpoint_max: newest checkpoints kept (0 = all). ckpt_interval: epochs between saves.

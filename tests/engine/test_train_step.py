@@ -88,13 +88,15 @@ def test_unscaled_update_equals_plain_sgd(mode):
     assert float(scale.asnumpy()) == 1024.0 and comps == ()
 
 
-def test_gradient_clipping_by_global_norm(mode):
+@pytest.mark.parametrize("max_norm, moved", [(1.0, [0.6, 0.8]), (0.0, [3.0, 4.0]), (None, [3.0, 4.0])])
+def test_gradient_clipping_by_global_norm(mode, max_norm, moved):
     # Gradient x = [3, 4] has norm 5; clipped to norm 1 it is [0.6, 0.8]; SGD lr 0.1 moves w by -0.1 * that.
+    # max_grad_norm 0 (the config default) or None means no clipping.
     net = LinearLoss()
     opt = build_optimizer("sgd", net.trainable_params(), lr=0.1, momentum=0.0)
-    step = TrainStep(net, opt, build_loss_scaler("static", 64.0), max_grad_norm=1.0)
+    step = TrainStep(net, opt, build_loss_scaler("static", 64.0), max_grad_norm=max_norm)
     step(Tensor(np.array([3.0, 4.0], np.float32)))
-    np.testing.assert_allclose(net.w.asnumpy(), np.array([0.5, -0.25]) - 0.1 * np.array([0.6, 0.8]), rtol=1e-6)
+    np.testing.assert_allclose(net.w.asnumpy(), np.array([0.5, -0.25]) - 0.1 * np.array(moved), rtol=1e-6)
 
 
 def test_components_pass_through_and_loss_decreases(mode):
@@ -158,6 +160,9 @@ def test_argument_checks():
     with pytest.raises(ValueError, match="loss_scale=8.0"):
         TrainStep(net, build_optimizer("adam", net.trainable_params(), 0.1, loss_scale=8.0),
                   build_loss_scaler("none"))
+    with pytest.raises(ValueError, match="max_grad_norm"):
+        TrainStep(net, build_optimizer("adam", net.trainable_params(), 0.1), build_loss_scaler("none"),
+                  max_grad_norm=-1.0)
     with pytest.raises(ValueError, match="amp_level"):
         apply_mixed_precision(net, "O4")
     with pytest.raises(ValueError, match="loss_scale_mode"):
