@@ -17,11 +17,11 @@ def main(argv=None):
 
     init_device(cfg.device_target, cfg.device_id, cfg.mode)
     from src.export_utils import export_network
-    from src.io_utils import load_weights
+    from src.engine.checkpoint import load_weights
     from src.models.centerface import CenterFace
 
     network = CenterFace(cfg.neck_width, cfg.activation, cfg.heatmap_prior)
-    load_weights(network, cfg.ckpt_file)
+    load_weights(network, cfg.ckpt_file, strict=True)
     path = export_network(network, cfg.file_name, cfg.file_format,
                           (cfg.batch_size, 3, cfg.input_h, cfg.input_w), cfg.device_target, cfg.official_names)
     print(f"exported {cfg.ckpt_file} -> {path} (input {cfg.batch_size}x3x{cfg.input_h}x{cfg.input_w}, RGB 0..255)")

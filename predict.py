@@ -40,13 +40,13 @@ def read_rgb(path):
 def build_detector(cfg):
     """The network from `cfg` with `cfg.ckpt` loaded, wrapped as a FaceDetector."""
     from src.inference.detector import FaceDetector, mindspore_forward
-    from src.io_utils import load_weights
+    from src.engine.checkpoint import load_weights
     from src.models.centerface import CenterFace
 
     from src.models.fold_bn import fold_batchnorm
 
     network = CenterFace(cfg.neck_width, cfg.activation, cfg.heatmap_prior)
-    load_weights(network, cfg.ckpt)
+    load_weights(network, cfg.ckpt, strict=True)
     fold_batchnorm(network)  # inference only: one op less per layer
     if cfg.input_size and len(cfg.input_size) != 2:
         raise ConfigError(f"--input_size: expected H,W, got {cfg.input_size}")

@@ -38,7 +38,7 @@ def main(argv=None):
 
     from src.convert_weight_centerface import main as convert_main
     from src.export_utils import export_network
-    from src.io_utils import load_weights
+    from src.engine.checkpoint import load_weights
     from src.models.centerface import CenterFace
     from src.models.fold_bn import fold_batchnorm
     from src.onnx_utils import ort_session
@@ -54,7 +54,7 @@ def main(argv=None):
 
     def load(fold):
         net = CenterFace()
-        load_weights(net, ckpt)
+        load_weights(net, ckpt, strict=True)
         net.set_train(False)
         if fold:
             fold_batchnorm(net)

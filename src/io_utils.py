@@ -1,4 +1,4 @@
-"""Small I/O helpers shared by the scripts: atomic writes and checkpoint loading with clear errors."""
+"""Small I/O helpers shared by the scripts: atomic writes of bytes, JSON and checkpoints."""
 import json
 import os
 import tempfile
@@ -43,29 +43,3 @@ def save_checkpoint_atomic(save_obj, path, append_dict=None):
     finally:
         if tmp.exists():
             tmp.unlink()
-
-
-def load_weights(network, ckpt_path, strict=True):
-    """Load a checkpoint into `network`; a missing file or mismatching keys are one clear error."""
-    import mindspore as ms
-
-    if not Path(ckpt_path).is_file():
-        raise FileNotFoundError(f"checkpoint {ckpt_path}: no such file")
-    params = ms.load_checkpoint(str(ckpt_path))
-    shapes = {name: tuple(p.shape) for name, p in network.parameters_and_names()}
-    names = set(shapes)
-    missing = sorted(names - set(params))
-    if strict and missing:
-        raise ValueError(f"checkpoint {ckpt_path}: {len(missing)} network parameters missing, e.g. {missing[:3]}")
-    # load_param_into_net would raise a RuntimeError (a traceback in the scripts, cli.run only catches user
-    # errors): a width-64 checkpoint given to a width-24 network is a user error, named in one line.
-    wrong = [f"{k} {tuple(params[k].shape)} vs network {shapes[k]}" for k in sorted(names & set(params))
-             if tuple(params[k].shape) != shapes[k]]
-    if wrong:
-        raise ValueError(f"checkpoint {ckpt_path}: {len(wrong)} parameter shapes differ from the network "
-                         f"(another neck_width?), e.g. {wrong[:2]}")
-    not_loaded, _ = ms.load_param_into_net(network, {k: v for k, v in params.items() if k in names},
-                                           strict_load=strict)
-    if strict and not_loaded:
-        raise ValueError(f"checkpoint {ckpt_path}: could not load {not_loaded[:3]}")
-    return params

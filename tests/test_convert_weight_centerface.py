@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from src.convert_weight_centerface import check_against_network, convert, main
-from src.io_utils import load_weights
+from src.engine.checkpoint import load_weights
 from src.models.centerface import CenterFace
 from src.onnx_utils import OFFICIAL_INPUT, ort_session
 

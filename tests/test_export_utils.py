@@ -12,7 +12,7 @@ import pytest
 from mindspore import nn
 
 from src.export_utils import export_network
-from src.io_utils import load_weights
+from src.engine.checkpoint import load_weights
 from src.models.centerface import CenterFace
 from src.onnx_utils import OFFICIAL_INPUT, OFFICIAL_OUTPUTS, ort_session
 
@@ -22,7 +22,7 @@ HEAD_CHANNELS = (1, 2, 2, 10)  # heatmap, scale, offset, landmarks
 @pytest.fixture(scope="module")
 def official_net(official_ckpt):
     net = CenterFace(neck_width=24, act="relu")
-    load_weights(net, official_ckpt)
+    load_weights(net, official_ckpt, strict=True)
     net.set_train(False)
     return net
 

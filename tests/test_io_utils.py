@@ -6,9 +6,8 @@ import stat
 import mindspore as ms
 import numpy as np
 import pytest
-from mindspore import nn
 
-from src.io_utils import atomic_write_bytes, load_weights, save_checkpoint_atomic, write_json_atomic
+from src.io_utils import atomic_write_bytes, save_checkpoint_atomic, write_json_atomic
 
 
 def test_atomic_write_creates_parents_and_leaves_no_temp(tmp_path):
@@ -69,39 +68,3 @@ def test_save_checkpoint_overwrites(tmp_path):
     assert os.listdir(tmp_path) == ["m.ckpt"]
 
 
-@pytest.fixture()
-def dense():
-    return nn.Dense(3, 2)  # parameters: weight (2, 3), bias (2,)
-
-
-def test_load_weights_loads_values(tmp_path, dense):
-    path = tmp_path / "d.ckpt"
-    weight = np.arange(6, dtype=np.float32).reshape(2, 3)
-    save_checkpoint_atomic(tensors(weight=weight, bias=[5, 6], extra=[0]), path)  # extra keys are ignored
-    params = load_weights(dense, path)
-    assert set(params) >= {"weight", "bias", "extra"}
-    np.testing.assert_array_equal(dense.weight.asnumpy(), weight)
-    np.testing.assert_array_equal(dense.bias.asnumpy(), [5, 6])
-
-
-def test_load_weights_missing_file(tmp_path, dense):
-    with pytest.raises(FileNotFoundError, match="nope.ckpt: no such file"):
-        load_weights(dense, tmp_path / "nope.ckpt")
-
-
-def test_load_weights_missing_keys(tmp_path, dense):
-    path = tmp_path / "partial.ckpt"
-    save_checkpoint_atomic(tensors(weight=np.ones((2, 3))), path)
-    with pytest.raises(ValueError, match=r"partial\.ckpt: 1 network parameters missing, e\.g\. \['bias'\]"):
-        load_weights(dense, path)
-    before = dense.bias.asnumpy().copy()
-    load_weights(dense, path, strict=False)  # non-strict: loads what is there
-    np.testing.assert_array_equal(dense.weight.asnumpy(), np.ones((2, 3)))
-    np.testing.assert_array_equal(dense.bias.asnumpy(), before)
-
-
-def test_load_weights_shape_mismatch_is_one_clear_error(tmp_path, dense):
-    path = tmp_path / "wide.ckpt"
-    save_checkpoint_atomic(tensors(weight=np.ones((4, 3)), bias=np.ones(4)), path)
-    with pytest.raises(ValueError, match=r"wide\.ckpt: 2 parameter shapes differ.*weight \(4, 3\) vs network \(2, 3\)"):
-        load_weights(dense, path)

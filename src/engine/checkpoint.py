@@ -41,8 +41,10 @@ _NAME_RE = re.compile(r"^(\d+)-(\d+)_(\d+)\.ckpt$")
 LoadReport = namedtuple("LoadReport", ["loaded", "missing", "unexpected", "ignored"])
 
 
-class CheckpointError(RuntimeError):
-    """A checkpoint cannot be used as asked (missing keys, wrong shapes, not a training checkpoint)."""
+class CheckpointError(ValueError):
+    """A checkpoint cannot be used as asked (missing keys, wrong shapes, not a training checkpoint).
+
+    A ValueError, so that the root scripts report it as one line (src/model_utils/cli.py)."""
 
 
 def checkpoint_name(epoch, step, rank=0):
@@ -124,7 +126,7 @@ def _read(ckpt):
         return ckpt
     path = Path(ckpt)
     if not path.is_file():
-        raise CheckpointError(f"checkpoint {path}: no such file")
+        raise FileNotFoundError(f"checkpoint {path}: no such file")
     try:
         return ms.load_checkpoint(str(path))
     except (RuntimeError, ValueError) as err:

@@ -274,17 +274,14 @@ class CenterFaceRunner:
         self.dynamic_shape = dynamic_shape
 
     def _folded(self, ckpt_path):
-        from src.engine.checkpoint import CheckpointError, load_weights
+        from src.engine.checkpoint import load_weights
         from src.models.centerface import CenterFace
         from src.models.fold_bn import fold_batchnorm
 
         network = CenterFace(self.neck_width, self.activation)
         # Tolerates wrapper prefixes (the old zoo's `centerface_network.`) and optimizer state; a missing
         # weight would silently test a half-initialised network, so it is an error.
-        try:
-            report = load_weights(network, ckpt_path, logger=LOG)
-        except CheckpointError as err:  # unreadable file, shape mismatch: a user error, one line
-            raise ValueError(str(err)) from None
+        report = load_weights(network, ckpt_path, logger=LOG)  # CheckpointError is a ValueError: one line
         if report.missing:
             raise ValueError(f"checkpoint {ckpt_path}: {len(report.missing)} network parameters missing, e.g. "
                              f"{report.missing[:3]}; expected a CenterFace checkpoint with neck_width="

@@ -89,7 +89,7 @@ def test_resume_rejects_other_models_and_plain_weight_files(tmp_path):
     ms.save_checkpoint(net, str(plain))
     with pytest.raises(CheckpointError, match="not a training checkpoint"):
         load_for_resume(plain, net, opt)
-    with pytest.raises(CheckpointError, match="no such file"):
+    with pytest.raises(FileNotFoundError, match="no such file"):
         load_for_resume(tmp_path / "nope.ckpt", net, opt)
 
 
@@ -134,3 +134,10 @@ def test_training_checkpoint_loads_into_bare_network(tmp_path):
     report = load_weights(bare, path, strict=True)
     assert report.missing == [] and report.unexpected == []
     np.testing.assert_array_equal(bare.head.weight.asnumpy(), net.network.head.weight.asnumpy())
+
+
+def test_load_weights_missing_file_and_errors_are_user_errors(tmp_path):
+    # FileNotFoundError / ValueError are what the root scripts turn into one line and exit code 2.
+    with pytest.raises(FileNotFoundError, match="nope.ckpt: no such file"):
+        load_weights(ToyNet(), tmp_path / "nope.ckpt")
+    assert issubclass(CheckpointError, ValueError)
