@@ -10,6 +10,9 @@ count or order. The epoch reaches worker processes inside the index itself: the 
 ``create_dataset`` yields ``(e + 1) * len(source) + i``; plain indices ``i < len(source)`` use
 ``source.epoch`` (``set_epoch``).
 
+OpenCV threading is left alone: calling cv2.setNumThreads inside a forked MindSpore worker deadlocked
+(3 of 4 runs) once the parent process had used OpenCV's thread pool.
+
 Errors: a missing image file is reported when the source is built (all paths are checked, the message
 names the first missing ones); an unreadable/corrupt image, or one whose size differs from the json,
 raises ValueError naming the file when it is read. We raise instead of skipping: a silently skipped
@@ -125,8 +128,6 @@ class FaceDetectionSource:
         self.epoch = int(epoch)
         self._epoch_counter = _EpochCounter(self.epoch)
         self.dropped_faces = 0
-        self._main_pid = os.getpid()
-        self._worker_setup_done = False
 
     def __len__(self):
         return len(self.records)
@@ -160,7 +161,6 @@ class FaceDetectionSource:
         if index < 0:
             raise IndexError(f"index {index} out of range for {num} images")
         epoch, index = (self.epoch, index) if index < num else (index // num - 1, index % num)
-        self._setup_worker()
         record = self.records[index]
         image, boxes, landmarks, valid = self.augment(
             self.read_image(index), record["boxes"], record["landmarks"], record["landmark_valid"],
@@ -174,14 +174,6 @@ class FaceDetectionSource:
             self.dropped_faces += target["num_dropped"]
         chw = np.ascontiguousarray(image.transpose(2, 0, 1), dtype=np.float32)
         return (chw,) + tuple(target[name] for name in COLUMN_NAMES[1:])
-
-    def _setup_worker(self):
-        # In a data worker process the pipeline already spreads work over the cores: one OpenCV
-        # thread per worker avoids oversubscription. The main process is left untouched.
-        if not self._worker_setup_done:
-            self._worker_setup_done = True
-            if os.getpid() != self._main_pid:
-                cv2.setNumThreads(1)
 
 
 class _EpochCounter:
