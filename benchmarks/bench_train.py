@@ -1,0 +1,198 @@
+"""CenterFace training throughput on CPU: MindSpore vs the same network and loss in PyTorch, plus data.
+
+    python benchmarks/bench_train.py [--size 512] [--batch 8] [--runs 10] [--warmup 2] [--threads N]
+
+(a) MindSpore GRAPH_MODE, the project's real train step (`src.engine.train_step.TrainStep`: forward,
+    `CenterFaceLoss`, backward, static loss scale 1024 with the finite check, Adam with weight decay on
+    kernels only), ONEDNN_MAX_CPU_ISA=AVX2 unless set (DESIGN.md §1);
+(b) PyTorch eager, `benchmarks/torch_centerface.py` (same layers, same loss, same Adam groups), the way a
+    torch user would train it: zero_grad, forward, loss, backward, step; same batch, same thread count;
+(c) data pipeline img/s of ONE worker process (read JPEG + augment + targets, OpenCV on one thread) on
+    synthetic images, from `benchmarks/bench_data.py`.
+(a) and (b) train on one fixed synthetic batch (random pixels, 1-12 random faces per image with real
+targets), so only compute is timed; they alternate step by step (`benchmarks.common.interleaved_medians`)
+so a burst of load from elsewhere slows both alike. Targets: a/b >= 1.0, c >= 100 img/s per core.
+Note: the ISA cap is process-wide and torch's bundled oneDNN reads it too, so (b) runs under it as well;
+`--torch-only` measures torch alone (run it with and without the variable to see the cap's effect on it).
+"""
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")  # DESIGN.md §1; before mindspore is imported
+os.environ.setdefault("GLOG_v", "3")
+
+import numpy as np  # noqa: E402
+
+from benchmarks.common import interleaved_medians, machine_description  # noqa: E402
+
+# The zoo recipe (DESIGN.md §3): Adam, lr 5e-4 (1 device), weight decay 5e-4 off bias/BN, loss scale 1024.
+LR, WEIGHT_DECAY, LOSS_SCALE = 5e-4, 5e-4, 1024.0
+TARGET_RATIO, TARGET_DATA = 1.0, 100.0
+
+
+def synthetic_batch(batch_size, size, seed=0, max_objs=64):
+    """(images (N,3,S,S) float32 0..255, targets in `CenterFaceLoss` order) for random faces.
+
+    Each image gets 1-12 square-ish faces of 8..200 px (log-uniform) with 5 landmarks inside the box,
+    turned into targets by `src.data.targets.CenterFaceTargets`, so the loss sees realistic sparsity.
+    """
+    from src.data.targets import CenterFaceTargets
+
+    rng = np.random.default_rng(seed)
+    make_targets = CenterFaceTargets((size, size), max_objs=max_objs)
+    images = rng.uniform(0, 255, (batch_size, 3, size, size)).astype(np.float32)
+    per_image = []
+    for _ in range(batch_size):
+        n = int(rng.integers(1, 13))
+        side = np.exp(rng.uniform(np.log(8), np.log(min(200, size // 2)), n))
+        aspect = rng.uniform(0.8, 1.3, n)
+        x1 = rng.uniform(0, size - side)
+        y1 = rng.uniform(0, size - side * aspect)
+        boxes = np.stack([x1, y1, x1 + side, y1 + side * aspect], axis=1)
+        rel = rng.uniform(0.2, 0.8, (n, 5, 2))
+        landmarks = boxes[:, None, :2] + rel * (boxes[:, None, 2:] - boxes[:, None, :2])
+        per_image.append(make_targets(boxes, landmarks, np.ones((n, 5), bool)))
+    targets = tuple(np.stack([t[key] for t in per_image]) for key in CenterFaceTargets.ARRAY_KEYS)
+    return images, targets
+
+
+def mindspore_step(images, targets, threads, jit_level=None):
+    """A callable running one MindSpore training step on the fixed batch (blocks until done)."""
+    import mindspore as ms
+
+    from src.engine.optim import build_optimizer, param_groups
+    from src.engine.train_step import NetworkWithLoss, TrainStep, build_loss_scaler
+    from src.losses import CenterFaceLoss
+    from src.models.centerface import CenterFace
+
+    ms.set_context(mode=ms.GRAPH_MODE, runtime_num_threads=threads)
+    if jit_level:
+        ms.set_context(jit_config={"jit_level": jit_level})
+    ms.set_device("CPU")
+    ms.set_seed(0)
+    network = CenterFace()
+    network.set_train(True)
+    optimizer = build_optimizer("adam", param_groups(network, WEIGHT_DECAY), LR, weight_decay=WEIGHT_DECAY)
+    step = TrainStep(NetworkWithLoss(network, CenterFaceLoss()), optimizer,
+                     build_loss_scaler("static", LOSS_SCALE))
+    inputs = [ms.Tensor(images)] + [ms.Tensor(t) for t in targets]
+
+    def run():
+        loss, overflow, _, _ = step(*inputs)
+        return float(loss.asnumpy()), bool(overflow.asnumpy())
+
+    return run
+
+
+def torch_step(images, targets, threads):
+    """A callable running one PyTorch training step on the fixed batch."""
+    import torch
+
+    from benchmarks.torch_centerface import TorchCenterFace, centerface_loss
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    network = TorchCenterFace()
+    network.train()
+    decay = [p for n, p in network.named_parameters() if p.dim() >= 2]
+    no_decay = [p for n, p in network.named_parameters() if p.dim() < 2]
+    optimizer = torch.optim.Adam([{"params": decay, "weight_decay": WEIGHT_DECAY},
+                                  {"params": no_decay, "weight_decay": 0.0}], lr=LR)
+    x = torch.from_numpy(images)
+    y = [torch.from_numpy(t) for t in targets]
+
+    def run():
+        optimizer.zero_grad(set_to_none=True)
+        loss = centerface_loss(network(x), *y)[0]
+        loss.backward()
+        optimizer.step()
+        return float(loss.detach())
+
+    return run
+
+
+def torch_available():
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _first_call_seconds(fn):
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def print_table(rows, batch, size, threads, runs):
+    print(f"\nCenterFace training, batch {batch} at {size}x{size}, median of {runs} interleaved steps, "
+          f"{threads} threads; {machine_description()}")
+    print(f"ONEDNN_MAX_CPU_ISA={os.environ.get('ONEDNN_MAX_CPU_ISA')}\n")
+    print("| variant | ms/step | img/s |")
+    print("|---|---:|---:|")
+    for label, seconds, rate in rows:
+        print(f"| {label} | {'' if seconds is None else f'{seconds * 1000:.0f}'} | {rate:.1f} |")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--size", type=int, default=512, help="input height and width (multiple of 32)")
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--runs", type=int, default=10, help="timed steps per framework")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed steps after the compiling one")
+    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--data-samples", type=int, default=300, help="samples for (c); 0 skips it")
+    parser.add_argument("--jit-level", choices=("O0", "O1", "O2"), default=None,
+                        help="MindSpore jit_level (default: MindSpore's choice)")
+    parser.add_argument("--torch-only", action="store_true", help="time only (b), without importing mindspore")
+    args = parser.parse_args(argv)
+    if args.size % 32 or args.size <= 0:
+        parser.error(f"--size {args.size}: expected a positive multiple of 32")
+
+    images, targets = synthetic_batch(args.batch, args.size)
+    candidates, notes = {}, []
+    has_torch = torch_available()
+    if not args.torch_only:
+        candidates["a"] = mindspore_step(images, targets, args.threads, args.jit_level)
+        notes.append(f"MindSpore first step (graph compilation): {_first_call_seconds(candidates['a']):.1f} s")
+    if has_torch:
+        candidates["b"] = torch_step(images, targets, args.threads)
+        candidates["b"]()
+    else:
+        print("torch is not installed (pip install -r requirements-bench.txt): (b) and a/b are skipped")
+    if not candidates:
+        parser.error("--torch-only needs torch")
+    medians = interleaved_medians(candidates, args.runs, args.warmup)
+
+    data_rate = None
+    if args.data_samples > 0 and not args.torch_only:
+        from benchmarks.bench_data import measure_data_throughput
+
+        data_rate = measure_data_throughput(input_size=args.size, num_samples=args.data_samples, progress=True)
+
+    labels = {"a": "(a) MindSpore GRAPH, CPU (ours)", "b": "(b) PyTorch eager, same network + loss"}
+    rows = [(labels[k], medians[k], args.batch / medians[k]) for k in ("a", "b") if k in medians]
+    if data_rate is not None:
+        rows.append(("(c) data pipeline, one worker process (read + augment + targets)", None, data_rate))
+    print_table(rows, args.batch, args.size, args.threads, args.runs)
+    for note in notes:
+        print(note)
+    summary = {"a": medians.get("a"), "b": medians.get("b"), "c": data_rate}
+    if "a" in medians and "b" in medians:
+        ratio = medians["b"] / medians["a"]  # img/s ratio a/b = time ratio b/a
+        summary["a/b"] = ratio
+        print(f"a/b = {ratio:.2f} img/s ratio (target >= {TARGET_RATIO}: {'met' if ratio >= TARGET_RATIO else 'NOT met'})")
+    if data_rate is not None:
+        print(f"c = {data_rate:.1f} img/s per worker process (target >= {TARGET_DATA:.0f}: "
+              f"{'met' if data_rate >= TARGET_DATA else 'NOT met'})")
+    return summary
+
+
+if __name__ == "__main__":
+    main()

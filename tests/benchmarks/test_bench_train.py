@@ -1,0 +1,43 @@
+"""Tests for benchmarks/bench_train.py: the synthetic batch is valid training input, and the command runs.
+
+The timing itself is not asserted (no timing assertions in unit tests); the smoke run checks that one
+command times MindSpore (and torch when installed) on a tiny batch and reports the ratio.
+"""
+import numpy as np
+import pytest
+
+from benchmarks.bench_train import main, synthetic_batch, torch_available
+from src.data.targets import CenterFaceTargets
+
+
+def test_synthetic_batch_shapes_and_consistency():
+    images, targets = synthetic_batch(3, 64, seed=2, max_objs=16)
+    assert images.shape == (3, 3, 64, 64) and images.dtype == np.float32
+    assert 0 <= images.min() and images.max() <= 255
+    named = dict(zip(CenterFaceTargets.ARRAY_KEYS, targets))
+    assert named["heatmap"].shape == (3, 1, 16, 16)
+    for key in ("mask", "ind", "size_weight"):
+        assert named[key].shape == (3, 16), key
+    for b in range(3):
+        used = named["mask"][b] > 0
+        assert used.sum() >= 1  # every image has at least one face
+        # every used slot's centre cell is a heatmap peak of exactly 1
+        assert np.all(named["heatmap"][b, 0].ravel()[named["ind"][b][used]] == 1.0)
+        assert np.all(named["landmark_mask"][b][~used] == 0)
+    again = synthetic_batch(3, 64, seed=2, max_objs=16)
+    assert np.array_equal(again[0], images) and all(np.array_equal(a, b) for a, b in zip(again[1], targets))
+
+
+def test_bad_size_is_an_error():
+    with pytest.raises(SystemExit):
+        main(["--size", "100"])
+
+
+def test_one_command_smoke_run(capsys):
+    summary = main(["--size", "64", "--batch", "2", "--runs", "1", "--warmup", "0", "--data-samples", "0"])
+    out = capsys.readouterr().out
+    assert summary["a"] > 0 and "(a) MindSpore GRAPH" in out
+    if torch_available():
+        assert summary["b"] > 0 and "a/b = " in out
+    else:
+        assert "torch is not installed" in out
