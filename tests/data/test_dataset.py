@@ -67,6 +67,11 @@ def test_source_items_and_randomness(tmp_path):
     assert len(item) == len(COLUMN_NAMES)
     for name, value in zip(COLUMN_NAMES, item):
         assert (value.shape, value.dtype) == EXPECTED[name], name
+    # the image column is the augmentation output in CHW order, drawn with rng_for(index, epoch)
+    record = source.records[2]
+    expected = source.augment(source.read_image(2), record["boxes"], record["landmarks"],
+                              record["landmark_valid"], source.rng_for(2, 0))[0]
+    np.testing.assert_array_equal(item[0], expected.transpose(2, 0, 1))
     again = make_source(tmp_path)[2]
     for a, b in zip(item, again):
         np.testing.assert_array_equal(a, b)  # same seed, epoch, index -> identical
@@ -109,16 +114,28 @@ def test_dataset_batches_shapes_and_epochs(tmp_path):
     dataset = create_dataset(source, batch_size=2, num_workers=2)  # 3 images, drop_remainder
     assert dataset.get_dataset_size() == 1
     assert dataset.get_col_names() == list(COLUMN_NAMES)
-    iterator = dataset.create_tuple_iterator(num_epochs=2, output_numpy=True)
-    epochs = [list(iterator) for _ in range(2)]
-    assert [len(e) for e in epochs] == [1, 1]
+    iterator = dataset.create_tuple_iterator(num_epochs=3, output_numpy=True)
+    epochs = []
+    for _ in range(3):
+        source.set_epoch(0)  # a per-epoch set_epoch call must not rewind a running iterator
+        epochs.append(list(iterator))
+    assert [len(e) for e in epochs] == [1, 1, 1]
     for name, value in zip(COLUMN_NAMES, epochs[0][0]):
         shape, dtype = EXPECTED[name]
         assert (value.shape, value.dtype) == ((2,) + shape, dtype), name
-    assert not np.array_equal(epochs[0][0][0], epochs[1][0][0])
-    # a new iterator per epoch also advances the epoch (MindSpore copies the sampler per iterator)
-    third = next(iter(dataset.create_tuple_iterator(num_epochs=1, output_numpy=True)))
-    assert not any(np.array_equal(third[0], e[0][0]) for e in epochs)
+    images = [e[0][0] for e in epochs]
+    # a new iterator continues with the next epoch (MindSpore copies the sampler per iterator)
+    images.append(next(iter(dataset.create_tuple_iterator(num_epochs=1, output_numpy=True)))[0])
+    assert not any(np.array_equal(images[i], images[j]) for i in range(4) for j in range(i))
+
+
+def test_set_epoch_starts_the_next_iterator_there(tmp_path):
+    write_faces_json(tmp_path)
+    source = make_source(tmp_path)
+    dataset = create_dataset(source, batch_size=2, num_workers=1, shuffle=False)
+    source.set_epoch(5)
+    batch = next(iter(dataset.create_tuple_iterator(num_epochs=1, output_numpy=True)))
+    np.testing.assert_array_equal(batch[0], np.stack([source[0][0], source[1][0]]))  # epoch 5, order 0, 1
 
 
 def test_two_shards_cover_disjoint_samples(tmp_path):
