@@ -152,8 +152,9 @@ def main(argv=None):
             stages = stage_breakdown(build_source(tmp, args.input_size, args.seed), args.samples)
         finally:
             cv2.setNumThreads(previous)
-    print(f"\n{args.images} images {args.image_size[0]}x{args.image_size[1]} JPEG -> {args.input_size}x{args.input_size}, {args.samples} samples, "
-          f"one process, OpenCV 1 thread")
+    width, height = args.image_size
+    print(f"\n{args.images} images {width}x{height} JPEG -> {args.input_size}x{args.input_size}, "
+          f"{args.samples} samples, one process, OpenCV 1 thread")
     print(f"{'stage':<16}{'CPU ms/sample':>14}")
     for key, value in stages.items():
         print(f"{key:<16}{value:>14.2f}")

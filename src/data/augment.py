@@ -1,8 +1,9 @@
 """Training-time augmentation for face detection (boxes + 5 landmarks).
 
-One sample goes through: choice of a square-aspect window in the source image (data-anchor sampling or
-a random crop), an optional horizontal flip, ONE affine warp of that window to the network input size,
-colour jitter (brightness, contrast, saturation in random order) and PCA lighting.
+One sample goes through: choice of a window in the source image with the input's aspect ratio
+(data-anchor sampling or a random crop), an optional horizontal flip, ONE affine warp of that window to
+the network input size, colour jitter (brightness, contrast, saturation in random order) and PCA
+lighting.
 
 Coordinates are continuous pixel coordinates: pixel (i, j) covers [j, j+1) x [i, i+1), its centre is
 (j + 0.5, i + 0.5), boxes are float [x1, y1, x2, y2] with exclusive right/bottom (w = x2 - x1). A
@@ -193,7 +194,9 @@ class TrainAugment:
         anchor_sizes: PyramidBox anchor sizes (input pixels).
         crop_scale: (lo, hi) random-crop window size as a fraction of the largest window of the input's
             aspect ratio that fits the image (for a square input: of the image's short side). The crop
-            lies inside the image (border policy: no padding on the random-crop path).
+            lies inside the image (border policy: no padding on the random-crop path). The old zoo
+            instead took 0.6..0.95 of the LONG side with its centre >= s*{0.1,0.2,0.25} px from the
+            edges, padding the rest, after always rescaling by anchor sampling.
         flip_prob: probability of a horizontal flip (landmark pairs (0,1), (3,4) swapped).
         min_box_size: faces whose clipped box is narrower or shorter than this (input pixels) are
             dropped.
@@ -237,7 +240,8 @@ class TrainAugment:
         """Draw the window, scale and flip for a ``height`` x ``width`` image with ``boxes``."""
         out_h, out_w = self.input_size
         boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-        sizes = np.sqrt(np.clip(boxes[:, 2] - boxes[:, 0], 0, None) * np.clip(boxes[:, 3] - boxes[:, 1], 0, None))
+        widths = np.clip(boxes[:, 2] - boxes[:, 0], 0, None)
+        sizes = np.sqrt(widths * np.clip(boxes[:, 3] - boxes[:, 1], 0, None))
         candidates = np.flatnonzero(sizes > 0)
         use_anchor = rng.random() < self.anchor_prob
         if use_anchor and len(candidates):

@@ -149,8 +149,8 @@ def test_overlapping_gaussians_take_the_max():
 def test_more_faces_than_slots_keeps_the_largest():
     targets = CenterFaceTargets(input_size=128, max_objs=3)
     sizes = [8, 40, 16, 32, 24]
-    boxes = np.array([[10 + 20 * i, 10 + 20 * i, 10 + 20 * i + s, 10 + 20 * i + s] for i, s in enumerate(sizes)],
-                     float)
+    corners = [10 + 20 * i for i in range(5)]
+    boxes = np.array([[c, c, c + s, c + s] for c, s in zip(corners, sizes)], float)
     t = targets(boxes, np.zeros((5, 5, 2)), np.zeros((5, 5), bool))
     assert t["num_dropped"] == 2
     np.testing.assert_allclose(np.exp(t["scale"][:, 1]) * 4, [40, 32, 24], rtol=1e-6)
