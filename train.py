@@ -9,6 +9,9 @@ from src.model_utils.config import parse_config
 
 def main(argv=None):
     cfg = parse_config(argv, description=__doc__)
+    from src.train_centerface import check_inputs
+
+    check_inputs(cfg)  # before MindSpore loads: bad paths fail in a fraction of a second
     from src.model_utils.device import init_device
 
     device = init_device(cfg.device_target, cfg.device_id, cfg.mode, cfg.is_distributed, cfg.seed)

@@ -26,7 +26,8 @@ def default_image_dir(json_path):
     return str(folder / "images") if (folder / "images").is_dir() else str(folder)
 
 
-def _check_paths(cfg):
+def check_inputs(cfg):
+    """Paths and sizes, checked before anything heavy starts."""
     if not cfg.train_json:
         raise ConfigError("--train_json is required (COCO-format faces; see src/data/prepare_widerface.py or "
                           "src/data/synthetic.py)")
@@ -147,7 +148,7 @@ def run(cfg, device):
     from src.engine.trainer import Trainer
     from src.losses import CenterFaceLoss
 
-    _check_paths(cfg)
+    check_inputs(cfg)
     out_dir = Path(cfg.output_path)
     logger = get_logger(out_dir, device.rank)
     if device.is_main:
