@@ -45,9 +45,12 @@ test: build
 demo: build weights
 	$(PY) scripts/demo.py --ckpt $(OFFICIAL_CKPT) --image assets/astronaut.png --out_dir outputs/demo
 
+# Benchmarks compare against peers measured in the same run; torch (PyTorch twin) is benchmark-only.
 bench: build weights
+	$(PY) -m pip install -q -r requirements-bench.txt
 	$(PY) benchmarks/bench_infer.py --ckpt $(OFFICIAL_CKPT) --onnx $(OFFICIAL_ONNX)
 	$(PY) benchmarks/bench_eval.py
+	$(PY) benchmarks/bench_data.py
 	$(PY) benchmarks/bench_train.py
 
 clean:
