@@ -36,8 +36,9 @@ def test_bad_size_is_an_error():
 def test_one_command_smoke_run(capsys):
     summary = main(["--size", "64", "--batch", "2", "--runs", "1", "--warmup", "0", "--data-samples", "0"])
     out = capsys.readouterr().out
-    assert summary["a"] > 0 and "(a) MindSpore GRAPH" in out
+    assert summary["a0"] > 0 and "(a0) MindSpore GRAPH" in out
+    assert summary["a"] is None or summary["a"] > 0  # None only if the kernel library cannot be built
     if torch_available():
-        assert summary["b"] > 0 and "a/b = " in out
+        assert summary["b"] > 0 and "a0/b = " in out
     else:
         assert "torch is not installed" in out
