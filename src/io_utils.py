@@ -23,8 +23,9 @@ def atomic_write_bytes(path, data):
         raise
 
 
-def write_json_atomic(path, obj, indent=None):
-    atomic_write_bytes(path, json.dumps(obj, indent=indent).encode("utf-8"))
+def write_json_atomic(path, obj, **dumps_kwargs):
+    """`obj` as JSON (json.dumps keyword arguments, e.g. indent=1 or separators=(",", ":")), atomically."""
+    atomic_write_bytes(path, json.dumps(obj, **dumps_kwargs).encode("utf-8"))
 
 
 def save_checkpoint_atomic(save_obj, path, append_dict=None):

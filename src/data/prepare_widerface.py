@@ -31,7 +31,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from .wider_gt import write_bytes_atomic
+from src.io_utils import write_json_atomic
 
 LANDMARK_NAMES = ["left_eye", "right_eye", "nose", "left_mouth_corner", "right_mouth_corner"]
 FACE_CATEGORY = {"id": 1, "name": "face", "keypoints": LANDMARK_NAMES, "skeleton": []}
@@ -65,12 +65,6 @@ def face_annotation(ann_id: int, image_id: int, box_xywh: Sequence[float],
 
 def coco_document(images: List[dict], annotations: List[dict]) -> dict:
     return {"images": images, "annotations": annotations, "categories": [dict(FACE_CATEGORY)]}
-
-
-def write_json_atomic(path: str, document: dict) -> None:
-    """Write compact json to a temporary file next to path, then rename it over path."""
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    write_bytes_atomic(path, json.dumps(document, separators=(",", ":")).encode("utf-8"))
 
 
 # ----------------------------------------------------------------------------------------------- parsing
@@ -244,7 +238,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         document, counts = convert_wider(args.wider_root, args.split, args.landmarks)
     except (ValueError, FileNotFoundError) as error:
         raise SystemExit(f"prepare_widerface: error: {error}") from None
-    write_json_atomic(args.out, document)
+    write_json_atomic(args.out, document, separators=(",", ":"))
     print(f"prepare_widerface: wrote {args.out}: {format_summary(counts)}")
 
 

@@ -45,8 +45,10 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from .prepare_widerface import coco_document, face_annotation, write_json_atomic
-from .wider_gt import SETTINGS, write_bytes_atomic, write_wider_gt
+from src.io_utils import atomic_write_bytes, write_json_atomic
+
+from .prepare_widerface import coco_document, face_annotation
+from .wider_gt import SETTINGS, write_wider_gt
 
 VAL_EVENTS = ("0--Synthetic_Street", "1--Synthetic_Crowd", "2--Synthetic_Group", "3--Synthetic_Portrait")
 EVENT_SCENES = {event: event.split("_")[-1].lower() for event in VAL_EVENTS}
@@ -435,7 +437,7 @@ def _generate_split(split: str, out_dir: str, count: int, seed: int, image_size:
         image, labels, attributes = render_image(rng, height, image_size, scene, min_face, max_face)
         path = os.path.join(out_dir, "images", file_name)
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        write_bytes_atomic(path, _encode_jpeg(image, int(rng.integers(70, 96))))
+        atomic_write_bytes(path, _encode_jpeg(image, int(rng.integers(70, 96))))
         image_id = len(images) + 1
         images.append({"id": image_id, "file_name": file_name, "width": image_size, "height": height})
         for label in labels:
@@ -481,7 +483,7 @@ def generate(out_dir: str, num_train: int, num_val: int, seed: int, image_size: 
                                                    progress)
         paths[f"{split}_images"] = os.path.join(split_dir, "images")
         paths[f"{split}_json"] = os.path.join(split_dir, f"{split}.json")
-        write_json_atomic(paths[f"{split}_json"], document)
+        write_json_atomic(paths[f"{split}_json"], document, separators=(",", ":"))
         text = f"{split}: {counts['images']} images, {counts['faces']} faces"
         if split == "val":
             paths["val_gt_dir"] = os.path.join(split_dir, "ground_truth")

@@ -24,11 +24,12 @@ so the same input gives byte-identical files.
 """
 import io
 import os
-import tempfile
 from typing import Dict, List, Mapping, NamedTuple, Optional, Sequence
 
 import numpy as np
 import scipy.io
+
+from src.io_utils import atomic_write_bytes
 
 SETTINGS = ("easy", "medium", "hard")
 ATTRIBUTES = ("blur", "expression", "illumination", "invalid", "occlusion", "pose")
@@ -116,20 +117,6 @@ def _mat_file_bytes(elements: Dict[str, bytes]) -> bytes:
     return header + b"".join(elements[name] for name in sorted(elements))
 
 
-def write_bytes_atomic(path: str, data: bytes) -> None:
-    """Write data to a temporary file in path's folder, then rename it over path."""
-    folder = os.path.dirname(os.path.abspath(path))
-    handle, tmp_path = tempfile.mkstemp(dir=folder, prefix=".tmp_", suffix=os.path.basename(path))
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-        os.replace(tmp_path, path)
-    except BaseException:
-        if os.path.exists(tmp_path):
-            os.remove(tmp_path)
-        raise
-
-
 def write_wider_gt(out_dir: str, events: Mapping[str, Sequence[Sequence]]) -> Dict[str, str]:
     """Write wider_face_val.mat and wider_{easy,medium,hard}_val.mat into out_dir.
 
@@ -155,11 +142,11 @@ def write_wider_gt(out_dir: str, events: Mapping[str, Sequence[Sequence]]) -> Di
     os.makedirs(out_dir, exist_ok=True)
     common = {name: _variable_bytes(name, value) for name, value in common.items()}
     paths = {"all": os.path.join(out_dir, ALL_FACES_FILE)}
-    write_bytes_atomic(paths["all"], _mat_file_bytes(common))
+    atomic_write_bytes(paths["all"], _mat_file_bytes(common))
     for column, setting in enumerate(SETTINGS):
         gt_list = _cell([_cell([_kept_indices(img.kept[:, column]) for img in imgs]) for imgs in per_event])
         paths[setting] = os.path.join(out_dir, SETTING_FILE.format(setting))
-        write_bytes_atomic(paths[setting], _mat_file_bytes({**common, "gt_list": _variable_bytes("gt_list", gt_list)}))
+        atomic_write_bytes(paths[setting], _mat_file_bytes({**common, "gt_list": _variable_bytes("gt_list", gt_list)}))
     return paths
 
 

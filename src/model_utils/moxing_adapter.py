@@ -8,17 +8,8 @@ import os
 import time
 import zlib
 
-
-def get_device_id():
-    return int(os.getenv("DEVICE_ID", "0"))
-
-
-def get_device_num():
-    return int(os.getenv("RANK_SIZE", "1"))
-
-
-def get_rank_id():
-    return int(os.getenv("RANK_ID", "0"))
+# Rank and device come from the same environment variables as on a local machine.
+from src.model_utils.local_adapter import get_device_id, get_device_num, get_rank_id  # noqa: F401
 
 
 def get_job_id():
