@@ -22,6 +22,7 @@ def run(cmd, capture=False):
     cmd = [str(c) for c in cmd]
     print("$ " + " ".join(cmd), flush=True)
     env = dict(os.environ, PYTHON=sys.executable)  # the shell scripts run ${PYTHON}
+    env.setdefault("GLOG_v", "3")  # MindSpore: errors only, so the demo's own output stays readable
     result = subprocess.run(cmd, check=True, cwd=ROOT, env=env, text=True,
                             stdout=subprocess.PIPE if capture else None)
     return result.stdout
