@@ -1,0 +1,83 @@
+"""predict.py end to end with the official weights: JSON contract, drawn image, folders, unreadable files."""
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+
+def _predict(repo_root, *args):
+    return subprocess.run([sys.executable, "predict.py", *map(str, args)], cwd=repo_root, capture_output=True,
+                          text=True)
+
+
+@pytest.fixture(scope="module")
+def folder_run(repo_root, official_ckpt, tmp_path_factory):
+    """A folder with the photo, a half-size copy in a subfolder and an unreadable 'image'."""
+    import cv2
+
+    images = tmp_path_factory.mktemp("images")
+    shutil.copy(repo_root / "assets" / "astronaut.png", images / "astronaut.png")
+    (images / "sub").mkdir()
+    photo = cv2.imread(str(repo_root / "assets" / "astronaut.png"))
+    cv2.imwrite(str(images / "sub" / "half.jpg"), cv2.resize(photo, (256, 256), interpolation=cv2.INTER_AREA))
+    (images / "broken.jpg").write_bytes(b"not an image")
+    out = tmp_path_factory.mktemp("out")
+    return out, _predict(repo_root, "--ckpt", official_ckpt, "--image", images, "--out_dir", out,
+                         "--score_thresh", 0.5)
+
+
+def test_folder_run_reports_the_unreadable_file_and_processes_the_rest(folder_run):
+    out, result = folder_run
+    assert result.returncode == 1, result.stderr
+    assert "broken.jpg: cannot be read as an image" in result.stderr
+    assert "predict: 2/3 images" in result.stdout and "1 unreadable: broken.jpg" in result.stdout
+    assert sorted(p.name for p in out.iterdir()) == ["astronaut.jpg", "astronaut.json", "config.yaml",
+                                                     "half.jpg", "half.json"]
+
+
+def test_json_contract_in_original_pixels(folder_run):
+    out, _ = folder_run
+    full = json.loads((out / "astronaut.json").read_text())
+    half = json.loads((out / "half.json").read_text())
+    assert full["image"] == "astronaut.png" and half["image"] == "half.jpg"
+    assert len(full["detections"]) == 1 and len(half["detections"]) == 1  # one face, score >= 0.5
+    det = full["detections"][0]
+    assert set(det) == {"bbox", "score", "landmarks"} and det["score"] > 0.9
+    x1, y1, x2, y2 = det["bbox"]
+    landmarks = np.array(det["landmarks"])
+    assert landmarks.shape == (5, 2) and 0 <= x1 < x2 <= 512 and 0 <= y1 < y2 <= 512
+    # Landmarks sit inside the face box, eyes above the mouth, left eye left of the right eye.
+    assert np.all((landmarks[:, 0] > x1) & (landmarks[:, 0] < x2) & (landmarks[:, 1] > y1) & (landmarks[:, 1] < y2))
+    assert landmarks[0, 0] < landmarks[1, 0] and landmarks[:2, 1].max() < landmarks[3:, 1].min()
+    # The half-size image gives the same face at half the coordinates (within the 4-px output stride / 2).
+    small = half["detections"][0]
+    np.testing.assert_allclose(np.array(small["bbox"]) * 2, det["bbox"], atol=6)
+    np.testing.assert_allclose(np.array(small["landmarks"]) * 2, landmarks, atol=6)
+
+
+def test_drawn_image_has_the_original_size(folder_run):
+    import cv2
+
+    out, _ = folder_run
+    drawn = cv2.imread(str(out / "astronaut.jpg"))
+    assert drawn.shape == (512, 512, 3)
+
+
+def test_detections_are_sorted_by_score(repo_root, official_ckpt, tmp_path):
+    result = _predict(repo_root, "--ckpt", official_ckpt, "--image", repo_root / "assets" / "astronaut.png",
+                      "--out_dir", tmp_path, "--score_thresh", 0.02)
+    assert result.returncode == 0, result.stderr
+    scores = [d["score"] for d in json.loads((tmp_path / "astronaut.json").read_text())["detections"]]
+    assert len(scores) > 3 and scores == sorted(scores, reverse=True) and min(scores) > 0.02
+
+
+def test_missing_arguments_and_paths_are_one_line_errors(repo_root, official_ckpt, tmp_path):
+    for args, message in ((["--image", tmp_path], "--ckpt is required"),
+                          (["--ckpt", official_ckpt], "--image is required"),
+                          (["--ckpt", official_ckpt, "--image", tmp_path / "nope.jpg"], "no such file or folder"),
+                          (["--ckpt", official_ckpt, "--image", tmp_path], "folder holds no images")):
+        result = _predict(repo_root, *args, "--out_dir", tmp_path / "o")
+        assert result.returncode == 2 and message in result.stderr.strip().splitlines()[-1], result.stderr
