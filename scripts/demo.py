@@ -69,13 +69,19 @@ def synthetic_training(args):
          out / "test_epochs", "CPU", "0", "--test_input_size", ""])
     last = sorted((run_dir / "ckpt").glob("0-*.ckpt"), key=lambda p: int(p.stem.split("-")[1].split("_")[0]))[-1]
     after = json.loads((out / "test_epochs" / last.stem / "eval.json").read_text())
+    run([sys.executable, "eval.py", "--pred", out / "test_epochs" / last.stem, "--gt", data / "val" / "ground_truth",
+         "--plot", out / "test_epochs" / last.stem / "pr_curves.png"], capture=True)
+    first_event = sorted((data / "val" / "images").iterdir())[0]
+    run([sys.executable, "predict.py", "--ckpt", last, "--image", first_event, "--out_dir", out / "detections",
+         "--score_thresh", 0.3])
     print("\n== Synthetic faces: WIDER-protocol AP on held-out images (IoU 0.5)")
     print(f"| weights | Easy | Medium | Hard |\n|---|---|---|---|")
     print(f"| official, before fine-tuning | {before['easy']:.3f} | {before['medium']:.3f} | {before['hard']:.3f} |")
     print(f"| fine-tuned {args.epochs} epochs on CPU ({train_minutes:.1f} min) | {after['easy']:.3f} | "
           f"{after['medium']:.3f} | {after['hard']:.3f} |")
-    print(f"\nloss curve: {run_dir / 'loss_curve.png'}; per-epoch table: {out / 'test_epochs' / 'eval_all.txt'}; "
-          f"PR curves: {out / 'test_official' / Path(args.ckpt).stem / 'pr_curves.png'}")
+    print(f"\nloss curve: {run_dir / 'loss_curve.png'}; per-epoch table: {out / 'test_epochs' / 'eval_all.txt'}")
+    print(f"PR curves: {out / 'test_official' / Path(args.ckpt).stem / 'pr_curves.png'} (before), "
+          f"{out / 'test_epochs' / last.stem / 'pr_curves.png'} (after); drawn detections: {out / 'detections'}")
 
 
 def main(argv=None):
