@@ -2,6 +2,8 @@
 # Evaluate every checkpoint result folder of a test.py SAVE_DIR; report the best checkpoint by Easy, Medium,
 # Hard and by the sum of the three.
 set -euo pipefail
+# shellcheck source=common.sh source-path=SCRIPTDIR
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 usage() {
   cat >&2 <<'USAGE'
@@ -15,21 +17,12 @@ could not be evaluated. Runs ${PYTHON:-python} (e.g. PYTHON=.venv/bin/python).
 USAGE
 }
 
-if [[ $# -ge 1 && ( "$1" == "-h" || "$1" == "--help" ) ]]; then usage; exit 0; fi
-if [[ $# -lt 2 || $# -gt 3 ]]; then
-  echo "error: expected 2 or 3 arguments, got $#" >&2
-  usage
-  exit 2
-fi
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-PYTHON="${PYTHON:-python}"
+check_arguments 2 3 "$@"
 SAVE_DIR="${1%/}"; GT_PATH="$2"; IOU="${3:-0.5}"
 
-fail() { echo "error: $*" >&2; exit 2; }
-[[ -d "${SAVE_DIR}" ]] || fail "SAVE_DIR ${SAVE_DIR}: no such folder"
-if [[ -f "${GT_PATH}" ]]; then GT_PATH="$(dirname "${GT_PATH}")"; fi
-[[ -d "${GT_PATH}" ]] || fail "GROUND_TRUTH_PATH ${GT_PATH}: no such folder or file"
-[[ "${IOU}" =~ ^(0(\.[0-9]+)?|1(\.0*)?)$ ]] || fail "IOU ${IOU}: expected a number in [0, 1]"
+require_dir SAVE_DIR "${SAVE_DIR}"
+GT_PATH="$(ground_truth_folder "${GT_PATH}")"
+require_fraction IOU "${IOU}"
 
 folders=()
 for dir in "${SAVE_DIR}"/*/; do
@@ -46,8 +39,7 @@ trap 'rm -f "${rows}"' EXIT
 failed=0
 for dir in "${folders[@]}"; do
   name="$(basename "${dir}")"
-  if ! output="$("${PYTHON}" "${ROOT}/eval.py" --pred "${dir}" --gt "${GT_PATH}" --iou "${IOU}" \
-      --json "${dir}/eval.json" 2>"${dir}/eval.log")"; then
+  if ! output="$(eval_py "${dir}" "${GT_PATH}" "${IOU}" 2>"${dir}/eval.log")"; then
     echo "error: ${name}: evaluation failed; ${dir}/eval.log says:" >&2
     tail -n 3 "${dir}/eval.log" >&2
     failed=$((failed + 1))

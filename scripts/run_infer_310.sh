@@ -2,6 +2,8 @@
 # Offline inference chain: MindIR export -> preprocess.py -> Ascend 310 runner (or the CPU MindIR runner)
 # -> postprocess.py -> WIDER FACE val AP.
 set -euo pipefail
+# shellcheck source=common.sh source-path=SCRIPTDIR
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 usage() {
   cat >&2 <<'USAGE'
@@ -20,29 +22,20 @@ Runs ${PYTHON:-python} (set PYTHON=.venv/bin/python to use the project's virtual
 USAGE
 }
 
-if [[ $# -ge 1 && ( "$1" == "-h" || "$1" == "--help" ) ]]; then usage; exit 0; fi
-if [[ $# -lt 4 ]]; then
-  echo "error: expected at least 4 arguments, got $#" >&2
-  usage
-  exit 2
-fi
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-PYTHON="${PYTHON:-python}"
+check_arguments 4 "" "$@"
 MODEL="$1"; DATA_DIR="$2"; GT_PATH="$3"; WORK_DIR="$4"
 shift 4
 DEVICE_ID="0"; RUNNER="ascend"; INPUT_SIZE="832,832"
-if [[ $# -ge 1 && "$1" != --* ]]; then DEVICE_ID="$1"; shift; fi
-if [[ $# -ge 1 && "$1" != --* ]]; then RUNNER="$1"; shift; fi
-if [[ $# -ge 1 && "$1" != --* ]]; then INPUT_SIZE="$1"; shift; fi
+if next_is_value "$@"; then DEVICE_ID="$1"; shift; fi
+if next_is_value "$@"; then RUNNER="$1"; shift; fi
+if next_is_value "$@"; then INPUT_SIZE="$1"; shift; fi
 
-fail() { echo "error: $*" >&2; exit 2; }
-[[ -f "${MODEL}" ]] || fail "MODEL ${MODEL}: no such file"
+require_file MODEL "${MODEL}"
 case "${MODEL}" in *.mindir|*.ckpt) ;; *) fail "MODEL ${MODEL}: expected a .mindir or a .ckpt file" ;; esac
-[[ -d "${DATA_DIR}" ]] || fail "DATA_DIR ${DATA_DIR}: no such folder"
-if [[ -f "${GT_PATH}" ]]; then GT_PATH="$(dirname "${GT_PATH}")"; fi
-[[ -d "${GT_PATH}" ]] || fail "GROUND_TRUTH_PATH ${GT_PATH}: no such folder or file"
-[[ "${DEVICE_ID}" =~ ^[0-9]+$ ]] || fail "DEVICE_ID ${DEVICE_ID}: expected a non-negative integer"
-case "${RUNNER}" in ascend|cpu) ;; *) fail "RUNNER ${RUNNER}: expected ascend or cpu" ;; esac
+require_dir DATA_DIR "${DATA_DIR}"
+GT_PATH="$(ground_truth_folder "${GT_PATH}")"
+require_nonnegative_int DEVICE_ID "${DEVICE_ID}"
+require_choice RUNNER "${RUNNER}" ascend cpu
 [[ "${INPUT_SIZE}" =~ ^[0-9]+,[0-9]+$ ]] || fail "INPUT_SIZE ${INPUT_SIZE}: expected H,W (e.g. 832,832)"
 INPUT_H="${INPUT_SIZE%,*}"; INPUT_W="${INPUT_SIZE#*,}"
 

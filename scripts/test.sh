@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Test one checkpoint (or a folder of epoch checkpoints) on the WIDER FACE val images with test.py.
 set -euo pipefail
+# shellcheck source=common.sh source-path=SCRIPTDIR
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 usage() {
   cat >&2 <<'USAGE'
@@ -16,32 +18,19 @@ Runs ${PYTHON:-python} (set PYTHON=.venv/bin/python to use the project's virtual
 USAGE
 }
 
-if [[ $# -ge 1 && ( "$1" == "-h" || "$1" == "--help" ) ]]; then usage; exit 0; fi
-if [[ $# -lt 4 ]]; then
-  echo "error: expected at least 4 arguments, got $#" >&2
-  usage
-  exit 2
-fi
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-PYTHON="${PYTHON:-python}"
+check_arguments 4 "" "$@"
 CKPT_PATH="$1"; DATA_DIR="$2"; GT_PATH="$3"; SAVE_DIR="$4"
 shift 4
 DEVICE_TARGET="CPU"; DEVICE_ID="0"
-if [[ $# -ge 1 && "$1" != --* ]]; then DEVICE_TARGET="$1"; shift; fi
-if [[ $# -ge 1 && "$1" != --* ]]; then DEVICE_ID="$1"; shift; fi
+if next_is_value "$@"; then DEVICE_TARGET="$1"; shift; fi
+if next_is_value "$@"; then DEVICE_ID="$1"; shift; fi
 
-fail() { echo "error: $*" >&2; exit 2; }
-[[ -e "${CKPT_PATH}" ]] || fail "CKPT_PATH ${CKPT_PATH}: no such checkpoint file or folder"
-[[ -d "${DATA_DIR}" ]] || fail "DATA_DIR ${DATA_DIR}: no such folder"
-[[ -e "${GT_PATH}" ]] || fail "GROUND_TRUTH_PATH ${GT_PATH}: no such folder or file"
-case "${DEVICE_TARGET}" in
-  CPU|GPU|Ascend) ;;
-  *) fail "DEVICE_TARGET ${DEVICE_TARGET}: expected CPU, GPU or Ascend" ;;
-esac
-[[ "${DEVICE_ID}" =~ ^[0-9]+$ ]] || fail "DEVICE_ID ${DEVICE_ID}: expected a non-negative integer"
+require_path CKPT_PATH "${CKPT_PATH}" "checkpoint file or folder"
+require_dir DATA_DIR "${DATA_DIR}"
+require_path GROUND_TRUTH_PATH "${GT_PATH}" "folder or file"
+require_choice DEVICE_TARGET "${DEVICE_TARGET}" CPU GPU Ascend
+require_nonnegative_int DEVICE_ID "${DEVICE_ID}"
 
 mkdir -p "${SAVE_DIR}"
 echo "test: ${CKPT_PATH} on ${DATA_DIR} (${DEVICE_TARGET}:${DEVICE_ID}) -> ${SAVE_DIR}"
-"${PYTHON}" "${ROOT}/test.py" --ckpt_path "${CKPT_PATH}" --data_dir "${DATA_DIR}" \
-  --ground_truth_path "${GT_PATH}" --save_dir "${SAVE_DIR}" --device_target "${DEVICE_TARGET}" \
-  --device_id "${DEVICE_ID}" "$@"
+test_py "${CKPT_PATH}" "${DATA_DIR}" "${GT_PATH}" "${SAVE_DIR}" "${DEVICE_TARGET}" "${DEVICE_ID}" "$@"

@@ -2,6 +2,8 @@
 # Test a checkpoint (or a folder of epoch checkpoints) on WIDER FACE val, then evaluate every result folder and
 # report the best checkpoint.
 set -euo pipefail
+# shellcheck source=common.sh source-path=SCRIPTDIR
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 usage() {
   cat >&2 <<'USAGE'
@@ -14,22 +16,16 @@ Runs ${PYTHON:-python} (set PYTHON=.venv/bin/python to use the project's virtual
 USAGE
 }
 
-if [[ $# -ge 1 && ( "$1" == "-h" || "$1" == "--help" ) ]]; then usage; exit 0; fi
-if [[ $# -lt 4 ]]; then
-  echo "error: expected at least 4 arguments, got $#" >&2
-  usage
-  exit 2
-fi
-HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+check_arguments 4 "" "$@"
 GT_PATH="$3"; SAVE_DIR="$4"
 
 test_status=0
-bash "${HERE}/test.sh" "$@" || test_status=$?
+bash "${ROOT}/scripts/test.sh" "$@" || test_status=$?
 if [[ ${test_status} -ne 0 && ${test_status} -ne 1 ]]; then
   echo "test_and_eval: test.sh failed with exit code ${test_status}; nothing evaluated" >&2
   exit "${test_status}"
 fi
-bash "${HERE}/eval_all.sh" "${SAVE_DIR}" "${GT_PATH}"
+bash "${ROOT}/scripts/eval_all.sh" "${SAVE_DIR}" "${GT_PATH}"
 if [[ ${test_status} -ne 0 ]]; then
   echo "test_and_eval: some images could not be read (see the test log); AP counts them as missed" >&2
 fi

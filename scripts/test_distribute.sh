@@ -2,6 +2,8 @@
 # Test the epoch checkpoints of a folder with several test.py processes, one per device, each taking a
 # contiguous share of the checkpoint epochs found in START..END.
 set -euo pipefail
+# shellcheck source=common.sh source-path=SCRIPTDIR
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 usage() {
   cat >&2 <<'USAGE'
@@ -17,33 +19,22 @@ Runs ${PYTHON:-python} (set PYTHON=.venv/bin/python to use the project's virtual
 USAGE
 }
 
-if [[ $# -ge 1 && ( "$1" == "-h" || "$1" == "--help" ) ]]; then usage; exit 0; fi
-if [[ $# -lt 7 ]]; then
-  echo "error: expected at least 7 arguments, got $#" >&2
-  usage
-  exit 2
-fi
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-PYTHON="${PYTHON:-python}"
+check_arguments 7 "" "$@"
 CKPT_DIR="$1"; DATA_DIR="$2"; GT_PATH="$3"; SAVE_DIR="$4"; START="$5"; END="$6"; NUM="$7"
 shift 7
 DEVICE_TARGET="CPU"; FIRST_DEVICE_ID="0"
-if [[ $# -ge 1 && "$1" != --* ]]; then DEVICE_TARGET="$1"; shift; fi
-if [[ $# -ge 1 && "$1" != --* ]]; then FIRST_DEVICE_ID="$1"; shift; fi
+if next_is_value "$@"; then DEVICE_TARGET="$1"; shift; fi
+if next_is_value "$@"; then FIRST_DEVICE_ID="$1"; shift; fi
 
-fail() { echo "error: $*" >&2; exit 2; }
-[[ -d "${CKPT_DIR}" ]] || fail "CKPT_DIR ${CKPT_DIR}: no such folder"
-[[ -d "${DATA_DIR}" ]] || fail "DATA_DIR ${DATA_DIR}: no such folder"
-[[ -e "${GT_PATH}" ]] || fail "GROUND_TRUTH_PATH ${GT_PATH}: no such folder or file"
-[[ "${START}" =~ ^[0-9]+$ ]] || fail "START ${START}: expected a non-negative integer"
-[[ "${END}" =~ ^[0-9]+$ ]] || fail "END ${END}: expected a non-negative integer"
+require_dir CKPT_DIR "${CKPT_DIR}"
+require_dir DATA_DIR "${DATA_DIR}"
+require_path GROUND_TRUTH_PATH "${GT_PATH}" "folder or file"
+require_nonnegative_int START "${START}"
+require_nonnegative_int END "${END}"
 (( 10#${END} >= 10#${START} )) || fail "START ${START} > END ${END}"
-[[ "${NUM}" =~ ^[1-9][0-9]*$ ]] || fail "NUM_PROCESSES ${NUM}: expected a positive integer"
-case "${DEVICE_TARGET}" in
-  CPU|GPU|Ascend) ;;
-  *) fail "DEVICE_TARGET ${DEVICE_TARGET}: expected CPU, GPU or Ascend" ;;
-esac
-[[ "${FIRST_DEVICE_ID}" =~ ^[0-9]+$ ]] || fail "FIRST_DEVICE_ID ${FIRST_DEVICE_ID}: expected a non-negative integer"
+require_positive_int NUM_PROCESSES "${NUM}"
+require_choice DEVICE_TARGET "${DEVICE_TARGET}" CPU GPU Ascend
+require_nonnegative_int FIRST_DEVICE_ID "${FIRST_DEVICE_ID}"
 
 # Epochs that have a checkpoint in START..END, ascending and distinct.
 epochs=()
@@ -67,9 +58,8 @@ for ((i = 0; i < processes; i++)); do
   device_id=$((FIRST_DEVICE_ID + i))
   log="${SAVE_DIR}/log/test_${i}.log"
   echo "process ${i}: epochs ${share_start}..${share_end} on ${DEVICE_TARGET}:${device_id}, log ${log}"
-  "${PYTHON}" "${ROOT}/test.py" --ckpt_path "${CKPT_DIR}" --data_dir "${DATA_DIR}" --ground_truth_path "${GT_PATH}" \
-    --save_dir "${SAVE_DIR}" --start "${share_start}" --end "${share_end}" --device_target "${DEVICE_TARGET}" \
-    --device_id "${device_id}" "$@" >"${log}" 2>&1 &
+  test_py "${CKPT_DIR}" "${DATA_DIR}" "${GT_PATH}" "${SAVE_DIR}" "${DEVICE_TARGET}" "${device_id}" \
+    --start "${share_start}" --end "${share_end}" "$@" >"${log}" 2>&1 &
   pids+=("$!"); shares+=("${i}")
 done
 

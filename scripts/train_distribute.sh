@@ -2,6 +2,8 @@
 # Data-parallel CenterFace training on the Ascend NPUs of this server: one train.py process per device of an
 # HCCL rank table (DEVICE_ID, RANK_ID, RANK_SIZE set per process, as in the old model zoo), or msrun.
 set -euo pipefail
+# shellcheck source=common.sh source-path=SCRIPTDIR
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 usage() {
   cat >&2 <<'USAGE'
@@ -20,42 +22,20 @@ of ${PYTHON} is put first in PATH); DRY_RUN=1 prints the commands instead of run
 USAGE
 }
 
-if [[ $# -ge 1 && ( "$1" == "-h" || "$1" == "--help" ) ]]; then usage; exit 0; fi
-if [[ $# -lt 4 ]]; then
-  echo "error: expected at least 4 arguments, got $#" >&2
-  usage
-  exit 2
-fi
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-PYTHON="${PYTHON:-python}"
-MASTER_PORT="${MASTER_PORT:-8118}"
+check_arguments 4 "" "$@"
 DEVICES="$1"; TRAIN_JSON="$2"; IMAGE_DIR="$3"; OUTPUT_PATH="$4"
 shift 4
 
-fail() { echo "error: $*" >&2; exit 2; }
 [[ "${DEVICES}" =~ ^[1-9][0-9]*$ || -f "${DEVICES}" ]] ||
   fail "RANK_TABLE_FILE|DEVICE_NUM ${DEVICES}: neither a file nor a positive integer"
-[[ -f "${TRAIN_JSON}" ]] || fail "TRAIN_JSON ${TRAIN_JSON}: no such file"
-[[ -d "${IMAGE_DIR}" ]] || fail "TRAIN_IMAGE_DIR ${IMAGE_DIR}: no such folder"
-PYTHON_PATH="$(command -v "${PYTHON}")" || fail "PYTHON ${PYTHON}: not found"
-train=("${ROOT}/train.py" --is_distributed True --device_target Ascend --train_json "${TRAIN_JSON}"
-       --train_image_dir "${IMAGE_DIR}" --output_path "${OUTPUT_PATH}" "$@")
-dry() { [[ "${DRY_RUN:-0}" == "1" ]]; }
+require_file TRAIN_JSON "${TRAIN_JSON}"
+require_dir TRAIN_IMAGE_DIR "${IMAGE_DIR}"
+require_python
+distributed_train_args Ascend "${TRAIN_JSON}" "${IMAGE_DIR}" "${OUTPUT_PATH}" "$@"
 
 if [[ "${DEVICES}" =~ ^[0-9]+$ ]]; then
-  port_ok() { [[ "$1" =~ ^[0-9]{4,5}$ ]] && (( 10#$1 >= 1024 && 10#$1 <= 65535 )); }
-  port_ok "${MASTER_PORT}" || fail "MASTER_PORT ${MASTER_PORT}: expected a TCP port in 1024..65535"
-  BIN_DIR="$(cd "$(dirname "${PYTHON_PATH}")" && pwd)"
-  cmd=("${PYTHON}" -m mindspore.parallel.cluster.run --worker_num="${DEVICES}" --local_worker_num="${DEVICES}"
-       --master_port="${MASTER_PORT}" --log_dir="${OUTPUT_PATH}/msrun_log" --join=True "${train[@]}")
-  if dry; then printf '%s ' "PATH=${BIN_DIR}:\$PATH"; printf '%q ' "${cmd[@]}"; echo; exit 0; fi
-  export PATH="${BIN_DIR}:${PATH}"
-  mkdir -p "${OUTPUT_PATH}"
-  if ! "${cmd[@]}"; then
-    echo "error: distributed training failed; last lines of the worker logs in ${OUTPUT_PATH}/msrun_log:" >&2
-    tail -n 2 "${OUTPUT_PATH}"/msrun_log/worker_*.log >&2 || true
-    exit 1
-  fi
+  msrun_command "${DEVICES}" "${OUTPUT_PATH}" "${train[@]}"
+  launch_distributed "${OUTPUT_PATH}" msrun_log "${MSRUN_BIN_DIR}" ""
   exit 0
 fi
 
@@ -82,19 +62,22 @@ table="$("${PYTHON}" -c "${PARSE}" "${DEVICES}" "${SERVER_ID:-}")" || exit 2
 RANK_TABLE_FILE="$(cd "$(dirname "${DEVICES}")" && pwd)/$(basename "${DEVICES}")"
 RANK_SIZE="$(head -n 1 <<<"${table}")"
 mapfile -t local_devices < <(tail -n +2 <<<"${table}")
-dry || mkdir -p "${OUTPUT_PATH}/log"
+is_dry_run || mkdir -p "${OUTPUT_PATH}/log"
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null' INT TERM
 for entry in "${local_devices[@]}"; do
   read -r device_id rank_id <<<"${entry}"
   env_vars=("RANK_TABLE_FILE=${RANK_TABLE_FILE}" "DEVICE_ID=${device_id}" "RANK_ID=${rank_id}" "RANK_SIZE=${RANK_SIZE}")
   log="${OUTPUT_PATH}/log/train_rank${rank_id}.log"
-  if dry; then printf '%q ' env "${env_vars[@]}" "${PYTHON}" "${train[@]}" --device_id "${device_id}"; echo; continue; fi
+  if is_dry_run; then
+    print_command env "${env_vars[@]}" "${PYTHON}" "${train[@]}" --device_id "${device_id}"
+    continue
+  fi
   echo "rank ${rank_id}/${RANK_SIZE} on device ${device_id}: log ${log}"
   env "${env_vars[@]}" "${PYTHON}" "${train[@]}" --device_id "${device_id}" >"${log}" 2>&1 &
   pids+=("$!")
 done
-if dry; then exit 0; fi
+if is_dry_run; then exit 0; fi
 failed=0
 for pid in "${pids[@]}"; do wait "${pid}" || failed=$((failed + 1)); done
 echo "train_distribute: ${#pids[@]} process(es), ${failed} failed; logs ${OUTPUT_PATH}/log/, checkpoints ${OUTPUT_PATH}/ckpt/"

@@ -2,6 +2,8 @@
 # Data-parallel CenterFace training on DEVICE_NUM GPUs of this server, started by msrun (default) or mpirun
 # (OpenMPI + NCCL, as in the old model zoo): train.py --is_distributed True --device_target GPU.
 set -euo pipefail
+# shellcheck source=common.sh source-path=SCRIPTDIR
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 usage() {
   cat >&2 <<'USAGE'
@@ -17,51 +19,27 @@ the folder of ${PYTHON} is put first in PATH); DRY_RUN=1 prints the command inst
 USAGE
 }
 
-if [[ $# -ge 1 && ( "$1" == "-h" || "$1" == "--help" ) ]]; then usage; exit 0; fi
-if [[ $# -lt 4 ]]; then
-  echo "error: expected at least 4 arguments, got $#" >&2
-  usage
-  exit 2
-fi
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-PYTHON="${PYTHON:-python}"
+check_arguments 4 "" "$@"
 LAUNCHER="${LAUNCHER:-msrun}"
-MASTER_PORT="${MASTER_PORT:-8118}"
 DEVICE_NUM="$1"; TRAIN_JSON="$2"; IMAGE_DIR="$3"; OUTPUT_PATH="$4"
 shift 4
 
-fail() { echo "error: $*" >&2; exit 2; }
-[[ "${DEVICE_NUM}" =~ ^[1-9][0-9]*$ ]] || fail "DEVICE_NUM ${DEVICE_NUM}: expected a positive integer"
-[[ -f "${TRAIN_JSON}" ]] || fail "TRAIN_JSON ${TRAIN_JSON}: no such file"
-[[ -d "${IMAGE_DIR}" ]] || fail "TRAIN_IMAGE_DIR ${IMAGE_DIR}: no such folder"
-PYTHON_PATH="$(command -v "${PYTHON}")" || fail "PYTHON ${PYTHON}: not found"
-train=("${ROOT}/train.py" --is_distributed True --device_target GPU --train_json "${TRAIN_JSON}"
-       --train_image_dir "${IMAGE_DIR}" --output_path "${OUTPUT_PATH}" "$@")
+require_positive_int DEVICE_NUM "${DEVICE_NUM}"
+require_file TRAIN_JSON "${TRAIN_JSON}"
+require_dir TRAIN_IMAGE_DIR "${IMAGE_DIR}"
+require_python
+require_choice LAUNCHER "${LAUNCHER}" msrun mpirun
+distributed_train_args GPU "${TRAIN_JSON}" "${IMAGE_DIR}" "${OUTPUT_PATH}" "$@"
 
-case "${LAUNCHER}" in
-  msrun)
-    port_ok() { [[ "$1" =~ ^[0-9]{4,5}$ ]] && (( 10#$1 >= 1024 && 10#$1 <= 65535 )); }
-    port_ok "${MASTER_PORT}" || fail "MASTER_PORT ${MASTER_PORT}: expected a TCP port in 1024..65535"
-    BIN_DIR="$(cd "$(dirname "${PYTHON_PATH}")" && pwd)"
-    export PATH="${BIN_DIR}:${PATH}"
-    cmd=("${PYTHON}" -m mindspore.parallel.cluster.run --worker_num="${DEVICE_NUM}"
-         --local_worker_num="${DEVICE_NUM}" --master_port="${MASTER_PORT}" --log_dir="${OUTPUT_PATH}/msrun_log"
-         --join=True "${train[@]}") ;;
-  mpirun)
-    root_flag=(); [[ ${EUID} -eq 0 ]] && root_flag=(--allow-run-as-root)
-    cmd=(mpirun "${root_flag[@]}" -n "${DEVICE_NUM}" --output-filename "${OUTPUT_PATH}/mpirun_log"
-         --merge-stderr-to-stdout "${PYTHON}" "${train[@]}") ;;
-  *) fail "LAUNCHER ${LAUNCHER}: expected msrun or mpirun" ;;
-esac
-if [[ "${DRY_RUN:-0}" == "1" ]]; then
-  [[ "${LAUNCHER}" == msrun ]] && printf '%s ' "PATH=${BIN_DIR}:\$PATH"
-  printf '%q ' "${cmd[@]}"; echo; exit 0
+bin_dir=""
+if [[ "${LAUNCHER}" == msrun ]]; then
+  msrun_command "${DEVICE_NUM}" "${OUTPUT_PATH}" "${train[@]}"
+  bin_dir="${MSRUN_BIN_DIR}"
+else
+  root_flag=(); [[ ${EUID} -eq 0 ]] && root_flag=(--allow-run-as-root)
+  cmd=(mpirun "${root_flag[@]}" -n "${DEVICE_NUM}" --output-filename "${OUTPUT_PATH}/mpirun_log"
+       --merge-stderr-to-stdout "${PYTHON}" "${train[@]}")
 fi
-mkdir -p "${OUTPUT_PATH}"
-echo "train (GPU x ${DEVICE_NUM}, ${LAUNCHER}): ${TRAIN_JSON} -> ${OUTPUT_PATH}"
-if ! "${cmd[@]}"; then
-  echo "error: distributed training failed; last lines of the worker logs in ${OUTPUT_PATH}/${LAUNCHER}_log:" >&2
-  find "${OUTPUT_PATH}/${LAUNCHER}_log" -type f -exec tail -n 2 {} + >&2 || true
-  exit 1
-fi
+launch_distributed "${OUTPUT_PATH}" "${LAUNCHER}_log" "${bin_dir}" \
+  "train (GPU x ${DEVICE_NUM}, ${LAUNCHER}): ${TRAIN_JSON} -> ${OUTPUT_PATH}"
 echo "train_distribute_gpu: done; per-rank logs ${OUTPUT_PATH}/log_rank*.txt, checkpoints ${OUTPUT_PATH}/ckpt/"

