@@ -1,52 +1,18 @@
 // Depthwise 3x3 convolution (zero padding 1, stride 1 or 2, NCHW, float32) for MindSpore CPU `ops.Custom`
 // "aot" kernels: forward (optionally with a fused per-channel bias and ReLU, for BN-folded inference), and the two
-// gradients (input and weight) used by the op's bprop. Built and loaded by src/models/fast_depthwise.py.
+// gradients (input and weight) used by the op's bprop. Used by src/models/fast_depthwise.py.
 //
 // Why: with the AVX2 cap (DESIGN.md section 1) oneDNN runs NCHW depthwise convs as im2col + GEMM per group, which
 // made them 60% of CenterFace's convolution time; this direct kernel is bound by memory traffic instead.
 // Each (image, channel) plane is copied once into a zero-bordered buffer (for stride 2, with even and odd
 // columns de-interleaved), so that every inner loop reads contiguous memory and vectorises without branches.
-// Work is split over planes (channels for the weight gradient) between threads created per call and joined:
-// no spinning workers are left to compete with MindSpore's own thread pool.
-//
-// Kernel signature (MindSpore AOT): int f(int nparam, void **params, int *ndims, int64_t **shapes,
-// const char **dtypes, void *stream, void *extra); inputs first, then the output; return 0 on success.
-#include <algorithm>
-#include <atomic>
-#include <cstdint>
-#include <cstring>
-#include <thread>
-#include <vector>
+// Work is split over planes (channels for the weight gradient) between threads (cpu_kernels.h).
+#include "cpu_kernels.h"
 
 namespace {
 
-std::atomic<int> g_num_threads{0};  // 0: hardware concurrency
-
-int num_threads() {
-  const int requested = g_num_threads.load();
-  int n = requested > 0 ? requested : static_cast<int>(std::thread::hardware_concurrency());
-  return std::max(1, n);
-}
-
-// Run body(begin, end) over [0, total) split into contiguous chunks, one per thread; the caller's thread
-// takes the first chunk. Threads are created per call and joined (no spinning workers left behind).
-template <typename F>
-void parallel_for(int64_t total, F body) {
-  int64_t threads = std::min<int64_t>(num_threads(), total);
-  if (threads <= 1) {
-    body(0, total);
-    return;
-  }
-  std::vector<std::thread> workers;
-  workers.reserve(threads - 1);
-  int64_t chunk = (total + threads - 1) / threads;
-  for (int64_t t = 1; t < threads; ++t) {
-    int64_t begin = t * chunk, end = std::min(total, begin + chunk);
-    if (begin < end) workers.emplace_back(body, begin, end);
-  }
-  body(0, std::min(total, chunk));
-  for (auto &w : workers) w.join();
-}
+using cpu_kernels::is_f32;
+using cpu_kernels::parallel_for;
 
 int64_t out_size(int64_t in, int stride) { return (in - 1) / stride + 1; }
 
@@ -213,14 +179,9 @@ void grad_weight(const float *dy, const float *x, float *dw, int64_t n, int64_t 
   });
 }
 
-bool is_f32(const char *dtype) { return std::strcmp(dtype, "float32") == 0; }
-
 }  // namespace
 
 extern "C" {
-
-// Threads per kernel call; 0 = std::thread::hardware_concurrency().
-void DwSetNumThreads(int n) { g_num_threads = n; }
 
 // params: x (N,C,H,W), weight (C,1,3,3) [, bias (C)], y (N,C,Ho,Wo)
 static int run_forward(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, int stride,

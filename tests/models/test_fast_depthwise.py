@@ -1,5 +1,7 @@
 """Tests for src/models/fast_depthwise.py and its compiled kernel src/models/depthwise_cpu.cc.
 
+(Building the library: tests/models/test_cpu_kernels.py.)
+
 References: a float64 numpy depthwise conv written here (direct loops over the 3x3 taps on a zero-padded
 input) and its adjoints for the gradients, plus MindSpore's own nn.Conv2d (the layer the kernel replaces).
 Tolerance: inputs and weights are U(-1, 1); each output is a float32 sum of 9 products (gradients: of up to
@@ -17,10 +19,10 @@ import pytest
 import mindspore as ms
 from mindspore import Tensor, nn, ops
 
-from src.models import fast_depthwise
+from src.models import cpu_kernels
 from src.models.centerface import CenterFace
-from src.models.fast_depthwise import (FastDepthwiseConv2d, KernelBuildError, build_kernel_library,
-                                       enable_fast_depthwise, is_fast_depthwise_candidate)
+from src.models.cpu_kernels import KernelBuildError, build_kernel_library
+from src.models.fast_depthwise import FastDepthwiseConv2d, enable_fast_depthwise, is_fast_depthwise_candidate
 from src.models.fold_bn import fold_batchnorm
 
 ATOL = 1e-5
@@ -221,39 +223,11 @@ def test_enable_without_library_warns_and_changes_nothing(monkeypatch, tmp_path)
     def no_compiler(cache_dir):
         raise KernelBuildError("C++ compiler 'g++' not found: install g++")
 
-    monkeypatch.setattr(fast_depthwise, "build_kernel_library", no_compiler)
-    monkeypatch.setattr(fast_depthwise, "_warned", set())
+    monkeypatch.setattr(cpu_kernels, "build_kernel_library", no_compiler)
+    monkeypatch.setattr(cpu_kernels, "_warned", set())
     net = CenterFace()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         assert enable_fast_depthwise(net, cache_dir=tmp_path) == 0
-    assert any("fast depthwise convs disabled" in str(w.message) and "g++" in str(w.message) for w in caught)
+    assert any("compiled CPU kernels disabled" in str(w.message) and "g++" in str(w.message) for w in caught)
     assert not any(isinstance(c, FastDepthwiseConv2d) for _, c in net.cells_and_names())
-
-
-def test_build_is_cached_and_atomic(tmp_path):
-    try:
-        first = build_kernel_library(tmp_path)
-    except KernelBuildError as err:
-        if os.environ.get("CI"):
-            pytest.fail(str(err))
-        pytest.skip(str(err))
-    mtime = first.stat().st_mtime_ns
-    assert build_kernel_library(tmp_path) == first and first.stat().st_mtime_ns == mtime
-    assert sorted(p.name for p in tmp_path.iterdir()) == [first.name]  # no temporary files left
-
-
-def test_build_errors_are_one_line(tmp_path):
-    with pytest.raises(KernelBuildError, match="'no-such-compiler-xyz' not found"):
-        build_kernel_library(tmp_path, compiler="no-such-compiler-xyz")
-    with pytest.raises(KernelBuildError, match="no such file"):
-        build_kernel_library(tmp_path, source=tmp_path / "missing.cc")
-    bad = tmp_path / "bad.cc"
-    bad.write_text("int f( {\n")
-    try:
-        build_kernel_library(tmp_path, source=bad)
-    except KernelBuildError as err:
-        assert "bad.cc" in str(err) and "\n" not in str(err)
-    else:
-        pytest.fail("a source that does not compile must raise KernelBuildError")
-    assert not list(tmp_path.glob("*.so")) and not list(tmp_path.glob(".*.tmp"))

@@ -1,0 +1,111 @@
+"""Training-mode BatchNorm2d (+ the following ReLU) on the compiled CPU kernel (`batchnorm_cpu.cc`).
+
+Why: once the depthwise convs were fast, MindSpore's CPU BatchNorm/BatchNormGrad and the separate ReLU and
+ReluGrad passes were the largest part of a CenterFace training step; the fused kernel does the same work
+with fewer passes over memory (README "Performance").
+
+`enable_fast_batchnorm(network)` swaps, in place, every plain `nn.BatchNorm2d` child (affine, NCHW, float32,
+`use_batch_statistics=None`) for a `FastBatchNorm2d` carrying the *same* four Parameters. In training mode
+it normalises with the batch mean and biased variance and updates the moving statistics with the unbiased
+variance and the layer's momentum, exactly as `nn.BatchNorm2d` does; gradients for input, gamma and beta
+come from the kernel. In inference mode it runs MindSpore's own BatchNorm on the moving statistics.
+In a `ConvBNAct` with ReLU the ReLU is fused into the kernel (`act` becomes None).
+Library build, caching and the CPU-only rule: `src/models/cpu_kernels.py`.
+"""
+import numpy as np
+
+import mindspore as ms
+from mindspore import Tensor, nn, ops
+
+from src.models.cpu_kernels import DEFAULT_CACHE_DIR, kernel_library_or_none, restore_parameter_names
+
+__all__ = ["FastBatchNorm2d", "is_fast_batchnorm_candidate", "enable_fast_batchnorm"]
+
+
+def _batchnorm_op(library, relu):
+    """Forward Custom op (x, gamma, beta, eps) -> (y, mean, invstd, unbiased var), with its bprop."""
+    name = "BnRelu" if relu else "Bn"
+    backward = ops.Custom(f"{library}:{name}TrainBackward",
+                          out_shape=lambda dy, x, y, gamma, mean, invstd: (x, gamma, gamma),
+                          out_dtype=lambda dy, x, y, gamma, mean, invstd: (x, x, x), func_type="aot")
+
+    def bprop(x, gamma, beta, eps, out, dout):
+        # Only y carries a gradient: the statistics feed the moving averages through stop_gradient.
+        dx, dgamma, dbeta = backward(dout[0], x, out[0], gamma, out[1], out[2])
+        return dx, dgamma, dbeta, ops.zeros_like(eps)
+
+    return ops.Custom(f"{library}:{name}TrainForward",
+                      out_shape=lambda x, gamma, beta, eps: (x, gamma, gamma, gamma),
+                      out_dtype=lambda x, gamma, beta, eps: (x, x, x, x), func_type="aot", bprop=bprop)
+
+
+def is_fast_batchnorm_candidate(bn):
+    """True for a plain affine NCHW float32 `nn.BatchNorm2d` following the training flag."""
+    return (type(bn) is nn.BatchNorm2d and bn.use_batch_statistics is None and bn.format == "NCHW"
+            and bn.gamma.requires_grad and bn.beta.requires_grad and bn.gamma.dtype == ms.float32)
+
+
+class FastBatchNorm2d(nn.BatchNorm2d):
+    """An `nn.BatchNorm2d` (taken over from `bn`: same Parameters, eps and momentum) whose training-mode
+    forward and backward run the compiled kernel; `fuse_relu=True` returns `relu(bn(x))`."""
+
+    def __init__(self, bn, library, fuse_relu=False):
+        if not is_fast_batchnorm_candidate(bn):
+            raise ValueError(f"FastBatchNorm2d: {bn} is not a plain affine NCHW float32 nn.BatchNorm2d")
+        # nn.BatchNorm2d keeps `momentum` as the weight of the new batch value (1 - the constructor's).
+        super().__init__(bn.num_features, eps=bn.eps, momentum=1.0 - bn.momentum)
+        self.gamma, self.beta = bn.gamma, bn.beta
+        self.moving_mean, self.moving_variance = bn.moving_mean, bn.moving_variance
+        self.fuse_relu = bool(fuse_relu)
+        self.eps_tensor = Tensor(np.array([bn.eps], np.float32))
+        self.kernel_op = _batchnorm_op(str(library), self.fuse_relu)
+
+    def construct(self, x):
+        if not self.training:
+            y = super().construct(x)
+            return ops.relu(y) if self.fuse_relu else y
+        dtype = x.dtype
+        if dtype != ms.float32:
+            x = x.astype(ms.float32)
+        y, mean, _, var = self.kernel_op(x, self.gamma, self.beta, self.eps_tensor)
+        mean, var = ops.stop_gradient(mean), ops.stop_gradient(var)
+        keep = 1.0 - self.momentum
+        y = ops.depend(y, ops.assign(self.moving_mean, self.moving_mean * keep + mean * self.momentum))
+        y = ops.depend(y, ops.assign(self.moving_variance, self.moving_variance * keep + var * self.momentum))
+        if dtype != ms.float32:
+            y = y.astype(dtype)
+        return y
+
+    def extend_repr(self):
+        return super().extend_repr() + f", kernel=batchnorm_cpu, fuse_relu={self.fuse_relu}"
+
+
+def enable_fast_batchnorm(network, library=None, num_threads=None, fuse_relu=True, cache_dir=DEFAULT_CACHE_DIR):
+    """Swap every eligible BatchNorm2d child of `network`'s cells for a `FastBatchNorm2d`, in place.
+
+    library, num_threads, cache_dir: as `fast_depthwise.enable_fast_depthwise`.
+    fuse_relu: in a `ConvBNAct` whose activation is ReLU, run the ReLU inside the kernel.
+    Returns the count; 0, leaving the network unchanged, when not on CPU or the library cannot be built.
+    """
+    from src.models.mobilenet_v2 import ConvBNAct
+
+    library = kernel_library_or_none(library, num_threads, cache_dir)
+    if library is None:
+        return 0
+    names = [(param, param.name) for param in network.get_parameters()]
+    count = 0
+    for _, cell in list(network.cells_and_names()):
+        if isinstance(cell, (nn.CellList, nn.SequentialCell)):
+            continue  # their children are indexed, not attributes: a BN directly in a list stays as is
+        for attr, child in list(cell.name_cells().items()):
+            if not is_fast_batchnorm_candidate(child):
+                continue
+            fuse = fuse_relu and isinstance(cell, ConvBNAct) and attr == "bn" and type(cell.act) is nn.ReLU
+            fast = FastBatchNorm2d(child, library, fuse_relu=fuse)
+            fast.set_train(child.training)  # a new Cell starts in inference mode; keep the network's mode
+            setattr(cell, attr, fast)
+            if fuse:
+                cell.act = None
+            count += 1
+    restore_parameter_names(names)
+    return count
