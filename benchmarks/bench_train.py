@@ -4,9 +4,10 @@
 
 (a) MindSpore GRAPH_MODE, the project's real train step (`src.engine.train_step.TrainStep`: forward,
     `CenterFaceLoss`, backward, static loss scale 1024 with the finite check, Adam with weight decay on
-    kernels only), ONEDNN_MAX_CPU_ISA=AVX2 unless set (DESIGN.md §1), depthwise convs on the compiled
-    kernel (`src.models.fast_depthwise`; (a) is skipped with a note if it cannot be built);
-(a0) the same with MindSpore's own depthwise convs (oneDNN), for reference;
+    kernels only), ONEDNN_MAX_CPU_ISA=AVX2 unless set (DESIGN.md §1), with the project's compiled CPU
+    kernels for depthwise convs and BatchNorm+ReLU (`src.models.cpu_kernels`; (a) is skipped with a note
+    if they cannot be built);
+(a0) the same with MindSpore's own ops only, for reference;
 (b) PyTorch eager, `benchmarks/torch_centerface.py` (same layers, same loss, same Adam groups), the way a
     torch user would train it: zero_grad, forward, loss, backward, step; same batch, same thread count;
 (c) data pipeline img/s of ONE worker process (read JPEG + augment + targets, OpenCV on one thread) on
@@ -67,11 +68,11 @@ def synthetic_batch(batch_size, size, seed=0, max_objs=64):
     return images, targets
 
 
-def mindspore_step(images, targets, threads, jit_level=None, fast_depthwise=False):
+def mindspore_step(images, targets, threads, jit_level=None, cpu_kernels=False):
     """A callable running one MindSpore training step on the fixed batch (blocks until done).
 
-    fast_depthwise: run the depthwise convs on `src.models.fast_depthwise`'s kernel; returns None if the
-    kernel library cannot be built.
+    cpu_kernels: use the compiled kernels (`src.models.cpu_kernels.enable_cpu_kernels`); returns None if
+    their library cannot be built.
     """
     import mindspore as ms
 
@@ -80,17 +81,20 @@ def mindspore_step(images, targets, threads, jit_level=None, fast_depthwise=Fals
     from src.losses import CenterFaceLoss
     from src.models.centerface import CenterFace
 
-    ms.set_context(mode=ms.GRAPH_MODE, runtime_num_threads=threads)
+    ms.set_context(mode=ms.GRAPH_MODE)
+    if ms.get_context("runtime_num_threads") != threads:  # settable only before MindSpore's runtime starts
+        ms.set_context(runtime_num_threads=threads)
     if jit_level:
         ms.set_context(jit_config={"jit_level": jit_level})
-    ms.set_device("CPU")
+    if ms.get_context("device_target") != "CPU":
+        ms.set_device("CPU")
     ms.set_seed(0)
     network = CenterFace()
     network.set_train(True)
-    if fast_depthwise:
-        from src.models.fast_depthwise import enable_fast_depthwise
+    if cpu_kernels:
+        from src.models.cpu_kernels import enable_cpu_kernels
 
-        if enable_fast_depthwise(network, num_threads=threads) == 0:
+        if not any(enable_cpu_kernels(network, num_threads=threads).values()):
             return None
     optimizer = build_optimizer("adam", param_groups(network, WEIGHT_DECAY), LR, weight_decay=WEIGHT_DECAY)
     step = TrainStep(NetworkWithLoss(network, CenterFaceLoss()), optimizer,
@@ -175,9 +179,9 @@ def main(argv=None):
     candidates, notes = {}, []
     has_torch = torch_available()
     if not args.torch_only:
-        fast = mindspore_step(images, targets, args.threads, args.jit_level, fast_depthwise=True)
+        fast = mindspore_step(images, targets, args.threads, args.jit_level, cpu_kernels=True)
         if fast is None:
-            notes.append("(a) skipped: the depthwise kernel library could not be built (see the warning)")
+            notes.append("(a) skipped: the CPU kernel library could not be built (see the warning)")
         else:
             candidates["a"] = fast
         candidates["a0"] = mindspore_step(images, targets, args.threads, args.jit_level)
@@ -199,8 +203,8 @@ def main(argv=None):
 
         data_rate = measure_data_throughput(input_size=args.size, num_samples=args.data_samples, progress=True)
 
-    labels = {"a": "(a) MindSpore GRAPH, CPU, fast depthwise kernel (ours)",
-              "a0": "(a0) MindSpore GRAPH, CPU, MindSpore's depthwise convs",
+    labels = {"a": "(a) MindSpore GRAPH, CPU, with our compiled kernels (ours)",
+              "a0": "(a0) MindSpore GRAPH, CPU, MindSpore ops only",
               "b": "(b) PyTorch eager, same network + loss"}
     rows = [(labels[k], medians[k], args.batch / medians[k]) for k in ("a", "a0", "b") if k in medians]
     if data_rate is not None:

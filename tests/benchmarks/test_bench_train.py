@@ -6,6 +6,8 @@ command times MindSpore (and torch when installed) on a tiny batch and reports t
 import numpy as np
 import pytest
 
+import mindspore as ms
+
 from benchmarks.bench_train import main, synthetic_batch, torch_available
 from src.data.targets import CenterFaceTargets
 
@@ -34,7 +36,10 @@ def test_bad_size_is_an_error():
 
 
 def test_one_command_smoke_run(capsys):
-    summary = main(["--size", "64", "--batch", "2", "--runs", "1", "--warmup", "0", "--data-samples", "0"])
+    # MindSpore's thread count cannot change once its runtime has run a kernel (other tests did): keep it
+    threads = str(ms.get_context("runtime_num_threads"))
+    summary = main(["--size", "64", "--batch", "2", "--runs", "1", "--warmup", "0", "--data-samples", "0",
+                    "--threads", threads])
     out = capsys.readouterr().out
     assert summary["a0"] > 0 and "(a0) MindSpore GRAPH" in out
     assert summary["a"] is None or summary["a"] > 0  # None only if the kernel library cannot be built

@@ -92,19 +92,41 @@ def test_loss_matches_on_random_predictions(pynative):
     assert images.shape == (2, 3, 64, 64)
 
 
-def test_training_loss_and_gradients_match(twins):
-    """Train mode (batch statistics): the loss and every parameter gradient agree.
-
-    Tolerances: rtol 1e-4 on the loss; each gradient within 2e-2 relative L2 error (measured: ~2e-4
-    typical, 6e-3 worst, backward through 50 float32 layers with batch statistics amplifies rounding).
-    The `project.bn.beta` gradients are exactly 0 in exact arithmetic (a constant shift there only
-    reaches later BatchNorms, which remove it), so both frameworks return rounding noise: checked to
-    be < 1e-5 of the same BatchNorm's gamma gradient instead (measured ~1e-6 or less).
-    """
+def test_training_mode_loss_and_moving_statistics_match(twins):
+    """Train mode (batch statistics): the same loss, and the same BatchNorm moving averages afterwards
+    (MindSpore momentum 0.9 = torch 0.1; both average the unbiased batch variance). rtol 1e-4: float32
+    rounding through 50 layers (measured ~1e-7 on the loss)."""
     ours, theirs = twins
     ours.set_train(True)
     theirs.train()
     images, targets = synthetic_batch(2, 64, seed=6)
+    loss = CenterFaceLoss()(*ours(Tensor(images)), *[Tensor(t) for t in targets])[0]
+    with torch.no_grad():
+        ref = centerface_loss(theirs(torch.from_numpy(images)), *[torch.from_numpy(t) for t in targets])[0]
+    np.testing.assert_allclose(loss.asnumpy(), ref.item(), rtol=1e-4)
+    state = theirs.state_dict()
+    for param in ours.get_parameters():
+        if "moving_" in param.name:
+            np.testing.assert_allclose(param.asnumpy(), state[ms_to_torch_key(param.name)].numpy(), rtol=1e-4,
+                                       atol=1e-5, err_msg=param.name)
+    ours.set_train(False)
+    theirs.eval()
+
+
+def test_gradients_match(twins):
+    """Every parameter gradient of the loss agrees (relative L2 error <= 1e-5; measured <= 9e-7).
+
+    Compared with moving statistics (eval mode), where the gradient is a well-conditioned function of
+    the weights. In train mode, BatchNorm over the few cells of the stride-32 map (8 per channel here)
+    amplifies float32 rounding: one ReLU whose input sits within rounding of 0 flips, and every
+    gradient below it moves by a few percent. Measured against a float64 torch reference, MindSpore's
+    own train-mode gradients were off by 0.02-4% median depending on the batch, as were torch float32's,
+    so no tight train-mode comparison is possible; the loss and statistics test above covers that mode.
+    """
+    ours, theirs = twins
+    ours.set_train(False)
+    theirs.eval()
+    images, targets = synthetic_batch(2, 64, seed=7)
     loss_fn = CenterFaceLoss()
     params = ours.trainable_params()
 
@@ -115,14 +137,9 @@ def test_training_loss_and_gradients_match(twins):
     theirs.zero_grad()
     ref_loss = centerface_loss(theirs(torch.from_numpy(images)), *[torch.from_numpy(t) for t in targets])[0]
     ref_loss.backward()
-    np.testing.assert_allclose(loss.asnumpy(), ref_loss.item(), rtol=1e-4)
-    ours_grads = {param.name: grad.asnumpy() for param, grad in zip(params, grads)}
+    np.testing.assert_allclose(loss.asnumpy(), ref_loss.item(), rtol=1e-5)
     ref_grads = {name: param.grad.numpy() for name, param in theirs.named_parameters()}
-    assert len(ours_grads) == len(ref_grads)
-    for name, grad in ours_grads.items():
-        ref = ref_grads[ms_to_torch_key(name)]
-        if name.endswith("project.bn.beta"):
-            gamma_norm = np.linalg.norm(ref_grads[ms_to_torch_key(name[:-4] + "gamma")])
-            assert np.linalg.norm(grad) < 1e-5 * gamma_norm and np.linalg.norm(ref) < 1e-5 * gamma_norm, name
-            continue
-        assert np.linalg.norm(grad - ref) <= 2e-2 * np.linalg.norm(ref), name
+    assert len(params) == len(ref_grads)
+    for param, grad in zip(params, grads):
+        ref = ref_grads[ms_to_torch_key(param.name)]
+        assert np.linalg.norm(grad.asnumpy() - ref) <= 1e-5 * np.linalg.norm(ref), param.name
