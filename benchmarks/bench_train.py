@@ -15,14 +15,21 @@
 (a) and (b) train on one fixed synthetic batch (random pixels, 1-12 random faces per image with real
 targets), so only compute is timed; they alternate step by step (`benchmarks.common.interleaved_medians`)
 so a burst of load from elsewhere slows both alike. Targets: a/b >= 1.0, c >= 100 img/s per core.
-Fairness notes. The ISA cap is process-wide and torch's bundled oneDNN reads it too, so (b) runs under it as
-well; `--torch-only` measures torch alone (run it with and without the variable to see the cap's effect).
-OMP_WAIT_POLICY=PASSIVE is set unless the variable is set: torch's OpenMP threads otherwise spin-wait, and on
-a machine shared with other work a step took 5.6x longer (256x256 batch 8: 7.2 s vs 1.29 s, load ~2 on
-2 cores); MindSpore's thread pool is not OpenMP. So (b) is torch at its best here, not at its default.
+Fairness notes (each setting below is torch's best on this machine, not its default):
+* The ISA cap is process-wide and torch's bundled oneDNN reads it too; it helps torch as well (128x128
+  batch 2: 87 ms/step with it, 393 ms without). `--torch-only` times torch alone, without mindspore.
+* OMP_WAIT_POLICY=PASSIVE is set unless the variable is set: torch's OpenMP threads otherwise spin-wait,
+  and on a machine shared with other work a step took 5.6x longer (256x256 batch 8: 7.2 s vs 1.29 s,
+  load ~2 on 2 cores). MindSpore's thread pool is not OpenMP.
+* Run as a script, the benchmark restarts itself with
+  GLIBC_TUNABLES=glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=16G unless GLIBC_TUNABLES is set or
+  `--default-malloc` is given: with glibc's defaults torch returns its large activation buffers to the
+  OS after every step and faults them in again (512x512 batch 8: 4.1 s/step with 25 of 30 s spent in the
+  kernel, vs 1.8 s/step). MindSpore keeps its own memory pool and was unaffected (1.64 vs 1.78 s/step).
 """
 import argparse
 import os
+import platform
 import sys
 import time
 from pathlib import Path
@@ -153,7 +160,7 @@ def print_table(rows, batch, size, threads, runs):
     print(f"\nCenterFace training, batch {batch} at {size}x{size}, median of {runs} interleaved steps, "
           f"{threads} threads; {machine_description()}")
     print(f"ONEDNN_MAX_CPU_ISA={os.environ.get('ONEDNN_MAX_CPU_ISA')}, "
-          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}\n")
+          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}, GLIBC_TUNABLES={os.environ.get('GLIBC_TUNABLES')}\n")
     print("| variant | ms/step | img/s |")
     print("|---|---:|---:|")
     for label, seconds, rate in rows:
@@ -171,6 +178,8 @@ def main(argv=None):
     parser.add_argument("--jit-level", choices=("O0", "O1", "O2"), default=None,
                         help="MindSpore jit_level (default: MindSpore's choice)")
     parser.add_argument("--torch-only", action="store_true", help="time only (b), without importing mindspore")
+    parser.add_argument("--default-malloc", action="store_true",
+                        help="do not restart with the GLIBC_TUNABLES allocator setting (see the module docstring)")
     args = parser.parse_args(argv)
     if args.size % 32 or args.size <= 0:
         parser.error(f"--size {args.size}: expected a positive multiple of 32")
@@ -226,5 +235,17 @@ def main(argv=None):
     return summary
 
 
+MALLOC_TUNABLES = "glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=17179869184"
+
+
+def _restart_with_malloc_tunables():
+    """Re-run this script with MALLOC_TUNABLES (glibc reads them only at process start)."""
+    if "GLIBC_TUNABLES" in os.environ or "--default-malloc" in sys.argv[1:] or platform.system() != "Linux":
+        return
+    env = dict(os.environ, GLIBC_TUNABLES=MALLOC_TUNABLES)
+    os.execve(sys.executable, [sys.executable, str(Path(__file__).resolve()), *sys.argv[1:]], env)
+
+
 if __name__ == "__main__":
+    _restart_with_malloc_tunables()
     main()

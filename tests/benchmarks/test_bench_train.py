@@ -47,3 +47,21 @@ def test_one_command_smoke_run(capsys):
         assert summary["b"] > 0 and "a0/b = " in out
     else:
         assert "torch is not installed" in out
+
+
+def test_restart_sets_malloc_tunables_once(monkeypatch):
+    from benchmarks import bench_train
+
+    calls = []
+    monkeypatch.setattr(bench_train.os, "execve", lambda path, args, env: calls.append((args, env)))
+    monkeypatch.delenv("GLIBC_TUNABLES", raising=False)
+    monkeypatch.setattr(bench_train.sys, "argv", ["bench_train.py", "--size", "64"])
+    bench_train._restart_with_malloc_tunables()
+    (args, env), = calls
+    assert args[-2:] == ["--size", "64"] and env["GLIBC_TUNABLES"] == bench_train.MALLOC_TUNABLES
+    monkeypatch.setenv("GLIBC_TUNABLES", "glibc.malloc.check=0")  # the user's own setting wins
+    bench_train._restart_with_malloc_tunables()
+    monkeypatch.delenv("GLIBC_TUNABLES")
+    monkeypatch.setattr(bench_train.sys, "argv", ["bench_train.py", "--default-malloc"])
+    bench_train._restart_with_malloc_tunables()
+    assert len(calls) == 1
