@@ -48,6 +48,10 @@ def build_detector(cfg):
     network = CenterFace(cfg.neck_width, cfg.activation, cfg.heatmap_prior)
     load_weights(network, cfg.ckpt, strict=True)
     fold_batchnorm(network)  # inference only: one op less per layer
+    if cfg.cpu_kernels:
+        from src.models.cpu_kernels import enable_cpu_kernels
+
+        enable_cpu_kernels(network)  # CPU only; a no-op elsewhere
     if cfg.input_size and len(cfg.input_size) != 2:
         raise ConfigError(f"--input_size: expected H,W, got {cfg.input_size}")
     return FaceDetector(mindspore_forward(network), input_size=cfg.input_size or None,

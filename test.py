@@ -31,7 +31,8 @@ def main(argv=None):
     from src.model_utils.device import init_device
 
     init_device(cfg.device_target, cfg.device_id, cfg.mode)
-    runner = CenterFaceRunner(cfg.neck_width, cfg.activation, dynamic_shape=options.shapes_vary)
+    runner = CenterFaceRunner(cfg.neck_width, cfg.activation, dynamic_shape=options.shapes_vary,
+                              cpu_kernels=cfg.cpu_kernels)
     summaries = []
     for ckpt in checkpoints:
         runner.load(ckpt)

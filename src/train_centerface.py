@@ -157,6 +157,13 @@ def run(cfg, device):
     source, dataset = build_dataset(cfg, device)
     if cfg.pretrained and cfg.bn_calibration_batches > 0:
         calibrate_on_training_data(network, source, cfg.bn_calibration_batches, cfg.batch_size, logger)
+    if cfg.cpu_kernels and device.target == "CPU":
+        from src.models.cpu_kernels import enable_cpu_kernels
+
+        # After calibration (which hooks the nn.BatchNorm2d cells); parameters and names are unchanged.
+        counts = enable_cpu_kernels(network)
+        logger.info("compiled CPU kernels: %d depthwise convs, %d BatchNorm layers", counts["depthwise"],
+                    counts["batchnorm"])
     steps_per_epoch = dataset.get_dataset_size()
     if steps_per_epoch < 1:
         raise ValueError(f"--train_json {cfg.train_json}: {len(source)} images give no batch of "

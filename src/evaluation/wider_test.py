@@ -268,10 +268,12 @@ class CenterFaceRunner:
     (measured on CPU: same outputs bit for bit, same speed as static shapes).
     """
 
-    def __init__(self, neck_width: int = 24, activation: str = "relu", dynamic_shape: bool = False):
+    def __init__(self, neck_width: int = 24, activation: str = "relu", dynamic_shape: bool = False,
+                 cpu_kernels: bool = False):
         self.neck_width, self.activation = neck_width, activation
         self.network = None
         self.dynamic_shape = dynamic_shape
+        self.cpu_kernels = cpu_kernels
 
     def _folded(self, ckpt_path):
         from src.engine.checkpoint import load_weights
@@ -297,6 +299,12 @@ class CenterFaceRunner:
         folded = self._folded(ckpt_path)
         if self.network is None:
             self.network = folded
+            # Same Parameters, so later checkpoints still swap in by name. The compiled kernels declare static
+            # shapes, so a dynamic-shape network (original-size testing) keeps MindSpore's ops.
+            if self.cpu_kernels and not self.dynamic_shape:
+                from src.models.cpu_kernels import enable_cpu_kernels
+
+                enable_cpu_kernels(self.network)
             if self.dynamic_shape:
                 self.network.set_inputs(ms.Tensor(shape=[1, 3, None, None], dtype=ms.float32))
             return
