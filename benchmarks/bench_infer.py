@@ -2,8 +2,9 @@
 
     python benchmarks/bench_infer.py [--size 640] [--runs 20]
 
-(a) MindSpore, GRAPH_MODE, BatchNorm folded (`src/models/fold_bn.py`), official weights;
-(a0) the same without folding (for reference);
+(a) MindSpore, GRAPH_MODE, BatchNorm folded (`src/models/fold_bn.py`), the project's compiled CPU kernels
+    (`src/models/cpu_kernels.py`, what predict.py/test.py run by default), official weights;
+(a0) the same with MindSpore's own ops (`--cpu_kernels False`), for reference;
 (b) onnxruntime on the official centerface.onnx (the peer);
 (c) onnxruntime on our exported ONNX (export.py path, folded).
 Batch 1, median of `--runs` interleaved rounds after warm-up, all in this process. Targets: a/b <= 1.5,
@@ -40,6 +41,7 @@ def main(argv=None):
     from src.export_utils import export_network
     from src.engine.checkpoint import load_weights
     from src.models.centerface import CenterFace
+    from src.models.cpu_kernels import enable_cpu_kernels
     from src.models.fold_bn import fold_batchnorm
     from src.onnx_utils import ort_session
     from src.pretrained import fetch_official_onnx
@@ -52,28 +54,30 @@ def main(argv=None):
     if not ckpt.is_file():
         convert_main(["--onnx", str(onnx_path), "--out_ckpt", str(ckpt)])
 
-    def load(fold):
+    def load(kernels):
         net = CenterFace()
         load_weights(net, ckpt, strict=True)
         net.set_train(False)
-        if fold:
-            fold_batchnorm(net)
+        fold_batchnorm(net)
+        if kernels:
+            enable_cpu_kernels(net)
         return net
 
     x = np.random.default_rng(0).uniform(0, 255, (1, 3, args.size, args.size)).astype(np.float32)
     x_ms = ms.Tensor(x)
-    folded, unfolded = load(True), load(False)
-    ours_onnx = export_network(load(True), tmp / "ours", "ONNX", x.shape)
+    with_kernels, without_kernels = load(True), load(False)
+    ours_onnx = export_network(load(False), tmp / "ours", "ONNX", x.shape)
     official = ort_session(onnx_path, num_threads=args.threads)
     exported = ort_session(ours_onnx, num_threads=args.threads, dynamic=False)
     candidates = {
-        "a": lambda: folded(x_ms)[0].asnumpy(),
-        "a0": lambda: unfolded(x_ms)[0].asnumpy(),
+        "a": lambda: with_kernels(x_ms)[0].asnumpy(),
+        "a0": lambda: without_kernels(x_ms)[0].asnumpy(),
         "b": lambda: official.run(None, {"input.1": x}),
         "c": lambda: exported.run(None, {"input.1": x}),
     }
     medians = interleaved_medians(candidates, args.runs, args.warmup)
-    labels = {"a": "MindSpore CPU, GRAPH, BN folded (ours)", "a0": "MindSpore CPU, GRAPH, BN unfolded",
+    labels = {"a": "MindSpore CPU, GRAPH, BN folded + compiled kernels (ours)",
+              "a0": "MindSpore CPU, GRAPH, BN folded, MindSpore's ops",
               "b": "onnxruntime, official centerface.onnx (peer)", "c": "onnxruntime, our exported ONNX"}
     print(f"\nCenterFace {args.size}x{args.size} batch 1, median of {args.runs} interleaved runs; "
           f"onnxruntime {args.threads} threads; {machine_description()}")
