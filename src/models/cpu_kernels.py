@@ -1,12 +1,15 @@
 """The project's compiled CPU kernels for MindSpore (`ops.Custom` "aot"): build, cache, threads, enable.
 
-Two kernels replace the layers that dominated CenterFace's CPU time under MindSpore 2.10 (measured in
-README "Performance"):
+Kernels for the layers that dominated CenterFace's CPU time under MindSpore 2.10 (measured in README
+"Performance"):
 * `fast_depthwise`: depthwise 3x3 convs (forward, both gradients; bias+ReLU fused for folded inference);
-* `fast_batchnorm`: training-mode BatchNorm2d, with the following ReLU fused in `ConvBNAct`.
+* `fast_batchnorm`: training-mode BatchNorm2d, with the following ReLU fused in `ConvBNAct`;
+* `fused_bias_relu`: the bias+ReLU epilogue of the other BN-folded convs (inference) in one pass.
 
     from src.models.cpu_kernels import enable_cpu_kernels
-    counts = enable_cpu_kernels(network)   # {"depthwise": 17, "batchnorm": 59} or zeros if unavailable
+    counts = enable_cpu_kernels(network)
+    # training network: {"depthwise": 17, "bias_relu": 0, "batchnorm": 59}
+    # after fold_batchnorm: {"depthwise": 17, "bias_relu": 22, "batchnorm": 0}; zeros if unavailable
 
 The C++ sources next to this file (`cpu_kernels.{h,cc}`, `depthwise_cpu.cc`, `batchnorm_cpu.cc`) are
 compiled on first use with the system C++ compiler (`g++ -O3 -march=native`, a few seconds) into one shared
@@ -133,16 +136,19 @@ def restore_parameter_names(names):
 
 
 def enable_cpu_kernels(network, library=None, num_threads=None, fuse_relu=True, cache_dir=DEFAULT_CACHE_DIR):
-    """Both swaps (`enable_fast_depthwise`, `enable_fast_batchnorm`) in place; returns their counts.
+    """All swaps (`enable_fast_depthwise`, `enable_fused_bias_relu`, `enable_fast_batchnorm`) in place.
 
-    Call after `fold_batchnorm` when folding (it rebuilds the convs it folds). {"depthwise": 0, "batchnorm": 0}
-    when not on CPU or the library cannot be built (warned once).
+    Returns their counts {"depthwise", "bias_relu", "batchnorm"}, all 0 when not on CPU or the library
+    cannot be built (warned once). Call after `fold_batchnorm` when folding (it rebuilds the convs it
+    folds). fuse_relu=False keeps every ReLU a separate MindSpore op (and skips `enable_fused_bias_relu`).
     """
     from src.models.fast_batchnorm import enable_fast_batchnorm
     from src.models.fast_depthwise import enable_fast_depthwise
+    from src.models.fused_bias_relu import enable_fused_bias_relu
 
     library = kernel_library_or_none(library, num_threads, cache_dir)
     if library is None:
-        return {"depthwise": 0, "batchnorm": 0}
+        return {"depthwise": 0, "bias_relu": 0, "batchnorm": 0}
     return {"depthwise": enable_fast_depthwise(network, library, fuse_bias_relu=fuse_relu),
+            "bias_relu": enable_fused_bias_relu(network, library) if fuse_relu else 0,
             "batchnorm": enable_fast_batchnorm(network, library, fuse_relu=fuse_relu)}

@@ -26,7 +26,7 @@ def _out_size(size, stride):
 
 
 def _depthwise_op(library, stride, bias_relu):
-    """The forward Custom op (with its bprop), or the fused bias+ReLU forward op (inference only)."""
+    """The forward Custom op with its bprop: `(x, weight)`, or `(x, weight, bias)` with bias+ReLU fused."""
     prefix = f"{library}:DwConv3x3S{stride}"
 
     def out_shape(x_shape, *_):
@@ -35,8 +35,6 @@ def _depthwise_op(library, stride, bias_relu):
     def same_dtype(x_dtype, *_):
         return x_dtype
 
-    if bias_relu:
-        return ops.Custom(prefix + "BiasRelu", out_shape=out_shape, out_dtype=same_dtype, func_type="aot")
     grad_input = ops.Custom(prefix + "GradInput", out_shape=lambda dy, w, x: x, out_dtype=same_dtype,
                             func_type="aot")
     grad_weight = ops.Custom(prefix + "GradWeight", out_shape=lambda dy, x: [x[1], 1, 3, 3], out_dtype=same_dtype,
@@ -45,6 +43,13 @@ def _depthwise_op(library, stride, bias_relu):
     def bprop(x, weight, out, dout):
         return grad_input(dout, weight, x), grad_weight(dout, x)
 
+    def bprop_bias_relu(x, weight, bias, out, dout):
+        grad = dout * (out > 0).astype(dout.dtype)  # through the ReLU
+        return grad_input(grad, weight, x), grad_weight(grad, x), grad.sum(axis=(0, 2, 3))
+
+    if bias_relu:
+        return ops.Custom(prefix + "BiasRelu", out_shape=out_shape, out_dtype=same_dtype, func_type="aot",
+                          bprop=bprop_bias_relu)
     return ops.Custom(prefix, out_shape=out_shape, out_dtype=same_dtype, func_type="aot", bprop=bprop)
 
 
@@ -63,8 +68,8 @@ def is_fast_depthwise_candidate(conv):
 class FastDepthwiseConv2d(nn.Conv2d):
     """An `nn.Conv2d` (taken over from `conv`, same Parameters) computed by the compiled kernel.
 
-    `fuse_bias_relu=True` (needs a bias) returns `relu(conv(x) + bias)` in one pass; that variant has no
-    gradient (inference only). Inputs of another float type are computed in float32 and cast back.
+    `fuse_bias_relu=True` (needs a bias) returns `relu(conv(x) + bias)` in one pass (meant for BN-folded
+    inference; differentiable too). Inputs of another float type are computed in float32 and cast back.
     """
 
     def __init__(self, conv, library, fuse_bias_relu=False):
@@ -107,7 +112,7 @@ def enable_fast_depthwise(network, library=None, num_threads=None, fuse_bias_rel
     library: a built kernel library (`cpu_kernels.build_kernel_library`; built into `cache_dir` if None).
     num_threads: threads per kernel call; None = MindSpore's `runtime_num_threads` (0 = all cores).
     fuse_bias_relu: in a `ConvBNAct` whose BN was folded away and whose activation is ReLU, run the bias and
-        ReLU inside the kernel (inference only: that variant has no gradient).
+        ReLU inside the kernel.
     Returns 0, leaving the network unchanged, when not on CPU or the library cannot be built (warned once).
     Call after `fold_batchnorm`, which rebuilds the convs it folds.
     """

@@ -15,6 +15,7 @@ from mindspore import Tensor
 from src.models import cpu_kernels
 from src.models.centerface import CenterFace
 from src.models.cpu_kernels import KernelBuildError, build_kernel_library, enable_cpu_kernels, set_kernel_threads
+from src.models.fold_bn import fold_batchnorm
 
 
 def _build_or_skip(cache_dir):
@@ -79,7 +80,7 @@ def test_enable_cpu_kernels_swaps_both_and_keeps_outputs():
         q.set_data(p.value())
     # 17 depthwise convs; 59 BatchNorms: 51 in the backbone (the stem, 2 in the first block, which has no
     # expand conv, 3 in each of the other 16) and 8 in the neck (4 laterals, 3 upsampling blocks, the fuse conv).
-    assert enable_cpu_kernels(fast, library) == {"depthwise": 17, "batchnorm": 59}
+    assert enable_cpu_kernels(fast, library) == {"depthwise": 17, "bias_relu": 0, "batchnorm": 59}
     x = Tensor(np.random.default_rng(3).uniform(0, 255, (2, 3, 64, 64)).astype(np.float32))
     for train in (True, False):
         plain.set_train(train)
@@ -96,5 +97,20 @@ def test_enable_cpu_kernels_without_library(monkeypatch):
     monkeypatch.setattr(cpu_kernels, "_warned", set())
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        assert enable_cpu_kernels(CenterFace()) == {"depthwise": 0, "batchnorm": 0}
+        assert enable_cpu_kernels(CenterFace()) == {"depthwise": 0, "bias_relu": 0, "batchnorm": 0}
     assert len([w for w in caught if "compiled CPU kernels disabled" in str(w.message)]) == 1
+
+
+def test_enable_cpu_kernels_on_a_folded_network():
+    library = _build_or_skip(cpu_kernels.DEFAULT_CACHE_DIR)
+    ms.set_seed(4)
+    plain, fast = CenterFace(), CenterFace()
+    for p, q in zip(plain.get_parameters(), fast.get_parameters()):
+        q.set_data(p.value())
+    for net in (plain, fast):
+        net.set_train(False)
+        fold_batchnorm(net)
+    assert enable_cpu_kernels(fast, library) == {"depthwise": 17, "bias_relu": 22, "batchnorm": 0}
+    x = Tensor(np.random.default_rng(5).uniform(0, 255, (1, 3, 96, 64)).astype(np.float32))
+    for got, want in zip(fast(x), plain(x)):
+        assert np.abs(got.asnumpy() - want.asnumpy()).max() <= 1e-5 * max(1.0, np.abs(want.asnumpy()).max())

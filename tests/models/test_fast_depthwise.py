@@ -150,6 +150,19 @@ def test_fused_bias_relu(library, stride):
     got = fused(Tensor(x)).asnumpy()
     np.testing.assert_allclose(got, expected, rtol=0, atol=ATOL)
     assert (got == 0).mean() > 0.2  # the ReLU did clip something
+    dy = np.random.default_rng(14).uniform(-1, 1, got.shape).astype(np.float32)
+    reference = nn.SequentialCell([depthwise_conv(6, stride, bias=True, seed=5), nn.ReLU()])
+
+    def loss_of(cell):
+        def loss(inp):
+            return (cell(inp) * Tensor(dy)).sum()
+        return loss
+
+    grads = ops.grad(loss_of(fused), 0, fused.trainable_params())(Tensor(x))
+    ref_grads = ops.grad(loss_of(reference), 0, reference.trainable_params())(Tensor(x))
+    np.testing.assert_allclose(grads[0].asnumpy(), ref_grads[0].asnumpy(), rtol=0, atol=ATOL)
+    for got_param, want_param in zip(grads[1], ref_grads[1]):  # weight, bias
+        np.testing.assert_allclose(got_param.asnumpy(), want_param.asnumpy(), rtol=0, atol=ATOL * 10)
     unfused = FastDepthwiseConv2d(conv, library)  # bias added by MindSpore after the kernel, no ReLU
     with_bias = np_depthwise(x, conv.weight.asnumpy(), stride) + conv.bias.asnumpy()[None, :, None, None]
     np.testing.assert_allclose(unfused(Tensor(x)).asnumpy(), with_bias, rtol=0, atol=ATOL)
