@@ -17,7 +17,10 @@ library in a cache folder (default `<repo>/.cache/kernels`), named by a hash of 
 compiler and CPU (a -march=native build must not run on another CPU), and written atomically. Without a
 compiler the `enable_*` functions warn once and leave the network unchanged.
 Only for the CPU target and for execution in this process: an exported model (`export.py`) must come from
-a network without them (a Custom AOT op cannot be written to ONNX or run elsewhere).
+a network without them (a Custom AOT op cannot be written to ONNX or run elsewhere). Static input shapes
+only: MindSpore 2.10 fails inside graph compilation ("The pointer[value] is null") when a Custom AOT op
+sits in a graph with dynamic input shapes (`Cell.set_inputs` with None dims); each new static shape is
+simply compiled once more.
 """
 import ctypes
 import hashlib
