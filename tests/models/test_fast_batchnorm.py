@@ -6,7 +6,6 @@ MindSpore's own nn.BatchNorm2d (+ ReLU), the layers the kernel replaces.
 Tolerance: outputs are O(1) after normalisation and computed in float32 from sums in double: absolute
 1e-5 (measured ~1e-6); a wrong statistic, momentum or gradient term is off by O(0.01) or more.
 """
-import os
 
 import numpy as np
 import pytest
@@ -15,29 +14,10 @@ import mindspore as ms
 from mindspore import Tensor, nn, ops
 
 from src.models.centerface import CenterFace
-from src.models.cpu_kernels import KernelBuildError, build_kernel_library
 from src.models.fast_batchnorm import FastBatchNorm2d, enable_fast_batchnorm, is_fast_batchnorm_candidate
 from src.models.mobilenet_v2 import ConvBNAct
 
 ATOL = 1e-5
-
-
-@pytest.fixture(scope="module")
-def library():
-    try:
-        return build_kernel_library()
-    except KernelBuildError as err:
-        if os.environ.get("CI"):
-            pytest.fail(f"kernel library not built: {err}")
-        pytest.skip(f"no kernel library: {err}")
-
-
-@pytest.fixture(params=["pynative", "graph"])
-def mode(request):
-    previous = ms.get_context("mode")
-    ms.set_context(mode=ms.PYNATIVE_MODE if request.param == "pynative" else ms.GRAPH_MODE)
-    yield request.param
-    ms.set_context(mode=previous)
 
 
 def np_batchnorm_train(x, gamma, beta, eps, relu, dy):

@@ -10,7 +10,6 @@ or stride is off by O(0.1).
 The library is compiled with g++ on first use; without a compiler these tests skip, except under CI
 (`CI` set), where a missing kernel is a failure.
 """
-import os
 import warnings
 
 import numpy as np
@@ -21,29 +20,11 @@ from mindspore import Tensor, nn, ops
 
 from src.models import cpu_kernels
 from src.models.centerface import CenterFace
-from src.models.cpu_kernels import KernelBuildError, build_kernel_library
+from src.models.cpu_kernels import KernelBuildError
 from src.models.fast_depthwise import FastDepthwiseConv2d, enable_fast_depthwise, is_fast_depthwise_candidate
 from src.models.fold_bn import fold_batchnorm
 
 ATOL = 1e-5
-
-
-@pytest.fixture(scope="module")
-def library():
-    try:
-        return build_kernel_library()
-    except KernelBuildError as err:
-        if os.environ.get("CI"):
-            pytest.fail(f"depthwise kernel library not built: {err}")
-        pytest.skip(f"no kernel library: {err}")
-
-
-@pytest.fixture(params=["pynative", "graph"])
-def mode(request):
-    previous = ms.get_context("mode")
-    ms.set_context(mode=ms.PYNATIVE_MODE if request.param == "pynative" else ms.GRAPH_MODE)
-    yield request.param
-    ms.set_context(mode=previous)
 
 
 def np_depthwise(x, w, stride):

@@ -3,7 +3,6 @@
 References: MindSpore's own nn.Conv2d followed by numpy bias + ReLU, and numpy gradients of the ReLU.
 Tolerance: the conv is MindSpore's in both; only the epilogue differs (one float32 add): 1e-6 absolute.
 """
-import os
 
 import numpy as np
 import pytest
@@ -12,20 +11,9 @@ import mindspore as ms
 from mindspore import Tensor, nn, ops
 
 from src.models.centerface import CenterFace
-from src.models.cpu_kernels import KernelBuildError, build_kernel_library
 from src.models.fold_bn import fold_batchnorm
 from src.models.fused_bias_relu import ConvBiasReLU, enable_fused_bias_relu
 from src.models.mobilenet_v2 import ConvBNAct
-
-
-@pytest.fixture(scope="module")
-def library():
-    try:
-        return build_kernel_library()
-    except KernelBuildError as err:
-        if os.environ.get("CI"):
-            pytest.fail(f"kernel library not built: {err}")
-        pytest.skip(f"no kernel library: {err}")
 
 
 def conv_with_bias(seed=0):
