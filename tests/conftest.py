@@ -55,3 +55,14 @@ def astronaut_rgb():
 
     img = cv2.imread(str(ROOT / "assets" / "astronaut.png"), cv2.IMREAD_COLOR)
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+@pytest.fixture(params=["graph", "pynative"])
+def mode(request):
+    """Run a test in GRAPH and in PYNATIVE mode, restoring the previous mode afterwards."""
+    import mindspore as ms
+
+    previous = ms.get_context("mode")
+    ms.set_context(mode=ms.GRAPH_MODE if request.param == "graph" else ms.PYNATIVE_MODE)
+    yield request.param
+    ms.set_context(mode=previous)

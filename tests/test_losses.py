@@ -14,14 +14,6 @@ from src.losses import CenterFaceLoss, FocalLoss, RegLoss, gather_at_indices
 RTOL, ATOL = 1e-5, 1e-6
 
 
-@pytest.fixture(params=["graph", "pynative"])
-def mode(request):
-    previous = ms.get_context("mode")
-    ms.set_context(mode=ms.GRAPH_MODE if request.param == "graph" else ms.PYNATIVE_MODE)
-    yield request.param
-    ms.set_context(mode=previous)
-
-
 def np_focal(pred, gt, eps=1e-4, alpha=2.0, beta=4.0):
     p = np.clip(pred.astype(np.float64), eps, 1 - eps)
     gt = gt.astype(np.float64)

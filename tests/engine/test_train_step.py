@@ -12,14 +12,6 @@ from src.engine.train_step import (NetworkWithLoss, TrainStep, apply_mixed_preci
 from tests.engine.toy import EpochDataset, ToyLoss, ToyNet
 
 
-@pytest.fixture(params=["graph", "pynative"])
-def mode(request):
-    previous = ms.get_context("mode")
-    ms.set_context(mode=ms.GRAPH_MODE if request.param == "graph" else ms.PYNATIVE_MODE)
-    yield request.param
-    ms.set_context(mode=previous)
-
-
 class LinearLoss(nn.Cell):
     """loss = sum(w * x): the gradient is x itself, so a large x times the loss scale overflows the
     gradients while the (unscaled) loss stays finite."""

@@ -1,7 +1,6 @@
-"""Shared fixtures for the model tests: the compiled CPU kernel library and both MindSpore execution modes."""
+"""Shared fixture for the model tests: the compiled CPU kernel library (`mode` comes from tests/conftest.py)."""
 import os
 
-import mindspore as ms
 import pytest
 
 from src.models.cpu_kernels import KernelBuildError, build_kernel_library
@@ -16,12 +15,3 @@ def library():
         if os.environ.get("CI"):
             pytest.fail(f"kernel library not built: {err}")
         pytest.skip(f"no kernel library: {err}")
-
-
-@pytest.fixture(params=["pynative", "graph"])
-def mode(request):
-    """Run the test in PYNATIVE and in GRAPH mode, restoring the previous mode."""
-    previous = ms.get_context("mode")
-    ms.set_context(mode=ms.PYNATIVE_MODE if request.param == "pynative" else ms.GRAPH_MODE)
-    yield request.param
-    ms.set_context(mode=previous)
