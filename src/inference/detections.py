@@ -1,0 +1,130 @@
+"""Detections of one image (boxes, scores, keypoints) and the operations every model shares on them:
+selection, concatenation of test-time passes, hard/soft NMS, horizontal flip back to the original image.
+
+A model's decoder produces `Detections` in original-image pixels; its keypoint count comes from the model's
+`KeypointSchema` (CenterFace 5 landmarks, CenterNet pose 17 joints). `keypoint_scores` is None for models
+that do not score their points (CenterFace) and (N, K) otherwise (CenterNet's joint-heatmap peaks).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+import numpy as np
+
+from .nms import nms as hard_nms
+from .nms import soft_nms
+
+__all__ = ["Detections", "NMS_METHODS", "apply_nms", "concatenate", "merge_detections", "flip_detections"]
+
+NMS_METHODS = ("hard", "soft_linear", "soft_gaussian", "none")
+
+
+@dataclass
+class Detections:
+    """boxes (N, 4) float32 [x1, y1, x2, y2]; scores (N,) float32; keypoints (N, K, 2) float32 (x, y);
+    keypoint_scores (N, K) float32 or None."""
+
+    boxes: np.ndarray
+    scores: np.ndarray
+    keypoints: np.ndarray
+    keypoint_scores: Optional[np.ndarray] = None
+
+    def __post_init__(self):
+        self.boxes = np.asarray(self.boxes, dtype=np.float32).reshape(-1, 4)
+        self.scores = np.asarray(self.scores, dtype=np.float32).reshape(-1)
+        keypoints = np.asarray(self.keypoints, dtype=np.float32)
+        if keypoints.ndim != 3 or keypoints.shape[2] != 2:
+            if keypoints.size == 0 and len(self.scores) == 0:
+                keypoints = keypoints.reshape(0, 0, 2)
+            else:
+                raise ValueError(f"Detections: keypoints must have shape (N, K, 2), got {keypoints.shape}")
+        self.keypoints = keypoints
+        if self.keypoint_scores is not None:
+            self.keypoint_scores = np.asarray(self.keypoint_scores, dtype=np.float32).reshape(
+                len(keypoints), keypoints.shape[1])
+        if not len(self.boxes) == len(self.scores) == len(self.keypoints):
+            raise ValueError(f"Detections: boxes, scores and keypoints disagree in length: {len(self.boxes)}, "
+                             f"{len(self.scores)}, {len(self.keypoints)}")
+
+    def __len__(self) -> int:
+        return len(self.scores)
+
+    @property
+    def num_points(self) -> int:
+        return int(self.keypoints.shape[1])
+
+    @staticmethod
+    def empty(num_points: int, scored: bool = False) -> "Detections":
+        return Detections(np.zeros((0, 4)), np.zeros((0,)), np.zeros((0, num_points, 2)),
+                          np.zeros((0, num_points)) if scored else None)
+
+    def select(self, index) -> "Detections":
+        """The detections at `index` (integer array or boolean mask), in that order."""
+        return Detections(self.boxes[index], self.scores[index], self.keypoints[index],
+                          None if self.keypoint_scores is None else self.keypoint_scores[index])
+
+    def with_scores(self, scores) -> "Detections":
+        """The same detections with new scores (Soft-NMS rescales them)."""
+        return Detections(self.boxes, scores, self.keypoints, self.keypoint_scores)
+
+    def sorted(self) -> "Detections":
+        """Best score first; equal scores keep their order."""
+        return self.select(np.argsort(-self.scores, kind="stable"))
+
+
+def apply_nms(dets: Detections, nms: str = "hard", nms_iou: float = 0.3, soft_sigma: float = 0.5,
+              soft_min_score: float = 0.001) -> Detections:
+    """`dets` after NMS, sorted by score descending.
+
+    nms: "hard" (a box whose IoU with a kept one is > nms_iou is dropped), "soft_linear", "soft_gaussian"
+    (Soft-NMS, Bodla et al. 2017; `soft_sigma`; boxes whose rescaled score falls below `soft_min_score` are
+    dropped) or "none".
+    """
+    if nms not in NMS_METHODS:
+        raise ValueError(f"apply_nms: nms must be one of {NMS_METHODS}, got {nms!r}")
+    if nms == "hard":
+        return dets.select(hard_nms(dets.boxes, dets.scores, nms_iou))
+    if nms == "none":
+        return dets.sorted()
+    method = "linear" if nms == "soft_linear" else "gaussian"
+    keep, new_scores = soft_nms(dets.boxes, dets.scores, method, nms_iou, soft_sigma, soft_min_score)
+    return dets.select(keep).with_scores(new_scores).sorted()  # already non-increasing; made explicit
+
+
+def concatenate(detections: Sequence[Detections], num_points: Optional[int] = None) -> Detections:
+    """All detections of several passes over one image, in the given order (`num_points` for an empty list)."""
+    if len(detections) == 0:
+        if num_points is None:
+            raise ValueError("concatenate: an empty list needs num_points")
+        return Detections.empty(num_points)
+    scored = [d.keypoint_scores is not None for d in detections]
+    if any(scored) and not all(scored):
+        raise ValueError("concatenate: some passes have keypoint scores and others not")
+    return Detections(np.concatenate([d.boxes for d in detections]),
+                      np.concatenate([d.scores for d in detections]),
+                      np.concatenate([d.keypoints for d in detections]),
+                      np.concatenate([d.keypoint_scores for d in detections]) if all(scored) else None)
+
+
+def merge_detections(detections: Sequence[Detections], nms: str = "hard", nms_iou: float = 0.3,
+                     soft_sigma: float = 0.5, soft_min_score: float = 0.001,
+                     top_k: Optional[int] = None) -> Detections:
+    """Multi-scale / flip test: concatenate the detections (in original pixels) of one image, then NMS.
+
+    top_k: keep at most this many of the merged result (None = all).
+    """
+    merged = apply_nms(concatenate(detections), nms, nms_iou, soft_sigma, soft_min_score)
+    return merged if top_k is None else merged.select(np.arange(min(top_k, len(merged))))
+
+
+def flip_detections(dets: Detections, image_width: float, schema) -> Detections:
+    """Detections of a horizontally flipped image mapped back to the unflipped image (x -> W - x).
+
+    The schema's left/right pairs are swapped so that "left" keeps naming the same side of the object.
+    """
+    boxes = dets.boxes.copy()
+    boxes[:, [0, 2]] = image_width - dets.boxes[:, [2, 0]]
+    order = list(schema.flip_order)
+    scores = None if dets.keypoint_scores is None else dets.keypoint_scores[:, order]
+    return Detections(boxes, dets.scores.copy(), schema.flip_points(dets.keypoints, image_width), scores)
