@@ -6,11 +6,13 @@ PY := $(VENV)/bin/python
 # The install stamp is keyed on the requirements, so editing them reinstalls; otherwise it is a no-op.
 REQ_HASH := $(shell cat requirements.txt | sha1sum | cut -c1-12)
 STAMP := $(VENV)/.installed-$(REQ_HASH)
+TEST_REQ_HASH := $(shell cat requirements-test.txt | sha1sum | cut -c1-12)
+TEST_STAMP := $(VENV)/.installed-test-$(TEST_REQ_HASH)
 PYX := $(shell find src dependency -name '*.pyx' 2>/dev/null)
 OFFICIAL_ONNX := .cache/official/centerface.onnx
 OFFICIAL_CKPT := .cache/official/centerface_official.ckpt
 
-.PHONY: install build test demo bench weights clean
+.PHONY: install build test test-fast demo bench weights clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +20,13 @@ $(PY):
 $(STAMP): requirements.txt | $(PY)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements.txt
-	rm -f $(VENV)/.installed-*
+	rm -f $(VENV)/.installed-[0-9a-f]*
+	touch $@
+
+# Test-only extras (the PyTorch references of the parity tests), kept out of requirements.txt.
+$(TEST_STAMP): requirements-test.txt $(STAMP)
+	$(PY) -m pip install -q -r requirements-test.txt
+	rm -f $(VENV)/.installed-test-*
 	touch $@
 
 install: $(STAMP)
@@ -39,15 +47,19 @@ $(OFFICIAL_CKPT): $(OFFICIAL_ONNX) src/convert_weight_centerface.py
 
 weights: $(OFFICIAL_CKPT)
 
-test: build
-	$(PY) -m pytest -q tests
+# CI=true: a test whose optional dependency is missing fails instead of skipping (make test installs them all).
+test: build $(TEST_STAMP)
+	CI=$${CI:-true} $(PY) -m pytest -q tests
+
+# The unit tests without the integration tests marked slow.
+test-fast: build $(TEST_STAMP)
+	CI=$${CI:-true} $(PY) -m pytest -q -m "not slow" tests
 
 demo: build weights
 	$(PY) scripts/demo.py --ckpt $(OFFICIAL_CKPT) --image assets/astronaut.png --out_dir outputs/demo
 
 # Benchmarks compare against peers measured in the same run; torch (PyTorch twin) is benchmark-only.
-bench: build weights
-	$(PY) -m pip install -q -r requirements-bench.txt
+bench: build weights $(TEST_STAMP)
 	$(PY) benchmarks/bench_infer.py --ckpt $(OFFICIAL_CKPT) --onnx $(OFFICIAL_ONNX)
 	$(PY) benchmarks/bench_eval.py
 	$(PY) benchmarks/bench_data.py

@@ -1,13 +1,33 @@
-"""WIDER FACE validation AP from prediction files: a thin wrapper around dependency/evaluate/eval.py.
+"""Evaluate the model of the config: a result folder of test.py (`--pred_dir`), or checkpoints run first.
 
-    python eval.py --pred PRED_DIR --gt GT_DIR [--iou 0.5] [--json OUT.json] [--plot OUT.png]
+    python eval.py --pred_dir outputs/test/0-140_1610 --ground_truth_path GT_DIR [--eval_iou 0.5]  # CenterFace
+    python eval.py --pred PRED_DIR --gt GT_DIR [--iou 0.5] [--json OUT.json] [--plot OUT.png]       # zoo flags
+    python eval.py --config_path configs/centernet_pose.yaml --data_dir COCO_DIR --run_mode val \\
+                   --load_checkpoint_path CKPT [--visual_image True --save_result_dir DIR]        # pose (seed)
+
+With `--pred_dir` the results are evaluated as they are; otherwise `--ckpt_path` (a checkpoint or a folder
+of epoch checkpoints, `--start/--end`) is run over the evaluation set first, as test.py, and each result
+folder is evaluated. CenterFace prints the three `Easy/Medium/Hard Val AP` lines (official WIDER algorithm);
+CenterNet pose pycocotools' keypoint and bbox tables. Exit code: see README "Exit codes".
 """
-import sys
-from pathlib import Path
+from src.model_utils.cli import EXIT_PARTIAL, run
+from src.model_utils.config import parse_config
+from src.tasks import get_task
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from dependency.evaluate.eval import main  # noqa: E402
+def main(argv=None):
+    cfg = parse_config(argv, description=__doc__, script="eval")
+    task = get_task(cfg)
+    from src.evaluation.sweep import evaluate_results, test_checkpoints
+
+    if cfg.pred_dir:
+        evaluate_results(task, cfg, cfg.pred_dir)
+        return 0
+    summaries = test_checkpoints(task, cfg, script="eval.py")
+    for summary in summaries:
+        evaluate_results(task, cfg, summary.out_dir)
+    return EXIT_PARTIAL if any(s.failed for s in summaries) else 0
+
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -1,102 +1,76 @@
-"""Detect faces and their 5 landmarks in an image or a folder of images.
+"""Detect objects in an image or a folder of images with the model of the config (CenterFace by default).
 
-    python predict.py --ckpt CKPT --image PATH_OR_DIR --out_dir DIR [--score_thresh 0.5]
+    python predict.py [--config_path configs/centernet_pose.yaml] --ckpt_path CKPT --image PATH_OR_DIR
+                      --output_path DIR [--score_thresh 0.5] [--input_size H,W]
 
-Writes DIR/<stem>.json ({"image", "detections": [{"bbox": [x1, y1, x2, y2], "score", "landmarks": [[x, y] x 5]}]},
-original-image pixels, sorted by score) and DIR/<stem>.jpg with the detections drawn. By default the network
-sees the original size rounded up to a multiple of 32 (as the official demo); `--input_size H,W` fixes it.
-Exit code 0 when every image was processed, 1 when some could not be read.
+(`--ckpt` and `--out_dir` are accepted too.) Writes DIR/<name>.json (the model's record: boxes, scores and
+landmarks or keypoints in original-image pixels, sorted by score) and DIR/<name>.jpg with the detections drawn;
+for a folder, each result keeps the image's path relative to the folder. Exit code 0 when every image was
+processed, 1 when some could not be read (see README "Exit codes").
 """
 import logging
 from pathlib import Path
 
-from src.model_utils.cli import run
-from src.model_utils.config import ConfigError, parse_config, save_config
+from src.model_utils.cli import EXIT_PARTIAL, require, run
+from src.model_utils.config import parse_config, save_config
+from src.tasks import get_task
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
-LOG = logging.getLogger("centerface")
-
-
-def list_images(path):
-    path = Path(path)
-    if path.is_dir():
-        images = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-        if not images:
-            raise FileNotFoundError(f"--image {path}: folder holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
-        return images
-    if path.is_file():
-        return [path]
-    raise FileNotFoundError(f"--image {path}: no such file or folder")
+LOG = logging.getLogger(__name__)
 
 
-def read_rgb(path):
-    """RGB uint8 image, or None when the file cannot be decoded."""
-    import cv2
-
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    return None if image is None else cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-
-
-def build_detector(cfg):
-    """The network from `cfg` with `cfg.ckpt` loaded, wrapped as a FaceDetector."""
-    from src.inference.detector import FaceDetector, mindspore_forward
-    from src.engine.checkpoint import load_weights
-    from src.models.centerface import CenterFace
-
-    from src.models.fold_bn import fold_batchnorm
-
-    network = CenterFace(cfg.neck_width, cfg.activation, cfg.heatmap_prior)
-    load_weights(network, cfg.ckpt, strict=True)
-    fold_batchnorm(network)  # inference only: one op less per layer
-    if cfg.cpu_kernels:
-        from src.models.cpu_kernels import enable_cpu_kernels
-
-        enable_cpu_kernels(network)  # CPU only; a no-op elsewhere
-    if cfg.input_size and len(cfg.input_size) != 2:
-        raise ConfigError(f"--input_size: expected H,W, got {cfg.input_size}")
-    return FaceDetector(mindspore_forward(network), input_size=cfg.input_size or None,
-                        score_thresh=cfg.score_thresh, top_k=cfg.top_k, nms=cfg.nms, nms_iou=cfg.nms_iou)
+def output_names(images, root):
+    """Output stem (without suffix) of each image: its path relative to the input folder, the suffix dropped;
+    two images of one folder sharing a stem (photo.jpg, photo.png) keep their suffix apart (photo_jpg)."""
+    root = Path(root)
+    relative = [p.relative_to(root) if root.is_dir() else Path(p.name) for p in images]
+    stems = [r.with_suffix("") for r in relative]
+    clashes = {s for s in stems if stems.count(s) > 1}
+    return [r.parent / f"{r.stem}_{r.suffix.lstrip('.').lower()}" if s in clashes else s
+            for r, s in zip(relative, stems)]
 
 
 def main(argv=None):
-    cfg = parse_config(argv, description=__doc__)
-    if not cfg.ckpt:
-        raise ConfigError("--ckpt is required (a CenterFace checkpoint, e.g. from src/convert_weight_centerface.py)")
-    if not cfg.image:
-        raise ConfigError("--image is required (an image file or a folder)")
-    images = list_images(cfg.image)
-    out_dir = Path(cfg.out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    cfg = parse_config(argv, description=__doc__, script="predict")
+    task = get_task(cfg)
+    require(cfg, "ckpt_path", hint=f"a {task.name} checkpoint")
+    require(cfg, "image", hint="an image file or a folder")
+    from src.data.image_io import list_images, read_image
+    from src.io_utils import claim_output_folder, write_json_atomic
+
+    images = list_images(cfg.image, exclude=cfg.output_path)
+    names = output_names(images, cfg.image)
+    out_dir = claim_output_folder(cfg.output_path, "predict.py", inputs=images)
     save_config(cfg, out_dir)
+    options = task.inference_options(cfg, "predict")
 
     from tqdm import tqdm
 
     from src.model_utils.device import init_device
 
     init_device(cfg.device_target, cfg.device_id, cfg.mode)
-    detector = build_detector(cfg)
-    from src.inference.decode import detections_to_json
-    from src.inference.draw import draw_detections, save_image
-    from src.io_utils import write_json_atomic
+    from src.inference.draw import save_image
+    from src.inference.model import InferenceModel
 
-    failed, faces = [], 0
-    for path in tqdm(images, desc="predict", unit="img", disable=len(images) == 1):
-        image = read_rgb(path)
+    model = InferenceModel(task, cfg)
+    model.load(cfg.ckpt_path)
+    failed, found = [], 0
+    for path, name in tqdm(list(zip(images, names)), desc="predict", unit="img", disable=len(images) == 1):
+        image = read_image(path)
         if image is None:
-            LOG.error("%s: cannot be read as an image; skipped", path)
+            LOG.error("%s: cannot be read as an image (missing, truncated or another format); skipped", path)
             failed.append(path)
             continue
-        dets = detector(image)
-        faces += len(dets)
-        write_json_atomic(out_dir / f"{path.stem}.json", detections_to_json(dets, path.name), indent=1)
-        save_image(out_dir / f"{path.stem}.jpg", draw_detections(image, dets))
+        dets = task.detect(model, image, options)
+        found += len(dets)
+        write_json_atomic(out_dir / f"{name}.json", task.to_json(dets, path.name), indent=1)
+        save_image(out_dir / f"{name}.jpg", task.draw(image, dets))
         if len(images) == 1:
             for box, score in zip(dets.boxes, dets.scores):
-                print(f"  face score {score:.3f} box [{', '.join(f'{v:.1f}' for v in box)}]")
+                print(f"  {task.name} score {score:.3f} box [{', '.join(f'{v:.1f}' for v in box)}]")
     done = len(images) - len(failed)
-    print(f"predict: {done}/{len(images)} images, {faces} faces (score >= {cfg.score_thresh}) -> {out_dir}"
-          + (f"; {len(failed)} unreadable: {', '.join(p.name for p in failed[:5])}" if failed else ""))
-    return 1 if failed else 0
+    print(f"predict: {done}/{len(images)} images, {found} detections (score >= {options.score_thresh}) -> "
+          f"{out_dir}" + (f"; {len(failed)} unreadable: {', '.join(p.name for p in failed[:5])}" if failed else ""))
+    return EXIT_PARTIAL if failed else 0
 
 
 if __name__ == "__main__":

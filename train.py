@@ -1,25 +1,47 @@
-"""Train CenterFace on one device or data-parallel on many (see scripts/train_*.sh).
+"""Train the config's model (CenterFace by default) on one device or data-parallel on many (scripts/).
 
-    python train.py --train_json train.json --train_image_dir images/ --output_path outputs/run1 \
-        [--device_target CPU|GPU|Ascend] [--is_distributed True] [--resume True] [--pretrained CKPT] ...
+    python train.py --train_json train.json --train_image_dir images/ --output_path outputs/run1 \\
+        [--device_target CPU|GPU|Ascend] [--is_distributed True] [--resume True] [--ckpt_path CKPT] ...
+    python train.py --config_path configs/centernet_pose.yaml --mindrecord_dir DIR ...   # CenterNet pose
+
+Exit code: see README "Exit codes"; Ctrl-C says where the last checkpoint is.
 """
+from pathlib import Path
+
 from src.model_utils.cli import run
 from src.model_utils.config import parse_config
+from src.tasks import get_task
+
+_OUTPUT = {}
 
 
 def main(argv=None):
-    cfg = parse_config(argv, description=__doc__)
-    from src.train_centerface import check_inputs
+    cfg = parse_config(argv, description=__doc__, script="train")
+    task = get_task(cfg)
+    _OUTPUT["path"] = Path(cfg.output_path)
+    from src.engine.run import check_inputs
 
-    check_inputs(cfg)  # before MindSpore loads: bad paths fail in a fraction of a second
+    check_inputs(task, cfg)  # before MindSpore loads: bad paths fail in a fraction of a second
     from src.model_utils.device import init_device
 
     device = init_device(cfg.device_target, cfg.device_id, cfg.mode, cfg.is_distributed, cfg.seed)
-    from src.train_centerface import run as train_run
+    from src.engine.run import run as train_run
 
-    train_run(cfg, device)
+    train_run(task, cfg, device)
     return 0
 
 
+def last_checkpoint_line():
+    """What an interrupted run kept: the newest checkpoint of its output folder."""
+    if "path" not in _OUTPUT:
+        return None
+    from src.engine.checkpoint import latest_checkpoint
+
+    newest = latest_checkpoint(_OUTPUT["path"] / "ckpt")
+    if newest is None:
+        return f"no checkpoint written yet in {_OUTPUT['path'] / 'ckpt'}"
+    return f"last checkpoint {newest}; continue with --resume True --output_path {_OUTPUT['path']}"
+
+
 if __name__ == "__main__":
-    run(main)
+    run(main, on_interrupt=last_checkpoint_line)

@@ -40,8 +40,8 @@ def main(argv=None):
     from src.convert_weight_centerface import main as convert_main
     from src.export_utils import export_network
     from src.engine.checkpoint import load_weights
-    from src.models.centerface import CenterFace
-    from src.models.cpu_kernels import enable_cpu_kernels
+    from src.centerface.network import CenterFace
+    from src.models.kernels import enable_cpu_kernels
     from src.models.fold_bn import fold_batchnorm
     from src.onnx_utils import ort_session
     from src.pretrained import fetch_official_onnx

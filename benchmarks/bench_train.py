@@ -55,7 +55,7 @@ def synthetic_batch(batch_size, size, seed=0, max_objs=64):
     Each image gets 1-12 square-ish faces of 8..200 px (log-uniform) with 5 landmarks inside the box,
     turned into targets by `src.data.targets.CenterFaceTargets`, so the loss sees realistic sparsity.
     """
-    from src.data.targets import CenterFaceTargets
+    from src.centerface.targets import CenterFaceTargets
 
     rng = np.random.default_rng(seed)
     make_targets = CenterFaceTargets((size, size), max_objs=max_objs)
@@ -85,8 +85,8 @@ def mindspore_step(images, targets, threads, jit_level=None, cpu_kernels=False):
 
     from src.engine.optim import build_optimizer, param_groups
     from src.engine.train_step import NetworkWithLoss, TrainStep, build_loss_scaler
-    from src.losses import CenterFaceLoss
-    from src.models.centerface import CenterFace
+    from src.centerface.loss import CenterFaceLoss
+    from src.centerface.network import CenterFace
 
     ms.set_context(mode=ms.GRAPH_MODE)
     if ms.get_context("runtime_num_threads") != threads:  # settable only before MindSpore's runtime starts
@@ -99,7 +99,7 @@ def mindspore_step(images, targets, threads, jit_level=None, cpu_kernels=False):
     network = CenterFace()
     network.set_train(True)
     if cpu_kernels:
-        from src.models.cpu_kernels import enable_cpu_kernels
+        from src.models.kernels import enable_cpu_kernels
 
         if not any(enable_cpu_kernels(network, num_threads=threads).values()):
             return None

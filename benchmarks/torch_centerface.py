@@ -14,7 +14,6 @@ import math
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 # (expand ratio t, output channels c, repeats n, first stride s): MobileNetV2 paper, Table 2 (width 1.0).
 INVERTED_RESIDUAL_SETTINGS = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2),

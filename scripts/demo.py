@@ -75,7 +75,7 @@ def synthetic_training(args):
     run([sys.executable, "predict.py", "--ckpt", last, "--image", first_event, "--out_dir", out / "detections",
          "--score_thresh", 0.3])
     print("\n== Synthetic faces: WIDER-protocol AP on held-out images (IoU 0.5)")
-    print(f"| weights | Easy | Medium | Hard |\n|---|---|---|---|")
+    print("| weights | Easy | Medium | Hard |\n|---|---|---|---|")
     print(f"| official, before fine-tuning | {before['easy']:.3f} | {before['medium']:.3f} | {before['hard']:.3f} |")
     print(f"| fine-tuned {args.epochs} epochs on CPU ({train_minutes:.1f} min) | {after['easy']:.3f} | "
           f"{after['medium']:.3f} | {after['hard']:.3f} |")

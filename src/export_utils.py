@@ -1,47 +1,138 @@
-"""Export a network to MINDIR / ONNX / AIR, with the ONNX fixed up for onnxruntime and the official contract.
+"""Export a network to MINDIR / ONNX / AIR; the ONNX is made size-independent and given the official contract.
 
-MindSpore 2.10 writes every ConvTranspose with `output_shape=[N, C, H, W]`; ONNX wants only the spatial
-dims and onnxruntime refuses the file ("Attribute output_shape has incorrect size", DESIGN.md §1), so the
-attribute is rewritten to `[H, W]`. With `official_names`, the input becomes `input.1` and the outputs
-`537..540`, the names tools built around the official centerface.onnx look up.
+ONNX goes through `mindspore.onnx.export`, the API MindSpore 2.10's warning names ("mindspore.export(
+file_format='ONNX') will be deleted, please use mindspore.onnx.export()"). It names the input and outputs itself
+(`input_names`, `output_names`), writes the file with normal permissions (the deprecated path made the file
+read-only and chmod-ed the destination folder to 0700) and, like the old path, writes opset 11.
+
+What MindSpore still writes and what `make_size_independent` changes (issue 12, DESIGN.md §1):
+- every ConvTranspose carries `output_shape=[N, C, H, W]` of the export size and `auto_pad='VALID'`. The 4-element
+  form is refused by onnxruntime; cut to `[H, W]` it loads but pins the size (a 640x640 export fails at 480x640:
+  "Attempting to broadcast an axis by a dimension other than 1. 40 by 80") and OpenCV DNN 4.10 cannot parse it.
+  The official centerface.onnx has no `output_shape` and explicit `pads=[0, 0, 0, 0]` (opset 9; k2 s2 gives
+  exactly 2x), so the attribute is dropped, padding made explicit, and `output_padding` set only where the export
+  size needs it (not for CenterFace): each deconvolution then takes its size from its input.
+- `dynamic_axes` would only free the input; the graph outputs keep the export size. Both are rewritten to
+  symbolic (N, C, H, W) / (N, C, h, w) dims in one place (`src.onnx_utils.make_dynamic`).
+- a graph holding shape constants (Reshape, Resize, ...) would still compute at the export size whatever its
+  declared dims say; such graphs are refused rather than exported with a false dynamic-size claim.
 """
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from src.onnx_utils import OFFICIAL_INPUT, OFFICIAL_OUTPUTS
+from src.onnx_utils import OFFICIAL_INPUT, OFFICIAL_OUTPUTS, make_dynamic
 
 EXTENSIONS = {"MINDIR": ".mindir", "ONNX": ".onnx", "AIR": ".air"}
+# Operators whose outputs are sized by constants baked in at export time (shape tensors, scales, repeats).
+SHAPE_BAKING_OPS = frozenset({"Reshape", "Expand", "Tile", "Resize", "Upsample", "ConstantOfShape", "Slice"})
 
 
-def fix_onnx(path, official_names=False):
-    """Rewrite ConvTranspose output_shape to [H, W] and optionally rename input/outputs; in place, atomic."""
+def _attribute(node, name):
+    return next((a for a in node.attribute if a.name == name), None)
+
+
+def _remove_attribute(node, name):
+    attr = _attribute(node, name)
+    if attr is not None:
+        node.attribute.remove(attr)
+
+
+def _spatial_dims(value_info):
+    return [d.dim_value for d in value_info.type.tensor_type.shape.dim][2:]
+
+
+def _free_deconvolutions(model):
+    """Drop ConvTranspose `output_shape`/`auto_pad` in favour of explicit `pads` (+ `output_padding` if needed).
+
+    The model must still have the fixed export-size input: the sizes MindSpore recorded are compared with what
+    the rewritten node computes at that size, and the difference (if any) becomes `output_padding`.
+    """
+    import onnx
+    from onnx import helper
+
+    recorded = {}
+    for node in model.graph.node:
+        if node.op_type != "ConvTranspose":
+            continue
+        rank = len(_attribute(node, "kernel_shape").ints)
+        auto_pad = _attribute(node, "auto_pad")
+        mode = auto_pad.s.decode() if auto_pad is not None else "NOTSET"
+        if mode not in ("NOTSET", "VALID"):
+            raise ValueError(f"ConvTranspose {node.name!r}: auto_pad {mode!r} is not supported; expected NOTSET or "
+                             "VALID (explicit pads keep the layer size-independent)")
+        output_shape = _attribute(node, "output_shape")
+        if output_shape is not None:
+            recorded[node.output[0]] = (node, list(output_shape.ints[-rank:]))
+        _remove_attribute(node, "output_shape")
+        _remove_attribute(node, "auto_pad")
+        if _attribute(node, "pads") is None:  # VALID and the NOTSET default both mean no padding
+            node.attribute.append(helper.make_attribute("pads", [0] * (2 * rank)))
+    if not recorded:
+        return model
+    # Infer on a copy whose recorded shapes are cleared: they hold the sizes being checked.
+    probe = onnx.ModelProto()
+    probe.CopyFrom(model)
+    del probe.graph.value_info[:]
+    for output in probe.graph.output:
+        output.type.tensor_type.ClearField("shape")
+    inferred = onnx.shape_inference.infer_shapes(probe, strict_mode=True)
+    computed = {v.name: _spatial_dims(v) for v in inferred.graph.value_info}
+    computed.update({v.name: _spatial_dims(v) for v in inferred.graph.output})
+    for name, (node, wanted) in recorded.items():
+        extra = [w - c for w, c in zip(wanted, computed[name])]
+        strides = list(_attribute(node, "strides").ints) if _attribute(node, "strides") else [1] * len(wanted)
+        if any(e < 0 or e >= s for e, s in zip(extra, strides)):
+            raise ValueError(f"ConvTranspose {node.name!r}: output_shape {wanted} cannot be reached from the computed "
+                             f"{computed[name]} with 0 <= output_padding < stride {strides}")
+        if any(extra):
+            _remove_attribute(node, "output_padding")
+            node.attribute.append(helper.make_attribute("output_padding", extra))
+    return model
+
+
+def make_size_independent(model):
+    """Rewrite a fixed-size ONNX ModelProto from MindSpore so it runs at any input size and batch; returns it.
+
+    Raises ValueError if the graph holds operators sized by export-time constants (`SHAPE_BAKING_OPS`).
+    """
+    baked = sorted({n.op_type for n in model.graph.node} & SHAPE_BAKING_OPS)
+    if baked:
+        raise ValueError(f"ONNX graph holds {', '.join(baked)}: their shape constants come from the export size, so "
+                         "the model cannot be made size-independent")
+    model = _free_deconvolutions(model)
+    del model.graph.value_info[:]  # shapes inferred at the export size would contradict the symbolic dims
+    return make_dynamic(model)
+
+
+def _export_onnx(network, dummy, out, official_names):
+    """mindspore.onnx.export into a private temporary folder, then the size-independent rewrite, written atomically.
+
+    The temporary folder also keeps `out` away from MindSpore's file-name check (letters, digits and `@_-.:/\\`
+    only): an output path with a space or a non-ASCII letter still works.
+    """
+    import mindspore as ms
     import onnx
 
     from src.io_utils import atomic_write_bytes
 
-    model = onnx.load(str(path))
-    for node in model.graph.node:
-        if node.op_type != "ConvTranspose":
-            continue
-        for attr in node.attribute:
-            if attr.name == "output_shape" and len(attr.ints) == 4:
-                spatial = list(attr.ints[2:])
-                del attr.ints[:]
-                attr.ints.extend(spatial)
+    names = {"input_names": [OFFICIAL_INPUT], "output_names": list(OFFICIAL_OUTPUTS)} if official_names else {}
+    with tempfile.TemporaryDirectory(prefix="onnx_export_") as tmp:
+        raw = Path(tmp) / "raw.onnx"
+        ms.onnx.export(network, dummy, file_name=str(raw), **names)
+        if not raw.is_file():  # mindspore.onnx.export logs write errors instead of raising them
+            raise RuntimeError(f"mindspore.onnx.export wrote no file for {out} (see MindSpore's log above)")
+        model = onnx.load(str(raw))
     if official_names:
-        renames = {model.graph.input[0].name: OFFICIAL_INPUT}
-        renames.update({o.name: new for o, new in zip(model.graph.output, OFFICIAL_OUTPUTS)})
-        for value in list(model.graph.input) + list(model.graph.output):
-            value.name = renames.get(value.name, value.name)
-        for node in model.graph.node:
-            for i, name in enumerate(node.input):
-                node.input[i] = renames.get(name, name)
-            for i, name in enumerate(node.output):
-                node.output[i] = renames.get(name, name)
-    onnx.checker.check_model(model)
-    atomic_write_bytes(path, model.SerializeToString())
+        got = ([i.name for i in model.graph.input], [o.name for o in model.graph.output])
+        if got != ([OFFICIAL_INPUT], list(OFFICIAL_OUTPUTS)):
+            raise RuntimeError(f"mindspore.onnx.export named inputs/outputs {got}; expected the official "
+                               f"{([OFFICIAL_INPUT], list(OFFICIAL_OUTPUTS))}")
+    model = make_size_independent(model)
+    onnx.checker.check_model(model, full_check=True)  # full_check also runs strict shape inference
+    atomic_write_bytes(out, model.SerializeToString())
 
 
 def export_network(network, file_name, file_format, input_shape, device_target="CPU", official_names=True,
@@ -49,7 +140,9 @@ def export_network(network, file_name, file_format, input_shape, device_target="
     """Export `network` for an input of `input_shape` (N, 3, H, W); returns the written path.
 
     With `fold_bn` (default) BatchNorm is folded into the convolutions first (in place: the network is for
-    inference afterwards), giving the graph of the official BN-merged model.
+    inference afterwards), giving the graph of the official BN-merged model. MINDIR and AIR keep the given shape;
+    ONNX runs at any batch and any H, W multiple of 32 (`input_shape` only traces the graph). With
+    `official_names` the ONNX input is `input.1` and the outputs `537..540` (heatmap, scale, offset, landmarks).
     """
     import mindspore as ms
 
@@ -69,14 +162,15 @@ def export_network(network, file_name, file_format, input_shape, device_target="
         fold_batchnorm(network)
     out = Path(f"{file_name}{EXTENSIONS[file_format]}")
     out.parent.mkdir(parents=True, exist_ok=True)
+    dummy = ms.Tensor(np.zeros(input_shape, np.float32))
+    if file_format == "ONNX":
+        _export_onnx(network, dummy, out, official_names)
+        return out
     # Export under a temporary name, then move: a crash never leaves a truncated model behind.
     tmp_stem = out.parent / f".{out.stem}.{os.getpid()}.part"
-    dummy = ms.Tensor(np.zeros(input_shape, np.float32))
-    ms.export(network, dummy, file_name=str(tmp_stem), file_format=file_format)
     tmp = Path(f"{tmp_stem}{EXTENSIONS[file_format]}")
     try:
-        if file_format == "ONNX":
-            fix_onnx(tmp, official_names)
+        ms.export(network, dummy, file_name=str(tmp_stem), file_format=file_format)
         os.replace(tmp, out)
     finally:
         if tmp.exists():

@@ -9,7 +9,7 @@ import pytest
 
 from src.convert_weight_centerface import check_against_network, convert, main
 from src.engine.checkpoint import load_weights
-from src.models.centerface import CenterFace
+from src.centerface.network import CenterFace
 from src.onnx_utils import OFFICIAL_INPUT, ort_session
 
 HEAD_NAMES = ("heatmap", "scale", "offset", "landmarks")

@@ -6,59 +6,12 @@ at most a few dozen terms.
 import numpy as np
 import pytest
 
-import mindspore as ms
 from mindspore import Tensor, ops
 
-from src.losses import CenterFaceLoss, FocalLoss, RegLoss, gather_at_indices
+from src.losses import FocalLoss, RegLoss, gather_at_indices
+from tests.loss_reference import make_heatmap_case, np_focal, np_reg
 
 RTOL, ATOL = 1e-5, 1e-6
-
-
-def np_focal(pred, gt, eps=1e-4, alpha=2.0, beta=4.0):
-    p = np.clip(pred.astype(np.float64), eps, 1 - eps)
-    gt = gt.astype(np.float64)
-    total, num_pos = 0.0, 0
-    for pv, gv in zip(p.ravel(), gt.ravel()):
-        if gv == 1.0:
-            total += np.log(pv) * (1 - pv) ** alpha
-            num_pos += 1
-        else:
-            total += np.log(1 - pv) * pv ** alpha * (1 - gv) ** beta
-    return -total / max(num_pos, 1)
-
-
-def np_reg(pred, ind, mask, target, weight=None, kind="smooth_l1"):
-    n, c, h, w = pred.shape
-    k = ind.shape[1]
-    mask = mask.astype(np.float64)
-    total = 0.0
-    for b in range(n):
-        for j in range(k):
-            row, col = divmod(int(ind[b, j]), w)
-            for ch in range(c):
-                m = mask[b, j] if mask.ndim == 2 else mask[b, j, ch]
-                if m == 0:
-                    continue
-                d = float(pred[b, ch, row, col]) - float(target[b, j, ch])
-                if kind == "smooth_l1":
-                    v = 0.5 * d * d if abs(d) < 1 else abs(d) - 0.5
-                else:
-                    v = abs(d)
-                wgt = 1.0 if weight is None else float(weight[b, j])
-                total += v * m * wgt
-    return total / (mask.sum() + 1e-4)
-
-
-def make_heatmap_case():
-    gt = np.array([[[[0.0, 0.2, 0.0, 0.0],
-                     [0.5, 1.0, 0.5, 0.0],
-                     [0.0, 0.3, 0.0, 0.8],
-                     [0.0, 0.0, 0.8, 1.0]]]], np.float32)
-    pred = np.array([[[[0.1, 0.3, 0.05, 0.01],
-                       [0.4, 0.7, 0.2, 0.02],
-                       [0.03, 0.25, 0.1, 0.6],
-                       [0.01, 0.02, 0.5, 0.9]]]], np.float32)
-    return pred, gt
 
 
 def test_focal_matches_numpy(mode):
@@ -169,29 +122,3 @@ def test_reg_loss_rejects_unknown_kind():
         RegLoss("l2")
 
 
-def test_centerface_loss_components_and_total(mode):
-    rng = np.random.default_rng(7)
-    hm_pred, hm = make_heatmap_case()
-    ind = np.array([[5, 15, 0]], np.int32)
-    mask = np.array([[1, 1, 0]], np.float32)
-    scale_pred = rng.normal(size=(1, 2, 4, 4)).astype(np.float32)
-    off_pred = rng.uniform(size=(1, 2, 4, 4)).astype(np.float32)
-    lm_pred = rng.normal(size=(1, 10, 4, 4)).astype(np.float32)
-    scale = rng.normal(size=(1, 3, 2)).astype(np.float32)
-    offset = rng.uniform(size=(1, 3, 2)).astype(np.float32)
-    landmarks = rng.normal(size=(1, 3, 10)).astype(np.float32)
-    lm_mask = np.ones((1, 3, 10), np.float32)
-    lm_mask[0, 1] = 0.0  # second face without landmarks
-    lm_mask[0, 2] = 0.0  # padding slot
-    size_weight = np.array([[15.0, 1.0, 0.0]], np.float32)
-    loss = CenterFaceLoss(hm_weight=1.0, wh_weight=0.1, off_weight=1.0, lm_weight=0.1)
-    out = loss(*[Tensor(a) for a in (hm_pred, scale_pred, off_pred, lm_pred, hm, ind, mask, scale, offset,
-                                     landmarks, lm_mask, size_weight)])
-    total, hm_l, wh_l, off_l, lm_l = [o.asnumpy() for o in out]
-    expected = [np_focal(hm_pred, hm),
-                np_reg(scale_pred, ind, mask, scale, size_weight),
-                np_reg(off_pred, ind, mask, offset),
-                np_reg(lm_pred, ind, lm_mask, landmarks, kind="l1")]
-    np.testing.assert_allclose([hm_l, wh_l, off_l, lm_l], expected, rtol=RTOL, atol=ATOL)
-    np.testing.assert_allclose(total, expected[0] + 0.1 * expected[1] + expected[2] + 0.1 * expected[3],
-                               rtol=RTOL, atol=ATOL)

@@ -34,14 +34,15 @@ def test_folder_run_reports_the_unreadable_file_and_processes_the_rest(folder_ru
     assert result.returncode == 1, result.stderr
     assert "broken.jpg: cannot be read as an image" in result.stderr
     assert "predict: 2/3 images" in result.stdout and "1 unreadable: broken.jpg" in result.stdout
-    assert sorted(p.name for p in out.iterdir()) == ["astronaut.jpg", "astronaut.json", "config.yaml",
-                                                     "half.jpg", "half.json"]
+    # results keep the image's path relative to the input folder (sub/half.jpg -> sub/half.json)
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*")) == [
+        ".run.json", "astronaut.jpg", "astronaut.json", "config.yaml", "sub", "sub/half.jpg", "sub/half.json"]
 
 
 def test_json_contract_in_original_pixels(folder_run):
     out, _ = folder_run
     full = json.loads((out / "astronaut.json").read_text())
-    half = json.loads((out / "half.json").read_text())
+    half = json.loads((out / "sub" / "half.json").read_text())
     assert full["image"] == "astronaut.png" and half["image"] == "half.jpg"
     assert len(full["detections"]) == 1 and len(half["detections"]) == 1  # one face, score >= 0.5
     det = full["detections"][0]
@@ -75,7 +76,7 @@ def test_detections_are_sorted_by_score(repo_root, official_ckpt, tmp_path):
 
 
 def test_missing_arguments_and_paths_are_one_line_errors(repo_root, official_ckpt, tmp_path):
-    for args, message in ((["--image", tmp_path], "--ckpt is required"),
+    for args, message in ((["--image", tmp_path], "--ckpt_path is required"),
                           (["--ckpt", official_ckpt], "--image is required"),
                           (["--ckpt", official_ckpt, "--image", tmp_path / "nope.jpg"], "no such file or folder"),
                           (["--ckpt", official_ckpt, "--image", tmp_path], "folder holds no images")):

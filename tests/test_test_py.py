@@ -59,22 +59,22 @@ def test_multi_scale_flip_soft_nms_at_original_size(official_ckpt, val_set, tmp_
 def test_flipped_pass_agrees_with_unflipped_on_a_real_face(official_ckpt, astronaut_rgb):
     """The official network on the astronaut photo: the flipped pass mapped back must land on the same face,
     with the left eye still the left (smaller x) one."""
-    from src.evaluation.wider_test import CenterFaceRunner, InferenceOptions, InferencePass, pass_detections, \
-        pass_input
+    from src.centerface.task import TASK
+    from src.inference.model import InferenceModel
+    from src.inference.passes import InferenceOptions, InferencePass
+    from src.model_utils.config import parse_config
 
-    runner = CenterFaceRunner()  # in the process's current mode: the global context is left alone
-    runner.load(official_ckpt)
+    model = InferenceModel(TASK, parse_config([]))  # in the process's current mode: the context is left alone
+    model.load(official_ckpt)
     options = InferenceOptions(input_size=(256, 256), score_thresh=0.3)
-    found = []
-    for flip in (False, True):
-        chw, meta = pass_input(astronaut_rgb, InferencePass((256, 256), 0.999, flip))
-        found.append(pass_detections([h[0] for h in runner(chw[None])], meta, options, flipped=flip))
+    found = [TASK.run_pass(model, astronaut_rgb, InferencePass((256, 256), 0.999, flip), options)
+             for flip in (False, True)]
     plain, flipped = (d.select(np.argsort(-d.scores)[:1]) for d in found)
     assert len(plain) == 1 and len(flipped) == 1
     # The network is not exactly mirror-symmetric: the face box of a 512 px photo agrees to a few pixels.
     np.testing.assert_allclose(flipped.boxes, plain.boxes, atol=6)
-    np.testing.assert_allclose(flipped.landmarks, plain.landmarks, atol=6)
-    assert flipped.landmarks[0, 0, 0] < flipped.landmarks[0, 1, 0]
+    np.testing.assert_allclose(flipped.keypoints, plain.keypoints, atol=6)
+    assert flipped.keypoints[0, 0, 0] < flipped.keypoints[0, 1, 0]
 
 
 @pytest.mark.parametrize("args, message", [
@@ -82,7 +82,7 @@ def test_flipped_pass_agrees_with_unflipped_on_a_real_face(official_ckpt, astron
     (["--ckpt_path", "{tmp}/none.ckpt", "--data_dir", "{tmp}", "--ground_truth_path", "{tmp}"],
      "ckpt_path {tmp}/none.ckpt: no such checkpoint file or folder"),
     (["--ckpt_path", "{tmp}", "--data_dir", "{tmp}", "--ground_truth_path", "{tmp}", "--test_input_size", "250,256"],
-     "test_input_size [250, 256]: expected [H, W], multiples of 32"),
+     "'input_size': value 250 is not a multiple of 32 (--input_size)"),
     (["--ckpt_path", "{tmp}", "--data_dir", "{tmp}", "--ground_truth_path", "{tmp}", "--start", "2", "--end", "1"],
      "start=2 > end=1"),
     (["--ckpt_path", "{tmp}/x.ckpt", "--data_dir", "{tmp}", "--ground_truth_path", "{tmp}"],

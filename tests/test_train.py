@@ -1,6 +1,6 @@
 """train.py end to end (subprocesses on a tiny synthetic set): zoo-named checkpoints, zoo log lines, resolved
 config, loss history and curve, state digests; `--resume True` continues at the next epoch with the lr
-schedule where a straight run would be; bad input exits 2 with one error line. Also `src/train_centerface`'s
+schedule where a straight run would be; bad input exits 2 with one error line. Also `src/engine/run`'s
 digest helper against a hand-built case."""
 import csv
 import hashlib
@@ -33,7 +33,7 @@ def run_train(*args, timeout=300):
 
 
 def digest(named_arrays):
-    """The digest documented in src/train_centerface.digest_arrays, written out again from its description."""
+    """The digest documented in src/engine/run.digest_arrays, written out again from its description."""
     sha = hashlib.sha256()
     for name in sorted(named_arrays):
         array = np.ascontiguousarray(named_arrays[name])
@@ -200,8 +200,9 @@ def test_resume_continues_at_the_next_epoch_with_the_lr_position(resumed_run, fi
     ([], "--train_json is required"),
     (["--train_json", "{tmp}/none.json"], "--train_json {tmp}/none.json: no such file"),
     (["--train_json", "{json}", "--bogus_key", "1"], "unknown config key(s) ['--bogus_key']"),
-    (["--train_json", "{json}", "--train_size", "100,100"], "--train_size [100, 100]: expected H,W, multiples of 32"),
-    (["--train_json", "{json}", "--train_size", "320"], "--train_size [320]: expected H,W"),
+    (["--train_json", "{json}", "--train_size", "100,100"], "'train_size': value 100 is not a multiple of 32"),
+    (["--train_json", "{json}", "--train_size", "320"], "'train_size': [320] has 1 elements; expected 2"),
+    (["--train_json", "{json}", "--lr", "-0.1"], "'lr': value -0.1 is below the minimum 0 (--lr)"),
 ])
 def test_bad_input_exits_2_with_one_error_line(tmp_path, tiny_set, args, message):
     fill = {"{tmp}": str(tmp_path), "{json}": str(tiny_set[0])}
@@ -217,7 +218,7 @@ def test_bad_input_exits_2_with_one_error_line(tmp_path, tiny_set, args, message
 # ---------------------------------------------------------------- digest helper
 
 def test_digest_arrays_against_hashlib_and_its_sensitivity():
-    from src.train_centerface import digest_arrays
+    from src.engine.run import digest_arrays
 
     a = np.arange(6, dtype=np.float32).reshape(2, 3)
     b = np.array([7], np.int32)

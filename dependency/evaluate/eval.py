@@ -1,6 +1,6 @@
 """WIDER FACE validation AP (Easy / Medium / Hard), exactly as the official MATLAB tool, in about a second.
 
-    python dependency/evaluate/eval.py --pred PRED_DIR --gt GT_DIR [--iou 0.5] [--json OUT.json] [--plot OUT.png]
+    python -m dependency.evaluate.eval --pred PRED_DIR --gt GT_DIR [--iou 0.5] [--json OUT.json] [--plot OUT.png]
 
 or `from dependency.evaluate.eval import evaluate`. Needs numpy and scipy (matplotlib only for --plot);
 the compiled `box_overlaps` extension is used when built, its numpy twin otherwise.
@@ -30,21 +30,17 @@ malformed prediction file is an error instead of a printed "Invalid format" and 
 """
 import argparse
 import json
-import os
 import sys
-import tempfile
 import time
 import warnings
 from pathlib import Path
 
-if __package__ in (None, ""):  # run as a script from any folder: make `dependency` importable
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from dependency.evaluate.ground_truth import SETTINGS, load_ground_truth  # noqa: E402
-from dependency.evaluate.overlaps import CYTHON_AVAILABLE, max_overlaps_by_image, xywh_to_corners  # noqa: E402
-from dependency.evaluate.predictions import read_predictions  # noqa: E402
+from dependency.atomic import atomic_write
+from dependency.evaluate.ground_truth import SETTINGS, load_ground_truth
+from dependency.evaluate.overlaps import CYTHON_AVAILABLE, max_overlaps_by_image, xywh_to_corners
+from dependency.evaluate.predictions import read_predictions
 
 THRESH_NUM = 1000
 AP_LABELS = {"easy": "Easy  ", "medium": "Medium", "hard": "Hard  "}
@@ -166,7 +162,7 @@ def save_json(result, path):
         if isinstance(value, np.ndarray):
             return value.tolist()
         return value
-    _atomic_write(path, lambda f: f.write(json.dumps(plain(result), indent=1).encode("utf-8")))
+    atomic_write(path, lambda f: f.write(json.dumps(plain(result), indent=1).encode("utf-8")))
 
 
 def plot_pr_curves(result, path):
@@ -183,22 +179,8 @@ def plot_pr_curves(result, path):
     ax.grid(alpha=0.3)
     ax.legend(loc="lower left")
     fmt = Path(path).suffix.lstrip(".") or "png"
-    _atomic_write(path, lambda f: fig.savefig(f, format=fmt, bbox_inches="tight"))
+    atomic_write(path, lambda f: fig.savefig(f, format=fmt, bbox_inches="tight"))
     plt.close(fig)
-
-
-def _atomic_write(path, write):
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def parse_args(argv=None):

@@ -1,8 +1,10 @@
-"""Training data set: COCO-format face annotations -> augmented images and CenterFace targets.
+"""Training data for every model: a random-access source of augmented samples, and the batched, sharded
+MindSpore pipeline over it.
 
-``FaceDetectionSource`` is a random-access source (``source[i]``, ``len(source)``) usable directly or
-through ``mindspore.dataset.GeneratorDataset``; ``create_dataset`` builds the batched MindSpore pipeline
-with sharding and worker processes.
+``TrainingSource`` is the base of each model's source (CenterFace's faces, CenterNet's people): random
+access (``source[i]``, ``len(source)``) usable directly or through ``mindspore.dataset.GeneratorDataset``;
+a subclass says which arrays a sample has (``column_names``) and how one is made (``sample(index, rng)``).
+``create_dataset`` builds the batched MindSpore pipeline with sharding and worker processes.
 
 Randomness: sample i of epoch e is augmented with ``numpy.random.default_rng([1, seed, e, i])``, so
 every image gets different augmentation in every epoch, and a run is reproducible whatever the worker
@@ -13,14 +15,13 @@ count or order. The epoch reaches worker processes inside the index itself: the 
 OpenCV threading is left alone: calling cv2.setNumThreads inside a forked MindSpore worker deadlocked
 (3 of 4 runs) once the parent process had used OpenCV's thread pool.
 
-Errors: a missing image file is reported when the source is built (all paths are checked, the message
-names the first missing ones); an unreadable/corrupt image, or one whose size differs from the json,
-raises ValueError naming the file when it is read. We raise instead of skipping: a silently skipped
-image changes the data set and hides a broken copy.
+Errors: a missing image file is reported when a source is built (subclasses check all paths, the message
+names the first missing ones). An image that cannot be decoded when read (corrupt, truncated, zero bytes, or
+of another size than its annotation says) is skipped: a warning names it, ``skipped_images`` counts it, and
+the next image of the set takes its place in the batch, so training goes on with the rest (never silently).
 """
 import copy
 import functools
-import json
 import logging
 import math
 import os
@@ -28,70 +29,9 @@ import os
 import cv2
 import numpy as np
 
-COLUMN_NAMES = ("image", "heatmap", "ind", "mask", "scale", "offset", "landmarks", "landmark_mask",
-                "size_weight")
-NUM_LANDMARKS = 5
 _AUGMENT_STREAM, _SHUFFLE_STREAM = 1, 2  # first SeedSequence word: keeps the two streams apart
 
 logger = logging.getLogger(__name__)
-
-
-def _annotation_arrays(ann, where):
-    """(box xyxy, landmarks (5,2), valid (5,)) of one COCO annotation, or None if the box is empty."""
-    bbox = ann.get("bbox")
-    if not isinstance(bbox, (list, tuple)) or len(bbox) != 4:
-        raise ValueError(f"{where}: 'bbox' must be [x, y, w, h], got {bbox!r}")
-    x, y, w, h = (float(v) for v in bbox)
-    if not (w > 0 and h > 0):
-        return None
-    keypoints = ann.get("keypoints") or []
-    if len(keypoints) not in (0, 3 * NUM_LANDMARKS):
-        raise ValueError(f"{where}: 'keypoints' must hold {3 * NUM_LANDMARKS} numbers "
-                         f"([x, y, v] * {NUM_LANDMARKS}) or be empty, got {len(keypoints)}")
-    if keypoints:
-        kp = np.asarray(keypoints, dtype=np.float64).reshape(NUM_LANDMARKS, 3)
-        landmarks, valid = kp[:, :2], kp[:, 2] > 0
-    else:
-        landmarks, valid = np.zeros((NUM_LANDMARKS, 2)), np.zeros(NUM_LANDMARKS, bool)
-    return np.array([x, y, x + w, y + h]), landmarks, valid
-
-
-def load_face_annotations(json_path, category_id=1):
-    """Read a COCO-format face json into a list of per-image records (dicts with file_name, width,
-    height, boxes (N,4) float32 xyxy, landmarks (N,5,2) float32, landmark_valid (N,5) bool), in the
-    order of ``images``. Crowd annotations, other categories and empty boxes are skipped."""
-    try:
-        with open(json_path, "r", encoding="utf-8") as f:
-            data = json.load(f)
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ValueError(f"cannot read annotation json {json_path}: {exc}") from exc
-    for key in ("images", "annotations"):
-        if not isinstance(data.get(key), list):
-            raise ValueError(f"{json_path}: key '{key}' missing or not a list (COCO format expected)")
-    records, by_id = [], {}
-    for pos, img in enumerate(data["images"]):
-        if "id" not in img or "file_name" not in img:
-            raise ValueError(f"{json_path}: images[{pos}] needs 'id' and 'file_name', got keys {sorted(img)}")
-        record = {"file_name": img["file_name"], "width": img.get("width"), "height": img.get("height"),
-                  "faces": []}
-        by_id[img["id"]] = record
-        records.append(record)
-    for pos, ann in enumerate(data["annotations"]):
-        where = f"{json_path}: annotations[{pos}]"
-        record = by_id.get(ann.get("image_id"))
-        if record is None:
-            raise ValueError(f"{where}: image_id {ann.get('image_id')!r} is not in 'images'")
-        if ann.get("iscrowd", 0) or ann.get("category_id", category_id) != category_id:
-            continue
-        face = _annotation_arrays(ann, where)
-        if face is not None:
-            record["faces"].append(face)
-    for record in records:
-        faces = record.pop("faces")
-        record["boxes"] = np.array([f[0] for f in faces], np.float32).reshape(-1, 4)
-        record["landmarks"] = np.array([f[1] for f in faces], np.float32).reshape(-1, NUM_LANDMARKS, 2)
-        record["landmark_valid"] = np.array([f[2] for f in faces], bool).reshape(-1, NUM_LANDMARKS)
-    return records
 
 
 def hwc_to_chw(image):
@@ -103,40 +43,35 @@ def hwc_to_chw(image):
     return chw
 
 
-class FaceDetectionSource:
-    """Random-access training samples: read image (RGB), augment, build targets.
+class UnreadableImageError(ValueError):
+    """A training image cannot be decoded (the message names the file)."""
+
+
+class TrainingSource:
+    """Random-access training samples; subclasses set ``column_names`` and implement ``sample``.
 
     Args:
-        json_path: COCO-format face annotations (see load_face_annotations).
-        image_dir: folder that ``file_name`` entries are relative to.
-        augment: callable (image_rgb, boxes, landmarks, landmark_valid, rng) -> same four, e.g.
-            ``TrainAugment``; its output image must be HxWx3 float32 of the targets' input size.
-        targets: callable (boxes, landmarks, landmark_valid) -> dict, e.g. ``CenterFaceTargets``.
-        seed: base seed of the per-sample generators.
-        epoch: initial epoch (see set_epoch).
+        records: one entry per image (whatever ``sample`` needs).
+        seed: base seed of the per-sample generators. epoch: initial epoch (see set_epoch).
+        name: what the source reads, for messages (e.g. the annotation file).
 
-    ``source[i]`` returns a tuple in ``COLUMN_NAMES`` order: image (3,H,W) float32 RGB 0..255, then the
-    target arrays. ``dropped_faces`` counts faces (in this process) that exceeded the targets'
-    max_objs and only received heatmap peaks.
+    ``source[i]`` returns ``sample(i, rng_for(i, epoch))``: a tuple of arrays in ``column_names`` order. When
+    ``sample`` raises UnreadableImageError the image is skipped (warned once per file, counted in
+    ``skipped_images``) and the next image takes its place.
     """
 
-    def __init__(self, json_path, image_dir, augment, targets, seed=0, epoch=0):
-        self.json_path = str(json_path)
-        self.image_dir = str(image_dir)
-        self.records = load_face_annotations(json_path)
+    column_names = ()
+
+    def __init__(self, records, seed=0, epoch=0, name=""):
+        self.records = list(records)
+        self.name = str(name)
         if not self.records:
-            raise ValueError(f"{json_path}: no images")
-        missing = [r["file_name"] for r in self.records
-                   if not os.path.isfile(os.path.join(self.image_dir, r["file_name"]))]
-        if missing:
-            raise FileNotFoundError(f"{len(missing)} image(s) of {json_path} not found under {image_dir}, "
-                                    f"e.g. {missing[:3]}")
-        self.augment = augment
-        self.targets = targets
+            raise ValueError(f"{self.name or 'training source'}: no images")
         self.seed = int(seed)
         self.epoch = int(epoch)
         self._epoch_counter = _EpochCounter(self.epoch)
-        self.dropped_faces = 0
+        self.skipped_images = 0
+        self._warned = set()
 
     def __len__(self):
         return len(self.records)
@@ -147,23 +82,13 @@ class FaceDetectionSource:
         self.epoch = int(epoch)
         self._epoch_counter.next_epoch = self.epoch
 
-    def read_image(self, index):
-        """The RGB uint8 image of record ``index``; ValueError naming the file if it cannot be used."""
-        record = self.records[index]
-        path = os.path.join(self.image_dir, record["file_name"])
-        image = cv2.imread(path, cv2.IMREAD_COLOR)
-        if image is None:
-            raise ValueError(f"cannot read image {path}: missing, unreadable or not an image file")
-        height, width = image.shape[:2]
-        if record["width"] is not None and record["height"] is not None and \
-                (int(record["width"]), int(record["height"])) != (width, height):
-            raise ValueError(f"image {path} is {width}x{height} but {self.json_path} says "
-                             f"{record['width']}x{record['height']}")
-        return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-
     def rng_for(self, index, epoch):
         """The generator that augments sample ``index`` in ``epoch``."""
         return np.random.default_rng([_AUGMENT_STREAM, self.seed, int(epoch), int(index)])
+
+    def sample(self, index, rng):
+        """The arrays of record ``index`` augmented with ``rng`` (tuple in ``column_names`` order)."""
+        raise NotImplementedError
 
     def __getitem__(self, index):
         index = int(index)
@@ -171,18 +96,16 @@ class FaceDetectionSource:
         if index < 0:
             raise IndexError(f"index {index} out of range for {num} images")
         epoch, index = (self.epoch, index) if index < num else (index // num - 1, index % num)
-        record = self.records[index]
-        image, boxes, landmarks, valid = self.augment(
-            self.read_image(index), record["boxes"], record["landmarks"], record["landmark_valid"],
-            self.rng_for(index, epoch))
-        target = self.targets(boxes, landmarks, valid)
-        if target.get("num_dropped"):
-            if not self.dropped_faces:
-                logger.warning("%s: %d faces beyond max_objs only got heatmap peaks (warned once per "
-                               "process; see FaceDetectionSource.dropped_faces)",
-                               record["file_name"], target["num_dropped"])
-            self.dropped_faces += target["num_dropped"]
-        return (hwc_to_chw(image),) + tuple(target[name] for name in COLUMN_NAMES[1:])
+        for attempt in range(num):
+            current = (index + attempt) % num
+            try:
+                return self.sample(current, self.rng_for(current, epoch))
+            except UnreadableImageError as err:
+                self.skipped_images += 1
+                if str(err) not in self._warned:
+                    self._warned.add(str(err))
+                    logger.warning("%s; skipped (the next image takes its place)", err)
+        raise ValueError(f"{self.name or 'training source'}: none of its {num} images can be read")
 
 
 class _EpochCounter:
@@ -253,7 +176,7 @@ def default_num_workers(num_shards=None):
 
 def create_dataset(source, batch_size, num_shards=None, shard_id=None, num_workers=None, shuffle=True,
                    drop_remainder=True):
-    """Batched ``mindspore.dataset.GeneratorDataset`` over ``source`` with columns ``COLUMN_NAMES``.
+    """Batched ``mindspore.dataset.GeneratorDataset`` over ``source`` with its ``column_names``.
 
     num_shards/shard_id: data-parallel sharding (both or neither). num_workers: worker processes
     (python_multiprocessing when > 1), default ``default_num_workers(num_shards)``. Epochs advance by
@@ -273,7 +196,7 @@ def create_dataset(source, batch_size, num_shards=None, shard_id=None, num_worke
     num_workers = default_num_workers(num_shards) if num_workers is None else int(num_workers)
     sampler = _make_sampler_class()(len(source), num_shards, shard_id, shuffle, source.seed,
                                     source._epoch_counter)
-    dataset = ds.GeneratorDataset(source, column_names=list(COLUMN_NAMES), sampler=sampler,
+    dataset = ds.GeneratorDataset(source, column_names=list(source.column_names), sampler=sampler,
                                   num_parallel_workers=num_workers,
                                   python_multiprocessing=num_workers > 1)
     return dataset.batch(batch_size, drop_remainder=drop_remainder)

@@ -22,7 +22,6 @@ iscrowd 0, category_id 1), categories [face]. Bad input policy (also printed in 
 * face partly outside the image: clipped to the image, counted; fully outside: skipped, counted.
 """
 import argparse
-import json
 import os
 from collections import Counter
 from typing import Dict, List, Optional, Sequence, Tuple

@@ -7,12 +7,13 @@
   training state as `append_dict` entries prefixed `train_` (MindSpore's optimizer already owns the
   name `global_step`): `train_epoch` (completed epochs), `train_step_in_epoch`, `train_global_step`
   (trainer iterations, overflowed steps included), `train_loss_scale`, `train_loss_scale_counter`
-  (dynamic scaler) and a `train_format` tag.
+  (dynamic scaler), a `train_format` tag and `train_model` (the task name, when the caller gives it).
 * Writes go to a hidden temporary name in the same folder and are moved into place with `os.replace`,
   so a reader never sees a half-written file under the final name.
-* `load_weights` maps checkpoint keys onto a network, stripping at most one known wrapper prefix
-  (e.g. the zoo's `centerface_network.`; the zoo did this with `key[19:]` in three scripts), ignores
-  optimizer/training-state entries, and reports missing, unexpected and shape-mismatched keys.
+* `load_weights` maps checkpoint keys onto a network, stripping at most one known wrapper prefix (generic
+  ones here, model-specific ones such as the old zoo's `centerface_network.` from the caller; the zoo did this
+  with `key[19:]` in three scripts), ignores optimizer/training-state entries, refuses a checkpoint whose
+  `model` / `train_model` tag names another model, and reports missing, unexpected and shape-mismatched keys.
 """
 import os
 import re
@@ -27,14 +28,18 @@ from mindspore import Tensor
 __all__ = ["CHECKPOINT_FORMAT", "KNOWN_PREFIXES", "checkpoint_name", "list_checkpoints", "latest_checkpoint",
            "save_checkpoint", "load_for_resume", "load_weights", "LoadReport", "CheckpointError"]
 
-CHECKPOINT_FORMAT = "centerface-engine-1"
-# Wrapper-cell prefixes seen in checkpoints: the old zoo's CenterFaceWithLossCell attribute, and generic
-# `network.` / `net.` / `model.` wrappers. Only one is stripped, only when the stripped key exists.
-KNOWN_PREFIXES = ("centerface_network.", "network.", "net.", "model.", "backbone_with_loss.")
+CHECKPOINT_FORMAT = "objects-as-points-engine-1"
+# The same format under the name it had when CenterFace was the only model: still resumable.
+_EARLIER_FORMATS = ("centerface-engine-1",)
+# Generic wrapper-cell prefixes seen in checkpoints (`network.` / `net.` / `model.` wrappers). Only one is
+# stripped, only when the stripped key exists; callers add their model's own (`extra_prefixes`).
+KNOWN_PREFIXES = ("network.", "net.", "model.", "backbone_with_loss.")
+# Entries naming the model a checkpoint holds (converters write `model`, training checkpoints `train_model`).
+MODEL_TAGS = ("model", "train_model")
 # Optimizer and training-state entries: legitimate in a training checkpoint, never network weights.
 _STATE_PREFIXES = ("moment1.", "moment2.", "moments.", "accum.", "stat.", "vhat.")
 _STATE_PREFIXES += ("train_",)
-_STATE_KEYS = ("global_step", "beta1_power", "beta2_power", "learning_rate", "scale_sense",
+_STATE_KEYS = MODEL_TAGS + ("source", "global_step", "beta1_power", "beta2_power", "learning_rate", "scale_sense",
                "current_iterator_step", "last_overflow_iterator_step", "epoch_num", "step_num")
 _NAME_RE = re.compile(r"^(\d+)-(\d+)_(\d+)\.ckpt$")
 
@@ -141,16 +146,31 @@ def _scalar(value):
     return value.asnumpy().item() if hasattr(value, "asnumpy") else value
 
 
-def load_weights(network, ckpt, strip_prefixes=KNOWN_PREFIXES, strict=False, logger=None):
+def checkpoint_model(params):
+    """The model name a loaded checkpoint dict is tagged with, or None."""
+    for tag in MODEL_TAGS:
+        if tag in params:
+            return str(_scalar(params[tag]))
+    return None
+
+
+def load_weights(network, ckpt, strip_prefixes=KNOWN_PREFIXES, strict=False, logger=None, extra_prefixes=(),
+                 model=None):
     """Load network weights from a checkpoint file (or a loaded dict), tolerating wrapper prefixes.
 
     A checkpoint key matches a network parameter if equal to its name, or after removing one prefix from
-    `strip_prefixes` (the first that yields an existing name). Optimizer/training-state entries are
-    ignored. Raises CheckpointError on shape mismatches, and on missing/unexpected keys if `strict`.
+    `strip_prefixes` + `extra_prefixes` (the first that yields an existing name). Optimizer/training-state
+    entries are ignored. Raises CheckpointError when the checkpoint is tagged with a model other than `model`,
+    on shape mismatches, and on missing/unexpected keys if `strict`.
     Returns LoadReport(loaded, missing, unexpected, ignored) (lists of names) and logs a summary.
     """
     source = ckpt if isinstance(ckpt, dict) else str(ckpt)
     params = _read(ckpt)
+    tagged = checkpoint_model(params)
+    if model is not None and tagged is not None and tagged != model:
+        raise CheckpointError(f"checkpoint {source} holds a {tagged!r} model; this run's task is {model!r} "
+                              f"(pick the matching --config_path)")
+    strip_prefixes = tuple(extra_prefixes) + tuple(strip_prefixes)
     net_params = {p.name: p for p in network.get_parameters()}
     mapped, unexpected, ignored = {}, [], []
     for key, value in params.items():
@@ -192,7 +212,7 @@ def load_for_resume(ckpt_path, network, optimizer, loss_scaler=None):
     optimizer step counter). Returns {"epoch", "step_in_epoch", "global_step", "loss_scale", "path"}.
     """
     params = _read(ckpt_path)
-    if _scalar(params.get("train_format", "")) != CHECKPOINT_FORMAT:
+    if _scalar(params.get("train_format", "")) not in (CHECKPOINT_FORMAT,) + _EARLIER_FORMATS:
         raise CheckpointError(f"checkpoint {ckpt_path}: not a training checkpoint of this engine "
                               f"(no train_format={CHECKPOINT_FORMAT!r} entry); use load_weights for weights only")
     missing, bad_shapes = [], []

@@ -12,7 +12,7 @@ __all__ = ["get_logger"]
 _FORMAT = "%(asctime)s %(levelname)s %(message)s"
 
 
-def get_logger(output_dir, rank=0, name="centerface", level=logging.INFO):
+def get_logger(output_dir, rank=0, name="train", level=logging.INFO):
     """Logger `name.rank{rank}` writing to stdout (rank 0 only) and to `output_dir/log_rank{rank}.txt`."""
     folder = Path(output_dir)
     folder.mkdir(parents=True, exist_ok=True)

@@ -130,12 +130,14 @@ class Trainer:
         component_names: names of the loss components for logs/history, e.g. ("hm", "wh", "off", "lm").
         max_skipped_steps: consecutive skipped updates that abort training.
         progress: show a tqdm bar; None = only when stdout is a TTY (rank 0).
+        checkpoint_extra: entries stored in every checkpoint as `train_<key>` (e.g. {"model": task name}).
     """
 
     def __init__(self, network_with_loss, optimizer, dataset, steps_per_epoch, epochs, ckpt_dir, *,
                  loss_scaler=None, amp_level="O0", max_grad_norm=None, jit=True, output_dir=None, rank=0,
                  group_size=1, keep_checkpoint_max=0, ckpt_interval=1, log_interval=100, logger=None,
-                 on_epoch_begin=None, component_names=None, max_skipped_steps=100, progress=None):
+                 on_epoch_begin=None, component_names=None, max_skipped_steps=100, progress=None,
+                 checkpoint_extra=None):
         for name, value in (("steps_per_epoch", steps_per_epoch), ("epochs", epochs),
                             ("log_interval", log_interval), ("ckpt_interval", ckpt_interval),
                             ("max_skipped_steps", max_skipped_steps), ("group_size", group_size)):
@@ -158,6 +160,7 @@ class Trainer:
         self.component_names = tuple(component_names) if component_names else None
         self.max_skipped_steps = max_skipped_steps
         self.progress = progress
+        self.checkpoint_extra = dict(checkpoint_extra or {})
         self.loss_scaler = loss_scaler if loss_scaler is not None else build_loss_scaler("none")
         self.step = TrainStep(network_with_loss, optimizer, self.loss_scaler, amp_level=amp_level,
                               max_grad_norm=max_grad_norm, jit=jit)
@@ -273,7 +276,7 @@ class Trainer:
                 path = save_checkpoint(self.ckpt_dir, self.network, self.optimizer, epoch=epoch + 1,
                                        step_in_epoch=self.steps_per_epoch, global_step=self.global_step,
                                        loss_scaler=self.loss_scaler, keep_last=self.keep_checkpoint_max,
-                                       rank=0)
+                                       rank=0, extra=self.checkpoint_extra)
                 summary["checkpoints"].append(path)
                 self.logger.info("saved checkpoint %s", path)
             self._write_history()

@@ -1,23 +1,29 @@
-"""Drawing face detections (box, score, 5 landmarks) on an RGB image and saving it atomically."""
+"""Drawing detections (box, score, keypoints and the schema's skeleton edges) on an RGB image, and saving it
+atomically."""
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from .decode import Detections
+from src.io_utils import atomic_write_bytes
+
+from .detections import Detections
 
 BOX_COLOR = (0, 255, 0)  # RGB
 TEXT_COLOR = (255, 255, 255)
-# One colour per landmark (RGB): left eye red, right eye blue, nose yellow, left mouth magenta, right cyan.
-LANDMARK_COLORS = ((255, 0, 0), (0, 0, 255), (255, 255, 0), (255, 0, 255), (0, 255, 255))
+EDGE_COLOR = (255, 160, 0)
+DEFAULT_POINT_COLOR = (255, 0, 0)
 
 
-def draw_detections(image_rgb: np.ndarray, dets: Detections, show_scores: bool = True) -> np.ndarray:
-    """A copy of `image_rgb` (h, w, 3) uint8 with boxes, scores and landmarks of `dets` drawn on it."""
+def draw_detections(image_rgb: np.ndarray, dets: Detections, schema=None, show_scores: bool = True,
+                    min_keypoint_score: float = 0.0) -> np.ndarray:
+    """A copy of `image_rgb` (h, w, 3) uint8 with boxes, scores and keypoints of `dets` drawn on it.
+
+    schema: the KeypointSchema (point colours, skeleton edges); None draws points in one colour, no edges.
+    min_keypoint_score: with keypoint scores, points (and their edges) scoring below it are not drawn.
+    """
     if not isinstance(image_rgb, np.ndarray) or image_rgb.ndim != 3 or image_rgb.shape[2] != 3 \
             or image_rgb.dtype != np.uint8:
         raise ValueError(f"draw_detections: image must be an HxWx3 uint8 RGB array, got "
@@ -28,7 +34,11 @@ def draw_detections(image_rgb: np.ndarray, dets: Detections, show_scores: bool =
     thickness = max(1, round(max(canvas.shape[:2]) / 500))
     radius = thickness + 1
     font_scale = 0.4 * thickness
-    for box, score, points in zip(dets.boxes, dets.scores, dets.landmarks):
+    colors = schema.colors if schema is not None and schema.colors else None
+    edges = schema.edges if schema is not None else ()
+    point_scores = dets.keypoint_scores if dets.keypoint_scores is not None else np.ones(dets.keypoints.shape[:2])
+    for box, score, points, visible in zip(dets.boxes, dets.scores, dets.keypoints,
+                                           point_scores >= min_keypoint_score):
         x1, y1, x2, y2 = (int(round(float(v))) for v in box)
         cv2.rectangle(canvas, (x1, y1), (x2, y2), BOX_COLOR, thickness)
         if show_scores:
@@ -38,8 +48,13 @@ def draw_detections(image_rgb: np.ndarray, dets: Detections, show_scores: bool =
             cv2.rectangle(canvas, (x1, top), (x1 + text_w, top + text_h + baseline), BOX_COLOR, -1)
             cv2.putText(canvas, label, (x1, top + text_h), cv2.FONT_HERSHEY_SIMPLEX, font_scale,
                         TEXT_COLOR, 1, cv2.LINE_AA)
-        for (x, y), color in zip(points, LANDMARK_COLORS):
-            cv2.circle(canvas, (int(round(float(x))), int(round(float(y)))), radius, color, -1)
+        pixels = [(int(round(float(x))), int(round(float(y)))) for x, y in points]
+        for a, b in edges:
+            if visible[a] and visible[b]:
+                cv2.line(canvas, pixels[a], pixels[b], EDGE_COLOR, thickness, cv2.LINE_AA)
+        for k, pixel in enumerate(pixels):
+            if visible[k]:
+                cv2.circle(canvas, pixel, radius, colors[k] if colors else DEFAULT_POINT_COLOR, -1)
     return canvas
 
 
@@ -60,15 +75,5 @@ def save_image(path, image_rgb: np.ndarray) -> Path:
                          f"(expected e.g. .jpg or .png)") from err
     if not ok:
         raise ValueError(f"save_image: {path}: OpenCV failed to encode the image as {path.suffix!r}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(encoded.tobytes())
-        os.chmod(tmp_name, 0o644)  # mkstemp creates 0600; give the usual permissions of a written image
-        os.replace(tmp_name, path)
-    except BaseException:
-        if os.path.exists(tmp_name):
-            os.remove(tmp_name)
-        raise
+    atomic_write_bytes(path, encoded.tobytes())
     return path

@@ -40,14 +40,15 @@ def _round_up(value: int, multiple: int) -> int:
     return -(-value // multiple) * multiple
 
 
-def _check_image(image) -> None:
+def check_image(image, caller: str = "make_input") -> None:
+    """ValueError (naming `caller`) unless `image` is a non-empty HxWx3 uint8 array."""
     if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3:
         shape = getattr(image, "shape", type(image).__name__)
-        raise ValueError(f"make_input: image must be an HxWx3 RGB array, got shape {shape}")
+        raise ValueError(f"{caller}: image must be an HxWx3 RGB array, got shape {shape}")
     if image.dtype != np.uint8:
-        raise ValueError(f"make_input: image must be uint8 (0..255 RGB), got dtype {image.dtype}")
+        raise ValueError(f"{caller}: image must be uint8 (0..255 RGB), got dtype {image.dtype}")
     if image.shape[0] == 0 or image.shape[1] == 0:
-        raise ValueError(f"make_input: image is empty, shape {image.shape}")
+        raise ValueError(f"{caller}: image is empty, shape {image.shape}")
 
 
 def _resized_size(orig_hw: Tuple[int, int], factor: float) -> Tuple[int, int]:
@@ -64,7 +65,7 @@ def make_input(image: np.ndarray, input_size: Optional[Sequence[int]] = None, sc
     input_size: None to keep the image size (times `scale`) and pad to multiples of `multiple`;
         (H, W) to fit the image inside H x W keeping the aspect ratio (times `scale`), centred.
     """
-    _check_image(image)
+    check_image(image)
     if not np.isfinite(scale) or scale <= 0:
         raise ValueError(f"make_input: scale must be a positive number, got {scale}")
     if int(multiple) < 1:

@@ -1,22 +1,41 @@
-"""Configuration: a YAML file sets the defaults, the command line overrides any key with the YAML's type.
+"""Configuration: YAML files set the defaults, the command line overrides any key with the YAML's type.
 
-The YAML follows the model zoo's layout: document 1 holds the values, optional document 2 a help text per
-key, optional document 3 the allowed choices per key. Keys are flat. Nothing happens at import time:
-scripts call `parse_config()` in `main()` and pass values to constructors explicitly.
+Files follow the model zoo's layout, extended by two optional documents:
+
+1. values (``key: value``; nested mappings are allowed as values, e.g. a model's ``heads``); the reserved key
+   ``__BASE__: other.yaml`` (relative to this file) makes the file extend another one, and ``__SCRIPTS__:
+   {script: {key: value}}`` gives per-script defaults (test.py tests at 832x832 where predict.py keeps the
+   original size: one key, ``input_size``, with two defaults);
+2. a help text per key;
+3. checks per key: a list of allowed values, or a mapping of ``min``, ``max`` (inclusive), ``multiple_of`` and
+   ``len`` (allowed list lengths) applied to a number or to every element of a list;
+4. aliases: ``flag: key`` accepts ``--flag`` (and ``flag:`` in files) for ``key`` (the old zoo's names), or
+   ``flag: key[i]`` for one element of a list key (export.py's ``--input_h`` sets ``input_size[0]``).
+
+A file with a help document (or a ``__BASE__``) defines keys: it may add new ones. Any other file is an override
+file: it is laid over the shipped config of its ``task`` (``default_config.yaml`` when it names none) and may
+only set keys that config defines. Values from files are checked like values from the command line (type,
+checks), naming the key and the file. Nothing happens at import time: scripts call `parse_config()` in `main()`.
 
     cfg = parse_config(argv)                 # --config_path picks another YAML
     cfg.lr, cfg.to_dict(), save_config(cfg, out_dir)
 """
 import argparse
 import ast
+import re
 from pathlib import Path
 
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = ROOT / "default_config.yaml"
+BASE_KEY = "__BASE__"
+SCRIPTS_KEY = "__SCRIPTS__"
+SCRIPTS = ("train", "predict", "test", "eval", "export", "preprocess", "postprocess")
 _TRUE = {"true", "1", "yes", "y", "on"}
 _FALSE = {"false", "0", "no", "n", "off"}
+_ELEMENT_ALIAS = re.compile(r"^(\w+)\[(\d+)\]$")
+_CHECK_NAMES = ("min", "max", "multiple_of", "len")
 
 
 class ConfigError(ValueError):
@@ -24,7 +43,7 @@ class ConfigError(ValueError):
 
 
 class Config:
-    """Attribute access over a flat dict of resolved values."""
+    """Attribute access over a dict of resolved values."""
 
     def __init__(self, values):
         object.__setattr__(self, "_values", dict(values))
@@ -50,29 +69,188 @@ class Config:
         return "\n".join(f"{k}: {v!r}" for k, v in self._values.items())
 
 
-def load_yaml(path):
-    """Return (values, help, choices) from a zoo-style multi-document YAML file."""
+class Schema:
+    """What a chain of config files defines: values, help, checks, aliases, and which file set each value."""
+
+    def __init__(self):
+        self.values, self.helps, self.checks, self.aliases, self.origin = {}, {}, {}, {}, {}
+        self.scripts = {}  # script -> {key: default for that script}
+
+    def canonical(self, key):
+        """The key an alias stands for (element aliases stay as they are)."""
+        target = self.aliases.get(key, key)
+        return key if _ELEMENT_ALIAS.match(target) else target
+
+
+# ---------------------------------------------------------------- reading files
+
+def _read_documents(path):
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file {path}: no such file")
     try:
         docs = list(yaml.safe_load_all(path.read_text()))
     except yaml.YAMLError as err:
-        raise ConfigError(f"config file {path}: not valid YAML ({err})") from None
-    docs += [{}] * (3 - len(docs))
-    values, helps, choices = (d or {} for d in docs[:3])
-    if not isinstance(values, dict):
-        raise ConfigError(f"config file {path}: the first document must be a mapping of key: value")
+        raise ConfigError(f"config file {path}: not valid YAML ({' '.join(str(err).split())})") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"config file {path}: cannot be read ({err})") from None
+    if len(docs) > 4:
+        raise ConfigError(f"config file {path}: {len(docs)} YAML documents; expected at most 4 (values, help, "
+                          f"checks, aliases)")
+    docs += [None] * (4 - len(docs))
+    values, helps, checks, aliases = (d if d is not None else {} for d in docs)
+    for name, doc in (("first (values)", values), ("second (help)", helps), ("third (checks)", checks),
+                      ("fourth (aliases)", aliases)):
+        if not isinstance(doc, dict):
+            raise ConfigError(f"config file {path}: the {name} document must be a mapping of key: value")
     if "config_path" in values:
         raise ConfigError(f"config file {path}: 'config_path' is reserved for the command line, not a config key")
-    for key, value in values.items():
-        if isinstance(value, dict):
-            raise ConfigError(f"config file {path}: key {key!r} holds a mapping; keys must be flat")
-    unknown = sorted(set(choices) - set(values))
-    if unknown:
-        raise ConfigError(f"config file {path}: choices given for unknown key(s) {unknown}")
-    return values, helps, choices
+    return values, helps, checks, aliases
 
+
+def load_yaml(path):
+    """Return (values, help, checks) of one file as written (no base, no aliases applied)."""
+    values, helps, checks, _ = _read_documents(path)
+    values = {k: v for k, v in values.items() if k not in (BASE_KEY, SCRIPTS_KEY)}
+    return values, helps, checks
+
+
+def _type_name(value):
+    return {bool: "bool", int: "int", float: "float", str: "str", list: "list", dict: "mapping"}.get(
+        type(value), type(value).__name__)
+
+
+def _typed(key, value, default, where):
+    """`value` (from a file) as the type of `default`; ConfigError naming key and file when it is not."""
+    def bad(expected):
+        return ConfigError(f"{where}: key {key!r}: expected {expected}, got {value!r} ({_type_name(value)})")
+
+    if default is None:
+        return value
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise bad("a boolean (true/false)")
+        return value
+    if isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise bad("an integer")
+        return value
+    if isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise bad("a number")
+        return float(value)
+    if isinstance(default, str):
+        if not isinstance(value, str):
+            raise bad("a string")
+        return value
+    if isinstance(default, (list, tuple)):
+        if not isinstance(value, (list, tuple)):
+            raise bad("a list")
+        if default:
+            return [_typed(f"{key}[{i}]", v, default[0], where) for i, v in enumerate(value)]
+        return list(value)
+    if isinstance(default, dict):
+        if not isinstance(value, dict):
+            raise bad("a mapping")
+        return dict(value)
+    return value
+
+
+def _check_spec(path, key, spec):
+    if isinstance(spec, list):
+        return
+    if not isinstance(spec, dict) or not spec or set(spec) - set(_CHECK_NAMES):
+        raise ConfigError(f"config file {path}: checks for {key!r} must be a list of allowed values or a mapping "
+                          f"of {', '.join(_CHECK_NAMES)}, got {spec!r}")
+
+
+def _merge_file(schema, path, defines_keys, root):
+    values, helps, checks, aliases = _read_documents(path)
+    for alias, target in aliases.items():
+        match = _ELEMENT_ALIAS.match(str(target))
+        base_key = match.group(1) if match else target
+        if base_key not in schema.values and base_key not in values:
+            raise ConfigError(f"config file {path}: alias {alias!r} names unknown key {target!r}")
+        schema.aliases[alias] = target
+    for key, value in values.items():
+        if key in (BASE_KEY, SCRIPTS_KEY):
+            continue
+        canonical = schema.canonical(key)
+        if _ELEMENT_ALIAS.match(schema.aliases.get(key, "")):
+            raise ConfigError(f"config file {path}: {key!r} sets one element of "
+                              f"{schema.aliases[key].split('[')[0]!r}; set that key instead")
+        if canonical in schema.values:
+            value = _typed(canonical, value, schema.values[canonical], f"config file {path}")
+        elif not defines_keys:
+            raise ConfigError(f"config file {path}: unknown config key {key!r} (not defined by {root}); "
+                              f"see `--help` for the known keys")
+        schema.values[canonical] = value
+        schema.origin[canonical] = str(path)
+    scripts = values.get(SCRIPTS_KEY) or {}
+    if not isinstance(scripts, dict):
+        raise ConfigError(f"config file {path}: {SCRIPTS_KEY} must map script names to {{key: value}}")
+    for script, overrides in scripts.items():
+        if script not in SCRIPTS or not isinstance(overrides, dict):
+            raise ConfigError(f"config file {path}: {SCRIPTS_KEY}: {script!r} must be one of {SCRIPTS} with a "
+                              f"mapping of key: value")
+        for key, value in overrides.items():
+            canonical = schema.canonical(key)
+            if canonical not in schema.values:
+                raise ConfigError(f"config file {path}: {SCRIPTS_KEY}.{script}: unknown config key {key!r}")
+            schema.scripts.setdefault(script, {})[canonical] = _typed(
+                canonical, value, schema.values[canonical], f"config file {path} ({SCRIPTS_KEY}.{script})")
+    schema.helps.update(helps)
+    for key, spec in checks.items():
+        if schema.canonical(key) not in schema.values:
+            raise ConfigError(f"config file {path}: checks given for unknown key {key!r}")
+        _check_spec(path, key, spec)
+        schema.checks[schema.canonical(key)] = spec
+
+
+def _task_config(task):
+    from src.tasks import task_config_path
+
+    try:
+        return task_config_path(task)
+    except KeyError as err:
+        raise ConfigError(str(err.args[0])) from None
+
+
+def load_schema(path):
+    """The Schema of `path`: its `__BASE__` chain (or, for an override file, its task's shipped config) with
+    the file laid over it."""
+    chain, current, seen = [], Path(path), set()
+    while True:
+        resolved = current.resolve()
+        if resolved in seen:
+            raise ConfigError(f"config file {path}: {BASE_KEY} chain loops back to {current}")
+        seen.add(resolved)
+        values, helps, _, _ = _read_documents(current)
+        chain.append((current, bool(helps)))
+        base = values.get(BASE_KEY)
+        if base is None:
+            if not chain[-1][1]:  # an override file: over its task's shipped config
+                task = values.get("task", "centerface")
+                if not isinstance(task, str):
+                    raise ConfigError(f"config file {current}: key 'task': expected a string, got {task!r}")
+                shipped = _task_config(task)
+                if shipped.resolve() in seen:
+                    raise ConfigError(f"config file {current}: no help document, so it cannot define keys")
+                current = shipped
+                continue
+            break
+        if not isinstance(base, str):
+            raise ConfigError(f"config file {current}: {BASE_KEY} must be a file name, got {base!r}")
+        current = (current.parent / base)
+        if not current.is_file():
+            raise ConfigError(f"config file {chain[-1][0]}: {BASE_KEY} {base}: no such file ({current})")
+    schema = Schema()
+    for file_path, defines_keys in reversed(chain):
+        _merge_file(schema, file_path, defines_keys, chain[-1][0])
+    return schema
+
+
+# ---------------------------------------------------------------- command-line values
 
 def _parse_bool(text):
     low = str(text).strip().lower()
@@ -84,7 +262,7 @@ def _parse_bool(text):
 
 
 def _parse_literal(text):
-    """YAML scalar or flow sequence: '3' -> 3, '[1, 2]' -> [1, 2], 'null' -> None, 'abc' -> 'abc'."""
+    """YAML scalar or flow collection: '3' -> 3, '[1, 2]' -> [1, 2], 'null' -> None, 'abc' -> 'abc'."""
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError:
@@ -124,6 +302,13 @@ def _value_parser(key, default):
             except (argparse.ArgumentTypeError, ValueError) as err:
                 raise argparse.ArgumentTypeError(f"bad list element ({err})") from None
         return parse
+    if isinstance(default, dict):
+        def parse_mapping(text):
+            value = _parse_literal(text)
+            if not isinstance(value, dict):
+                raise argparse.ArgumentTypeError(f"expected a mapping such as '{{a: 1, b: 2}}', got {text!r}")
+            return value
+        return parse_mapping
     base = _element_parser(default) if default is not None else _parse_literal
 
     def parse_scalar(text):
@@ -142,26 +327,92 @@ class _RaisingParser(argparse.ArgumentParser):
         raise ConfigError(message)
 
 
-def parse_config(argv=None, default_path=DEFAULT_CONFIG, description=None, script_defaults=None):
+def _rewrite_aliases(argv, schema):
+    """argv with every `--alias` replaced by `--key`; element aliases returned apart as [(flag, key, i, text)]."""
+    out, elements, i = [], [], 0
+    while i < len(argv):
+        item = argv[i]
+        if item.startswith("--"):
+            name, eq, inline = item[2:].partition("=")
+            target = schema.aliases.get(name)
+            match = _ELEMENT_ALIAS.match(target) if target else None
+            if match:
+                if eq:
+                    text = inline
+                elif i + 1 < len(argv):
+                    text, i = argv[i + 1], i + 1
+                else:
+                    raise ConfigError(f"--{name}: expected a value")
+                elements.append((name, match.group(1), int(match.group(2)), text))
+                i += 1
+                continue
+            if target:
+                item = f"--{target}{eq}{inline}"
+        out.append(item)
+        i += 1
+    return out, elements
+
+
+def check_value(key, value, spec, where):
+    """Apply one key's checks (document 3) to `value`; ConfigError naming the key, value and source."""
+    if spec is None:
+        return
+    items = value if isinstance(value, (list, tuple)) else [value]
+    if isinstance(spec, list):
+        bad = [v for v in items if v not in spec]
+        if bad:
+            raise ConfigError(f"config key {key!r}: value {bad[0]!r} not in {spec} ({where})")
+        return
+    if "len" in spec and isinstance(value, (list, tuple)):
+        lengths = spec["len"] if isinstance(spec["len"], list) else [spec["len"]]
+        if len(value) not in lengths:
+            raise ConfigError(f"config key {key!r}: {list(value)} has {len(value)} elements; expected "
+                              f"{' or '.join(map(str, lengths))} ({where})")
+    for item in items:
+        if item is None or isinstance(item, (bool, str, dict, list)):
+            continue
+        if "min" in spec and item < spec["min"]:
+            raise ConfigError(f"config key {key!r}: value {item!r} is below the minimum {spec['min']} ({where})")
+        if "max" in spec and item > spec["max"]:
+            raise ConfigError(f"config key {key!r}: value {item!r} is above the maximum {spec['max']} ({where})")
+        if "multiple_of" in spec and item % spec["multiple_of"]:
+            raise ConfigError(f"config key {key!r}: value {item!r} is not a multiple of {spec['multiple_of']} "
+                              f"({where})")
+
+
+def parse_config(argv=None, default_path=DEFAULT_CONFIG, description=None, script=None, script_defaults=None):
     """Resolve the configuration from `--config_path` (default `default_config.yaml`) and `argv`.
 
-    `script_defaults` lets one script start from other values for a few keys (export.py's batch_size is 1
-    where training's is 8); they must be keys of the YAML.
+    `script` (e.g. "test") applies that script's defaults of the config files (`__SCRIPTS__`);
+    `script_defaults` adds a few more from the caller (tests). Both must name keys of the config.
     """
+    import sys
+
+    argv = list(sys.argv[1:] if argv is None else argv)
     pre = argparse.ArgumentParser(add_help=False)
     pre.add_argument("--config_path", default=str(default_path), help="YAML file with the defaults")
     known, rest = pre.parse_known_args(argv)
-    values, helps, choices = load_yaml(known.config_path)
+    schema = load_schema(known.config_path)
+    values = dict(schema.values)
+    if script is not None and script not in SCRIPTS:
+        raise ConfigError(f"parse_config: script {script!r} is not one of {SCRIPTS}")
+    values.update(schema.scripts.get(script, {}))
     for key, value in (script_defaults or {}).items():
         if key not in values:
             raise ConfigError(f"script default for unknown key {key!r} (not in {known.config_path})")
         values[key] = value
 
+    rest, elements = _rewrite_aliases(rest, schema)
     parser = _RaisingParser(description=description, parents=[pre], allow_abbrev=False)
     for key, default in values.items():
-        kwargs = {"default": default, "type": _value_parser(key, default), "help": str(helps.get(key, ""))}
-        if key in choices and not isinstance(default, (list, tuple)):
-            kwargs["choices"] = choices[key]
+        help_text = str(schema.helps.get(key, ""))
+        flags = [a for a, target in schema.aliases.items() if target == key]
+        if flags:
+            help_text += f" (also --{', --'.join(flags)})"
+        kwargs = {"default": default, "type": _value_parser(key, default), "help": help_text}
+        spec = schema.checks.get(key)
+        if isinstance(spec, list) and not isinstance(default, (list, tuple)):
+            kwargs["choices"] = spec
         if isinstance(default, (list, tuple)):
             kwargs["metavar"] = "A,B,..."
         parser.add_argument(f"--{key}", **kwargs)
@@ -171,13 +422,24 @@ def parse_config(argv=None, default_path=DEFAULT_CONFIG, description=None, scrip
         raise ConfigError(f"unknown config key(s) {names} (not in {known.config_path}); "
                           f"see `--help` for the known keys")
     resolved = vars(args)
+    given = {a.split("=")[0][2:] for a in rest if a.startswith("--")}
+    for flag, key, index, text in elements:
+        current = list(resolved[key])
+        if index >= len(current):
+            raise ConfigError(f"--{flag} sets {key}[{index}], but {key} is {current}; give --{key} instead")
+        try:
+            current[index] = _element_parser(current[index])(text.strip())
+        except (ValueError, argparse.ArgumentTypeError):
+            raise ConfigError(f"argument --{flag}: expected {type(current[index]).__name__}, got {text!r}") from None
+        resolved[key] = current
+        given.add(key)
+    if "task" in given and "task" in schema.values and resolved["task"] != schema.values["task"]:
+        raise ConfigError(f"--task {resolved['task']}: the task comes from the config file ({known.config_path} is "
+                          f"{schema.values['task']!r}); use --config_path {_task_config(resolved['task'])}")
     resolved["config_path"] = known.config_path  # `pre` consumed it, so `parser` only holds the default
-    for key, allowed in choices.items():
-        value = resolved[key]
-        items = value if isinstance(value, (list, tuple)) else [value]
-        bad = [v for v in items if v not in allowed]
-        if bad:
-            raise ConfigError(f"config key {key!r}: value {bad[0]!r} not in {allowed} ({known.config_path})")
+    for key, spec in schema.checks.items():
+        where = f"--{key}" if key in given else f"config file {schema.origin.get(key, known.config_path)}"
+        check_value(key, resolved[key], spec, where)
     return Config(resolved)
 
 
@@ -187,26 +449,48 @@ def save_config(config, out_dir, name="config.yaml"):
 
     values = config.to_dict()
     # config_path is where the defaults came from, not a setting: kept as a comment so the file is reusable
-    # as `--config_path`.
-    header = f"# resolved from {values.pop('config_path')}\n" if "config_path" in values else ""
+    # as `--config_path`. It is an override file setting every key; over the task's shipped config when the
+    # keys came from there, else over the file they came from (`__BASE__`).
+    source = values.pop("config_path", None)
+    header = f"# resolved from {source}\n" if source else ""
+    if source:
+        try:
+            shipped = _task_config(values["task"]).resolve() if "task" in values else None
+        except ConfigError:
+            shipped = None
+        if Path(source).resolve() != shipped:
+            header += yaml.safe_dump({BASE_KEY: str(Path(source).resolve())})
     path = Path(out_dir) / name
     atomic_write_bytes(path, (header + yaml.safe_dump(values, sort_keys=False)).encode("utf-8"))
     return path
 
 
-def markdown_table(path=DEFAULT_CONFIG):
-    """The keys of a config file as a Markdown table (key, default, help) for README.md."""
-    values, helps, choices = load_yaml(path)
+def markdown_table(path=DEFAULT_CONFIG, only_own=False):
+    """The keys of a config file (with its bases) as a Markdown table (key, default, help) for README.md.
+
+    only_own: list only the keys the file itself sets (not those it inherits unchanged)."""
+    schema = load_schema(path)
     rows = ["| key | default | meaning |", "|---|---|---|"]
-    for key, value in values.items():
-        text = str(helps.get(key, "")).replace("|", "\\|")
-        if key in choices:
-            text += f" (one of {', '.join(map(str, choices[key]))})"
-        rows.append(f"| `{key}` | `{yaml.safe_dump(value, default_flow_style=True).strip().removesuffix('...').strip()}` | {text} |")
+    reverse = {}
+    for alias, target in schema.aliases.items():
+        reverse.setdefault(_ELEMENT_ALIAS.sub(r"\1", target), []).append(alias)
+    for key, value in schema.values.items():
+        if only_own and Path(schema.origin.get(key, "")).resolve() != Path(path).resolve():
+            continue
+        text = str(schema.helps.get(key, "")).replace("|", "\\|")
+        spec = schema.checks.get(key)
+        if isinstance(spec, list):
+            text += f" (one of {', '.join(map(str, spec))})"
+        elif spec:
+            text += " (" + ", ".join(f"{k} {v}" for k, v in spec.items()) + ")"
+        if key in reverse:
+            text += " (also " + ", ".join(f"`--{a}`" for a in reverse[key]) + ")"
+        shown = yaml.safe_dump(value, default_flow_style=True, width=10 ** 6).strip().removesuffix("...").strip()
+        rows.append(f"| `{key}` | `{shown}` | {text} |")
     return "\n".join(rows)
 
 
 if __name__ == "__main__":
     import sys
 
-    print(markdown_table(sys.argv[1] if len(sys.argv) > 1 else DEFAULT_CONFIG))
+    print(markdown_table(sys.argv[1] if len(sys.argv) > 1 else DEFAULT_CONFIG, only_own="--own" in sys.argv))

@@ -40,17 +40,43 @@ def _folded_conv(conv, bn):
     return new
 
 
+def _pairs(cell):
+    """(conv, bn, replace) for each conv directly followed by a BatchNorm in `cell`: attribute pairs
+    `conv`/`bn`, `conv1`/`bn1`, `conv2`/`bn2`, ... (ConvBNAct, MobileNetV2, DLA's BasicBlock) and neighbouring
+    children of a SequentialCell (DLA's `base_layer`, `levelN`, `project`). `replace(new_conv)` puts the
+    folded conv in and the BN out."""
+    convs = (nn.Conv2d, nn.Conv2dTranspose)
+    if isinstance(cell, nn.SequentialCell):
+        items = list(cell)
+        for i in range(len(items) - 1):
+            if isinstance(items[i], convs) and isinstance(items[i + 1], nn.BatchNorm2d):
+                def replace(new, i=i):
+                    cell[i] = new
+                    cell[i + 1] = nn.Identity()
+                yield items[i], items[i + 1], replace
+        return
+    for name, child in list(cell.name_cells().items()):
+        if not name.startswith("conv") or not isinstance(child, convs):
+            continue
+        bn_name = "bn" + name[len("conv"):]
+        bn = getattr(cell, bn_name, None)
+        if isinstance(bn, nn.BatchNorm2d):
+            def replace(new, name=name, bn_name=bn_name):
+                setattr(cell, name, new)
+                setattr(cell, bn_name, nn.Identity())
+            yield child, bn, replace
+
+
 def fold_batchnorm(network):
-    """Fold every `cell.bn` into `cell.conv` (in place) for cells that have both; returns the count.
+    """Fold every BatchNorm that directly follows a conv (see `_pairs`) into that conv, in place; returns
+    the count.
 
     The network must be in inference mode afterwards: the folded cells no longer normalise batches.
     """
     count = 0
-    for _, cell in network.cells_and_names():
-        conv, bn = getattr(cell, "conv", None), getattr(cell, "bn", None)
-        if isinstance(conv, (nn.Conv2d, nn.Conv2dTranspose)) and isinstance(bn, nn.BatchNorm2d):
-            cell.conv = _folded_conv(conv, bn)
-            cell.bn = nn.Identity()
+    for _, cell in list(network.cells_and_names()):
+        for conv, bn, replace in list(_pairs(cell)):
+            replace(_folded_conv(conv, bn))
             count += 1
     # Cells attached after construction keep short parameter names ("conv.weight"); graph compilation
     # needs unique ones, so give every parameter its full path again.

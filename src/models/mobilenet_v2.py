@@ -7,6 +7,8 @@ uses ReLU6 (its ONNX graph has plain Relu nodes), so the activation is a constru
 """
 from mindspore import nn
 
+from src.models.layers import ConvBNAct
+
 # (expand ratio t, output channels c, repeats n, first stride s) from the paper's Table 2, width 1.0.
 INVERTED_RESIDUAL_SETTINGS = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2),
                               (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1))
@@ -18,31 +20,6 @@ TAP_CHANNELS = (24, 32, 96, 320)
 def _make_divisible(value, divisor=8):
     new = max(divisor, int(value + divisor / 2) // divisor * divisor)
     return new + divisor if new < 0.9 * value else new
-
-
-def activation(name):
-    if name == "relu":
-        return nn.ReLU()
-    if name == "relu6":
-        return nn.ReLU6()
-    raise ValueError(f"activation: expected 'relu' or 'relu6', got {name!r}")
-
-
-class ConvBNAct(nn.Cell):
-    """Conv (no bias) + BatchNorm + optional activation; 'same' padding for odd kernels."""
-
-    def __init__(self, in_ch, out_ch, kernel_size=1, stride=1, group=1, act="relu"):
-        super().__init__()
-        self.conv = nn.Conv2d(in_ch, out_ch, kernel_size, stride, pad_mode="pad", padding=kernel_size // 2,
-                              group=group, has_bias=False)
-        self.bn = nn.BatchNorm2d(out_ch, eps=1e-5, momentum=0.9)
-        self.act = activation(act) if act else None
-
-    def construct(self, x):
-        x = self.bn(self.conv(x))
-        if self.act is not None:
-            x = self.act(x)
-        return x
 
 
 class InvertedResidual(nn.Cell):

@@ -9,7 +9,7 @@ import pytest
 import mindspore as ms
 
 from benchmarks.bench_train import main, synthetic_batch, torch_available
-from src.data.targets import CenterFaceTargets
+from src.centerface.targets import CenterFaceTargets
 
 
 def test_synthetic_batch_shapes_and_consistency():

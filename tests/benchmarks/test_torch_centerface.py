@@ -1,22 +1,26 @@
 """Tests for benchmarks/torch_centerface.py: the PyTorch twin is the same network and loss as ours.
 
-Skipped when torch is not installed (it is benchmark-only: `pip install -r requirements-bench.txt`;
-CI does not install it). With our weights copied in, the twin must give our outputs, our loss and our
+Needs torch (`make test` installs it from requirements-test.txt; under CI a missing torch fails). With our
+weights copied in, the twin must give our outputs, our loss and our
 gradients; otherwise the training benchmark would compare different work.
 """
+import mindspore as ms
 import numpy as np
 import pytest
-
-import mindspore as ms
 from mindspore import Tensor, ops
 
 from benchmarks.bench_train import synthetic_batch
-from src.losses import CenterFaceLoss
-from src.models.centerface import CenterFace
+from src.centerface.loss import CenterFaceLoss
+from src.centerface.network import CenterFace
+from tests.requirements import require
 
-torch = pytest.importorskip("torch")
-from benchmarks.torch_centerface import (TorchCenterFace, centerface_loss, copy_mindspore_weights,  # noqa: E402
-                                         ms_to_torch_key)
+torch = require("torch")
+from benchmarks.torch_centerface import (  # noqa: E402
+    TorchCenterFace,
+    centerface_loss,
+    copy_mindspore_weights,
+    ms_to_torch_key,
+)
 
 
 @pytest.fixture(scope="module")

@@ -122,12 +122,12 @@ BOX = "1 2 3 4 0 0 0 0 0 0"
 
 
 @pytest.mark.parametrize("text, line, message", [
-    (f"a.jpg\n1\n1 2 x 4 0 0 0 0 0 0\n", 3, "non-numeric value"),
-    (f"a.jpg\n1\n1 2 3 4 0 0 0 0 0\n", 3, "expected 10 columns"),
+    ("a.jpg\n1\n1 2 x 4 0 0 0 0 0 0\n", 3, "non-numeric value"),
+    ("a.jpg\n1\n1 2 3 4 0 0 0 0 0\n", 3, "expected 10 columns"),
     (f"a.jpg\nthree\n{BOX}\n", 2, "non-numeric value"),
     (f"a.jpg\n2\n{BOX}\nb.jpg\n1\n{BOX}\n", 4, "declares 2 faces but only 1 face lines follow"),
     (f"a.jpg\n1\n{BOX}\n{BOX}\nb.jpg\n1\n{BOX}\n", 4, "expected an image path line"),
-    (f"a.jpg\n0\n1 1 1 1 0 0 0 0 0 0\n", 3, "declares 0 faces but a non-zero face line follows"),
+    ("a.jpg\n0\n1 1 1 1 0 0 0 0 0 0\n", 3, "declares 0 faces but a non-zero face line follows"),
     (f"a.jpg\n\n1\n{BOX}\n\nb.jpg\n-1\n", 7, "negative face count"),    # blank lines keep their numbers
 ])
 def test_malformed_gt_line_names_file_and_line(tmp_path, text, line, message):

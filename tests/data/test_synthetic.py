@@ -1,7 +1,6 @@
 """Tests of src/data/synthetic.py: geometry checked against independent pixel measurements, data set layout,
 COCO/WIDER consistency and determinism. Images are small (96..128 px) to keep the module fast."""
 import json
-import math
 import os
 
 import cv2

@@ -105,7 +105,9 @@ def test_load_weights_strips_zoo_prefix_once_and_reports(tmp_path):
 
     target = ToyNet()
     old_bias = target.head.bias.asnumpy().copy()
-    report = load_weights(target, path)
+    # the zoo's wrapper prefix is the caller's (CenterFace's task names it), not the engine's
+    assert sorted(load_weights(ToyNet(), path).missing) == sorted(p.name for p in source.get_parameters())
+    report = load_weights(target, path, extra_prefixes=("centerface_network.",))
     assert report.missing == ["head.bias"]
     assert sorted(report.unexpected) == ["centerface_network.extra.weight", "network.network.head.weight"]
     assert sorted(report.ignored) == ["epoch_num", "moment1.centerface_network.conv.weight"]
@@ -114,7 +116,17 @@ def test_load_weights_strips_zoo_prefix_once_and_reports(tmp_path):
     np.testing.assert_array_equal(target.bn.moving_mean.asnumpy(), source.bn.moving_mean.asnumpy())
     np.testing.assert_array_equal(target.head.bias.asnumpy(), old_bias)
     with pytest.raises(CheckpointError, match="missing 1 keys"):
-        load_weights(ToyNet(), path, strict=True)
+        load_weights(ToyNet(), path, strict=True, extra_prefixes=("centerface_network.",))
+
+
+def test_load_weights_refuses_a_checkpoint_of_another_model(tmp_path):
+    items = [{"name": p.name, "data": p} for p in ToyNet().get_parameters()]
+    path = tmp_path / "other.ckpt"
+    ms.save_checkpoint(items, str(path), append_dict={"model": "centernet_pose"})
+    with pytest.raises(CheckpointError, match="holds a 'centernet_pose' model; this run's task is 'centerface'"):
+        load_weights(ToyNet(), path, model="centerface")
+    assert load_weights(ToyNet(), path, model="centernet_pose").missing == []
+    assert load_weights(ToyNet(), path).missing == []  # no expectation given: the tag is not checked
 
 
 def test_load_weights_shape_mismatch_is_an_error(tmp_path):

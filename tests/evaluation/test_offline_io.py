@@ -5,16 +5,18 @@ import json
 import numpy as np
 import pytest
 
-from src.evaluation.offline_io import (check_unique_stems, list_meta_files, output_path, read_heads, read_meta,
+from src.evaluation.eval_set import EvalImage
+from src.evaluation.offline_io import (check_unique_keys, list_meta_files, output_path, read_heads, read_meta,
                                        write_input, write_outputs)
-from src.evaluation.wider_test import WiderImage
 from src.inference.preprocess import make_input
+
+HEADS = (1, 2, 2, 10)  # CenterFace's head channels; the files do not depend on the model
 
 
 def test_input_bin_is_raw_little_endian_float32_nchw_and_meta_round_trips(tmp_path):
     image = np.random.default_rng(0).integers(0, 256, (50, 70, 3), dtype=np.uint8)
     chw, meta = make_input(image, input_size=(64, 96), scale=0.999)
-    info = WiderImage("0--A", "0_a_1", tmp_path / "0_a_1.jpg")
+    info = EvalImage("0_a_1", tmp_path / "0_a_1.jpg", {"event": "0--A", "stem": "0_a_1"})
     path = write_input(tmp_path / "pre", info, chw, meta, extra={"fit_scale": 0.999})
     assert path == tmp_path / "pre" / "input" / "0_a_1.bin"
     raw = path.read_bytes()
@@ -23,7 +25,7 @@ def test_input_bin_is_raw_little_endian_float32_nchw_and_meta_round_trips(tmp_pa
     [meta_file] = list_meta_files(tmp_path / "pre")
     assert json.loads(meta_file.read_text())["input_shape"] == [1, 3, 64, 96]
     back_info, back_meta = read_meta(meta_file)
-    assert back_info == info
+    assert back_info == info and back_info.info == info.info
     np.testing.assert_array_equal(back_meta.affine, meta.affine)  # JSON keeps float64 exactly
     assert (back_meta.orig_hw, back_meta.input_hw) == ((50, 70), (64, 96))
 
@@ -33,7 +35,7 @@ def test_outputs_round_trip_with_head_shapes(tmp_path):
     heads = [rng.normal(size=(1, c, 8, 12)).astype(np.float32) for c in (1, 2, 2, 10)]
     paths = write_outputs(tmp_path, "img", heads)
     assert [p.name for p in paths] == ["img_0.bin", "img_1.bin", "img_2.bin", "img_3.bin"]
-    back = read_heads(tmp_path, "img", (32, 48))
+    back = read_heads(tmp_path, "img", (32, 48), HEADS, 4)
     for a, b in zip(heads, back):
         np.testing.assert_array_equal(a, b)
 
@@ -41,10 +43,10 @@ def test_outputs_round_trip_with_head_shapes(tmp_path):
 def test_read_heads_errors_name_the_file(tmp_path):
     write_outputs(tmp_path, "img", [np.zeros((1, c, 8, 12), np.float32) for c in (1, 2, 2)])
     with pytest.raises(FileNotFoundError, match="img_3.bin"):
-        read_heads(tmp_path, "img", (32, 48))
+        read_heads(tmp_path, "img", (32, 48), HEADS, 4)
     np.zeros(5, np.float32).tofile(output_path(tmp_path, "img", 3))
     with pytest.raises(ValueError, match=r"img_3.bin: 5 float32 values; expected 960"):
-        read_heads(tmp_path, "img", (32, 48))
+        read_heads(tmp_path, "img", (32, 48), HEADS, 4)
 
 
 def test_meta_errors(tmp_path):
@@ -57,7 +59,7 @@ def test_meta_errors(tmp_path):
 
 
 def test_duplicate_stems_rejected(tmp_path):
-    images = [WiderImage("0--A", "x", tmp_path / "a/x.jpg"), WiderImage("1--B", "x", tmp_path / "b/x.jpg")]
-    with pytest.raises(ValueError, match="share the stem 'x'"):
-        check_unique_stems(images)
-    check_unique_stems(images[:1])
+    images = [EvalImage("x", tmp_path / "a/x.jpg"), EvalImage("x", tmp_path / "b/x.jpg")]
+    with pytest.raises(ValueError, match="share the name 'x'"):
+        check_unique_keys(images)
+    check_unique_keys(images[:1])

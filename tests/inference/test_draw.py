@@ -3,8 +3,11 @@ import cv2
 import numpy as np
 import pytest
 
-from src.inference.decode import Detections
-from src.inference.draw import BOX_COLOR, LANDMARK_COLORS, draw_detections, save_image
+from src.data.keypoints import COCO_PERSON, FACE_LANDMARKS
+from src.inference.detections import Detections
+from src.inference.draw import BOX_COLOR, EDGE_COLOR, draw_detections, save_image
+
+LANDMARK_COLORS = FACE_LANDMARKS.colors
 
 
 def _one_face():
@@ -14,12 +17,12 @@ def _one_face():
 
 def test_draws_box_and_distinct_landmark_colours_on_a_copy():
     image = np.zeros((120, 100, 3), np.uint8)
-    drawn = draw_detections(image, _one_face(), show_scores=False)
+    drawn = draw_detections(image, _one_face(), FACE_LANDMARKS, show_scores=False)
     assert not image.any(), "the input image must not be modified"
     assert drawn.shape == image.shape and drawn.dtype == np.uint8
     assert tuple(drawn[55, 30]) == BOX_COLOR and tuple(drawn[30, 50]) == BOX_COLOR  # left and top edges
     assert tuple(drawn[81, 50]) == BOX_COLOR and tuple(drawn[55, 71]) == BOX_COLOR  # bottom and right edges
-    for (x, y), color in zip(_one_face().landmarks[0].astype(int), LANDMARK_COLORS):
+    for (x, y), color in zip(_one_face().keypoints[0].astype(int), LANDMARK_COLORS):
         assert tuple(drawn[y, x]) == color
     assert len(set(LANDMARK_COLORS)) == 5 and BOX_COLOR not in LANDMARK_COLORS
     assert not drawn[100:, :].any()  # nothing outside the face
@@ -27,14 +30,14 @@ def test_draws_box_and_distinct_landmark_colours_on_a_copy():
 
 def test_score_label_is_drawn_above_the_box():
     image = np.zeros((120, 100, 3), np.uint8)
-    with_score = draw_detections(image, _one_face(), show_scores=True)
-    without = draw_detections(image, _one_face(), show_scores=False)
+    with_score = draw_detections(image, _one_face(), FACE_LANDMARKS, show_scores=True)
+    without = draw_detections(image, _one_face(), FACE_LANDMARKS, show_scores=False)
     assert (with_score[:30] != without[:30]).any() and (with_score[82:] == without[82:]).all()
 
 
 def test_no_detections_returns_equal_copy():
     image = np.random.default_rng(0).integers(0, 256, (20, 30, 3), dtype=np.uint8)
-    drawn = draw_detections(image, Detections.empty())
+    drawn = draw_detections(image, Detections.empty(5), FACE_LANDMARKS)
     np.testing.assert_array_equal(drawn, image)
     assert drawn is not image
 
@@ -55,3 +58,20 @@ def test_save_image_rejects_bad_input(tmp_path):
     with pytest.raises(ValueError, match="uint8"):
         save_image(tmp_path / "out.png", np.zeros((4, 4), np.uint8))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_skeleton_edges_are_drawn_and_low_scoring_joints_are_not():
+    """A person whose joints sit on a horizontal line: every edge between drawn joints is a line on that row;
+    with min_keypoint_score the joints (and edges) scoring below it disappear."""
+    image = np.zeros((60, 200, 3), np.uint8)
+    points = np.stack([np.linspace(10, 190, 17), np.full(17, 30.0)], axis=1)[None]
+    scores = np.ones((1, 17), np.float32)
+    scores[0, 9:] = 0.05
+    dets = Detections([[5, 5, 195, 55]], [0.9], points, scores)
+    drawn = draw_detections(image, dets, COCO_PERSON, show_scores=False)
+    # edge (5, 6) joins two joints 11.25 px apart: the pixel half-way is an edge pixel, not a joint
+    middle = int(round((points[0, 5, 0] + points[0, 6, 0]) / 2))
+    assert tuple(drawn[30, middle]) == EDGE_COLOR
+    hidden = draw_detections(image, dets, COCO_PERSON, show_scores=False, min_keypoint_score=0.1)
+    x15 = int(round(points[0, 15, 0]))
+    assert tuple(drawn[30, x15]) != (0, 0, 0) and tuple(hidden[30, x15]) == (0, 0, 0)

@@ -10,7 +10,7 @@ import textwrap
 import pytest
 import yaml
 
-from src.model_utils.config import DEFAULT_CONFIG, Config, ConfigError, load_yaml, parse_config, save_config
+from src.model_utils.config import DEFAULT_CONFIG, Config, ConfigError, load_schema, load_yaml, parse_config, save_config
 
 TYPED_YAML = """\
 flag: False
@@ -87,14 +87,77 @@ def test_int_given_to_float_key_becomes_float(typed_yaml):
     assert rate == 2.0 and isinstance(rate, float)
 
 
-def test_config_path_selects_another_file(tmp_path, typed_yaml):
+def test_config_path_selects_another_file_that_defines_keys(tmp_path, typed_yaml):
     other = tmp_path / "other.yaml"
-    other.write_text("count: 11\nextra_key: 'x'\n")
+    other.write_text("count: 11\nextra_key: 'x'\n---\ncount: 'how many'\nextra_key: 'an extra'\n")
     cfg = parse(other)
     assert cfg.count == 11 and cfg.extra_key == "x"
-    assert "flag" not in cfg  # keys come from the selected file only
+    assert "flag" not in cfg  # a file with a help document defines its keys
     with pytest.raises(ConfigError, match="flag"):
         parse(other, "--flag", "true")
+
+
+def test_partial_override_file_is_laid_over_the_shipped_config(tmp_path):
+    """A file without a help document sets a few keys of its task's shipped config; CLI flags still work."""
+    partial = tmp_path / "mine.yaml"
+    partial.write_text("lr: 0.001\nmilestones: [3, 4]\n")
+    cfg = parse(partial, "--batch_size", "4")
+    assert (cfg.lr, cfg.milestones, cfg.batch_size) == (0.001, [3, 4], 4)
+    assert cfg.neck_width == 24 and cfg.task == "centerface"  # the rest: default_config.yaml
+
+
+@pytest.mark.parametrize("text, pattern", [
+    ("batch_size: '4'\n", r"mine\.yaml: key 'batch_size': expected an integer, got '4' \(str\)"),
+    ("lr: abc\n", r"mine\.yaml: key 'lr': expected a number, got 'abc'"),
+    ("train_size: [320, x]\n", r"mine\.yaml: key 'train_size\[1\]': expected an integer"),
+    ("flip_test: 'yes'\n", r"key 'flip_test': expected a boolean"),
+    ("no_such: 1\n", r"mine\.yaml: unknown config key 'no_such'"),
+    ("score_thresh: 2.0\n", r"'score_thresh': value 2\.0 is above the maximum 1 \(config file .*mine\.yaml\)"),
+    ("task: other\n", r"task 'other': unknown; expected one of centerface, centernet_pose"),
+])
+def test_file_values_are_checked_like_cli_values(tmp_path, text, pattern):
+    partial = tmp_path / "mine.yaml"
+    partial.write_text(text)
+    with pytest.raises(ConfigError, match=pattern) as err:
+        parse(partial)
+    assert "\n" not in str(err.value)
+
+
+def test_base_chain_script_defaults_aliases_and_checks(tmp_path):
+    base = tmp_path / "base.yaml"
+    base.write_text("size: [64, 64]\nthresh: 0.5\nout: 'a'\n__SCRIPTS__:\n  test: {thresh: 0.1}\n"
+                    "---\nsize: 'H,W'\nthresh: 't'\nout: 'o'\n"
+                    "---\nsize: {len: [0, 2], multiple_of: 32}\nthresh: {min: 0, max: 1}\n"
+                    "---\nsize_h: size[0]\nold_out: out\n")
+    child = tmp_path / "child.yaml"
+    child.write_text("__BASE__: base.yaml\nthresh: 0.7\nextra: 3\n---\nextra: 'new key, documented'\n")
+    cfg = parse(child)
+    assert (cfg.size, cfg.thresh, cfg.out, cfg.extra) == ([64, 64], 0.7, "a", 3)
+    assert parse(child, script="test").thresh == 0.1  # the script's default ...
+    assert parse(child, "--thresh", "0.3", script="test").thresh == 0.3  # ... under the command line
+    assert parse(child, "--size_h", "96").size == [96, 64]  # element alias
+    assert parse(child, "--old_out", "b").out == "b"  # alias
+    with pytest.raises(ConfigError, match=r"'size': value 100 is not a multiple of 32 \(--size\)"):
+        parse(child, "--size", "100,96")
+    with pytest.raises(ConfigError, match=r"'size': \[32\] has 1 elements; expected 0 or 2"):
+        parse(child, "--size", "32")
+    loop = tmp_path / "loop.yaml"
+    loop.write_text("__BASE__: loop.yaml\na: 1\n---\na: 'x'\n")
+    with pytest.raises(ConfigError, match="chain loops"):
+        parse(loop)
+
+
+def test_aliases_of_the_old_zoos_flags():
+    cfg = parse_config(["--ckpt", "a.ckpt", "--out_dir", "o", "--test_input_size", "", "--gt", "g"])
+    assert (cfg.ckpt_path, cfg.output_path, cfg.input_size, cfg.ground_truth_path) == ("a.ckpt", "o", [], "g")
+    export = parse_config(["--ckpt_file", "b.ckpt", "--input_h", "320"], script="export")
+    assert (export.ckpt_path, export.input_size, export.batch_size) == ("b.ckpt", [320, 640], 1)
+    assert parse_config(["--load_checkpoint_path", "c.ckpt"]).ckpt_path == "c.ckpt"
+
+
+def test_task_comes_from_the_config_file():
+    with pytest.raises(ConfigError, match=r"--task centernet_pose: the task comes from the config file"):
+        parse_config(["--task", "centernet_pose"])
 
 
 @pytest.mark.parametrize("argv, names", [
@@ -161,12 +224,13 @@ def test_script_defaults_override_yaml_and_cli_overrides_them(typed_yaml):
         parse(typed_yaml, script_defaults={"batch": 1})
 
 
-def test_nested_mapping_is_a_clear_error(tmp_path):
+def test_nested_mapping_is_a_value(tmp_path):
     path = tmp_path / "nested.yaml"
-    path.write_text("optimizer:\n  lr: 0.1\n  momentum: 0.9\ncount: 1\n")
-    with pytest.raises(ConfigError, match="'optimizer'.*flat") as err:
-        parse(path)
-    assert str(path) in str(err.value)
+    path.write_text("heads: {hm: 1, wh: 2}\ncount: 1\n---\nheads: 'outputs'\n")
+    assert parse(path).heads == {"hm": 1, "wh": 2}
+    assert parse(path, "--heads", "{hm: 1}").heads == {"hm": 1}
+    with pytest.raises(ConfigError, match="heads"):
+        parse(path, "--heads", "[1, 2]")
 
 
 @pytest.mark.parametrize("text, pattern", [
@@ -214,10 +278,14 @@ def test_save_config_round_trip(tmp_path, typed_yaml):
     path = save_config(cfg, out_dir)
     assert path == out_dir / "config.yaml"
     settings = {k: v for k, v in cfg.to_dict().items() if k != "config_path"}
-    # config_path is provenance, not a setting: it is written as a comment.
-    assert yaml.safe_load(path.read_text()) == settings
+    # config_path is provenance, not a setting: it is written as a comment; the keys came from typed.yaml, so
+    # the saved file (which sets every key) is laid over it
+    assert yaml.safe_load(path.read_text()) == {"__BASE__": str(typed_yaml.resolve()), **settings}
     assert path.read_text().splitlines()[0] == f"# resolved from {typed_yaml}"
     assert sorted(os.listdir(out_dir)) == ["config.yaml"]  # the temporary file was moved, not left behind
+    shipped = save_config(parse_config(["--lr", "0.01"]), tmp_path / "shipped")
+    assert "__BASE__" not in yaml.safe_load(shipped.read_text())  # over default_config.yaml: portable
+    assert parse_config(["--config_path", str(shipped)]).lr == 0.01
     # The saved file is itself a valid config for the parser (a run can be repeated from it).
     again = parse(path)
     assert {k: v for k, v in again.to_dict().items() if k != "config_path"} == settings
@@ -231,15 +299,16 @@ def test_config_path_key_in_yaml_is_rejected(tmp_path):
         parse(path)
 
 
-def test_default_config_parses_and_documents_every_key():
-    values, helps, choices = load_yaml(DEFAULT_CONFIG)
-    cfg = parse_config([])
-    assert cfg.device_target == "CPU" and isinstance(cfg.batch_size, int) and cfg.input_size == []
+@pytest.mark.parametrize("path", [DEFAULT_CONFIG, DEFAULT_CONFIG.parent / "configs" / "centernet_pose.yaml"])
+def test_shipped_configs_parse_and_document_every_key(path):
+    schema = load_schema(path)
+    cfg = parse_config(["--config_path", str(path)])
+    assert cfg.device_target == "CPU" and isinstance(cfg.batch_size, int)
     assert isinstance(cfg.enable_modelarts, bool) and isinstance(cfg.score_thresh, float)
-    undocumented = sorted(set(values) - set(helps))
-    assert not undocumented, f"default_config.yaml keys without help text: {undocumented}"
-    for key, allowed in choices.items():
-        assert values[key] in allowed, key
+    undocumented = sorted(set(schema.values) - set(schema.helps))
+    assert not undocumented, f"{path.name} keys without help text: {undocumented}"
+    for script in ("train", "predict", "test", "eval", "export", "preprocess", "postprocess"):
+        parse_config(["--config_path", str(path)], script=script)  # every script's defaults pass the checks
 
 
 def test_import_has_no_side_effects(repo_root):

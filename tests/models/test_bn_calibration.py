@@ -5,7 +5,7 @@ import mindspore as ms
 from mindspore import Tensor, nn
 
 from src.models.bn_calibration import recalibrate_batchnorm
-from src.models.centerface import CenterFace
+from src.centerface.network import CenterFace
 
 
 def _randomise_bn(network, rng):

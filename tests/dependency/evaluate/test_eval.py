@@ -5,6 +5,7 @@ recalled faces / proposals and recall = recalled faces / kept faces; AP = VOC al
 over recall steps of (step width) x (best precision at that recall or beyond).
 """
 import json
+import os
 import re
 import subprocess
 import sys
@@ -352,9 +353,12 @@ def test_real_easy_faces_only(real_gt):
 def test_cli_from_another_folder(real_subset, tmp_path, repo_root):
     gt_dir, pred_dir = real_subset[:2]
     out_json, out_png = tmp_path / "r" / "aps.json", tmp_path / "r" / "pr.png"
-    cmd = [sys.executable, str(repo_root / "dependency" / "evaluate" / "eval.py"), "--pred", str(pred_dir),
+    cmd = [sys.executable, "-m", "dependency.evaluate.eval", "--pred", str(pred_dir),
            "--gt", str(gt_dir), "--json", str(out_json), "--plot", str(out_png)]
-    done = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, check=True)
+    # the evaluator is a package of the repository (no sys.path edits): run it as a module with the repository
+    # importable, from another folder
+    env = {**os.environ, "PYTHONPATH": str(repo_root)}
+    done = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, check=True, env=env)
     lines = done.stdout.splitlines()
     assert len(lines) == 3
     for line, label in zip(lines, ["Easy   Val AP: ", "Medium Val AP: ", "Hard   Val AP: "]):
@@ -377,7 +381,7 @@ def test_root_eval_wrapper(real_subset, tmp_path, repo_root):
 def test_cli_bad_input_is_one_line(tmp_path, repo_root):
     done = subprocess.run([sys.executable, str(repo_root / "eval.py"), "--pred", str(tmp_path), "--gt", str(tmp_path)],
                           cwd=tmp_path, capture_output=True, text=True)
-    assert done.returncode == 1
+    assert done.returncode == 2  # bad input (README "Exit codes")
     assert done.stderr.strip().splitlines() == [
-        f"eval.py: error: {tmp_path}/wider_face_val.mat: no such file; expected the official WIDER FACE ground truth "
+        f"error: {tmp_path}/wider_face_val.mat: no such file; expected the official WIDER FACE ground truth "
         "folder with wider_face_val.mat and wider_easy_val.mat, wider_medium_val.mat, wider_hard_val.mat"]

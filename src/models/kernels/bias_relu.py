@@ -5,11 +5,11 @@ passes over the conv's output in MindSpore 2.10 on CPU. `enable_fused_bias_relu(
 such (non-depthwise) conv a `ConvBiasReLU`, which keeps MindSpore's Conv2D and follows it with one
 bias+ReLU pass; the block's `act` becomes None. Same Parameters and names. Differentiable (the bprop uses
 MindSpore ops), but meant for inference. Measured on the official model at 640x640: README "Performance".
-Library build, caching and the CPU-only rule: `src/models/cpu_kernels.py`.
+Library build, caching and the CPU-only rule: `src/models/kernels/library.py`.
 """
 from mindspore import nn, ops
 
-from src.models.cpu_kernels import DEFAULT_CACHE_DIR, kernel_library_or_none, restore_parameter_names
+from src.models.kernels.library import DEFAULT_CACHE_DIR, swap_cells
 
 __all__ = ["ConvBiasReLU", "enable_fused_bias_relu"]
 
@@ -52,22 +52,17 @@ def enable_fused_bias_relu(network, library=None, num_threads=None, cache_dir=DE
     library, num_threads, cache_dir: as `fast_depthwise.enable_fast_depthwise` (run that first: it fuses the
     depthwise convs' epilogue itself).
     """
-    from src.models.mobilenet_v2 import ConvBNAct
+    from src.models.layers import ConvBNAct
 
-    library = kernel_library_or_none(library, num_threads, cache_dir)
-    if library is None:
-        return 0
-    names = [(param, param.name) for param in network.get_parameters()]
-    count = 0
-    for _, cell in list(network.cells_and_names()):
+    def swap(cell, library):
         if not (isinstance(cell, ConvBNAct) and type(cell.conv) is nn.Conv2d and cell.conv.has_bias
                 and cell.conv.data_format == "NCHW" and isinstance(cell.bn, nn.Identity)
                 and type(cell.act) is nn.ReLU):
-            continue
+            return 0
         fused = ConvBiasReLU(cell.conv, library)
         fused.set_train(cell.conv.training)
         cell.conv = fused
         cell.act = None
-        count += 1
-    restore_parameter_names(names)
-    return count
+        return 1
+
+    return swap_cells(network, swap, library, num_threads, cache_dir)

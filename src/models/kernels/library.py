@@ -1,15 +1,6 @@
-"""The project's compiled CPU kernels for MindSpore (`ops.Custom` "aot"): build, cache, threads, enable.
+"""The project's compiled CPU kernel library (`ops.Custom` "aot"): build, cache, threads.
 
-Kernels for the layers that dominated CenterFace's CPU time under MindSpore 2.10 (measured in README
-"Performance"):
-* `fast_depthwise`: depthwise 3x3 convs (forward, both gradients; bias+ReLU fused for folded inference);
-* `fast_batchnorm`: training-mode BatchNorm2d, with the following ReLU fused in `ConvBNAct`;
-* `fused_bias_relu`: the bias+ReLU epilogue of the other BN-folded convs (inference) in one pass.
-
-    from src.models.cpu_kernels import enable_cpu_kernels
-    counts = enable_cpu_kernels(network)
-    # training network: {"depthwise": 17, "bias_relu": 0, "batchnorm": 59}
-    # after fold_batchnorm: {"depthwise": 17, "bias_relu": 22, "batchnorm": 0}; zeros if unavailable
+What the kernels do and how a network gets them: `src/models/kernels/__init__.py`.
 
 The C++ sources next to this file (`cpu_kernels.{h,cc}`, `depthwise_cpu.cc`, `batchnorm_cpu.cc`) are
 compiled on first use with the system C++ compiler (`g++ -O3 -march=native`, a few seconds) into one shared
@@ -33,12 +24,12 @@ from pathlib import Path
 import mindspore as ms
 
 __all__ = ["KernelBuildError", "build_kernel_library", "set_kernel_threads", "kernel_library_or_none",
-           "restore_parameter_names", "enable_cpu_kernels", "KERNEL_SOURCES", "DEFAULT_CACHE_DIR"]
+           "restore_parameter_names", "swap_cells", "KERNEL_SOURCES", "DEFAULT_CACHE_DIR"]
 
 _HERE = Path(__file__).resolve().parent
 KERNEL_SOURCES = (_HERE / "cpu_kernels.cc", _HERE / "depthwise_cpu.cc", _HERE / "batchnorm_cpu.cc")
 KERNEL_HEADERS = (_HERE / "cpu_kernels.h",)
-DEFAULT_CACHE_DIR = _HERE.parents[1] / ".cache" / "kernels"
+DEFAULT_CACHE_DIR = _HERE.parents[2] / ".cache" / "kernels"
 COMPILE_FLAGS = ("-O3", "-march=native", "-std=c++17", "-shared", "-fPIC", "-pthread")
 _warned = set()
 
@@ -138,20 +129,14 @@ def restore_parameter_names(names):
         param.name = name
 
 
-def enable_cpu_kernels(network, library=None, num_threads=None, fuse_relu=True, cache_dir=DEFAULT_CACHE_DIR):
-    """All swaps (`enable_fast_depthwise`, `enable_fused_bias_relu`, `enable_fast_batchnorm`) in place.
-
-    Returns their counts {"depthwise", "bias_relu", "batchnorm"}, all 0 when not on CPU or the library
-    cannot be built (warned once). Call after `fold_batchnorm` when folding (it rebuilds the convs it
-    folds). fuse_relu=False keeps every ReLU a separate MindSpore op (and skips `enable_fused_bias_relu`).
-    """
-    from src.models.fast_batchnorm import enable_fast_batchnorm
-    from src.models.fast_depthwise import enable_fast_depthwise
-    from src.models.fused_bias_relu import enable_fused_bias_relu
-
+def swap_cells(network, swap, library=None, num_threads=None, cache_dir=DEFAULT_CACHE_DIR):
+    """Call `swap(cell, library)` (returns how many layers it replaced in that cell) on every cell of `network`
+    with the kernel library, keeping every parameter's name; returns the total. 0, leaving the network unchanged,
+    when not on CPU or the library cannot be built (warned once)."""
     library = kernel_library_or_none(library, num_threads, cache_dir)
     if library is None:
-        return {"depthwise": 0, "bias_relu": 0, "batchnorm": 0}
-    return {"depthwise": enable_fast_depthwise(network, library, fuse_bias_relu=fuse_relu),
-            "bias_relu": enable_fused_bias_relu(network, library) if fuse_relu else 0,
-            "batchnorm": enable_fast_batchnorm(network, library, fuse_relu=fuse_relu)}
+        return 0
+    names = [(param, param.name) for param in network.get_parameters()]
+    count = sum(swap(cell, library) for _, cell in list(network.cells_and_names()))
+    restore_parameter_names(names)
+    return count

@@ -1,4 +1,4 @@
-"""Tests for src/inference/decode.py on hand-built head outputs whose decoded answer is known exactly.
+"""Tests for src/centerface/decode.py on hand-built head outputs whose decoded answer is known exactly.
 
 Faces are chosen in pixels first and then encoded into the heads with the project convention written out
 here (centre (cx, cy) -> grid (cx/4 - 0.5, cy/4 - 0.5), integer cell = floor, offset = remainder), so the
@@ -10,8 +10,7 @@ import math
 import numpy as np
 import pytest
 
-from src.inference.decode import (Detections, apply_nms, decode, detections_to_json, flip_detections,
-                                  max_pool_3x3, merge_detections, top_peaks)
+from src.centerface.decode import decode, detections_to_json
 from src.inference.preprocess import make_input
 
 STRIDE = 4
@@ -48,9 +47,9 @@ def test_single_face_decodes_exactly():
     dets = decode(**heads)
     assert len(dets) == 1
     np.testing.assert_allclose(dets.boxes[0], FACE_BOX, rtol=0, atol=TOL)
-    np.testing.assert_allclose(dets.landmarks[0], FACE_POINTS, rtol=0, atol=TOL)
+    np.testing.assert_allclose(dets.keypoints[0], FACE_POINTS, rtol=0, atol=TOL)
     assert dets.scores[0] == np.float32(0.9)
-    assert dets.boxes.dtype == dets.scores.dtype == dets.landmarks.dtype == np.float32
+    assert dets.boxes.dtype == dets.scores.dtype == dets.keypoints.dtype == np.float32
 
 
 def test_leading_batch_dim_of_one_is_accepted():
@@ -69,7 +68,7 @@ def test_scale_half_meta_maps_back_to_original_pixels():
     place_face(heads, [v / 2 for v in box], [(x / 2, y / 2) for x, y in points], 0.8)
     dets = decode(**heads, meta=meta)
     np.testing.assert_allclose(dets.boxes[0], box, rtol=0, atol=TOL)
-    np.testing.assert_allclose(dets.landmarks[0], points, rtol=0, atol=TOL)
+    np.testing.assert_allclose(dets.keypoints[0], points, rtol=0, atol=TOL)
 
 
 def test_fixed_832_meta_maps_back_to_original_pixels():
@@ -82,7 +81,7 @@ def test_fixed_832_meta_maps_back_to_original_pixels():
                [(2.08 * x + 104, 2.08 * y) for x, y in points], 0.7)
     dets = decode(**heads, meta=meta)
     np.testing.assert_allclose(dets.boxes[0], box, rtol=0, atol=TOL)
-    np.testing.assert_allclose(dets.landmarks[0], points, rtol=0, atol=TOL)
+    np.testing.assert_allclose(dets.keypoints[0], points, rtol=0, atol=TOL)
 
 
 def test_boxes_are_clipped_after_both_corners_are_computed():
@@ -102,16 +101,6 @@ def test_clipped_to_original_image_not_padding_and_empty_boxes_dropped():
     dets = decode(**heads, meta=meta)
     assert len(dets) == 1
     np.testing.assert_allclose(dets.boxes[0], [30, 30, 40, 50], rtol=0, atol=TOL)
-
-
-def test_max_pool_matches_brute_force():
-    heat = np.random.default_rng(0).random((7, 9)).astype(np.float32)
-    heat[2, 3] = heat[2, 4] = 2.0  # a plateau
-    expected = np.empty_like(heat)
-    for r in range(7):
-        for c in range(9):
-            expected[r, c] = heat[max(r - 1, 0):r + 2, max(c - 1, 0):c + 2].max()
-    np.testing.assert_array_equal(max_pool_3x3(heat), expected)
 
 
 def test_peaks_plateau_and_non_peaks():
@@ -156,7 +145,7 @@ def test_score_threshold_is_strict():
 def test_empty_heatmap_gives_zero_detections_with_shapes():
     dets = decode(**empty_heads(8, 8))
     assert len(dets) == 0
-    assert dets.boxes.shape == (0, 4) and dets.scores.shape == (0,) and dets.landmarks.shape == (0, 5, 2)
+    assert dets.boxes.shape == (0, 4) and dets.scores.shape == (0,) and dets.keypoints.shape == (0, 5, 2)
     assert detections_to_json(dets, "a.jpg") == {"image": "a.jpg", "detections": []}
 
 
@@ -178,30 +167,6 @@ def test_nms_modes():
     gauss = decode(**heads, nms="soft_gaussian", soft_sigma=0.5)
     np.testing.assert_allclose(gauss.scores, [0.9, 0.6 * math.exp(-(4 / 9) / 0.5)], rtol=1e-6)
     assert len(decode(**heads, nms="soft_linear", soft_min_score=0.3)) == 1  # 0.2 < 0.3 dropped
-
-
-def test_flip_detections_by_hand_and_involution():
-    dets = Detections(np.float32([[10, 20, 40, 60]]), np.float32([0.7]),
-                      np.float32([[[15, 30], [35, 31], [25, 40], [17, 50], [33, 51]]]))
-    flipped = flip_detections(dets, 100)
-    np.testing.assert_array_equal(flipped.boxes, [[60, 20, 90, 60]])
-    np.testing.assert_array_equal(flipped.landmarks, [[[65, 31], [85, 30], [75, 40], [67, 51], [83, 50]]])
-    twice = flip_detections(flipped, 100)
-    np.testing.assert_array_equal(twice.boxes, dets.boxes)
-    np.testing.assert_array_equal(twice.landmarks, dets.landmarks)
-
-
-def test_merge_detections_concatenates_then_nms_sorted():
-    lm = np.zeros((1, 5, 2))
-    a = Detections([[0, 0, 10, 10]], [0.5], lm)
-    b = Detections([[1, 0, 11, 10], [50, 50, 60, 60]], [0.8, 0.6], np.zeros((2, 5, 2)))
-    merged = merge_detections([a, b], nms="hard", nms_iou=0.3)
-    np.testing.assert_array_equal(merged.scores, np.float32([0.8, 0.6]))
-    np.testing.assert_array_equal(merged.boxes, [[1, 0, 11, 10], [50, 50, 60, 60]])
-    assert len(merge_detections([a, b], nms="none")) == 3
-    assert len(merge_detections([a, b], nms="none", top_k=2)) == 2
-    assert len(merge_detections([])) == 0
-    assert np.all(np.diff(apply_nms(merge_detections([a, b], nms="none")).scores) <= 0)
 
 
 def test_detections_to_json_uses_python_floats():
@@ -229,16 +194,3 @@ def test_bad_heads_and_arguments_are_rejected():
         decode(**heads, top_k=0)
 
 
-def test_top_peaks_matches_brute_force_definition():
-    rng = np.random.default_rng(5)
-    heat = np.round(rng.random((9, 11)), 1).astype(np.float32)  # rounding makes plateaus and ties
-    expected = []
-    for r in range(9):
-        for c in range(11):
-            window = heat[max(r - 1, 0):r + 2, max(c - 1, 0):c + 2]
-            if heat[r, c] == window.max() and heat[r, c] > 0.3:
-                expected.append((-heat[r, c], r * 11 + c))
-    expected = [index for _, index in sorted(expected)][:7]
-    flat_index, scores = top_peaks(heat, 0.3, 7)
-    assert flat_index.tolist() == expected
-    np.testing.assert_array_equal(scores, heat.reshape(-1)[expected])

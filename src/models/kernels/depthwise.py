@@ -11,12 +11,12 @@ stride 1 or 2, padding 1, dilation 1, float32) held as `cell.conv` for a `FastDe
 backward (input and weight gradients, in the op's bprop) run the kernel; results equal oneDNN's up to
 float32 summation order. For BN-folded inference (`fold_bn.fold_batchnorm`), a `ConvBNAct` whose BN is
 gone and whose activation is ReLU also gets its bias and ReLU fused into the kernel.
-Library build, caching and the CPU-only rule: `src/models/cpu_kernels.py`.
+Library build, caching and the CPU-only rule: `src/models/kernels/library.py`.
 """
 import mindspore as ms
 from mindspore import nn, ops
 
-from src.models.cpu_kernels import DEFAULT_CACHE_DIR, kernel_library_or_none, restore_parameter_names
+from src.models.kernels.library import DEFAULT_CACHE_DIR, swap_cells
 
 __all__ = ["FastDepthwiseConv2d", "is_fast_depthwise_candidate", "enable_fast_depthwise"]
 
@@ -116,17 +116,12 @@ def enable_fast_depthwise(network, library=None, num_threads=None, fuse_bias_rel
     Returns 0, leaving the network unchanged, when not on CPU or the library cannot be built (warned once).
     Call after `fold_batchnorm`, which rebuilds the convs it folds.
     """
-    from src.models.mobilenet_v2 import ConvBNAct
+    from src.models.layers import ConvBNAct
 
-    library = kernel_library_or_none(library, num_threads, cache_dir)
-    if library is None:
-        return 0
-    names = [(param, param.name) for param in network.get_parameters()]
-    count = 0
-    for _, cell in list(network.cells_and_names()):
+    def swap(cell, library):
         conv = getattr(cell, "conv", None)
         if not is_fast_depthwise_candidate(conv):
-            continue
+            return 0
         fuse = (fuse_bias_relu and isinstance(cell, ConvBNAct) and isinstance(cell.bn, nn.Identity)
                 and type(cell.act) is nn.ReLU and conv.has_bias)
         fast = FastDepthwiseConv2d(conv, library, fuse_bias_relu=fuse)
@@ -134,6 +129,6 @@ def enable_fast_depthwise(network, library=None, num_threads=None, fuse_bias_rel
         cell.conv = fast
         if fuse:
             cell.act = None
-        count += 1
-    restore_parameter_names(names)
-    return count
+        return 1
+
+    return swap_cells(network, swap, library, num_threads, cache_dir)

@@ -10,10 +10,10 @@ import pytest
 import mindspore as ms
 from mindspore import Tensor, nn, ops
 
-from src.models.centerface import CenterFace
+from src.centerface.network import CenterFace
 from src.models.fold_bn import fold_batchnorm
-from src.models.fused_bias_relu import ConvBiasReLU, enable_fused_bias_relu
-from src.models.mobilenet_v2 import ConvBNAct
+from src.models.kernels.bias_relu import ConvBiasReLU, enable_fused_bias_relu
+from src.models.layers import ConvBNAct
 
 
 def conv_with_bias(seed=0):

@@ -1,7 +1,13 @@
-"""CenterFace training run: config -> network, data, loss, optimizer -> engine.Trainer.
+"""A training run for any task: config -> the task's network, data and loss -> optimizer, schedule -> Trainer.
 
-The machinery (train step, schedules, checkpoints, logging) lives in `src/engine/` and knows nothing of
-faces; this module only wires CenterFace's parts into it. `train.py` at the root calls `run(cfg)`.
+`train.py` at the root calls `run(task, cfg, device)`. The task (src/tasks/base.py) supplies the network, the
+training source and the loss; everything else (initial weights, BatchNorm re-centring, the compiled CPU
+kernels, sharding, optimizer, lr schedule, loss scaling, checkpoints, logs) is the same for every model.
+
+Initial weights (`--ckpt_path`, also accepted as the old zoos' `--pretrained` / `--load_checkpoint_path`): a
+checkpoint holding the whole network initialises it (strict: every parameter); one holding only the backbone
+(the task's `backbone_prefix`, e.g. a converted ImageNet model) initialises the backbone, as does
+`--pretrained_backbone`. Anything else is an error naming what is missing.
 
 Every rank's log (`log_rank{r}.txt`) also records, so that a data-parallel run can be checked after the
 fact: per epoch, the sample indices this rank's shard reads; at the start and the end, SHA-256 digests of
@@ -16,29 +22,18 @@ import numpy as np
 
 from src.model_utils.config import ConfigError, save_config
 
-LOSS_COMPONENTS = ("hm", "wh", "off", "lm")
+__all__ = ["check_inputs", "run", "build_network", "digest_arrays", "state_digests"]
 
 
-def default_image_dir(json_path):
-    """Without --train_image_dir: `images/` next to the json if it exists (synthetic and WIDER layouts),
-    else the json's folder."""
-    folder = Path(json_path).parent
-    return str(folder / "images") if (folder / "images").is_dir() else str(folder)
-
-
-def check_inputs(cfg):
-    """Paths and sizes, checked before anything heavy starts."""
-    if not cfg.train_json:
-        raise ConfigError("--train_json is required (COCO-format faces; see src/data/prepare_widerface.py or "
-                          "src/data/synthetic.py)")
-    for key in ("train_json", "pretrained_backbone", "pretrained"):
+def check_inputs(task, cfg):
+    """Paths checked before anything heavy starts: the task's training inputs and the initial weights."""
+    task.check_train_inputs(cfg)
+    for key in ("ckpt_path", "pretrained_backbone"):
         value = getattr(cfg, key)
         if value and not Path(value).is_file():
             raise FileNotFoundError(f"--{key} {value}: no such file")
-    if not Path(cfg.train_image_dir or ".").is_dir():
-        raise FileNotFoundError(f"--train_image_dir {cfg.train_image_dir}: no such folder")
-    if len(cfg.train_size) != 2 or any(v % 32 for v in cfg.train_size):
-        raise ConfigError(f"--train_size {cfg.train_size}: expected H,W, multiples of 32")
+    if cfg.ckpt_path and cfg.pretrained_backbone:
+        raise ConfigError("--ckpt_path and --pretrained_backbone both set: give one source of initial weights")
 
 
 def digest_arrays(named_arrays):
@@ -89,29 +84,38 @@ def _shard_logger(dataset, source, device, logger, max_listed=64):
     return on_epoch_begin
 
 
-def build_network(cfg, logger):
-    from src.engine.checkpoint import load_weights
-    from src.models.centerface import CenterFace
+def build_network(task, cfg, logger):
+    """The task's network with its initial weights (see the module docstring); returns (network, whole) where
+    `whole` says a whole-network checkpoint was loaded (BatchNorm re-centring applies only then)."""
+    from src.engine.checkpoint import CheckpointError, load_weights
 
-    network = CenterFace(cfg.neck_width, cfg.activation, cfg.heatmap_prior)
-    if cfg.pretrained:
-        report = load_weights(network, cfg.pretrained, strict=True, logger=logger)
-        logger.info("initialised from %s (%d tensors)", cfg.pretrained, len(report.loaded))
-    elif cfg.pretrained_backbone:
-        report = load_weights(network, cfg.pretrained_backbone, logger=logger)
-        backbone = [n for n, _ in network.parameters_and_names() if n.startswith("backbone.")]
-        missing = [n for n in backbone if n not in report.loaded]
-        if missing:
-            raise ValueError(f"--pretrained_backbone {cfg.pretrained_backbone}: {len(missing)} backbone "
-                             f"parameters missing, e.g. {missing[:3]}")
-    return network
+    network = task.build_network(cfg)
+    source = cfg.ckpt_path or cfg.pretrained_backbone
+    if not source:
+        return network, False
+    key = "ckpt_path" if cfg.ckpt_path else "pretrained_backbone"
+    report = load_weights(network, source, extra_prefixes=task.checkpoint_prefixes, model=task.name, logger=logger)
+    backbone = [n for n, _ in network.parameters_and_names() if n.startswith(task.backbone_prefix)]
+    if report.unexpected:
+        raise CheckpointError(f"--{key} {source}: {len(report.unexpected)} entries match no parameter of the "
+                              f"{task.name} network, e.g. {report.unexpected[:3]}")
+    if key == "ckpt_path" and not report.missing:
+        logger.info("initialised from %s (%d tensors)", source, len(report.loaded))
+        return network, True
+    missing_backbone = [n for n in backbone if n not in report.loaded]
+    only_backbone = set(report.loaded) <= set(backbone)
+    if missing_backbone or (key == "ckpt_path" and not only_backbone):
+        missing = missing_backbone or report.missing
+        raise CheckpointError(f"--{key} {source}: {len(missing)} parameters missing, e.g. {missing[:3]}; expected "
+                              f"a whole {task.name} network or its backbone ({task.backbone_prefix}*)")
+    logger.info("backbone initialised from %s (%d tensors); the rest is freshly initialised", source,
+                len(report.loaded))
+    return network, False
 
 
 def calibrate_on_training_data(network, source, num_batches, batch_size, logger):
     """Re-centre BN statistics on the first training samples (the same on every rank, so replicas stay
-    identical); see src/models/bn_calibration.py for why the official weights need it."""
-    import numpy as np
-
+    identical); see src/models/bn_calibration.py for why BN-folded weights need it."""
     from src.models.bn_calibration import recalibrate_batchnorm
 
     count = min(len(source), num_batches * batch_size)
@@ -121,58 +125,47 @@ def calibrate_on_training_data(network, source, num_batches, batch_size, logger)
     logger.info("BatchNorm statistics of %d layers re-centred on %d training images", layers, count)
 
 
-def build_dataset(cfg, device):
-    from src.data.augment import TrainAugment
-    from src.data.dataset import FaceDetectionSource, create_dataset
-    from src.data.targets import CenterFaceTargets
+def build_dataset(task, cfg, device, logger):
+    from src.data.dataset import create_dataset
 
-    size = tuple(cfg.train_size)
-    augment = TrainAugment(size, anchor_prob=cfg.aug_anchor_prob, crop_scale=tuple(cfg.aug_crop_scale),
-                           flip_prob=cfg.aug_flip_prob, color_jitter=cfg.aug_color_jitter,
-                           lighting_std=cfg.aug_lighting_std, min_box_size=cfg.aug_min_box_size)
-    targets = CenterFaceTargets(size, stride=4, max_objs=cfg.max_objs, min_overlap=cfg.min_overlap,
-                                landmark_min_area=cfg.landmark_min_area, legacy_radius=cfg.legacy_radius)
-    image_dir = cfg.train_image_dir or default_image_dir(cfg.train_json)
-    source = FaceDetectionSource(cfg.train_json, image_dir, augment, targets, seed=cfg.seed)
+    source = task.training_source(cfg, logger)
     shards = {"num_shards": device.group_size, "shard_id": device.rank} if device.group_size > 1 else {}
     dataset = create_dataset(source, cfg.batch_size, num_workers=cfg.num_workers or None, shuffle=True, **shards)
     return source, dataset
 
 
-def run(cfg, device):
-    """Train with the resolved config on the initialised device; returns the trainer's summary."""
+def run(task, cfg, device):
+    """Train `task` with the resolved config on the initialised device; returns the trainer's summary."""
     from src.engine.logger import get_logger
     from src.engine.lr_schedule import build_lr_schedule
     from src.engine.optim import build_optimizer, param_groups
     from src.engine.train_step import NetworkWithLoss, build_loss_scaler
     from src.engine.trainer import Trainer
-    from src.losses import CenterFaceLoss
 
-    check_inputs(cfg)
+    check_inputs(task, cfg)
     out_dir = Path(cfg.output_path)
-    logger = get_logger(out_dir, device.rank)
+    logger = get_logger(out_dir, device.rank, name=f"train.{task.name}")
     if device.is_main:
         logger.info("resolved config saved to %s", save_config(cfg, out_dir))
-    network = build_network(cfg, logger)
-    source, dataset = build_dataset(cfg, device)
-    if cfg.pretrained and cfg.bn_calibration_batches > 0:
+    network, whole = build_network(task, cfg, logger)
+    source, dataset = build_dataset(task, cfg, device, logger)
+    if whole and cfg.bn_calibration_batches > 0:
         calibrate_on_training_data(network, source, cfg.bn_calibration_batches, cfg.batch_size, logger)
     if cfg.cpu_kernels and device.target == "CPU":
-        from src.models.cpu_kernels import enable_cpu_kernels
+        from src.models.kernels import enable_cpu_kernels
 
         # After calibration (which hooks the nn.BatchNorm2d cells); parameters and names are unchanged.
         counts = enable_cpu_kernels(network)
-        logger.info("compiled CPU kernels: %d depthwise convs, %d BatchNorm layers", counts["depthwise"],
-                    counts["batchnorm"])
+        logger.info("compiled CPU kernels: %s", ", ".join(f"{n} {k}" for k, n in counts.items()))
     steps_per_epoch = dataset.get_dataset_size()
     if steps_per_epoch < 1:
-        raise ValueError(f"--train_json {cfg.train_json}: {len(source)} images give no batch of "
-                         f"{cfg.batch_size} per device on {device.group_size} device(s)")
+        raise ValueError(f"{source.name}: {len(source)} images give no batch of {cfg.batch_size} per device on "
+                         f"{device.group_size} device(s)")
     lr = build_lr_schedule(cfg.lr_scheduler, cfg.lr, steps_per_epoch, cfg.epochs, milestones=cfg.milestones,
                            gamma=cfg.gamma, eta_min=cfg.eta_min, warmup_epochs=cfg.warmup_epochs)
     optimizer = build_optimizer(cfg.optimizer, param_groups(network, cfg.weight_decay), lr,
                                 weight_decay=cfg.weight_decay, momentum=cfg.momentum)
-    loss = CenterFaceLoss(cfg.hm_weight, cfg.wh_weight, cfg.off_weight, cfg.lm_weight)
+    loss = task.build_loss(cfg)
     logger.info("training on %d images (%d steps/epoch of %d per device x %d devices), %d epochs",
                 len(source), steps_per_epoch, cfg.batch_size, device.group_size, cfg.epochs)
     trainer = Trainer(NetworkWithLoss(network, loss), optimizer, dataset, steps_per_epoch, cfg.epochs,
@@ -182,9 +175,12 @@ def run(cfg, device):
                       keep_checkpoint_max=cfg.keep_checkpoint_max, ckpt_interval=cfg.ckpt_interval,
                       log_interval=cfg.log_interval, logger=logger,
                       on_epoch_begin=_shard_logger(dataset, source, device, logger),
-                      component_names=LOSS_COMPONENTS)
+                      component_names=task.loss_components, checkpoint_extra={"model": task.name})
     if not cfg.resume:  # with resume the weights come from the checkpoint inside train()
         _log_state(logger, "initial", device, network, optimizer)
     summary = trainer.train(resume=cfg.resume)
     _log_state(logger, "final", device, network, optimizer)
+    if getattr(source, "skipped_images", 0):
+        logger.warning("%d unreadable images were skipped in this process (see the warnings above)",
+                       source.skipped_images)
     return summary

@@ -10,14 +10,14 @@ it normalises with the batch mean and biased variance and updates the moving sta
 variance and the layer's momentum, exactly as `nn.BatchNorm2d` does; gradients for input, gamma and beta
 come from the kernel. In inference mode it runs MindSpore's own BatchNorm on the moving statistics.
 In a `ConvBNAct` with ReLU the ReLU is fused into the kernel (`act` becomes None).
-Library build, caching and the CPU-only rule: `src/models/cpu_kernels.py`.
+Library build, caching and the CPU-only rule: `src/models/kernels/library.py`.
 """
 import numpy as np
 
 import mindspore as ms
 from mindspore import Tensor, nn, ops
 
-from src.models.cpu_kernels import DEFAULT_CACHE_DIR, kernel_library_or_none, restore_parameter_names
+from src.models.kernels.library import DEFAULT_CACHE_DIR, swap_cells
 
 __all__ = ["FastBatchNorm2d", "is_fast_batchnorm_candidate", "enable_fast_batchnorm"]
 
@@ -87,16 +87,12 @@ def enable_fast_batchnorm(network, library=None, num_threads=None, fuse_relu=Tru
     fuse_relu: in a `ConvBNAct` whose activation is ReLU, run the ReLU inside the kernel.
     Returns the count; 0, leaving the network unchanged, when not on CPU or the library cannot be built.
     """
-    from src.models.mobilenet_v2 import ConvBNAct
+    from src.models.layers import ConvBNAct
 
-    library = kernel_library_or_none(library, num_threads, cache_dir)
-    if library is None:
-        return 0
-    names = [(param, param.name) for param in network.get_parameters()]
-    count = 0
-    for _, cell in list(network.cells_and_names()):
+    def swap(cell, library):
         if isinstance(cell, (nn.CellList, nn.SequentialCell)):
-            continue  # their children are indexed, not attributes: a BN directly in a list stays as is
+            return 0  # their children are indexed, not attributes: a BN directly in a list stays as is
+        count = 0
         for attr, child in list(cell.name_cells().items()):
             if not is_fast_batchnorm_candidate(child):
                 continue
@@ -107,5 +103,6 @@ def enable_fast_batchnorm(network, library=None, num_threads=None, fuse_relu=Tru
             if fuse:
                 cell.act = None
             count += 1
-    restore_parameter_names(names)
-    return count
+        return count
+
+    return swap_cells(network, swap, library, num_threads, cache_dir)

@@ -1,4 +1,5 @@
-"""Tests for src/evaluation/wider_test.py without MindSpore: a numpy stand-in network that "detects" the one
+"""Tests for CenterFace's test path without MindSpore (src/centerface/wider.py, the task's passes through
+src/evaluation/eval_set.py): a numpy stand-in network that "detects" the one
 bright rectangle of its input and encodes it in the official head layout, written out here independently of
 the decoder (centre -> grid (cx/4 - 0.5, cy/4 - 0.5), floor = cell, remainder = offset, scale = log(size/4),
 landmarks relative to the box's top-left corner)."""
@@ -9,11 +10,13 @@ import cv2
 import numpy as np
 import pytest
 
+from src.centerface.task import TASK
+from src.centerface.wider import WiderEvalSet, list_wider_images, resolve_gt_dir, wider_text, write_results
 from src.data.wider_gt import write_wider_gt
-from src.evaluation.wider_test import (TEST_INFO, InferenceOptions, InferencePass, WiderImage, detect,
-                                       infer_images, list_wider_images, pass_detections, pass_input, plan_passes,
-                                       resolve_gt_dir, result_dir, select_checkpoints, wider_text, write_results)
-from src.inference.decode import Detections
+from src.evaluation.eval_set import TEST_INFO, EvalImage, run_eval_set
+from src.inference.detections import Detections
+from src.inference.passes import InferenceOptions, InferencePass
+from src.model_utils.config import parse_config
 
 STRIDE = 4
 # (x, y) of the 5 landmarks relative to the box (left eye, right eye, nose, left/right mouth corner).
@@ -55,30 +58,6 @@ def expected_landmarks(box):
 
 # ---------------------------------------------------------------- checkpoints
 
-def test_select_checkpoints_epoch_range_rank0_sorted(tmp_path):
-    for name in ["0-1_5.ckpt", "0-2_5.ckpt", "0-10_5.ckpt", "0-2_3.ckpt", "1-2_5.ckpt", "0-3_5.ckpt.tmp",
-                 "centerface.ckpt", "0-11_5.ckpt"]:
-        (tmp_path / name).write_bytes(b"x")
-    names = [p.name for p in select_checkpoints(tmp_path, 2, 10)]
-    assert names == ["0-2_3.ckpt", "0-2_5.ckpt", "0-10_5.ckpt"]  # numeric epoch order, rank 1 left out
-    assert [p.name for p in select_checkpoints(tmp_path, 10, -1)] == ["0-10_5.ckpt", "0-11_5.ckpt"]
-    single = tmp_path / "centerface.ckpt"
-    assert select_checkpoints(single, 50, 60) == [single]
-
-
-def test_select_checkpoints_errors_name_the_problem(tmp_path):
-    (tmp_path / "0-1_5.ckpt").write_bytes(b"x")
-    with pytest.raises(FileNotFoundError, match=r"epoch in 5\.\.7"):
-        select_checkpoints(tmp_path, 5, 7)
-    with pytest.raises(ValueError, match="start=3 > end=2"):
-        select_checkpoints(tmp_path, 3, 2)
-    with pytest.raises(FileNotFoundError, match="nope"):
-        select_checkpoints(tmp_path / "nope", 0, -1)
-
-
-def test_result_dir_is_checkpoint_stem(tmp_path):
-    assert result_dir(tmp_path, "/x/0-140_1610.ckpt") == tmp_path / "0-140_1610"
-
 
 # ---------------------------------------------------------------- images
 
@@ -95,7 +74,9 @@ def test_list_wider_images_follows_gt_order_and_finds_files(tmp_path):
         (data / rel).parent.mkdir(parents=True, exist_ok=True)
         (data / rel).write_bytes(b"x")
     images = list_wider_images(data, tmp_path / "gt" / "wider_face_val.mat")
-    assert [(i.event, i.stem) for i in images] == [("1--B", "1_b_2"), ("1--B", "1_b_1"), ("0--A", "0_a_1")]
+    assert [(i.info["event"], i.info["stem"]) for i in images] == [("1--B", "1_b_2"), ("1--B", "1_b_1"),
+                                                                   ("0--A", "0_a_1")]
+    assert [i.key for i in images] == ["1_b_2", "1_b_1", "0_a_1"]
     assert images[0].path == data / "1--B" / "1_b_2.jpg"
     assert images[1].path == data / "1--B" / "1_b_1.jpg"  # missing: kept, reported when read
     assert images[2].path == data / "0--A" / "0_a_1.png"
@@ -114,43 +95,17 @@ def test_list_wider_images_errors(tmp_path):
 
 # ---------------------------------------------------------------- options and passes
 
-def test_options_validation_names_the_key():
-    with pytest.raises(ValueError, match="test_input_size"):
-        InferenceOptions(input_size=(830, 832))
-    with pytest.raises(ValueError, match="test_scales"):
-        InferenceOptions(scales=(1.0, 0.0))
-    with pytest.raises(ValueError, match="nms"):
-        InferenceOptions(nms="soft")
-    with pytest.raises(ValueError, match="test_scale"):
-        InferenceOptions(fit_scale=1.5)
-    with pytest.raises(ValueError, match="test_top_k"):
-        InferenceOptions(top_k=0)
 
-
-def test_canvases_round_up_to_multiples_of_32():
-    options = InferenceOptions(input_size=(832, 832), scales=(0.5, 0.75, 1.0, 1.25))
-    assert [options.canvas(s) for s in options.scales] == [(416, 416), (640, 640), (832, 832), (1056, 1056)]
-    assert options.shapes_vary
-    assert not InferenceOptions(input_size=(832, 832)).shapes_vary
-    assert InferenceOptions(input_size=None).shapes_vary
-
-
-def test_plan_passes_scales_then_flip():
-    canvas = plan_passes(InferenceOptions(input_size=(256, 256), fit_scale=0.999, scales=(0.5, 1.0), flip=True))
-    assert canvas == [InferencePass((128, 128), 0.999, False), InferencePass((128, 128), 0.999, True),
-                      InferencePass((256, 256), 0.999, False), InferencePass((256, 256), 0.999, True)]
-    original = plan_passes(InferenceOptions(input_size=None, scales=(0.5, 2.0)))
-    assert original == [InferencePass(None, 0.5, False), InferencePass(None, 2.0, False)]
-
-
-def test_from_config_single_scale_unless_multi_scale():
-    class Cfg:
-        test_input_size, test_scale, test_scales, multi_scale, flip_test = [], 0.999, [0.5, 1.0], False, True
-        test_score_thresh, test_top_k, nms, nms_iou, soft_sigma = 0.02, 1000, "hard", 0.3, 0.5
-    options = InferenceOptions.from_config(Cfg)
+def test_options_from_config_single_scale_unless_multi_scale():
+    cfg = parse_config(["--test_input_size", "", "--test_scales", "0.5,1.0", "--flip_test", "True"], script="test")
+    options = TASK.inference_options(cfg, "test")
     assert options.input_size is None and options.scales == (1.0,) and options.flip
-    Cfg.multi_scale = True
-    assert InferenceOptions.from_config(Cfg).scales == (0.5, 1.0)
+    assert (options.score_thresh, options.top_k, options.fit_scale) == (0.02, 1000, 0.999)  # test.py's defaults
+    cfg.multi_scale = True
+    assert TASK.inference_options(cfg, "test").scales == (0.5, 1.0)
+    predict = TASK.inference_options(parse_config(["--input_size", "640,480"], script="predict"), "predict")
+    assert (predict.input_size, predict.fit_scale, predict.score_thresh, predict.top_k) == ((640, 480), 1.0, 0.5, 200)
+    assert TASK.inference_options(parse_config([], script="test"), "test").input_size == (832, 832)
 
 
 # ---------------------------------------------------------------- detection through passes
@@ -165,12 +120,12 @@ BOX = (30, 30, 110, 130)  # off-centre: a pass mirrored the wrong way would not 
     InferenceOptions(input_size=None, scales=(0.75, 1.25), flip=True),
 ], ids=["canvas", "original", "canvas-multi-flip", "original-multi-flip"])
 def test_detect_maps_the_face_back_to_original_pixels(options):
-    dets = detect(rectangle_network, rectangle_image(box=BOX), options)
+    dets = TASK.detect(rectangle_network, rectangle_image(box=BOX), options)
     # One face: hard NMS merges the passes. Edges move by at most ~1 input pixel through bilinear resizing;
     # the smallest pass (scale 0.5 of 256 -> ~0.6 input px per original px) makes that ~2 original pixels.
     assert len(dets) == 1
     np.testing.assert_allclose(dets.boxes[0], BOX, atol=2.0)
-    np.testing.assert_allclose(dets.landmarks[0], expected_landmarks(BOX), atol=2.0)
+    np.testing.assert_allclose(dets.keypoints[0], expected_landmarks(BOX), atol=2.0)
     assert dets.scores[0] == pytest.approx(0.9)
 
 
@@ -178,17 +133,22 @@ def test_flipped_pass_keeps_left_landmarks_on_the_left():
     image = rectangle_image(box=(20, 30, 90, 120))  # off-centre: a wrong mirror would move it
     options = InferenceOptions(input_size=(256, 256))
     one_pass = InferencePass((256, 256), 0.999, True)
-    chw, meta = pass_input(image, one_pass)
+    seen = []
+
+    def network(batch):
+        seen.append(batch)
+        return rectangle_network(batch)
+    dets = TASK.run_pass(network, image, one_pass, options)
+    chw = seen[0][0]
     assert chw[0, :, : chw.shape[2] // 2].max() < 128  # the rectangle sits on the right of the flipped input
-    dets = pass_detections([h[0] for h in rectangle_network(chw[None])], meta, options, flipped=True)
     np.testing.assert_allclose(dets.boxes[0], (20, 30, 90, 120), atol=1.0)
-    np.testing.assert_allclose(dets.landmarks[0], expected_landmarks((20, 30, 90, 120)), atol=1.0)
-    assert dets.landmarks[0, 0, 0] < dets.landmarks[0, 1, 0]  # left eye has the smaller x
+    np.testing.assert_allclose(dets.keypoints[0], expected_landmarks((20, 30, 90, 120)), atol=1.0)
+    assert dets.keypoints[0, 0, 0] < dets.keypoints[0, 1, 0]  # left eye has the smaller x
 
 
 def test_soft_nms_merge_keeps_decayed_duplicates():
     options = InferenceOptions(input_size=(256, 256), flip=True, nms="soft_gaussian", soft_sigma=0.5)
-    dets = detect(rectangle_network, rectangle_image(box=BOX), options)
+    dets = TASK.detect(rectangle_network, rectangle_image(box=BOX), options)
     # Two passes find the same face; Gaussian Soft-NMS keeps the second with score 0.9 * exp(-iou^2 / 0.5).
     assert len(dets) == 2
     assert dets.scores[0] == pytest.approx(0.9)
@@ -200,17 +160,17 @@ def test_soft_nms_merge_keeps_decayed_duplicates():
 
 def test_wider_text_true_count_sorted_xywh():
     dets = Detections(boxes=[[0, 0, 10, 20], [5.5, 6, 8, 16], [1, 2, 3, 4]], scores=[0.2, 0.9, 0.5],
-                      landmarks=np.zeros((3, 5, 2)))
+                      keypoints=np.zeros((3, 5, 2)))
     lines = wider_text("img_1", dets).splitlines()
     assert lines[0] == "img_1" and int(lines[1]) == len(lines) - 2 == 3
     values = np.array([[float(v) for v in line.split()] for line in lines[2:]])
     np.testing.assert_allclose(values, [[5.5, 6, 2.5, 10, 0.9], [1, 2, 2, 2, 0.5], [0, 0, 10, 20, 0.2]], atol=1e-6)
-    assert wider_text("empty", Detections.empty()) == "empty\n0\n"
+    assert wider_text("empty", Detections.empty(5)) == "empty\n0\n"
 
 
 def test_write_results_txt_and_landmark_json(tmp_path):
-    dets = Detections(boxes=[[1, 2, 11, 22]], scores=[0.75], landmarks=np.arange(10).reshape(1, 5, 2))
-    image = WiderImage("0--Parade", "0_Parade_1", tmp_path / "0_Parade_1.jpg")
+    dets = Detections(boxes=[[1, 2, 11, 22]], scores=[0.75], keypoints=np.arange(10).reshape(1, 5, 2))
+    image = EvalImage("0_Parade_1", tmp_path / "0_Parade_1.jpg", {"event": "0--Parade", "stem": "0_Parade_1"})
     txt = write_results(tmp_path / "out", image, dets, (480, 640))
     assert txt == tmp_path / "out" / "0--Parade" / "0_Parade_1.txt"
     record = json.loads(txt.with_suffix(".json").read_text())
@@ -225,15 +185,16 @@ def test_infer_images_counts_unreadable_and_continues(tmp_path, caplog):
     folder.mkdir(parents=True)
     cv2.imwrite(str(folder / "good.jpg"), rectangle_image(box=BOX)[:, :, ::-1])
     (folder / "broken.jpg").write_bytes(b"not a jpeg")
-    images = [WiderImage("0--A", "good", folder / "good.jpg"), WiderImage("0--A", "broken", folder / "broken.jpg"),
-              WiderImage("0--A", "missing", folder / "missing.jpg")]
+    eval_set = WiderEvalSet(folder.parent, "")
+    eval_set._images = [EvalImage(stem, folder / f"{stem}.jpg", {"event": "0--A", "stem": stem})
+                        for stem in ("good", "broken", "missing")]
     out = tmp_path / "out"
-    with caplog.at_level(logging.ERROR, logger="centerface"):
-        summary = infer_images(rectangle_network, images, InferenceOptions(input_size=(256, 256)), out,
+    with caplog.at_level(logging.ERROR):
+        summary = run_eval_set(TASK, rectangle_network, eval_set, InferenceOptions(input_size=(256, 256)), out,
                                checkpoint="x.ckpt", progress=False)
     assert summary.failed == [str(folder / "broken.jpg"), str(folder / "missing.jpg")]
     assert "broken.jpg" in caplog.text and "missing.jpg" in caplog.text
     assert sorted(p.name for p in (out / "0--A").iterdir()) == ["good.json", "good.txt"]
-    assert summary.faces == 1 and "2 unreadable" in summary.line()
+    assert summary.objects == 1 and "2 unreadable" in summary.line()
     info = json.loads((out / TEST_INFO).read_text())
     assert info["summary"]["images"] == 3 and info["options"]["input_size"] == [256, 256]

@@ -12,9 +12,10 @@ import pytest
 import mindspore as ms
 from mindspore import Tensor
 
-from src.models import cpu_kernels
-from src.models.centerface import CenterFace
-from src.models.cpu_kernels import KernelBuildError, build_kernel_library, enable_cpu_kernels, set_kernel_threads
+from src.models.kernels import library as cpu_kernels
+from src.centerface.network import CenterFace
+from src.models.kernels import enable_cpu_kernels
+from src.models.kernels.library import KernelBuildError, build_kernel_library, set_kernel_threads
 from src.models.fold_bn import fold_batchnorm
 
 

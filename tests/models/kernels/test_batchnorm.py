@@ -13,9 +13,9 @@ import pytest
 import mindspore as ms
 from mindspore import Tensor, nn, ops
 
-from src.models.centerface import CenterFace
-from src.models.fast_batchnorm import FastBatchNorm2d, enable_fast_batchnorm, is_fast_batchnorm_candidate
-from src.models.mobilenet_v2 import ConvBNAct
+from src.centerface.network import CenterFace
+from src.models.kernels.batchnorm import FastBatchNorm2d, enable_fast_batchnorm, is_fast_batchnorm_candidate
+from src.models.layers import ConvBNAct
 
 ATOL = 1e-5
 

@@ -12,9 +12,11 @@ import math
 from mindspore import nn, ops
 from mindspore.common.initializer import Constant, Normal
 
-from src.models.mobilenet_v2 import ConvBNAct, MobileNetV2Backbone, activation
+from src.models.layers import ConvBNAct, NamedHeads, activation
+from src.models.mobilenet_v2 import MobileNetV2Backbone
 
-HEAD_CHANNELS = (("heatmap", 1), ("scale", 2), ("offset", 2), ("landmarks", 10))
+# The network's outputs in order (name, channels); checkpoint names are `head_<name>.weight/.bias`.
+HEADS = (("heatmap", 1), ("scale", 2), ("offset", 2), ("landmarks", 10))
 
 
 class UpBlock(nn.Cell):
@@ -48,8 +50,9 @@ class CenterFaceNeck(nn.Cell):
         return self.fuse(x)
 
 
-class CenterFace(nn.Cell):
-    """The whole detector. `neck_width` 24 is the official model, 64 the old MindSpore zoo's."""
+class CenterFace(NamedHeads):
+    """The whole detector: backbone, neck, heads dict. `neck_width` 24 is the official model, 64 the old
+    MindSpore zoo's."""
 
     def __init__(self, neck_width=24, act="relu", heatmap_prior=0.1):
         super().__init__()
@@ -58,16 +61,16 @@ class CenterFace(nn.Cell):
         # Heatmap bias so that sigmoid starts at the prior (CenterNet's -2.19 for 0.1): keeps the focal loss
         # from exploding on the first steps. Regression heads start near zero.
         prior_bias = -math.log((1 - heatmap_prior) / heatmap_prior)
-        self.head_heatmap = nn.Conv2d(neck_width, 1, 1, has_bias=True, weight_init=Normal(0.01),
-                                      bias_init=Constant(prior_bias))
-        self.head_scale = nn.Conv2d(neck_width, 2, 1, has_bias=True, weight_init=Normal(0.001), bias_init="zeros")
-        self.head_offset = nn.Conv2d(neck_width, 2, 1, has_bias=True, weight_init=Normal(0.001), bias_init="zeros")
-        self.head_landmarks = nn.Conv2d(neck_width, 10, 1, has_bias=True, weight_init=Normal(0.001),
-                                        bias_init="zeros")
+        heads = {}
+        for name, channels in HEADS:
+            is_heatmap = name == "heatmap"
+            heads[f"head_{name}"] = nn.Conv2d(neck_width, channels, 1, has_bias=True,
+                                              weight_init=Normal(0.01 if is_heatmap else 0.001),
+                                              bias_init=Constant(prior_bias) if is_heatmap else "zeros")
+        self.set_heads(heads)
         self.sigmoid = ops.Sigmoid()
 
     def construct(self, x):
         c2, c3, c4, c5 = self.backbone(x)
-        feat = self.neck(c2, c3, c4, c5)
-        return (self.sigmoid(self.head_heatmap(feat)), self.head_scale(feat), self.head_offset(feat),
-                self.head_landmarks(feat))
+        heatmap, scale, offset, landmarks = self.apply_heads(self.neck(c2, c3, c4, c5))
+        return self.sigmoid(heatmap), scale, offset, landmarks

@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from src.models.cpu_kernels import KernelBuildError, build_kernel_library
+from src.models.kernels.library import KernelBuildError, build_kernel_library
 
 
 @pytest.fixture(scope="session")

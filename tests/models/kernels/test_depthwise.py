@@ -18,10 +18,10 @@ import pytest
 import mindspore as ms
 from mindspore import Tensor, nn, ops
 
-from src.models import cpu_kernels
-from src.models.centerface import CenterFace
-from src.models.cpu_kernels import KernelBuildError
-from src.models.fast_depthwise import FastDepthwiseConv2d, enable_fast_depthwise, is_fast_depthwise_candidate
+from src.models.kernels import library as cpu_kernels
+from src.centerface.network import CenterFace
+from src.models.kernels.library import KernelBuildError
+from src.models.kernels.depthwise import FastDepthwiseConv2d, enable_fast_depthwise, is_fast_depthwise_candidate
 from src.models.fold_bn import fold_batchnorm
 
 ATOL = 1e-5

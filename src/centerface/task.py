@@ -1,0 +1,115 @@
+"""CenterFace plugged into the shared machinery (see src/tasks/base.py for what each member means)."""
+from pathlib import Path
+
+from src.data.keypoints import FACE_LANDMARKS
+from src.model_utils.cli import require
+from src.model_utils.config import ConfigError
+from src.tasks.base import Task
+
+__all__ = ["CenterFaceTask", "TASK_CLASS", "TASK", "default_image_dir"]
+
+
+def default_image_dir(json_path):
+    """Without --train_image_dir: `images/` next to the json if it exists (synthetic and WIDER layouts),
+    else the json's folder."""
+    folder = Path(json_path).parent
+    return str(folder / "images") if (folder / "images").is_dir() else str(folder)
+
+
+class CenterFaceTask(Task):
+    name = "centerface"
+    keypoints = FACE_LANDMARKS
+    heads = (("heatmap", 1), ("scale", 2), ("offset", 2), ("landmarks", 10))
+    output_stride = 4
+    backbone_prefix = "backbone."
+    # The old MindSpore zoo saved its network under this wrapper attribute.
+    checkpoint_prefixes = ("centerface_network.",)
+    loss_components = ("hm", "wh", "off", "lm")
+
+    # ------------------------------------------------------------------ network
+    def build_network(self, cfg):
+        from src.centerface.network import CenterFace
+
+        return CenterFace(cfg.neck_width, cfg.activation, cfg.heatmap_prior)
+
+    def onnx_names(self, cfg):
+        """The official centerface.onnx names (input.1, outputs 537..540) unless `official_names` is off."""
+        from src.onnx_utils import OFFICIAL_INPUT, OFFICIAL_OUTPUTS
+
+        return (OFFICIAL_INPUT, OFFICIAL_OUTPUTS) if cfg.official_names else None
+
+    # ------------------------------------------------------------------ training
+    def check_train_inputs(self, cfg):
+        if not cfg.train_json:
+            raise ConfigError("--train_json is required (COCO-format faces; see src/data/prepare_widerface.py or "
+                              "src/data/synthetic.py)")
+        if not Path(cfg.train_json).is_file():
+            raise FileNotFoundError(f"--train_json {cfg.train_json}: no such file")
+        if not Path(cfg.train_image_dir or ".").is_dir():
+            raise FileNotFoundError(f"--train_image_dir {cfg.train_image_dir}: no such folder")
+
+    def training_source(self, cfg, logger):
+        from src.centerface.augment import TrainAugment
+        from src.centerface.data import FaceDetectionSource
+        from src.centerface.targets import CenterFaceTargets
+
+        size = tuple(cfg.train_size)
+        augment = TrainAugment(size, anchor_prob=cfg.aug_anchor_prob, crop_scale=tuple(cfg.aug_crop_scale),
+                               flip_prob=cfg.aug_flip_prob, color_jitter=cfg.aug_color_jitter,
+                               lighting_std=cfg.aug_lighting_std, min_box_size=cfg.aug_min_box_size)
+        targets = CenterFaceTargets(size, stride=self.output_stride, max_objs=cfg.max_objs,
+                                    min_overlap=cfg.min_overlap, landmark_min_area=cfg.landmark_min_area,
+                                    legacy_radius=cfg.legacy_radius)
+        image_dir = cfg.train_image_dir or default_image_dir(cfg.train_json)
+        source = FaceDetectionSource(cfg.train_json, image_dir, augment, targets, seed=cfg.seed)
+        logger.info("training data: %d images, %d face boxes from %s", len(source), source.num_faces,
+                    cfg.train_json)
+        return source
+
+    def build_loss(self, cfg):
+        from src.centerface.loss import CenterFaceLoss
+
+        return CenterFaceLoss(cfg.hm_weight, cfg.wh_weight, cfg.off_weight, cfg.lm_weight)
+
+    # ------------------------------------------------------------------ inference
+    def inference_options(self, cfg, purpose):
+        """predict.py fits a fixed input_size canvas exactly (scale 1.0), as the official demo; test.py and the
+        offline chain at `test_scale` (the old zoo's 0.999)."""
+        from src.inference.passes import InferenceOptions
+
+        return InferenceOptions(input_size=tuple(cfg.input_size) or None,
+                                fit_scale=1.0 if purpose == "predict" else cfg.test_scale,
+                                scales=tuple(cfg.test_scales) if cfg.multi_scale else (1.0,), flip=cfg.flip_test,
+                                score_thresh=cfg.score_thresh, top_k=cfg.top_k, nms=cfg.nms, nms_iou=cfg.nms_iou,
+                                soft_sigma=cfg.soft_sigma)
+
+    def make_input(self, image, one_pass, options):
+        from src.inference.preprocess import make_input
+
+        return make_input(image, input_size=one_pass.input_size, scale=one_pass.scale)
+
+    def decode(self, heads, meta, options):
+        from src.centerface.decode import decode
+
+        return decode(*heads, meta=meta, score_thresh=options.score_thresh, top_k=options.top_k, nms="none",
+                      stride=self.output_stride)
+
+    def to_json(self, dets, image_name):
+        from src.centerface.decode import detections_to_json
+
+        return detections_to_json(dets, image_name)
+
+    # ------------------------------------------------------------------ evaluation
+    def eval_set(self, cfg, need_images=True):
+        """WIDER FACE val: images need `data_dir` and `ground_truth_path` (the list); evaluating needs the
+        ground truth; writing results needs neither."""
+        from src.centerface.wider import WiderEvalSet
+
+        if need_images:
+            require(cfg, "data_dir", hint="WIDER val images laid out <data_dir>/<event>/<name>.jpg")
+            require(cfg, "ground_truth_path", hint="the folder of wider_face_val.mat (it lists the images)")
+        return WiderEvalSet(cfg.data_dir, cfg.ground_truth_path, cfg.eval_iou, cfg.eval_json, cfg.eval_plot)
+
+
+TASK_CLASS = CenterFaceTask
+TASK = CenterFaceTask()  # unbound: CenterFace's methods take everything they need as arguments

@@ -1,0 +1,86 @@
+"""A task's network ready for inference: build, load a checkpoint, fold BatchNorm, enable the CPU kernels.
+
+This is the one place that sequence is written; predict.py, test.py, eval.py, export.py and the benchmarks
+use it. `InferenceModel` keeps the network and swaps weights checkpoint by checkpoint, so a sweep over many
+checkpoints compiles the graph once per input shape, not once per checkpoint.
+
+    model = InferenceModel(task, cfg)          # or load_network(task, cfg, ckpt) for a Cell (export)
+    model.load("0-140_1610.ckpt")
+    heads = model(batch_nchw_float32)          # tuple of numpy arrays, the task's heads in order
+"""
+from __future__ import annotations
+
+import logging
+from typing import Optional, Tuple
+
+import numpy as np
+
+LOG = logging.getLogger(__name__)
+
+__all__ = ["InferenceModel", "load_network"]
+
+
+def load_network(task, cfg, ckpt_path, fold: bool = True, logger=None):
+    """`task`'s network for `cfg` with every weight from `ckpt_path` (an error if one is missing or the file
+    holds another task's model), BatchNorm folded (`fold`), in inference mode."""
+    from src.engine.checkpoint import load_weights
+    from src.models.fold_bn import fold_batchnorm
+
+    network = task.build_network(cfg)
+    load_weights(network, ckpt_path, strict=True, extra_prefixes=task.checkpoint_prefixes, model=task.name,
+                 logger=logger)
+    network.set_train(False)
+    if fold:
+        fold_batchnorm(network)
+    return network
+
+
+class InferenceModel:
+    """A task's BatchNorm-folded network in inference mode whose weights can be swapped by `load`.
+
+    dynamic_shape: declare the input as (N, 3, None, None) so GRAPH mode compiles once for every input size
+        (measured on CPU for CenterFace: same outputs bit for bit, same speed as static shapes).
+    cpu_kernels: use the project's compiled CPU kernels (static shapes only; ignored with dynamic_shape and
+        off the CPU). None = the config's `cpu_kernels` key.
+    """
+
+    def __init__(self, task, cfg, dynamic_shape: bool = False, cpu_kernels: Optional[bool] = None):
+        self.task, self.cfg = task, cfg
+        self.dynamic_shape = bool(dynamic_shape)
+        self.cpu_kernels = bool(getattr(cfg, "cpu_kernels", False) if cpu_kernels is None else cpu_kernels)
+        self.network = None
+        self.kernel_counts = {}
+
+    def load(self, ckpt_path) -> None:
+        """Load `ckpt_path`: the first one builds the network, later ones only replace its weights."""
+        import mindspore as ms
+
+        folded = load_network(self.task, self.cfg, ckpt_path, logger=LOG)
+        if self.network is None:
+            self.network = folded
+            # Same Parameters, so later checkpoints still swap in by name. The compiled kernels declare static
+            # shapes, so a dynamic-shape network (original-size testing) keeps MindSpore's ops.
+            if self.cpu_kernels and not self.dynamic_shape:
+                from src.models.kernels import enable_cpu_kernels
+
+                self.kernel_counts = enable_cpu_kernels(self.network)
+            if self.dynamic_shape:
+                self.network.set_inputs(ms.Tensor(shape=[None, 3, None, None], dtype=ms.float32))
+            return
+        current = {p.name: p for p in self.network.get_parameters()}
+        new = {p.name: p for p in folded.get_parameters()}
+        if set(current) != set(new):
+            raise ValueError(f"checkpoint {ckpt_path}: folded parameters differ from the first checkpoint's "
+                             f"({sorted(set(current) ^ set(new))[:3]}); expected the same architecture")
+        for name, param in new.items():
+            current[name].set_data(param.data)
+
+    def __call__(self, batch: np.ndarray) -> Tuple[np.ndarray, ...]:
+        import mindspore as ms
+
+        if self.network is None:
+            raise RuntimeError("InferenceModel: call load(ckpt_path) before running images")
+        outputs = self.network(ms.Tensor(np.ascontiguousarray(batch, dtype=np.float32)))
+        if not isinstance(outputs, (tuple, list)):
+            outputs = (outputs,)
+        return tuple(o.asnumpy() for o in outputs)

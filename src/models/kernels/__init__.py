@@ -1,0 +1,36 @@
+"""The project's compiled CPU kernels for MindSpore, and the one call that puts them into a network.
+
+Kernels for the layers that dominated the CPU time under MindSpore 2.10 (measured in README "Performance"):
+* `depthwise`: depthwise 3x3 convs (forward, both gradients; bias+ReLU fused for folded inference);
+* `batchnorm`: training-mode BatchNorm2d, with the following ReLU fused in `ConvBNAct`;
+* `bias_relu`: the bias+ReLU epilogue of the other BN-folded convs (inference) in one pass.
+`library` builds and caches the shared library they live in (see there for the CPU-only and static-shape
+rules).
+
+    from src.models.kernels import enable_cpu_kernels
+    counts = enable_cpu_kernels(network)
+    # training network: {"depthwise": 17, "bias_relu": 0, "batchnorm": 59}
+    # after fold_batchnorm: {"depthwise": 17, "bias_relu": 22, "batchnorm": 0}; zeros if unavailable
+"""
+from src.models.kernels.library import DEFAULT_CACHE_DIR, kernel_library_or_none
+
+__all__ = ["enable_cpu_kernels"]
+
+
+def enable_cpu_kernels(network, library=None, num_threads=None, fuse_relu=True, cache_dir=DEFAULT_CACHE_DIR):
+    """All swaps (`enable_fast_depthwise`, `enable_fused_bias_relu`, `enable_fast_batchnorm`) in place.
+
+    Returns their counts {"depthwise", "bias_relu", "batchnorm"}, all 0 when not on CPU or the library
+    cannot be built (warned once). Call after `fold_batchnorm` when folding (it rebuilds the convs it
+    folds). fuse_relu=False keeps every ReLU a separate MindSpore op (and skips `enable_fused_bias_relu`).
+    """
+    from src.models.kernels.batchnorm import enable_fast_batchnorm
+    from src.models.kernels.bias_relu import enable_fused_bias_relu
+    from src.models.kernels.depthwise import enable_fast_depthwise
+
+    library = kernel_library_or_none(library, num_threads, cache_dir)
+    if library is None:
+        return {"depthwise": 0, "bias_relu": 0, "batchnorm": 0}
+    return {"depthwise": enable_fast_depthwise(network, library, fuse_bias_relu=fuse_relu),
+            "bias_relu": enable_fused_bias_relu(network, library) if fuse_relu else 0,
+            "batchnorm": enable_fast_batchnorm(network, library, fuse_relu=fuse_relu)}
