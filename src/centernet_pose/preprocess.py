@@ -1,0 +1,138 @@
+"""Test-time input of the CenterNet pose model, exactly as the original's ``BaseDetector.pre_process``.
+
+Facts from xingyizhou/CenterNet (CENTERNET.md §E; ``detectors/base_detector.py``, ``utils/image.py``):
+
+* The image is first resized by ``scale`` to ``new_h = int(h * scale)``, ``new_w = int(w * scale)``
+  (``cv2.resize``, bilinear; a no-op copy at scale 1).
+* Fixed resolution (the default, ``keep_res=False``): input ``input_res`` (512x512),
+  centre ``c = (new_w / 2, new_h / 2)`` and source width ``s = max(h, w)`` of the ORIGINAL image (not of the
+  resized one: the original uses ``max(height, width)`` before scaling, so a test scale zooms the content
+  inside the fixed 512x512 input; with ``max(new_h, new_w)`` multi-scale testing would do nothing).
+* Keep resolution (``keep_res=True``): ``inp = (new | pad) + 1`` per side (``pad`` 31 for DLA: the next
+  multiple of 32 strictly above, so 512 -> 544), ``c = (new_w // 2, new_h // 2)``, ``s = (inp_w, inp_h)``.
+* ``trans = get_affine_transform(c, s, 0, (inp_w, inp_h))`` then ``cv2.warpAffine(..., INTER_LINEAR)`` with a
+  zero border; ``(img / 255 - mean) / std`` on the BGR image; CHW float32.
+
+``get_affine_transform`` (rotation 0) is defined by three point pairs: ``c -> (W/2, H/2)``,
+``c + (0, -s_w/2) -> (W/2, H/2 - W/2)`` and a third point completing a right angle on each side
+(``c + (-s_w/2, -s_w/2) -> (0, H/2 - W/2)``). The two source offsets ``(0, -s_w/2)``, ``(-s_w/2, 0)`` map
+to ``(0, -W/2)``, ``(-W/2, 0)``, so the map is the uniform scale ``k = W / s_w`` (the width ratio on BOTH axes;
+``s_h`` is never read) plus the translation that sends ``c`` to the output centre:
+``x' = k (x - c_x) + W/2``, ``y' = k (y - c_y) + H/2``. :func:`center_scale_affine` is that closed form
+(tests/centernet_pose/test_preprocess.py checks it against the three-point construction).
+
+The returned :class:`~src.inference.preprocess.InputMeta` maps ORIGINAL-image pixel coordinates to input
+pixels: ``affine = trans @ diag(scale, scale, 1)``, in the original's index convention (no half-pixel shift:
+the original maps results back by the inverse affine and then divides by ``scale``). cv2.resize itself maps
+``x -> (x + 0.5) * scale - 0.5``, so at a test scale other than 1 that convention puts results
+``(1 - 1/scale) / 2`` original pixels off (-0.5 px at scale 0.5, +0.17 px at 1.5); kept for fidelity with the
+published model's numbers (tests/centernet_pose/test_preprocess.py measures it). The original inverts the
+affine built for the OUTPUT size ``(inp_w // 4, inp_h // 4)``; when the input sides are multiples of the
+down ratio that is exactly the input affine divided by 4, so one InputMeta serves both (points are multiplied
+by the down ratio before :func:`~src.inference.preprocess.invert_points`).
+"""
+from __future__ import annotations
+
+from typing import Sequence, Tuple
+
+import cv2
+import numpy as np
+
+from src.inference.preprocess import InputMeta, check_image
+
+__all__ = ["COCO_HP_MEAN", "COCO_HP_STD", "center_scale_affine", "input_geometry", "pose_input", "flip_batch"]
+
+# Per-channel statistics of COCO in BGR order (CenterNet's coco_hp.py; CENTERNET.md §C).
+COCO_HP_MEAN = (0.40789654, 0.44719302, 0.47026115)
+COCO_HP_STD = (0.28863828, 0.27408164, 0.27809835)
+
+
+def center_scale_affine(center_xy: Sequence[float], source_width: float,
+                        output_wh: Sequence[int]) -> np.ndarray:
+    """(2, 3) float64 affine of the original's ``get_affine_transform(center, s, rot=0, output_size)``.
+
+    Uniform scale ``k = output_w / source_width`` and the shift sending ``center_xy`` to
+    ``(output_w / 2, output_h / 2)`` (see the module docstring for the derivation).
+    """
+    cx, cy = float(center_xy[0]), float(center_xy[1])
+    out_w, out_h = float(output_wh[0]), float(output_wh[1])
+    if not source_width > 0:
+        raise ValueError(f"center_scale_affine: source_width must be > 0, got {source_width}")
+    k = out_w / float(source_width)
+    return np.array([[k, 0.0, out_w / 2 - k * cx], [0.0, k, out_h / 2 - k * cy]], dtype=np.float64)
+
+
+def _check_pad(pad: int) -> int:
+    pad = int(pad)
+    if pad < 0 or (pad + 1) & pad:
+        raise ValueError(f"pose_input: pad must be 2^n - 1 (31 for DLA, 127 for Hourglass), got {pad}")
+    return pad
+
+
+def input_geometry(orig_hw: Tuple[int, int], scale: float = 1.0, keep_res: bool = False,
+                   input_res: Sequence[int] = (512, 512), pad: int = 31):
+    """Sizes and affine of the original's pre_process for an image of ``orig_hw`` at test ``scale``.
+
+    Returns ``(resized_hw, input_hw, trans)``: the size after the scale resize, the network input size
+    (height, width) and the (2, 3) affine from RESIZED-image pixels to input pixels.
+    """
+    height, width = int(orig_hw[0]), int(orig_hw[1])
+    if not (np.isfinite(scale) and scale > 0):
+        raise ValueError(f"pose_input: scale must be a positive number, got {scale}")
+    new_h, new_w = int(height * scale), int(width * scale)
+    if new_h < 1 or new_w < 1:
+        raise ValueError(f"pose_input: scale {scale} shrinks the {height}x{width} image to {new_h}x{new_w} pixels")
+    if keep_res:
+        pad = _check_pad(pad)
+        inp_h, inp_w = (new_h | pad) + 1, (new_w | pad) + 1
+        center = (new_w // 2, new_h // 2)
+        source_width = inp_w  # s = (inp_w, inp_h); only s_w is read -> k = 1
+    else:
+        if len(input_res) != 2 or min(int(v) for v in input_res) < 1:
+            raise ValueError(f"pose_input: input_res must be (height, width) positive ints, got {input_res}")
+        inp_h, inp_w = int(input_res[0]), int(input_res[1])
+        center = (new_w / 2.0, new_h / 2.0)
+        source_width = max(height, width)  # of the ORIGINAL image, as the original (see module docstring)
+    trans = center_scale_affine(center, source_width, (inp_w, inp_h))
+    return (new_h, new_w), (inp_h, inp_w), trans
+
+
+def pose_input(image_rgb: np.ndarray, scale: float = 1.0, keep_res: bool = False,
+               input_res: Sequence[int] = (512, 512), pad: int = 31, mean: Sequence[float] = COCO_HP_MEAN,
+               std: Sequence[float] = COCO_HP_STD) -> Tuple[np.ndarray, InputMeta]:
+    """Network input (3, H, W) float32 = BGR ``(x / 255 - mean) / std`` and the InputMeta mapping back.
+
+    image_rgb: (h, w, 3) uint8 RGB. scale: test scale (the original's ``--test_scales``). keep_res: keep the
+    image size padded by ``pad`` (``--keep_res``) instead of the fixed ``input_res`` (height, width).
+    mean, std: BGR order. The arithmetic follows the original (float64, cast to float32 at the end).
+    """
+    check_image(image_rgb, "pose_input")
+    mean32 = np.asarray(mean, dtype=np.float32).reshape(-1)
+    std32 = np.asarray(std, dtype=np.float32).reshape(-1)
+    if mean32.shape != (3,) or std32.shape != (3,) or not (std32 > 0).all():
+        raise ValueError(f"pose_input: mean and std must be 3 numbers (BGR), std > 0; got {mean}, {std}")
+
+    orig_hw = (int(image_rgb.shape[0]), int(image_rgb.shape[1]))
+    (new_h, new_w), (inp_h, inp_w), trans = input_geometry(orig_hw, scale, keep_res, input_res, pad)
+    if (new_h, new_w) == orig_hw:
+        resized = image_rgb  # cv2.resize to the same size is a copy
+    else:
+        resized = cv2.resize(image_rgb, (new_w, new_h))  # default INTER_LINEAR, as the original
+    warped = cv2.warpAffine(resized, trans, (inp_w, inp_h), flags=cv2.INTER_LINEAR)  # zero border
+    # (x / 255 - mean) / std in float64 then float32, as the original, tabulated for the 256 byte values:
+    # identical numbers, ~10x faster than the arithmetic over the whole image.
+    table = ((np.arange(256) / 255.0 - mean32[:, None]) / std32[:, None]).astype(np.float32)  # (3 BGR, 256)
+    chw = np.empty((3, inp_h, inp_w), dtype=np.float32)
+    for channel in range(3):  # BGR channel c is RGB channel 2 - c
+        np.take(table[channel], warped[:, :, 2 - channel], out=chw[channel])
+
+    affine = trans @ np.array([[scale, 0.0, 0.0], [0.0, scale, 0.0], [0.0, 0.0, 1.0]])
+    return chw, InputMeta(affine=affine, orig_hw=orig_hw, input_hw=(inp_h, inp_w))
+
+
+def flip_batch(chw: np.ndarray) -> np.ndarray:
+    """(2, 3, H, W) batch [input, input mirrored left-right]: what the original's flip test feeds the network."""
+    chw = np.asarray(chw)
+    if chw.ndim != 3 or chw.shape[0] != 3:
+        raise ValueError(f"flip_batch: input must be (3, H, W), got shape {chw.shape}")
+    return np.ascontiguousarray(np.stack([chw, chw[:, :, ::-1]]))

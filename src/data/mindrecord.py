@@ -1,0 +1,303 @@
+"""COCO person keypoints -> MindRecord shards (the old zoo's CenterNet training-set format), and back.
+
+    python -m src.data.mindrecord --coco_dir COCO --mindrecord_dir OUT [--mindrecord_prefix coco_hp.train.mind]
+        [--shards 8] [--split train2017] [--overwrite]
+
+reads COCO/annotations/person_keypoints_{split}.json and the images in COCO/{split}/ and writes
+OUT/<prefix>0 .. OUT/<prefix>7, each with its index file <name>.db (FileWriter names the shards <prefix> plus
+the shard number, zero-padded to the width of shards - 1: <prefix>00 .. <prefix>11 for 12 shards; a single
+shard is <prefix> itself). ``read_mindrecord_records(OUT, prefix)`` gives the records back in the structure of
+``load_person_keypoints`` (src/data/coco_keypoints.py) with ``image_bytes`` in place of ``image_path``
+(decoded on use by ``load_record_image``), so training can read either source.
+
+Schema. The old MindSpore zoo's fields (research/cv/centernet/src/dataset.py, transfer_coco_to_mindrecord), with
+their names, types and meanings, so that a reader of those columns keeps working:
+    image        bytes             the image file as stored (not re-encoded)
+    num_objects  int32             persons in the image
+    keypoints    int32 [-1, 51]    COCO x, y, v per joint
+    bbox         float32 [-1, 4]   COCO x, y, w, h
+    category_id  int32 [-1]        the json's person category id (1 in COCO)
+plus what a record needs and the zoo did not store: file_name string, image_id int64, width int32,
+height int32, record_index int64 (position in the converted image order: FileReader returns rows in no fixed
+order). The summary of the conversion (LoadSummary) is kept as JSON in the schema description.
+Content differs from the zoo's: the zoo stored every annotation of an image (crowd regions and empty boxes
+too); here only the persons load_person_keypoints keeps (policy in its module docstring), so num_objects >= 1.
+
+int32 keypoints: COCO joint coordinates are integer pixel positions (all 14 x 17 joints of the mini test set
+are); the converter refuses (one line) a json with a non-integer coordinate rather than truncate it, so a
+MindRecord set always reads back exactly what load_person_keypoints returns.
+
+Images are decoded once during the conversion (truncated/undecodable files and sizes differing from the json
+stop it with a message naming the file), so training never meets a broken image from a converted set.
+
+Interruptions: the shards are written into a temporary folder inside the output folder under their final
+names (each shard's header lists the other shards by name, without folder), committed, then moved into place
+(os.replace, same file system), index files first; the temporary folder is removed on failure. An interrupted
+conversion therefore leaves no shard under the final names, or (if stopped during the final moves) an
+incomplete set that the reader rejects naming the missing shard and that the next conversion only replaces
+with overwrite.
+"""
+import argparse
+import json
+import logging
+import os
+import re
+import shutil
+import tempfile
+from typing import Optional, Sequence
+
+import numpy as np
+from tqdm import tqdm
+
+from .coco_keypoints import (
+    NUM_JOINTS,
+    LoadSummary,
+    PersonRecords,
+    load_person_keypoints,
+    make_record,
+)
+from .image_io import decode_image
+
+DEFAULT_PREFIX = "coco_hp.train.mind"
+DEFAULT_SHARDS = 8
+DEFAULT_SPLIT = "train2017"
+MAX_SHARDS = 1000  # mindspore.mindrecord's limit
+SCHEMA = {
+    "image": {"type": "bytes"},
+    "num_objects": {"type": "int32"},
+    "keypoints": {"type": "int32", "shape": [-1, 3 * NUM_JOINTS]},
+    "bbox": {"type": "float32", "shape": [-1, 4]},
+    "category_id": {"type": "int32", "shape": [-1]},
+    "file_name": {"type": "string"},
+    "image_id": {"type": "int64"},
+    "width": {"type": "int32"},
+    "height": {"type": "int32"},
+    "record_index": {"type": "int64"},
+}
+SCHEMA_NAME = "centernet_pose_coco_person_keypoints"
+WRITE_BATCH = 64  # rows per FileWriter.write_raw_data call
+_HEADER_LIMIT = 1 << 27  # FileWriter.set_header_size allows at most 128 MB (default 16 MB)
+
+
+
+def _check_prefix(prefix):
+    if not isinstance(prefix, str) or not prefix or os.sep in prefix or prefix.startswith("."):
+        raise ValueError(f"mindrecord prefix {prefix!r}: expected a file name (no folder, not starting with '.')")
+
+
+def _set_files(mindrecord_dir, prefix):
+    """Names in mindrecord_dir of a shard set <prefix>[digits] and their .db index files, sorted."""
+    if not os.path.isdir(mindrecord_dir):
+        return []
+    pattern = re.compile(re.escape(prefix) + r"\d*(\.db)?")
+    return sorted(name for name in os.listdir(mindrecord_dir) if pattern.fullmatch(name))
+
+
+def read_shard_header(path):
+    """The JSON header of a MindRecord shard (8-byte little-endian length, then the JSON text): its
+    'shard_addresses' list the names of all shards of the set, 'schema' the fields and description."""
+    try:
+        with open(path, "rb") as f:
+            size = int.from_bytes(f.read(8), "little")
+            if not 0 < size <= _HEADER_LIMIT:
+                raise ValueError(f"header length {size}")
+            header = json.loads(f.read(size).decode("utf-8"))
+        if not isinstance(header.get("shard_addresses"), list) or not isinstance(header.get("schema"), list):
+            raise ValueError("no shard_addresses/schema")
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise ValueError(f"{path}: not a readable MindRecord shard ({exc})") from None
+    return header
+
+
+def mindrecord_shards(mindrecord_dir, prefix=DEFAULT_PREFIX):
+    """Paths of all shards of the set <prefix> in mindrecord_dir, in shard order, after checking that every
+    shard the set's header names, and its .db index file, is present (FileNotFoundError naming the first
+    missing one)."""
+    _check_prefix(prefix)
+    mindrecord_dir = str(mindrecord_dir)
+    if not os.path.isdir(mindrecord_dir):
+        raise FileNotFoundError(f"MindRecord folder {mindrecord_dir}: no such folder")
+    present = [name for name in _set_files(mindrecord_dir, prefix) if not name.endswith(".db")]
+    if not present:
+        raise FileNotFoundError(f"{mindrecord_dir}: no MindRecord shards named {prefix}* "
+                                f"(convert with scripts/convert_dataset_to_mindrecord.sh)")
+    header = read_shard_header(os.path.join(mindrecord_dir, present[0]))
+    names = header["shard_addresses"]
+    if any(not isinstance(n, str) or os.path.basename(n) != n or not n.startswith(prefix) for n in names):
+        raise ValueError(f"{os.path.join(mindrecord_dir, present[0])}: its header lists shards {names}, not "
+                         f"{prefix}* files of one folder")
+    for name in names:
+        for required in (name, name + ".db"):
+            if not os.path.isfile(os.path.join(mindrecord_dir, required)):
+                raise FileNotFoundError(f"MindRecord set {os.path.join(mindrecord_dir, prefix)}: "
+                                        f"{required} missing ({len(names)} shards expected)")
+    return [os.path.join(mindrecord_dir, name) for name in names]
+
+
+def _integer_keypoints(record, json_path):
+    """keypoints (N, 17, 3) float32 as int32 (N, 51); ValueError if a value is not an integer."""
+    keypoints = record["keypoints"]
+    rounded = np.round(keypoints)
+    if not np.array_equal(rounded, keypoints) or np.abs(keypoints).max(initial=0) >= 2 ** 31:
+        bad = keypoints[rounded != keypoints]
+        raise ValueError(f"{json_path}: image {record['file_name']} (id {record['image_id']}): keypoint value "
+                         f"{bad[0] if bad.size else keypoints.max()} does not fit the int32 'keypoints' field of "
+                         f"the zoo schema (integers expected)")
+    return rounded.astype(np.int32).reshape(-1, 3 * NUM_JOINTS)
+
+
+def _row(record, index, person_category_id, json_path):
+    path = record["image_path"]
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as exc:
+        raise ValueError(f"cannot read image {path}: {exc.strerror}") from None
+    image = decode_image(data, "BGR", ignore_orientation=True)
+    if image is None:
+        raise ValueError(f"cannot read image {path}: truncated, or not an image file")
+    if image.shape[:2] != (record["height"], record["width"]):
+        raise ValueError(f"image {path} is {image.shape[1]}x{image.shape[0]} but {json_path} says "
+                         f"{record['width']}x{record['height']}")
+    count = len(record["boxes_xywh"])
+    return {"image": data, "num_objects": count, "keypoints": _integer_keypoints(record, json_path),
+            "bbox": record["boxes_xywh"], "category_id": np.full(count, person_category_id, np.int32),
+            "file_name": record["file_name"], "image_id": record["image_id"], "width": record["width"],
+            "height": record["height"], "record_index": index}
+
+
+def convert_coco_to_mindrecord(coco_dir, mindrecord_dir, prefix=DEFAULT_PREFIX, shards=DEFAULT_SHARDS,
+                               split=DEFAULT_SPLIT, overwrite=False, progress=True):
+    """Write the persons of coco_dir/annotations/person_keypoints_{split}.json (images in coco_dir/{split}/)
+    as a MindRecord set <prefix>* of ``shards`` shards in mindrecord_dir (schema and guarantees: module
+    docstring). Refuses (FileExistsError) to replace an existing set of the same prefix unless overwrite.
+    Returns (shard paths, LoadSummary)."""
+    _check_prefix(prefix)
+    if type(shards) is not int or not 1 <= shards <= MAX_SHARDS:
+        raise ValueError(f"shards {shards!r}: expected an integer in [1, {MAX_SHARDS}]")
+    coco_dir, mindrecord_dir = str(coco_dir), str(mindrecord_dir)
+    json_path = os.path.join(coco_dir, "annotations", f"person_keypoints_{split}.json")
+    image_dir = os.path.join(coco_dir, split)
+    if not os.path.isdir(image_dir):
+        raise FileNotFoundError(f"image folder {image_dir}: no such folder (COCO_DIR/{split}/ expected)")
+    existing = _set_files(mindrecord_dir, prefix)
+    if existing and not overwrite:
+        raise FileExistsError(f"{mindrecord_dir} already holds the MindRecord set {prefix} ({len(existing)} files, "
+                              f"e.g. {existing[0]}): pass overwrite=True (--overwrite) to replace it")
+    records = load_person_keypoints(json_path, image_dir, drop_empty=True)
+    if not records:
+        raise ValueError(f"{json_path}: no image with a usable person ({records.summary})")
+
+    from mindspore.mindrecord import (
+        FileWriter,  # lazily: the rest of the module needs no MindSpore
+    )
+
+    os.makedirs(mindrecord_dir, exist_ok=True)
+    temporary = tempfile.mkdtemp(prefix=f".{prefix}.partial-", dir=mindrecord_dir)
+    try:
+        writer = FileWriter(os.path.join(temporary, prefix), shard_num=shards)
+        description = {"source": os.path.basename(json_path), "summary": records.summary.as_dict()}
+        writer.add_schema(SCHEMA, json.dumps(description))
+        batch = []
+        for index, record in enumerate(tqdm(records, desc=f"MindRecord {prefix}", unit="img", disable=not progress)):
+            batch.append(_row(record, index, records.category_id, json_path))
+            if len(batch) == WRITE_BATCH:
+                writer.write_raw_data(batch)
+                batch = []
+        if batch:
+            writer.write_raw_data(batch)
+        writer.commit()
+        written = sorted(os.listdir(temporary), key=lambda name: (not name.endswith(".db"), name))
+        for name in _set_files(mindrecord_dir, prefix):  # overwrite: no shard of the old set may survive
+            os.remove(os.path.join(mindrecord_dir, name))
+        for name in written:  # index files first: a set interrupted here has no shard or names its missing one
+            os.replace(os.path.join(temporary, name), os.path.join(mindrecord_dir, name))
+    finally:
+        shutil.rmtree(temporary, ignore_errors=True)
+    return mindrecord_shards(mindrecord_dir, prefix), records.summary
+
+
+def _stored_summary(header):
+    """The LoadSummary the converter kept in the schema description, or None (e.g. a zoo-made set)."""
+    try:
+        stored = json.loads(header["schema"][0]["desc"])["summary"]
+        return LoadSummary(**stored)
+    except (KeyError, IndexError, TypeError, ValueError):
+        return None
+
+
+def read_mindrecord_records(mindrecord_dir, prefix=DEFAULT_PREFIX):
+    """All images of the MindRecord set <prefix> in mindrecord_dir as a PersonRecords list, in the order of
+    the conversion, each record as load_person_keypoints makes it but with ``image_bytes`` (the image file's
+    bytes, decoded on use by load_record_image) instead of ``image_path``. ``.summary`` is the conversion's.
+
+    Every image's bytes are held in memory (COCO train2017's 64k person images: about 10 GB).
+    FileNotFoundError naming a missing shard; ValueError for a set not written by this module (the old zoo's
+    sets lack file_name/image_id/width/height/record_index: convert again)."""
+    paths = mindrecord_shards(mindrecord_dir, prefix)
+    header = read_shard_header(paths[0])
+    from mindspore.mindrecord import FileReader
+
+    try:
+        reader = FileReader(paths, num_consumer=max(1, min(4, os.cpu_count() or 1)))
+    except RuntimeError as exc:
+        lines = [line for line in str(exc).splitlines() if "[ERROR]" in line] or [str(exc).splitlines()[0]]
+        raise ValueError(f"cannot read MindRecord set {paths[0]}: {lines[0].strip()}") from None
+    try:
+        missing = sorted(set(SCHEMA) - set(reader.schema()))
+        if missing:
+            raise ValueError(f"MindRecord set {paths[0]}: fields {missing} missing: not written by "
+                             f"src.data.mindrecord (the old zoo's sets lack them); convert the COCO json again")
+        rows = list(reader.get_next())
+    finally:
+        reader.close()
+    rows.sort(key=lambda row: int(row["record_index"]))
+    if [int(row["record_index"]) for row in rows] != list(range(len(rows))):
+        raise ValueError(f"MindRecord set {paths[0]}: record_index is not 0..{len(rows) - 1} (rows missing or "
+                         f"duplicated)")
+    category_ids = {int(v) for row in rows for v in row["category_id"]}
+    if len(category_ids) > 1:
+        raise ValueError(f"MindRecord set {paths[0]}: several category ids {sorted(category_ids)}, expected "
+                         f"the person category only")
+    records = PersonRecords(summary=_stored_summary(header), category_id=min(category_ids, default=None))
+    for row in rows:
+        count = int(row["num_objects"])
+        if row["bbox"].shape != (count, 4) or row["keypoints"].shape != (count, 3 * NUM_JOINTS):
+            raise ValueError(f"MindRecord set {paths[0]}: row {row['record_index']} ({row['file_name']}) has "
+                             f"num_objects {count} but bbox {row['bbox'].shape}, keypoints {row['keypoints'].shape}")
+        record = make_record(row["file_name"], row["image_id"], row["width"], row["height"], row["bbox"],
+                             row["keypoints"].reshape(count, NUM_JOINTS, 3))
+        record["image_bytes"] = row["image"]
+        records.append(record)
+    if records.summary is None or records.summary.images_kept != len(records):
+        records.summary = LoadSummary(images=len(records), images_kept=len(records),
+                                      persons=sum(len(r["boxes"]) for r in records),
+                                      persons_without_joints=sum(int((r["num_keypoints"] == 0).sum())
+                                                                 for r in records))
+    return records
+
+
+def main(argv: Optional[Sequence[str]] = None):
+    """Command line: convert a COCO person-keypoint split to MindRecord (see the module docstring)."""
+    parser = argparse.ArgumentParser(prog="python -m src.data.mindrecord", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--coco_dir", required=True, help="COCO folder with annotations/ and the split's images")
+    parser.add_argument("--mindrecord_dir", required=True, help="output folder of the shards")
+    parser.add_argument("--mindrecord_prefix", default=DEFAULT_PREFIX, help="shard file name prefix")
+    parser.add_argument("--shards", type=int, default=DEFAULT_SHARDS, help="number of shard files")
+    parser.add_argument("--split", default=DEFAULT_SPLIT, help="COCO split: annotations/person_keypoints_"
+                                                               "{split}.json and images in {split}/")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing set of the same prefix")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        paths, summary = convert_coco_to_mindrecord(args.coco_dir, args.mindrecord_dir, args.mindrecord_prefix,
+                                                    args.shards, args.split, args.overwrite)
+    except (ValueError, OSError) as error:
+        raise SystemExit(f"convert_dataset_to_mindrecord: error: {error}") from None
+    print(f"convert_dataset_to_mindrecord: wrote {summary.images_kept} images, {summary.persons} persons to "
+          f"{len(paths)} shards {os.path.join(args.mindrecord_dir, args.mindrecord_prefix)}*: {summary}")
+    return paths
+
+
+if __name__ == "__main__":
+    main()

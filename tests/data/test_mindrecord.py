@@ -1,0 +1,261 @@
+"""Tests for src/data/mindrecord.py: the 4-image mini COCO set converted to MindRecord and read back equal, field
+by field, to load_person_keypoints; the old zoo's columns read through MindSpore's own readers; shard naming;
+missing shards; overwrite refusal; no partial set after a failed or interrupted conversion; the CLI."""
+import json
+import os
+import shutil
+
+import numpy as np
+import pytest
+
+from src.data.coco_keypoints import load_person_keypoints, load_record_image
+from src.data.image_io import read_image
+from src.data.mindrecord import (DEFAULT_PREFIX, SCHEMA, convert_coco_to_mindrecord, main, mindrecord_shards,
+                                 read_mindrecord_records, read_shard_header)
+
+JSON_NAME = "person_keypoints_train2017.json"
+
+
+def make_coco_dir(root, mini_dir):
+    """root/coco with train2017/ (the 4 mini images) and annotations/person_keypoints_train2017.json."""
+    coco = root / "coco"
+    (coco / "train2017").mkdir(parents=True)
+    (coco / "annotations").mkdir()
+    for path in mini_dir.glob("*.jpg"):
+        shutil.copy(path, coco / "train2017" / path.name)
+    shutil.copy(mini_dir / "test_coco.json", coco / "annotations" / JSON_NAME)
+    return coco
+
+
+@pytest.fixture(scope="module")
+def converted(tmp_path_factory, coco_mini_dir):
+    """(coco dir, MindRecord dir) after one conversion with the defaults (prefix coco_hp.train.mind, 8 shards)."""
+    root = tmp_path_factory.mktemp("mindrecord")
+    coco = make_coco_dir(root, coco_mini_dir)
+    convert_coco_to_mindrecord(coco, root / "out", progress=False)
+    return coco, root / "out"
+
+
+@pytest.fixture()
+def coco(tmp_path, coco_mini_dir):
+    return make_coco_dir(tmp_path, coco_mini_dir)
+
+
+def expected_records(coco):
+    return load_person_keypoints(coco / "annotations" / JSON_NAME, coco / "train2017")
+
+
+def set_names(prefix, count, width=1):
+    shards = [f"{prefix}{i:0{width}d}" for i in range(count)]
+    return sorted(shards + [name + ".db" for name in shards])
+
+
+def test_round_trip_equals_load_person_keypoints(converted):
+    coco, out = converted
+    assert sorted(os.listdir(out)) == set_names(DEFAULT_PREFIX, 8)  # and no temporary folder left
+    expected, records = expected_records(coco), read_mindrecord_records(out)
+    assert len(records) == len(expected) == 4
+    for got, want in zip(records, expected):
+        assert set(got) == set(want) - {"image_path"} | {"image_bytes"}
+        for key in ("file_name", "image_id", "width", "height"):
+            assert got[key] == want[key] and type(got[key]) is type(want[key]), key
+        for key in ("boxes", "boxes_xywh", "keypoints", "num_keypoints"):
+            assert got[key].dtype == want[key].dtype, key
+            np.testing.assert_array_equal(got[key], want[key], err_msg=key)  # exact: nothing lost in int32/float32
+        assert got["image_bytes"] == open(want["image_path"], "rb").read()  # the file as stored
+        np.testing.assert_array_equal(load_record_image(got),
+                                      read_image(want["image_path"], "BGR", ignore_orientation=True))
+    assert records.summary == expected.summary and records.category_id == 1
+
+
+def test_zoo_columns_read_with_mindspore_dataset(converted):
+    """The old zoo trained from ds.MindDataset(columns_list=[image, num_objects, keypoints, bbox, category_id]):
+    those columns keep their names, dtypes and meanings (bbox = COCO x, y, w, h as in the json)."""
+    import mindspore.dataset as ds
+
+    coco, out = converted
+    data = json.loads((coco / "annotations" / JSON_NAME).read_text())
+    by_name = {i["file_name"]: i["id"] for i in data["images"]}
+    files = mindrecord_shards(out)
+    dataset = ds.MindDataset(files, columns_list=["image", "num_objects", "keypoints", "bbox", "category_id",
+                                                  "file_name"], shuffle=False)
+    seen = set()
+    for row in dataset.create_dict_iterator(output_numpy=True, num_epochs=1):
+        anns = [a for a in data["annotations"] if a["image_id"] == by_name[str(row["file_name"])]]
+        assert row["num_objects"] == len(anns) and row["num_objects"].dtype == np.int32
+        assert row["keypoints"].dtype == np.int32 and row["bbox"].dtype == np.float32
+        np.testing.assert_array_equal(row["keypoints"], [a["keypoints"] for a in anns])
+        np.testing.assert_allclose(row["bbox"], [a["bbox"] for a in anns], atol=1e-4)  # float32 of 2 decimals
+        np.testing.assert_array_equal(row["category_id"], [1] * len(anns))
+        assert row["image"].tobytes() == (coco / "train2017" / str(row["file_name"])).read_bytes()
+        seen.add(str(row["file_name"]))
+    assert seen == set(by_name)
+
+
+def test_rows_come_back_in_conversion_order(coco, tmp_path, monkeypatch):
+    """FileReader returns the rows of a multi-shard set in storage order, which is not the written order once
+    rows are written in several calls (40 rows in calls of 5 over 4 shards came back as 0, 5, 10, 15, 20, 21,
+    ...); the reader restores the json's image order."""
+    import src.data.mindrecord as module
+
+    monkeypatch.setattr(module, "WRITE_BATCH", 5)
+    path = coco / "annotations" / JSON_NAME
+    data = json.loads(path.read_text())
+    images, annotations = [], []
+    for copy in range(10):  # 40 images: 10 copies of the 4, with new ids and names
+        for info in data["images"]:
+            name = f"{copy}_{info['file_name']}"
+            os.link(coco / "train2017" / info["file_name"], coco / "train2017" / name)
+            images.append({**info, "id": copy * 10 ** 7 + info["id"], "file_name": name})
+            annotations += [{**a, "image_id": images[-1]["id"]} for a in data["annotations"]
+                            if a["image_id"] == info["id"]]
+    images = images[::-1]  # neither id nor name order
+    path.write_text(json.dumps({**data, "images": images, "annotations": annotations}))
+    convert_coco_to_mindrecord(coco, tmp_path / "out", shards=4, progress=False)
+    records = read_mindrecord_records(tmp_path / "out")
+    assert [r["file_name"] for r in records] == [i["file_name"] for i in images]
+    assert records.summary.persons == 140
+
+
+@pytest.mark.parametrize("shards, names", [(1, [DEFAULT_PREFIX, DEFAULT_PREFIX + ".db"]),
+                                           (3, set_names(DEFAULT_PREFIX, 3)),
+                                           (12, set_names(DEFAULT_PREFIX, 12, width=2))])
+def test_shard_names_follow_the_shard_count(coco, tmp_path, shards, names):
+    paths, summary = convert_coco_to_mindrecord(coco, tmp_path / "out", shards=shards, progress=False)
+    assert sorted(os.listdir(tmp_path / "out")) == names
+    assert [os.path.basename(p) for p in paths] == [n for n in names if not n.endswith(".db")]
+    assert [r["file_name"] for r in read_mindrecord_records(tmp_path / "out")] == \
+        [r["file_name"] for r in expected_records(coco)]
+    assert summary.images_kept == 4
+
+
+def test_custom_prefix_and_split(coco, tmp_path):
+    (coco / "annotations" / JSON_NAME).rename(coco / "annotations" / "person_keypoints_val2017.json")
+    (coco / "train2017").rename(coco / "val2017")
+    convert_coco_to_mindrecord(coco, tmp_path / "out", prefix="pose.val", shards=2, split="val2017", progress=False)
+    assert sorted(os.listdir(tmp_path / "out")) == set_names("pose.val", 2)
+    assert len(read_mindrecord_records(tmp_path / "out", "pose.val")) == 4
+    with pytest.raises(FileNotFoundError, match="no MindRecord shards named coco_hp.train.mind"):
+        read_mindrecord_records(tmp_path / "out")
+
+
+@pytest.mark.parametrize("removed", ["coco_hp.train.mind0", "coco_hp.train.mind5", "coco_hp.train.mind7",
+                                     "coco_hp.train.mind2.db"])
+def test_missing_shard_is_named(converted, tmp_path, removed):
+    _, out = converted
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    for name in os.listdir(out):
+        if name != removed:
+            os.link(out / name, copy / name)  # hard links: the shards are sparse 50 MB files
+    with pytest.raises(FileNotFoundError) as error:
+        read_mindrecord_records(copy)
+    message = str(error.value)
+    assert "\n" not in message and f"{removed} missing (8 shards expected)" in message
+
+
+def test_header_names_every_shard(converted):
+    _, out = converted
+    header = read_shard_header(out / "coco_hp.train.mind3")
+    assert header["shard_addresses"] == [f"{DEFAULT_PREFIX}{i}" for i in range(8)]
+    assert json.loads(header["schema"][0]["desc"])["summary"]["persons"] == 14
+    with pytest.raises(ValueError, match="not a readable MindRecord shard"):
+        read_shard_header(out / "coco_hp.train.mind3.db")
+
+
+def test_existing_set_is_not_overwritten_unless_asked(coco, tmp_path):
+    out = tmp_path / "out"
+    convert_coco_to_mindrecord(coco, out, progress=False)
+    before = {name: (out / name).stat().st_mtime_ns for name in os.listdir(out)}
+    with pytest.raises(FileExistsError) as error:
+        convert_coco_to_mindrecord(coco, out, progress=False)
+    assert "\n" not in str(error.value) and "pass overwrite=True (--overwrite)" in str(error.value)
+    assert {name: (out / name).stat().st_mtime_ns for name in os.listdir(out)} == before
+    (out / "other.mind0").write_bytes(b"another set")  # not of this prefix: left alone
+    convert_coco_to_mindrecord(coco, out, shards=3, overwrite=True, progress=False)
+    assert sorted(os.listdir(out)) == sorted(set_names(DEFAULT_PREFIX, 3) + ["other.mind0"])  # no stale mind3..7
+    assert len(read_mindrecord_records(out)) == 4
+
+
+def test_failed_conversion_leaves_no_shard(coco, tmp_path):
+    image = coco / "train2017" / "000000196141.jpg"
+    image.write_bytes(image.read_bytes()[:20000])  # truncated: caught while writing the third image
+    out = tmp_path / "out"
+    with pytest.raises(ValueError, match=r"cannot read image .*000000196141.jpg: truncated"):
+        convert_coco_to_mindrecord(coco, out, progress=False)
+    assert os.listdir(out) == []  # neither shards nor the temporary folder
+
+
+def test_interrupted_conversion_leaves_no_shard(coco, tmp_path, monkeypatch):
+    import src.data.mindrecord as module
+
+    calls = []
+
+    def interrupted(data, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(data, *args, **kwargs)
+
+    real = module.decode_image
+    monkeypatch.setattr(module, "decode_image", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        convert_coco_to_mindrecord(coco, tmp_path / "out", progress=False)
+    assert os.listdir(tmp_path / "out") == []
+
+
+def test_size_mismatch_and_non_integer_keypoints_are_refused(coco, tmp_path):
+    path = coco / "annotations" / JSON_NAME
+    data = json.loads(path.read_text())
+    data["images"][1]["width"] = 501
+    path.write_text(json.dumps(data))
+    with pytest.raises(ValueError, match=r"000000040083.jpg is 500x333 but .* says 501x333"):
+        convert_coco_to_mindrecord(coco, tmp_path / "a", progress=False)
+    data["images"][1]["width"] = 500
+    data["annotations"][2]["keypoints"][0] = 343.5
+    path.write_text(json.dumps(data))
+    with pytest.raises(ValueError) as error:
+        convert_coco_to_mindrecord(coco, tmp_path / "b", progress=False)
+    assert "image 000000040083.jpg (id 40083): keypoint value 343.5 does not fit the int32" in str(error.value)
+    assert not (tmp_path / "b").exists() or os.listdir(tmp_path / "b") == []
+
+
+def test_bad_arguments(coco, tmp_path):
+    with pytest.raises(ValueError, match=r"shards 0: expected an integer in \[1, 1000\]"):
+        convert_coco_to_mindrecord(coco, tmp_path, shards=0)
+    with pytest.raises(ValueError, match="mindrecord prefix 'a/b': expected a file name"):
+        convert_coco_to_mindrecord(coco, tmp_path, prefix="a/b")
+    with pytest.raises(FileNotFoundError, match=r"image folder .*val2017: no such folder"):
+        convert_coco_to_mindrecord(coco, tmp_path, split="val2017")
+    with pytest.raises(FileNotFoundError, match="MindRecord folder .*none: no such folder"):
+        read_mindrecord_records(tmp_path / "none")
+
+
+def test_zoo_made_set_is_rejected_with_a_hint(tmp_path):
+    """A set written with only the zoo's five fields cannot give records (no file name, size or order)."""
+    from mindspore.mindrecord import FileWriter
+
+    zoo_schema = {key: SCHEMA[key] for key in ("image", "num_objects", "keypoints", "bbox", "category_id")}
+    writer = FileWriter(str(tmp_path / DEFAULT_PREFIX), shard_num=2)
+    writer.add_schema(zoo_schema, "centernet_json")
+    writer.write_raw_data([{"image": b"x", "num_objects": 1, "keypoints": np.zeros((1, 51), np.int32),
+                            "bbox": np.ones((1, 4), np.float32), "category_id": np.ones(1, np.int32)}])
+    writer.commit()
+    with pytest.raises(ValueError) as error:
+        read_mindrecord_records(tmp_path)
+    message = str(error.value)
+    assert "\n" not in message
+    assert "fields ['file_name', 'height', 'image_id', 'record_index', 'width'] missing" in message
+
+
+def test_cli(coco, tmp_path, capsys):
+    out = tmp_path / "out"
+    paths = main(["--coco_dir", str(coco), "--mindrecord_dir", str(out), "--shards", "2",
+                  "--mindrecord_prefix", "p.mind"])
+    assert [os.path.basename(p) for p in paths] == ["p.mind0", "p.mind1"]
+    assert "wrote 4 images, 14 persons to 2 shards" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as error:
+        main(["--coco_dir", str(coco), "--mindrecord_dir", str(out), "--shards", "2", "--mindrecord_prefix", "p.mind"])
+    assert str(error.value).startswith("convert_dataset_to_mindrecord: error: ") and "already holds" in str(error.value)
+    main(["--coco_dir", str(coco), "--mindrecord_dir", str(out), "--mindrecord_prefix", "p.mind", "--overwrite"])
+    assert len(mindrecord_shards(out, "p.mind")) == 8
