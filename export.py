@@ -19,6 +19,7 @@ def main(argv=None):
     require(cfg, "ckpt_path", hint="the checkpoint to export (also --ckpt_file)")
     if len(cfg.input_size) != 2:
         raise ConfigError(f"--input_size {cfg.input_size}: export needs a fixed H,W (or --input_h and --input_w)")
+    task.check_export(cfg, cfg.file_format)
     from src.model_utils.device import init_device
 
     init_device(cfg.device_target, cfg.device_id, cfg.mode)
@@ -30,7 +31,7 @@ def main(argv=None):
     shape = (cfg.batch_size, 3, height, width)
     names = task.onnx_names(cfg)
     path = export_network(network, cfg.file_name or task.name, cfg.file_format, shape, cfg.device_target,
-                          official_names=names is not None, fold_bn=False)
+                          official_names=names is not None, fold_bn=False, dynamic=cfg.onnx_dynamic)
     print(f"exported {cfg.ckpt_path} -> {path} (input {'x'.join(map(str, shape))}, {task.name})")
     return 0
 

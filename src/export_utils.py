@@ -107,7 +107,7 @@ def make_size_independent(model):
     return make_dynamic(model)
 
 
-def _export_onnx(network, dummy, out, official_names):
+def _export_onnx(network, dummy, out, official_names, dynamic=True):
     """mindspore.onnx.export into a private temporary folder, then the size-independent rewrite, written atomically.
 
     The temporary folder also keeps `out` away from MindSpore's file-name check (letters, digits and `@_-.:/\\`
@@ -130,18 +130,21 @@ def _export_onnx(network, dummy, out, official_names):
         if got != ([OFFICIAL_INPUT], list(OFFICIAL_OUTPUTS)):
             raise RuntimeError(f"mindspore.onnx.export named inputs/outputs {got}; expected the official "
                                f"{([OFFICIAL_INPUT], list(OFFICIAL_OUTPUTS))}")
-    model = make_size_independent(model)
+    # dynamic=False keeps the export size (OpenCV DNN 4.10 cannot infer the shapes of some graphs with symbolic
+    # dims, e.g. CenterNet pose's IDAUp sums); the deconvolutions are freed either way.
+    model = make_size_independent(model) if dynamic else _free_deconvolutions(model)
     onnx.checker.check_model(model, full_check=True)  # full_check also runs strict shape inference
     atomic_write_bytes(out, model.SerializeToString())
 
 
 def export_network(network, file_name, file_format, input_shape, device_target="CPU", official_names=True,
-                   fold_bn=True):
+                   fold_bn=True, dynamic=True):
     """Export `network` for an input of `input_shape` (N, 3, H, W); returns the written path.
 
     With `fold_bn` (default) BatchNorm is folded into the convolutions first (in place: the network is for
     inference afterwards), giving the graph of the official BN-merged model. MINDIR and AIR keep the given shape;
-    ONNX runs at any batch and any H, W multiple of 32 (`input_shape` only traces the graph). With
+    ONNX runs at any batch and any H, W multiple of 32 (`input_shape` only traces the graph; `dynamic=False` keeps
+    it at `input_shape`). With
     `official_names` the ONNX input is `input.1` and the outputs `537..540` (heatmap, scale, offset, landmarks).
     """
     import mindspore as ms
@@ -164,7 +167,7 @@ def export_network(network, file_name, file_format, input_shape, device_target="
     out.parent.mkdir(parents=True, exist_ok=True)
     dummy = ms.Tensor(np.zeros(input_shape, np.float32))
     if file_format == "ONNX":
-        _export_onnx(network, dummy, out, official_names)
+        _export_onnx(network, dummy, out, official_names, dynamic)
         return out
     # Export under a temporary name, then move: a crash never leaves a truncated model behind.
     tmp_stem = out.parent / f".{out.stem}.{os.getpid()}.part"

@@ -22,7 +22,7 @@ import numpy as np  # noqa: E402
 
 from src.model_utils.cli import run  # noqa: E402
 
-LOG = logging.getLogger("centerface")
+LOG = logging.getLogger(__name__)
 
 
 def mindir_input_shape(mindir_path):

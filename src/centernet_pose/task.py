@@ -66,6 +66,14 @@ class CenterNetPoseTask(Task):
         return CenterNetPose(self.head_list(cfg), head_conv=cfg.head_conv, enable_dcn=cfg.enable_dcn,
                              down_ratio=cfg.down_ratio)
 
+    def check_export(self, cfg, file_format):
+        """ONNX cannot hold the deformable convs: MindSpore 2.10 does not export its DeformableOffsets op, and
+        ONNX opset 11 / onnxruntime 1.19 have no deformable convolution."""
+        if file_format.upper() == "ONNX" and cfg.enable_dcn:
+            raise ConfigError("--file_format ONNX: the deformable convs (enable_dcn True) cannot be written to ONNX "
+                              "(MindSpore 2.10 does not export DeformableOffsets; ONNX has no deformable conv); "
+                              "use MINDIR, or --enable_dcn False for the plain-conv variant")
+
     # ------------------------------------------------------------------ training
     def check_train_inputs(self, cfg):
         if cfg.mindrecord_dir:

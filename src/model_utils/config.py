@@ -230,10 +230,10 @@ def load_schema(path):
         base = values.get(BASE_KEY)
         if base is None:
             if not chain[-1][1]:  # an override file: over its task's shipped config
-                task = values.get("task", "centerface")
-                if not isinstance(task, str):
+                task = values.get("task")
+                if task is not None and not isinstance(task, str):
                     raise ConfigError(f"config file {current}: key 'task': expected a string, got {task!r}")
-                shipped = _task_config(task)
+                shipped = _task_config(task) if task is not None else DEFAULT_CONFIG
                 if shipped.resolve() in seen:
                     raise ConfigError(f"config file {current}: no help document, so it cannot define keys")
                 current = shipped

@@ -8,7 +8,7 @@ import os
 import sys
 from dataclasses import dataclass
 
-LOG = logging.getLogger("centerface")
+LOG = logging.getLogger(__name__)
 TARGETS = ("CPU", "GPU", "Ascend")
 
 

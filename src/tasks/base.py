@@ -67,6 +67,9 @@ class Task:
         """(input name, output names) an exported ONNX graph gets, or None to keep MindSpore's."""
         return None
 
+    def check_export(self, cfg, file_format):
+        """Raise a one-line error when this configuration cannot be exported to `file_format`."""
+
     # ------------------------------------------------------------------ training
     def check_train_inputs(self, cfg) -> None:
         """Check the training paths and sizes of `cfg` before anything heavy starts (raise one-line errors)."""
