@@ -10,9 +10,9 @@ usage: bash scripts/convert_dataset_to_mindrecord.sh COCO_DIR MINDRECORD_DIR [--
   COCO_DIR        COCO 2017 folder: annotations/person_keypoints_train2017.json and train2017/*.jpg
   MINDRECORD_DIR  output folder: coco_hp.train.mind0 .. coco_hp.train.mind7, each with a .db index file
   --key value     other options of src/data/mindrecord.py: --mindrecord_prefix P (default coco_hp.train.mind),
-                  --shards N (8), --split S (train2017), --overwrite (replace an existing set of the prefix)
-Keeps the images with at least one person (crowd regions and empty boxes are not persons) and prints what was
-kept and dropped. Runs ${PYTHON:-python} (e.g. PYTHON=.venv/bin/python); DRY_RUN=1 prints the command instead.
+                  --shards N (8), --split S (train2017), --overwrite (replace an existing set of the prefix),
+                  --skip_crowd (crowd regions are not persons; default: persons without joints, as the original)
+Keeps the images with at least one person (empty boxes are not persons) and prints what was kept and dropped. Runs ${PYTHON:-python} (e.g. PYTHON=.venv/bin/python); DRY_RUN=1 prints the command instead.
 Exit status: 0 done, 2 bad arguments, 1 conversion failed (the message names the file and the problem).
 USAGE
 }

@@ -1,11 +1,11 @@
 /*
- * CenterFace on Ascend 310 through the MindSpore C++ inference API.
+ * A MindIR of either model (CenterFace, CenterNet pose) on Ascend 310 through the MindSpore C++ inference API.
  *
  *   main --mindir_path=centerface.mindir --input_path=PRE/input --output_path=RESULT [--device_id=0]
  *
  * Every <name>.bin in --input_path (raw float32 1x3xHxW written by preprocess.py) is run through the MindIR
- * and output k (0 heatmap, 1 scale, 2 offset, 3 landmarks) is written as <output_path>/<name>_k.bin, raw
- * float32, for postprocess.py. A file whose size does not match the model input is reported and skipped;
+ * and output k (the model's heads in order: CenterFace heatmap, scale, offset, landmarks; CenterNet pose hm, wh,
+ * hps, reg, hm_hp, hp_offset) is written as <output_path>/<name>_k.bin, raw float32, for postprocess.py. A file whose size does not match the model input is reported and skipped;
  * the exit code is 1 if any input failed, 2 on a usage or model-loading error.
  */
 #include <chrono>

@@ -14,11 +14,12 @@ datasets/sample/multi_pose.py):
 - The original keeps a training image when `coco.getAnnIds(imgIds=[id])` is non-empty. getAnnIds has no
   iscrowd filter, so crowd annotations count there, and multi_pose.py then uses every annotation, crowd ones
   included, as a person (a crowd region has no labelled joints: it becomes a heatmap peak without size loss).
-- Here crowd annotations (iscrowd 1) are not persons: a crowd box is a region of many people, not one centre.
-  With drop_empty an image is kept when it has at least one usable person (not crowd, w > 0 and h > 0); an
-  image whose person annotations are all crowd or empty boxes is dropped too (the original keeps it), since
-  training on it would teach that the people of the crowd region are background. Both kinds of dropped
-  images are counted separately in the summary.
+- `crowd_as_persons=True` (the default, and config key `crowd_as_persons`) does the same: a crowd annotation is
+  a person without labelled joints (its box, all joints v = 0). With False, crowd annotations (iscrowd 1) are not
+  persons (a crowd box is a region of many people, not one centre): an image is then kept when it has at least
+  one usable person (not crowd, w > 0 and h > 0), and an image whose person annotations are all crowd or empty
+  boxes is dropped too (the original keeps it), since training on it would teach that the people of the crowd
+  region are background. Both kinds of dropped images are counted separately in the summary.
 - Persons without labelled joints are kept (as the original: they get a centre peak; issue #957).
 - Person boxes with w <= 0 or h <= 0 are skipped and counted; annotations of other categories are
   ignored and counted. max_objs (32 in the original) is the target builder's business, not applied here.
@@ -56,7 +57,7 @@ class LoadSummary:
     images_only_crowd_or_empty: int = 0  # person annotations, but all crowd or empty boxes (original keeps them)
     persons: int = 0                    # usable persons in the kept images
     persons_without_joints: int = 0     # of which with no labelled joint (kept: heatmap peak only)
-    crowd_annotations: int = 0          # person annotations with iscrowd 1 (skipped)
+    crowd_annotations: int = 0          # person annotations with iscrowd 1 (persons, or skipped: crowd_as_persons)
     empty_boxes: int = 0                # person annotations with w <= 0 or h <= 0 (skipped)
     other_categories: int = 0           # annotations of other categories (ignored)
 
@@ -66,8 +67,8 @@ class LoadSummary:
     def __str__(self):
         return (f"{self.images_kept} of {self.images} images kept ({self.images_without_persons} without persons, "
                 f"{self.images_only_crowd_or_empty} with only crowd regions or empty boxes); "
-                f"{self.persons} persons ({self.persons_without_joints} without labelled joints); skipped "
-                f"{self.crowd_annotations} crowd annotations, {self.empty_boxes} empty boxes, "
+                f"{self.persons} persons ({self.persons_without_joints} without labelled joints); "
+                f"{self.crowd_annotations} crowd annotations; skipped {self.empty_boxes} empty boxes, "
                 f"{self.other_categories} annotations of other categories")
 
 
@@ -182,11 +183,12 @@ def _read_json(json_path):
         raise ValueError(f"annotation json {json_path}: cannot be read as JSON: {exc}") from None
 
 
-def load_person_keypoints(json_path, image_dir, drop_empty=True, check_images=True):
+def load_person_keypoints(json_path, image_dir, drop_empty=True, check_images=True, crowd_as_persons=True):
     """Read a COCO person-keypoint json into a PersonRecords list (records in the order of 'images'; policy,
     record layout and the LoadSummary in ``.summary``: see the module docstring), and log the summary.
 
     drop_empty: leave out images without a usable person (False: every image, some with N = 0).
+    crowd_as_persons: crowd annotations are persons without labelled joints (the original), or skipped.
     check_images: all image files of the kept records must exist under image_dir (one FileNotFoundError
     naming the first few missing ones otherwise).
     Raises FileNotFoundError (json missing) or a one-line ValueError naming the json, the entry and the
@@ -231,8 +233,14 @@ def load_person_keypoints(json_path, image_dir, drop_empty=True, check_images=Tr
         has_person_annotation[image_pos] = True
         if ann.get("iscrowd", 0):
             summary.crowd_annotations += 1
-            continue
-        bbox, keypoints = _check_person_fields(ann, where, pos)
+            if not crowd_as_persons:
+                continue
+            # a crowd region as the original takes it: its box, no labelled joint (COCO gives it 51 zeros)
+            bbox, _ = _check_person_fields({"bbox": ann.get("bbox"), "keypoints": [0] * (3 * NUM_JOINTS)}, where,
+                                           pos)
+            keypoints = [0] * (3 * NUM_JOINTS)
+        else:
+            bbox, keypoints = _check_person_fields(ann, where, pos)
         person_images.append(image_pos)
         person_bboxes.append(bbox)
         person_keypoints.append(keypoints)

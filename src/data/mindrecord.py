@@ -20,8 +20,9 @@ their names, types and meanings, so that a reader of those columns keeps working
 plus what a record needs and the zoo did not store: file_name string, image_id int64, width int32,
 height int32, record_index int64 (position in the converted image order: FileReader returns rows in no fixed
 order). The summary of the conversion (LoadSummary) is kept as JSON in the schema description.
-Content differs from the zoo's: the zoo stored every annotation of an image (crowd regions and empty boxes
-too); here only the persons load_person_keypoints keeps (policy in its module docstring), so num_objects >= 1.
+Content differs from the zoo's: the zoo stored every annotation of an image (empty boxes too); here only the
+persons load_person_keypoints keeps (policy in its module docstring: crowd regions are persons without joints,
+as the original, unless --skip_crowd), so num_objects >= 1.
 
 int32 keypoints: COCO joint coordinates are integer pixel positions (all 14 x 17 joints of the mini test set
 are); the converter refuses (one line) a json with a non-integer coordinate rather than truncate it, so a
@@ -167,10 +168,11 @@ def _row(record, index, person_category_id, json_path):
 
 
 def convert_coco_to_mindrecord(coco_dir, mindrecord_dir, prefix=DEFAULT_PREFIX, shards=DEFAULT_SHARDS,
-                               split=DEFAULT_SPLIT, overwrite=False, progress=True):
+                               split=DEFAULT_SPLIT, overwrite=False, progress=True, crowd_as_persons=True):
     """Write the persons of coco_dir/annotations/person_keypoints_{split}.json (images in coco_dir/{split}/)
     as a MindRecord set <prefix>* of ``shards`` shards in mindrecord_dir (schema and guarantees: module
     docstring). Refuses (FileExistsError) to replace an existing set of the same prefix unless overwrite.
+    crowd_as_persons: load_person_keypoints' policy (the original's: crowd regions are persons without joints).
     Returns (shard paths, LoadSummary)."""
     _check_prefix(prefix)
     if type(shards) is not int or not 1 <= shards <= MAX_SHARDS:
@@ -184,7 +186,7 @@ def convert_coco_to_mindrecord(coco_dir, mindrecord_dir, prefix=DEFAULT_PREFIX, 
     if existing and not overwrite:
         raise FileExistsError(f"{mindrecord_dir} already holds the MindRecord set {prefix} ({len(existing)} files, "
                               f"e.g. {existing[0]}): pass overwrite=True (--overwrite) to replace it")
-    records = load_person_keypoints(json_path, image_dir, drop_empty=True)
+    records = load_person_keypoints(json_path, image_dir, drop_empty=True, crowd_as_persons=crowd_as_persons)
     if not records:
         raise ValueError(f"{json_path}: no image with a usable person ({records.summary})")
 
@@ -287,11 +289,14 @@ def main(argv: Optional[Sequence[str]] = None):
     parser.add_argument("--split", default=DEFAULT_SPLIT, help="COCO split: annotations/person_keypoints_"
                                                                "{split}.json and images in {split}/")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing set of the same prefix")
+    parser.add_argument("--skip_crowd", action="store_true",
+                        help="leave crowd annotations out (default: persons without joints, as the original)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
         paths, summary = convert_coco_to_mindrecord(args.coco_dir, args.mindrecord_dir, args.mindrecord_prefix,
-                                                    args.shards, args.split, args.overwrite)
+                                                    args.shards, args.split, args.overwrite,
+                                                    crowd_as_persons=not args.skip_crowd)
     except (ValueError, OSError) as error:
         raise SystemExit(f"convert_dataset_to_mindrecord: error: {error}") from None
     print(f"convert_dataset_to_mindrecord: wrote {summary.images_kept} images, {summary.persons} persons to "

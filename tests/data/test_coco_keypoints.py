@@ -85,7 +85,7 @@ def test_crowd_empty_box_and_no_joint_policy(tmp_path):
         person(7, 50, [2.5, 3.25, 6.5, 8.75], joints()),         # image 50: a person without labelled joints
     ]                                                            # image 10: no annotation at all
     path = write_coco(tmp_path, images, annotations)
-    records = load_person_keypoints(path, tmp_path)
+    records = load_person_keypoints(path, tmp_path, crowd_as_persons=False)
     assert [r["image_id"] for r in records] == [30, 50]
     assert records.summary == LoadSummary(images=5, images_kept=2, images_without_persons=1,
                                           images_only_crowd_or_empty=2, persons=2, persons_without_joints=1,
@@ -96,7 +96,7 @@ def test_crowd_empty_box_and_no_joint_policy(tmp_path):
     np.testing.assert_array_equal(records[1]["boxes"], [[2.5, 3.25, 9.0, 12.0]])  # exact in binary
     assert records[1]["num_keypoints"].tolist() == [0]
 
-    everything = load_person_keypoints(path, tmp_path, drop_empty=False)
+    everything = load_person_keypoints(path, tmp_path, drop_empty=False, crowd_as_persons=False)
     assert [r["image_id"] for r in everything] == [30, 10, 20, 40, 50]
     assert everything.summary.images_kept == 5 and everything.summary.persons == 2
     empty = everything[1]
@@ -104,6 +104,13 @@ def test_crowd_empty_box_and_no_joint_policy(tmp_path):
     assert empty["num_keypoints"].shape == (0,)
     assert "2 of 5 images kept" in str(records.summary) and "2 crowd annotations" in str(records.summary)
 
+    # The original's policy (the default): a crowd region is a person without labelled joints.
+    original = load_person_keypoints(path, tmp_path)
+    assert [r["image_id"] for r in original] == [30, 20, 50]
+    assert original.summary.persons == 4 and original.summary.persons_without_joints == 3
+    np.testing.assert_array_equal(original[0]["boxes"], [[1, 2, 11, 22], [5, 5, 35, 35]])
+    assert original[0]["num_keypoints"].tolist() == [2, 0] and not original[0]["keypoints"][1].any()
+    assert original[1]["num_keypoints"].tolist() == [0]
 
 def test_missing_images_are_reported_once(tmp_path):
     images = [image(i) for i in range(5)]
@@ -181,11 +188,13 @@ def test_invalid_json_raises_one_line(tmp_path, text, expected):
 
 
 def test_crowd_annotations_need_no_valid_fields(tmp_path):
-    """Crowd regions are skipped before their fields are used: COCO crowd annotations have RLE segmentations and
-    all-zero keypoints, and nothing of them is read."""
+    """With crowd_as_persons False, crowd regions are skipped before their fields are used: COCO crowd annotations
+    have RLE segmentations and all-zero keypoints, and nothing of them is read. As persons they need their box."""
     path = write_coco(tmp_path, [image(1)], [person(1, 1, [1, 1, 4, 4], joints(3)),
                                               {"id": 2, "image_id": 1, "category_id": 1, "iscrowd": 1}])
-    assert load_person_keypoints(path, tmp_path).summary.crowd_annotations == 1
+    assert load_person_keypoints(path, tmp_path, crowd_as_persons=False).summary.crowd_annotations == 1
+    with pytest.raises(ValueError, match=r"annotations\[1\].*'bbox'"):  # as a person, a crowd region needs its box
+        load_person_keypoints(path, tmp_path)
 
 
 def test_xywh_to_xyxy_is_float32_sum():
