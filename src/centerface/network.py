@@ -12,11 +12,13 @@ import math
 from mindspore import nn, ops
 from mindspore.common.initializer import Constant, Normal
 
+from src.centerface.task import CenterFaceTask
 from src.models.layers import ConvBNAct, NamedHeads, activation
 from src.models.mobilenet_v2 import MobileNetV2Backbone
 
-# The network's outputs in order (name, channels); checkpoint names are `head_<name>.weight/.bias`.
-HEADS = (("heatmap", 1), ("scale", 2), ("offset", 2), ("landmarks", 10))
+# The network's outputs in order (name, channels), as the task declares them to the machinery; checkpoint names
+# are `head_<name>.weight/.bias`.
+HEADS = CenterFaceTask.heads
 
 
 class UpBlock(nn.Cell):

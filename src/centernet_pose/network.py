@@ -17,6 +17,7 @@ from mindspore.common.initializer import Constant, HeUniform
 
 from src.models.dcn import ModulatedDeformConv2d, plain_conv3x3
 from src.models.dla import DLA34, batch_norm
+from src.models.layers import NamedHeads
 
 POSE_HEADS = (("hm", 1), ("wh", 2), ("hps", 34), ("reg", 2), ("hm_hp", 17), ("hp_offset", 2))
 FIRST_LEVEL = 2  # log2(down_ratio 4): the heads read the stride-4 map
@@ -118,7 +119,7 @@ class DLAUp(nn.Cell):
         return outputs
 
 
-class CenterNetPose(nn.Cell):
+class CenterNetPose(NamedHeads):
     """DLA-34 + DLAUp + IDAUp + heads; construct(x) returns the raw head maps in head order.
 
     Args:
@@ -141,7 +142,6 @@ class CenterNetPose(nn.Cell):
         heads = tuple((str(name), int(channels)) for name, channels in heads)
         if not heads or len({name for name, _ in heads}) != len(heads):
             raise ValueError(f"heads={heads}: expected a non-empty list of uniquely named heads")
-        self.head_names = tuple(name for name, _ in heads)
         self.heads = heads
         self.enable_dcn = enable_dcn
         self.base = DLA34()
@@ -150,13 +150,15 @@ class CenterNetPose(nn.Cell):
         self.dla_up = DLAUp(channels, scales, enable_dcn)
         num_merged = LAST_LEVEL - FIRST_LEVEL  # 3: stride 4, 8, 16
         self.ida_up = IDAUp(channels[0], channels[:num_merged], tuple(2 ** i for i in range(num_merged)), enable_dcn)
+        cells = {}
         for name, out_channels in heads:
             if out_channels <= 0:
                 raise ValueError(f"head {name!r} has {out_channels} channels: expected > 0")
             if not name.isidentifier() or hasattr(self, name):
                 raise ValueError(f"head name {name!r}: expected an identifier that is not a CenterNetPose attribute")
             is_heatmap = name == "hm" or name.startswith("hm_")
-            setattr(self, name, self._head(channels[0], head_conv, out_channels, final_bias if is_heatmap else 0.0))
+            cells[name] = self._head(channels[0], head_conv, out_channels, final_bias if is_heatmap else 0.0)
+        self.set_heads(cells)
 
     @staticmethod
     def _head(in_channels, head_conv, out_channels, bias):
@@ -175,10 +177,7 @@ class CenterNetPose(nn.Cell):
         levels = self.base(x)
         merged = self.dla_up(*levels[FIRST_LEVEL:])
         features = self.ida_up(*merged[:LAST_LEVEL - FIRST_LEVEL])[-1]
-        outputs = ()
-        for name in self.head_names:
-            outputs = outputs + (getattr(self, name)(features),)
-        return outputs
+        return self.apply_heads(features)
 
 
 def count_parameters(network):
