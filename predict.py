@@ -37,7 +37,10 @@ def main(argv=None):
     from src.data.image_io import list_images, read_image
     from src.io_utils import claim_output_folder, write_json_atomic
 
-    images = list_images(cfg.image, exclude=cfg.output_path)
+    # An output folder inside the input folder is left out of the walk; one that is the input folder (or holds
+    # it) is not, so that claim_output_folder refuses it by name instead of the walk finding no image.
+    inside = Path(cfg.image).resolve() in Path(cfg.output_path).resolve().parents
+    images = list_images(cfg.image, exclude=cfg.output_path if inside else None)
     names = output_names(images, cfg.image)
     out_dir = claim_output_folder(cfg.output_path, "predict.py", inputs=images)
     save_config(cfg, out_dir)
@@ -51,7 +54,7 @@ def main(argv=None):
     from src.inference.draw import save_image
     from src.inference.model import InferenceModel
 
-    model = InferenceModel(task, cfg)
+    model = InferenceModel(task, cfg, dynamic_shape=options.shapes_vary)  # one graph for images of any size
     model.load(cfg.ckpt_path)
     failed, found = [], 0
     for path, name in tqdm(list(zip(images, names)), desc="predict", unit="img", disable=len(images) == 1):

@@ -4,7 +4,10 @@
         [--device_target CPU|GPU|Ascend] [--is_distributed True] [--resume True] [--ckpt_path CKPT] ...
     python train.py --config_path configs/centernet_pose.yaml --mindrecord_dir DIR ...   # CenterNet pose
 
-Exit code: see README "Exit codes"; Ctrl-C says where the last checkpoint is.
+One run per output folder: without `--resume True`, an `--output_path` whose ckpt/ holds checkpoints is refused
+(exit 2, nothing written); other files there are left alone. `--resume True` continues from the newest checkpoint
+that reads whole (a truncated newer one is skipped, with a warning). Exit code: see README "Exit codes"; Ctrl-C
+(exit 130) says where the last checkpoint is.
 """
 from pathlib import Path
 

@@ -9,6 +9,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -59,6 +60,7 @@ def synthetic_training(args):
              "--num_val", args.num_val, "--seed", 0, "--overwrite"])
     before = evaluate(args.ckpt, data, out / "test_official")
     run_dir = out / "train"
+    shutil.rmtree(run_dir, ignore_errors=True)  # the demo's own earlier run: train.py never mixes two runs
     start = time.time()
     run([sys.executable, "train.py", "--train_json", data / "train" / "train.json", "--output_path", run_dir,
          "--pretrained", args.ckpt, "--epochs", args.epochs, "--train_size", "320,320", "--batch_size", 8,

@@ -17,12 +17,14 @@ What MindSpore still writes and what `make_size_independent` changes (issue 12, 
 - a graph holding shape constants (Reshape, Resize, ...) would still compute at the export size whatever its
   declared dims say; such graphs are refused rather than exported with a false dynamic-size claim.
 """
+import errno
 import os
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from dependency.atomic import make_folder, reraise_naming
 from src.onnx_utils import OFFICIAL_INPUT, OFFICIAL_OUTPUTS, make_dynamic
 
 EXTENSIONS = {"MINDIR": ".mindir", "ONNX": ".onnx", "AIR": ".air"}
@@ -123,7 +125,9 @@ def _export_onnx(network, dummy, out, official_names, dynamic=True):
         raw = Path(tmp) / "raw.onnx"
         ms.onnx.export(network, dummy, file_name=str(raw), **names)
         if not raw.is_file():  # mindspore.onnx.export logs write errors instead of raising them
-            raise RuntimeError(f"mindspore.onnx.export wrote no file for {out} (see MindSpore's log above)")
+            raise OSError(errno.EIO, "mindspore.onnx.export could not write its temporary file there (disk full or "
+                          "not writable? its log line above says why; TMPDIR picks another folder)",
+                          tempfile.gettempdir())
         model = onnx.load(str(raw))
     if official_names:
         got = ([i.name for i in model.graph.input], [o.name for o in model.graph.output])
@@ -164,7 +168,7 @@ def export_network(network, file_name, file_format, input_shape, device_target="
     if fold_bn:
         fold_batchnorm(network)
     out = Path(f"{file_name}{EXTENSIONS[file_format]}")
-    out.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(out.parent)
     dummy = ms.Tensor(np.zeros(input_shape, np.float32))
     if file_format == "ONNX":
         _export_onnx(network, dummy, out, official_names, dynamic)
@@ -175,6 +179,8 @@ def export_network(network, file_name, file_format, input_shape, device_target="
     try:
         ms.export(network, dummy, file_name=str(tmp_stem), file_format=file_format)
         os.replace(tmp, out)
+    except OSError as err:  # name the model file, not the temporary (full disk, read-only folder)
+        reraise_naming(err, out)
     finally:
         if tmp.exists():
             tmp.unlink()

@@ -1,10 +1,13 @@
-"""Small I/O helpers shared by the scripts: atomic writes of bytes, JSON and checkpoints; output folders that
-hold one run."""
+"""Small I/O helpers shared by the scripts: atomic writes of bytes, JSON and checkpoints (with the clean-up of
+interrupted checkpoint writes); output folders that hold one run. OS errors name the path they concern."""
+import contextlib
+import errno
 import json
 import os
+import re
 from pathlib import Path
 
-from dependency.atomic import atomic_write
+from dependency.atomic import NOT_A_FOLDER, atomic_write, make_folder, reraise_naming
 
 
 def atomic_write_bytes(path, data):
@@ -17,22 +20,118 @@ def write_json_atomic(path, obj, **dumps_kwargs):
     atomic_write_bytes(path, json.dumps(obj, **dumps_kwargs).encode("utf-8"))
 
 
+# Temporaries of a checkpoint write. Ours is `.<name>.<pid>.part.ckpt`; MindSpore 2.10's save_checkpoint writes
+# to the name it is given with `.ckpt` replaced by `.tmp` (mindspore/train/serialization.py `_exec_save`), then
+# renames it to that name: `.<name>.<pid>.part.tmp`. A SIGKILL or a full disk in the middle leaves one of them
+# behind. Earlier versions wrote `.tmp-<pid>-<name>` (MindSpore's: `.tmp-<pid>-<stem>.tmp`) and
+# `.<stem>.<pid>.part.ckpt`; the patterns below cover those too. None of them matches a checkpoint name.
+CHECKPOINT_TEMPORARY = re.compile(r"^\.(?:.+\.(?P<pid>\d+)\.part|tmp-(?P<old_pid>\d+)-.+)\.(?:ckpt|tmp)$")
+
+
+def _process_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def files_matching(folder, pattern):
+    """[(path, match)] of the files directly in `folder` whose names match the compiled regex `pattern`, in name
+    order; [] when the folder does not exist."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    found = [(entry, pattern.match(entry.name)) for entry in sorted(folder.iterdir())]
+    return [(entry, match) for entry, match in found if match is not None and entry.is_file()]
+
+
+def stale_checkpoint_temporaries(folder):
+    """Checkpoint temporaries in `folder` (see CHECKPOINT_TEMPORARY) that no running writer owns: written by
+    this process (which writes one checkpoint at a time) or by a process that no longer exists."""
+    stale = []
+    for entry, match in files_matching(folder, CHECKPOINT_TEMPORARY):
+        pid = int(match.group("pid") or match.group("old_pid"))
+        if pid == os.getpid() or not _process_alive(pid):
+            stale.append(entry)
+    return stale
+
+
+def remove_stale_checkpoint_temporaries(folder):
+    """Delete `stale_checkpoint_temporaries(folder)`; returns the removed paths."""
+    removed = []
+    for entry in stale_checkpoint_temporaries(folder):
+        try:
+            entry.unlink()
+        except FileNotFoundError:  # removed meanwhile
+            continue
+        removed.append(entry)
+    return removed
+
+
+@contextlib.contextmanager
+def _mindspore_log_silenced():
+    """MindSpore's logger off for a moment: its CRITICAL line on a failed save names the temporary file; the
+    OSError raised instead names the checkpoint."""
+    from mindspore import log as ms_log
+
+    logger = ms_log._get_logger() if hasattr(ms_log, "_get_logger") else None
+    disabled = getattr(logger, "disabled", False)
+    if logger is not None:
+        logger.disabled = True
+    try:
+        yield
+    finally:
+        if logger is not None:
+            logger.disabled = disabled
+
+
+def _fsync(path, directory=False):
+    fd = os.open(path, os.O_RDONLY | (os.O_DIRECTORY if directory else 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def save_checkpoint_atomic(save_obj, path, append_dict=None):
-    """mindspore.save_checkpoint through a temporary file in the same folder, then os.replace."""
+    """mindspore.save_checkpoint through a temporary file in the same folder, flushed to disk, then os.replace:
+    readers (and a resume after a crash) see the old file or the whole new one, never a part.
+
+    Stale temporaries of earlier interrupted writes in the folder are removed first. Any failure of the write
+    (permission, disk full, a file where the folder should be, or a RuntimeError from MindSpore's writer) is
+    raised as an OSError naming `path`; the temporaries of this write are removed.
+    """
     import mindspore as ms
 
     path = Path(path)
     if path.suffix != ".ckpt":
         raise ValueError(f"checkpoint path {path}: must end in .ckpt (mindspore.load_checkpoint reads no other name)")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # save_checkpoint appends ".ckpt" to names without it, so the temporary name keeps the suffix.
-    tmp = path.parent / f".{path.stem}.{os.getpid()}.part.ckpt"
+    make_folder(path.parent)
     try:
-        ms.save_checkpoint(save_obj, str(tmp), append_dict=append_dict)
+        remove_stale_checkpoint_temporaries(path.parent)
+    except OSError as err:
+        reraise_naming(err, path.parent)
+    tmp = path.parent / f".{path.name}.{os.getpid()}.part.ckpt"
+    temporaries = (tmp, tmp.with_suffix(".tmp"))  # ours, and the one MindSpore writes before renaming it to ours
+    try:
+        with _mindspore_log_silenced():
+            ms.save_checkpoint(save_obj, str(tmp), append_dict=append_dict)
+        _fsync(tmp)
         os.replace(tmp, path)
+        with contextlib.suppress(OSError):  # the new name made durable; not every file system can fsync a folder
+            _fsync(path.parent, directory=True)
+    except OSError as err:
+        reraise_naming(err, path)
+    except RuntimeError as err:  # MindSpore's writer may wrap an I/O failure
+        raise OSError(errno.EIO, f"writing the checkpoint failed ({err})", str(path)) from err
     finally:
-        if tmp.exists():
-            tmp.unlink()
+        for item in temporaries:
+            if item.exists():
+                item.unlink()
+    return path
 
 
 class OutputFolderError(ValueError):
@@ -58,7 +157,7 @@ def claim_output_folder(path, script, inputs=(), keep=()):
 
     folder = Path(path)
     if folder.exists() and not folder.is_dir():
-        raise OutputFolderError(f"output folder {folder}: a file of that name exists; expected a folder")
+        raise NotADirectoryError(errno.ENOTDIR, NOT_A_FOLDER, str(folder))
     resolved = folder.resolve()
     for item in inputs:
         item = Path(item).resolve()

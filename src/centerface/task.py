@@ -81,12 +81,13 @@ class CenterFaceTask(Task):
                                 fit_scale=1.0 if purpose == "predict" else cfg.test_scale,
                                 scales=tuple(cfg.test_scales) if cfg.multi_scale else (1.0,), flip=cfg.flip_test,
                                 score_thresh=cfg.score_thresh, top_k=cfg.top_k, nms=cfg.nms, nms_iou=cfg.nms_iou,
-                                soft_sigma=cfg.soft_sigma)
+                                soft_sigma=cfg.soft_sigma, max_input_side=cfg.max_input_side or None)
 
     def make_input(self, image, one_pass, options):
         from src.inference.preprocess import make_input
 
-        return make_input(image, input_size=one_pass.input_size, scale=one_pass.scale)
+        return make_input(image, input_size=one_pass.input_size, scale=one_pass.scale,
+                          max_side=options.max_input_side)
 
     def decode(self, heads, meta, options):
         from src.centerface.decode import decode

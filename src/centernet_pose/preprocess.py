@@ -33,12 +33,12 @@ by the down ratio before :func:`~src.inference.preprocess.invert_points`).
 """
 from __future__ import annotations
 
-from typing import Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
 
-from src.inference.preprocess import InputMeta, check_image
+from src.inference.preprocess import InputMeta, bounded_scale, check_image
 
 __all__ = ["COCO_HP_MEAN", "COCO_HP_STD", "center_scale_affine", "input_geometry", "pose_input", "flip_batch"]
 
@@ -99,14 +99,21 @@ def input_geometry(orig_hw: Tuple[int, int], scale: float = 1.0, keep_res: bool 
 
 def pose_input(image_rgb: np.ndarray, scale: float = 1.0, keep_res: bool = False,
                input_res: Sequence[int] = (512, 512), pad: int = 31, mean: Sequence[float] = COCO_HP_MEAN,
-               std: Sequence[float] = COCO_HP_STD) -> Tuple[np.ndarray, InputMeta]:
+               std: Sequence[float] = COCO_HP_STD, max_side: Optional[int] = None) -> Tuple[np.ndarray, InputMeta]:
     """Network input (3, H, W) float32 = BGR ``(x / 255 - mean) / std`` and the InputMeta mapping back.
 
     image_rgb: (h, w, 3) uint8 RGB. scale: test scale (the original's ``--test_scales``). keep_res: keep the
     image size padded by ``pad`` (``--keep_res``) instead of the fixed ``input_res`` (height, width).
     mean, std: BGR order. The arithmetic follows the original (float64, cast to float32 at the end).
+    max_side: with keep_res, the longest input side allowed; a larger image is tested at the lower scale that
+    fits (src.inference.preprocess.bounded_scale; the original has no such bound). input_res is used as given.
     """
     check_image(image_rgb, "pose_input")
+    if keep_res:
+        pad = _check_pad(pad)
+        scale = bounded_scale(image_rgb.shape[:2], scale, max_side, caller="pose_input",
+                              input_side=lambda side, s: (int(side * s) | pad) + 1,
+                              largest_side=lambda limit: limit // (pad + 1) * (pad + 1) - 1)
     mean32 = np.asarray(mean, dtype=np.float32).reshape(-1)
     std32 = np.asarray(std, dtype=np.float32).reshape(-1)
     if mean32.shape != (3,) or std32.shape != (3,) or not (std32 > 0).all():

@@ -136,14 +136,16 @@ class CenterNetPoseTask(Task):
         nms = "soft_gaussian" if cfg.soft_nms or len(scales) > 1 else cfg.nms
         return InferenceOptions(input_size=None if cfg.keep_res else tuple(cfg.input_size), fit_scale=1.0,
                                 scales=scales, flip=cfg.flip_test, score_thresh=cfg.score_thresh, top_k=cfg.top_k,
-                                nms=nms, nms_iou=cfg.nms_iou, soft_sigma=cfg.soft_sigma)
+                                nms=nms, nms_iou=cfg.nms_iou, soft_sigma=cfg.soft_sigma,
+                                max_input_side=cfg.max_input_side or None)
 
     def make_input(self, image, one_pass, options):
         from src.centernet_pose.preprocess import pose_input
 
         cfg = self.bound_cfg
         if one_pass.input_size is None:  # keep_res: the image at its size times the scale, padded
-            return pose_input(image, scale=one_pass.scale, keep_res=True, pad=cfg.pad, mean=cfg.mean, std=cfg.std)
+            return pose_input(image, scale=one_pass.scale, keep_res=True, pad=cfg.pad, mean=cfg.mean, std=cfg.std,
+                              max_side=options.max_input_side)
         return pose_input(image, scale=1.0, keep_res=False, input_res=one_pass.input_size, pad=cfg.pad,
                           mean=cfg.mean, std=cfg.std)
 

@@ -8,8 +8,13 @@
   name `global_step`): `train_epoch` (completed epochs), `train_step_in_epoch`, `train_global_step`
   (trainer iterations, overflowed steps included), `train_loss_scale`, `train_loss_scale_counter`
   (dynamic scaler), a `train_format` tag and `train_model` (the task name, when the caller gives it).
-* Writes go to a hidden temporary name in the same folder and are moved into place with `os.replace`,
-  so a reader never sees a half-written file under the final name.
+* Writes go to a hidden temporary name in the same folder, are flushed to disk and moved into place with
+  `os.replace` (`src.io_utils.save_checkpoint_atomic`), so a reader never sees a half-written file under the
+  final name; temporaries left by an interrupted write (SIGKILL, full disk) are removed by the next save and
+  never listed as checkpoints. A write that fails is an OSError naming the checkpoint.
+* `load_latest_for_resume` restores the newest checkpoint that can be read whole: a newest file that is
+  truncated or unreadable (copied in part, a crash of a file system that lost the data) is skipped for the
+  previous one, with a warning naming it.
 * `load_weights` maps checkpoint keys onto a network, stripping at most one known wrapper prefix (generic
   ones here, model-specific ones such as the old zoo's `centerface_network.` from the caller; the zoo did this
   with `key[19:]` in three scripts), ignores optimizer/training-state entries, refuses a checkpoint whose
@@ -22,11 +27,14 @@ from pathlib import Path
 
 import numpy as np
 
-import mindspore as ms
-from mindspore import Tensor
+from src.io_utils import files_matching, save_checkpoint_atomic
+
+# MindSpore is imported where it is needed: train.py lists checkpoints (src/engine/run.check_inputs) before
+# MindSpore loads, so that a refused output folder costs a fraction of a second.
 
 __all__ = ["CHECKPOINT_FORMAT", "KNOWN_PREFIXES", "checkpoint_name", "list_checkpoints", "latest_checkpoint",
-           "save_checkpoint", "load_for_resume", "load_weights", "LoadReport", "CheckpointError"]
+           "save_checkpoint", "load_for_resume", "load_latest_for_resume", "load_weights", "LoadReport",
+           "CheckpointError"]
 
 CHECKPOINT_FORMAT = "objects-as-points-engine-1"
 # The same format under the name it had when CenterFace was the only model: still resumable.
@@ -58,16 +66,11 @@ def checkpoint_name(epoch, step, rank=0):
 
 
 def list_checkpoints(ckpt_dir, rank=0):
-    """This rank's checkpoints in `ckpt_dir` as sorted [(epoch, step, path)] (oldest first)."""
-    folder = Path(ckpt_dir)
-    if not folder.is_dir():
-        return []
-    found = []
-    for entry in folder.iterdir():
-        match = _NAME_RE.match(entry.name)
-        if match and int(match.group(1)) == int(rank) and entry.is_file():
-            found.append((int(match.group(2)), int(match.group(3)), str(entry)))
-    return sorted(found)
+    """This rank's checkpoints in `ckpt_dir` (every rank's with `rank=None`) as sorted [(epoch, step, path)]
+    (oldest first). Temporaries of interrupted writes never match the name."""
+    return sorted((int(match.group(2)), int(match.group(3)), str(entry))
+                  for entry, match in files_matching(ckpt_dir, _NAME_RE)
+                  if rank is None or int(match.group(1)) == int(rank))
 
 
 def latest_checkpoint(ckpt_dir, rank=0):
@@ -97,11 +100,7 @@ def save_checkpoint(ckpt_dir, network, optimizer=None, *, epoch, step_in_epoch, 
     if keep_last < 0:
         raise ValueError(f"save_checkpoint: keep_last must be >= 0 (0 = keep all), got {keep_last!r}")
     folder = Path(ckpt_dir)
-    folder.mkdir(parents=True, exist_ok=True)
     final = folder / checkpoint_name(epoch, step_in_epoch, rank)
-    # MindSpore appends ".ckpt" to names without it, so the temporary name ends with ".ckpt" too;
-    # the leading dot keeps it out of `list_checkpoints`.
-    tmp = folder / f".tmp-{os.getpid()}-{final.name}"
     state = {"train_format": CHECKPOINT_FORMAT, "train_epoch": int(epoch),
              "train_step_in_epoch": int(step_in_epoch), "train_global_step": int(global_step)}
     if loss_scaler is not None:
@@ -114,12 +113,7 @@ def save_checkpoint(ckpt_dir, network, optimizer=None, *, epoch, step_in_epoch, 
         if key in state:
             raise ValueError(f"save_checkpoint: extra key {key!r} clashes with the training state")
         state[key] = value
-    try:
-        ms.save_checkpoint(_state_parameters(network, optimizer), str(tmp), append_dict=state)
-        os.replace(tmp, final)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    save_checkpoint_atomic(_state_parameters(network, optimizer), final, append_dict=state)
     if keep_last:
         for _, _, old in list_checkpoints(folder, rank)[:-keep_last]:
             os.remove(old)
@@ -129,6 +123,8 @@ def save_checkpoint(ckpt_dir, network, optimizer=None, *, epoch, step_in_epoch, 
 def _read(ckpt):
     if isinstance(ckpt, dict):
         return ckpt
+    import mindspore as ms
+
     path = Path(ckpt)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path}: no such file")
@@ -194,6 +190,8 @@ def load_weights(network, ckpt, strip_prefixes=KNOWN_PREFIXES, strict=False, log
     if strict and (missing or unexpected):
         raise CheckpointError(f"checkpoint {source}: missing {len(missing)} keys {missing[:10]}, "
                               f"unexpected {len(unexpected)} keys {unexpected[:10]}")
+    from mindspore import Tensor
+
     for name, value in mapped.items():
         net_params[name].set_data(Tensor(value.asnumpy(), dtype=net_params[name].dtype))
     report = LoadReport(sorted(mapped), missing, unexpected, ignored)
@@ -224,14 +222,19 @@ def load_for_resume(ckpt_path, network, optimizer, loss_scaler=None):
             missing.append(name)
         elif tuple(params[name].shape) != tuple(param.shape):
             bad_shapes.append(f"{name}: checkpoint {tuple(params[name].shape)} vs model {tuple(param.shape)}")
+    counters = [f"train_{key}" for key in ("epoch", "step_in_epoch", "global_step")]
+    missing += [key for key in counters if key not in params]
     if missing or bad_shapes:
         raise CheckpointError(f"checkpoint {ckpt_path}: cannot resume, missing {len(missing)} keys {missing[:10]}, "
                               f"{len(bad_shapes)} shape mismatches {bad_shapes[:10]} (different model or optimizer?)")
+    # Everything is checked before anything is set: a checkpoint that fails leaves the model untouched.
+    from mindspore import Tensor
+
     for item in _state_parameters(network, optimizer):
         name, param = item["name"], item["data"]
         if name in params and not (name == "learning_rate" or name.endswith(".learning_rate")):
             param.set_data(Tensor(params[name].asnumpy(), dtype=param.dtype))
-    state = {key: int(_scalar(params["train_" + key])) for key in ("epoch", "step_in_epoch", "global_step")}
+    state = {key[len("train_"):]: int(_scalar(params[key])) for key in counters}
     state["path"] = str(ckpt_path)
     state["loss_scale"] = None
     if loss_scaler is not None and "train_loss_scale" in params:
@@ -241,3 +244,34 @@ def load_for_resume(ckpt_path, network, optimizer, loss_scaler=None):
         if counter is not None and "train_loss_scale_counter" in params:
             counter.set_data(Tensor(np.int32(_scalar(params["train_loss_scale_counter"]))))
     return state
+
+
+def load_latest_for_resume(ckpt_dir, network, optimizer, loss_scaler=None, rank=0, logger=None):
+    """`load_for_resume` of the newest checkpoint in `ckpt_dir` that can be used, or None when there is none.
+
+    A newer checkpoint that cannot be read whole (truncated: MindSpore cannot parse it, or entries are missing)
+    is skipped with a warning naming it and why, and the previous one is tried: training then continues from
+    there and rewrites the skipped epochs. Nothing is modified by a checkpoint that fails. When none of them
+    can be used, the newest one's error is raised (CheckpointError, one line), naming how many were tried.
+    Temporaries of interrupted writes are never candidates (see `list_checkpoints`).
+    """
+    found = list_checkpoints(ckpt_dir, rank)
+    errors = []
+    for _, _, path in reversed(found):
+        try:
+            state = load_for_resume(path, network, optimizer, loss_scaler)
+        except CheckpointError as err:
+            errors.append(err)
+            if logger is not None:
+                logger.warning("resume: skipping %s, it cannot be used (%s); trying the previous checkpoint",
+                               path, err)
+            continue
+        if errors and logger is not None:
+            logger.warning("resume: fell back to %s: the %d newer checkpoint(s) could not be used (see above)",
+                           path, len(errors))
+        state["skipped"] = [str(err) for err in errors]
+        return state
+    if errors:
+        raise CheckpointError(f"{errors[0]} (and {len(errors) - 1} older checkpoint(s) in {ckpt_dir} could not "
+                              f"be used either)" if len(errors) > 1 else str(errors[0]))
+    return None

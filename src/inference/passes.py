@@ -35,6 +35,8 @@ class InferenceOptions:
     score_thresh, top_k: detections kept per pass (centre score above the threshold, the best top_k); top_k
         also caps the merged result.
     nms, nms_iou, soft_sigma: the one NMS over all passes (see src.inference.detections.apply_nms).
+    max_input_side: the longest network input side of a pass at the original size (input_size None); a larger
+        image is scaled down to fit (src.inference.preprocess.bounded_scale). None: unbounded.
     """
     input_size: Optional[Tuple[int, int]] = (832, 832)
     fit_scale: float = 0.999
@@ -45,6 +47,7 @@ class InferenceOptions:
     nms: str = "hard"
     nms_iou: float = 0.3
     soft_sigma: float = 0.5
+    max_input_side: Optional[int] = None
 
     def __post_init__(self):
         if self.input_size is not None:
@@ -65,6 +68,10 @@ class InferenceOptions:
             raise ValueError(f"top_k {self.top_k}: expected a positive integer")
         if not 0 <= self.score_thresh < 1:
             raise ValueError(f"score_thresh {self.score_thresh}: expected a number in [0, 1)")
+        if self.max_input_side is not None and (int(self.max_input_side) < INPUT_MULTIPLE
+                                                or int(self.max_input_side) % INPUT_MULTIPLE):
+            raise ValueError(f"max_input_side {self.max_input_side}: expected a multiple of {INPUT_MULTIPLE}, "
+                             "or 0 for no bound")
 
     @property
     def shapes_vary(self) -> bool:

@@ -16,11 +16,14 @@ original -> input is therefore the affine ``x_in = sx * x + tx``, ``y_in = sy * 
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
+
+LOG = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -58,13 +61,46 @@ def _resized_size(orig_hw: Tuple[int, int], factor: float) -> Tuple[int, int]:
     return max(1, int(round(h * factor))), max(1, int(round(w * factor)))
 
 
+_BOUNDED_SIZES = set()  # original sizes already reported by `bounded_scale` (one log line per size)
+
+
+def bounded_scale(orig_hw: Tuple[int, int], scale: float, max_side: Optional[int], input_side, largest_side,
+                  caller: str = "make_input") -> float:
+    """The test scale of an original-size pass, lowered so that the network input's longer side is at most
+    `max_side` (None or 0: unbounded). Memory and time grow with the input area (README "Performance": peak
+    memory per megapixel), so a large photo is downscaled before the network; its InputMeta still maps results
+    back to original pixels exactly.
+
+    input_side(side, scale): the network input side a task makes of an image side at a scale;
+    largest_side(max_side): the largest scaled image side whose input side fits in `max_side`.
+    The first time an original size is bounded, one INFO line says so.
+    """
+    if not max_side:
+        return scale
+    longest = max(orig_hw)
+    if input_side(longest, scale) <= max_side:
+        return scale
+    fitting = largest_side(int(max_side))
+    if fitting < 1:
+        raise ValueError(f"{caller}: max_input_side {max_side} leaves no room for an input")
+    bounded = fitting / longest
+    if (orig_hw, scale, max_side) not in _BOUNDED_SIZES:
+        _BOUNDED_SIZES.add((orig_hw, scale, max_side))
+        LOG.info("a %dx%d image at scale %g would make a network input over max_input_side %d px: tested at "
+                 "scale %.4g instead (results are mapped back to the original pixels)", orig_hw[1], orig_hw[0],
+                 scale, max_side, bounded)
+    return bounded
+
+
 def make_input(image: np.ndarray, input_size: Optional[Sequence[int]] = None, scale: float = 1.0,
-               multiple: int = 32) -> Tuple[np.ndarray, InputMeta]:
+               multiple: int = 32, max_side: Optional[int] = None) -> Tuple[np.ndarray, InputMeta]:
     """Network input (3, H, W) float32 raw RGB 0..255 and the :class:`InputMeta` to map results back.
 
     image: (h, w, 3) uint8 RGB.
     input_size: None to keep the image size (times `scale`) and pad to multiples of `multiple`;
         (H, W) to fit the image inside H x W keeping the aspect ratio (times `scale`), centred.
+    max_side: with input_size None, the longest input side allowed (a multiple of `multiple`); a larger image
+        is scaled down to it (`bounded_scale`). A fixed input_size is used as given.
     """
     check_image(image)
     if not np.isfinite(scale) or scale <= 0:
@@ -74,6 +110,9 @@ def make_input(image: np.ndarray, input_size: Optional[Sequence[int]] = None, sc
     orig_hw = (int(image.shape[0]), int(image.shape[1]))
 
     if input_size is None:
+        scale = bounded_scale(orig_hw, scale, max_side,
+                              input_side=lambda side, s: _round_up(max(1, int(round(side * s))), multiple),
+                              largest_side=lambda limit: limit // multiple * multiple)
         new_hw = _resized_size(orig_hw, scale)
         input_hw = (_round_up(new_hw[0], multiple), _round_up(new_hw[1], multiple))
         top, left = 0, 0

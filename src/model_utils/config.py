@@ -324,6 +324,8 @@ class _RaisingParser(argparse.ArgumentParser):
     """argparse that raises ConfigError (one line, names the key) instead of printing usage and exiting."""
 
     def error(self, message):
+        if message.endswith("expected one argument"):  # e.g. `--input_size -32,-32`: argparse takes it for a flag
+            message += " (a value starting with '-' is written --key=value)"
         raise ConfigError(message)
 
 
@@ -368,7 +370,10 @@ def check_value(key, value, spec, where):
         if len(value) not in lengths:
             raise ConfigError(f"config key {key!r}: {list(value)} has {len(value)} elements; expected "
                               f"{' or '.join(map(str, lengths))} ({where})")
+    numeric = any(name in spec for name in ("min", "max", "multiple_of"))
     for item in items:
+        if numeric and isinstance(item, str):  # e.g. `--input_size a,b`: the elements of an empty default are untyped
+            raise ConfigError(f"config key {key!r}: value {item!r} is not a number ({where})")
         if item is None or isinstance(item, (bool, str, dict, list)):
             continue
         if "min" in spec and item < spec["min"]:

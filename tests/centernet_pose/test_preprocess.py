@@ -202,3 +202,21 @@ def test_bad_input_raises_one_line_value_error(kwargs, message):
 def test_flip_batch_rejects_non_chw():
     with pytest.raises(ValueError, match="flip_batch"):
         flip_batch(np.zeros((4, 8, 8), np.float32))
+
+
+def test_keep_res_bound_equals_the_scale_that_fits_and_fixed_res_is_unbounded():
+    """max_input_side (issue 10 item 13): with keep_res the input side is (int(side * s) | 31) + 1, so a 512 px
+    bound allows a scaled side of at most 511: the 1000 px side is tested at scale 511 / 1000 (hand-computed),
+    exactly as if that scale had been asked for."""
+    image = _image(600, 1000)
+    chw, meta = pose_input(image, keep_res=True, max_side=512)
+    assert meta.input_hw == (320, 512)  # int(600 * 0.511) = 306 -> 320; int(1000 * 0.511) = 511 -> 512
+    chw_at, meta_at = pose_input(image, scale=511 / 1000, keep_res=True)
+    np.testing.assert_array_equal(chw, chw_at)
+    np.testing.assert_array_equal(meta.affine, meta_at.affine)
+    small = _image(200, 300)
+    np.testing.assert_array_equal(pose_input(small, keep_res=True, max_side=512)[0],
+                                  pose_input(small, keep_res=True)[0])
+    fixed, fixed_meta = pose_input(image, keep_res=False, max_side=256)  # the 512x512 input is used as given
+    assert fixed_meta.input_hw == (512, 512)
+    np.testing.assert_array_equal(fixed, pose_input(image, keep_res=False)[0])

@@ -1,5 +1,12 @@
-"""Checkpoints: zoo name, atomic write, keep-last-N, newest lookup, resume round trip, tolerant loading."""
+"""Checkpoints: zoo name, atomic write, keep-last-N, newest lookup, resume round trip, tolerant loading; faults
+(issue 10): a full disk or a kill during a write, temporaries cleaned up, resume past a truncated checkpoint."""
+import errno
+import json
+import logging
 import os
+import re
+import signal
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -7,11 +14,12 @@ import pytest
 import mindspore as ms
 from mindspore import Tensor
 
-from src.engine import checkpoint as ckpt_mod
 from src.engine.checkpoint import (CheckpointError, checkpoint_name, latest_checkpoint, list_checkpoints,
-                                   load_for_resume, load_weights, save_checkpoint)
+                                   load_for_resume, load_latest_for_resume, load_weights, save_checkpoint)
 from src.engine.train_step import TrainStep
 from tests.engine.toy import EpochDataset, ToyNet, build, state_arrays
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def trained_toy(seed=1, steps=3):
@@ -44,21 +52,115 @@ def test_save_keep_last_and_no_temporaries(tmp_path):
     assert len(list_checkpoints(tmp_path)) == 3
 
 
-def test_failed_save_leaves_no_partial_file(tmp_path, monkeypatch):
+# A subprocess saving a checkpoint of a 200x200 Dense layer (~160 KB) with the engine's save_checkpoint, its
+# files limited to 50 KB by RLIMIT_FSIZE: a write past the limit fails with EFBIG ("File too large"), the same
+# path as a full disk (ENOSPC), and works as root (permission bits do not). With SIGXFSZ at its default action
+# the kernel kills the process in the middle of the write instead, as a SIGKILL would: no Python clean-up runs.
+SAVE_SCRIPT = """
+import json, os, resource, signal, sys
+sys.path.insert(0, {root!r})
+import mindspore as ms
+from mindspore import nn
+from src.engine.checkpoint import save_checkpoint
+net = nn.Dense(200, 200)
+if {killed!r}:
+    signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
+resource.setrlimit(resource.RLIMIT_FSIZE, (50000, 50000))
+try:
+    save_checkpoint({folder!r}, net, epoch=2, step_in_epoch=5, global_step=10)
+except OSError as err:
+    print(json.dumps({{"errno": err.errno, "filename": err.filename, "pid": os.getpid()}}))
+"""
+
+
+def save_in_subprocess(folder, killed):
+    import subprocess
+    import sys
+
+    script = SAVE_SCRIPT.format(root=str(ROOT), folder=str(folder), killed=killed)
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "ONEDNN_MAX_CPU_ISA": "AVX2", "GLOG_v": "3"})
+
+
+def dense_checkpoint(folder, epoch):
+    from mindspore import nn
+
+    return save_checkpoint(folder, nn.Dense(200, 200), epoch=epoch, step_in_epoch=5, global_step=5 * epoch)
+
+
+def test_disk_full_during_a_write_names_the_checkpoint_and_leaves_nothing_behind(tmp_path):
+    good = dense_checkpoint(tmp_path, 1)
+    good_bytes = open(good, "rb").read()
+    proc = save_in_subprocess(tmp_path, killed=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    error = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert error["errno"] == errno.EFBIG and error["filename"] == str(tmp_path / "0-2_5.ckpt")
+    assert "CRITICAL" not in proc.stderr  # MindSpore's line names the temporary; ours names the checkpoint
+    assert sorted(os.listdir(tmp_path)) == ["0-1_5.ckpt"]  # no temporary, the old checkpoint untouched
+    assert open(good, "rb").read() == good_bytes
+
+
+def test_a_write_killed_midway_leaves_mindspores_temporary_which_is_ignored_then_removed(tmp_path):
+    dense_checkpoint(tmp_path, 1)
+    proc = save_in_subprocess(tmp_path, killed=True)
+    assert proc.returncode == -signal.SIGXFSZ, (proc.returncode, proc.stderr[-2000:])
+    left = sorted(set(os.listdir(tmp_path)) - {"0-1_5.ckpt"})
+    # MindSpore 2.10 writes `<the name it is given, .ckpt -> .tmp>`: our temporary `.0-2_5.ckpt.<pid>.part.ckpt`
+    # becomes `.0-2_5.ckpt.<pid>.part.tmp`, cut short.
+    assert len(left) == 1 and re.fullmatch(r"\.0-2_5\.ckpt\.\d+\.part\.tmp", left[0]), left
+    assert 0 < (tmp_path / left[0]).stat().st_size <= 50000
+    assert [(e, s) for e, s, _ in list_checkpoints(tmp_path)] == [(1, 5)]
+    assert latest_checkpoint(tmp_path).endswith("0-1_5.ckpt")
+    dense_checkpoint(tmp_path, 3)  # the next save clears what the dead writer left
+    assert sorted(os.listdir(tmp_path)) == ["0-1_5.ckpt", "0-3_5.ckpt"]
+
+
+def test_only_temporaries_of_dead_writers_and_of_this_process_are_stale(tmp_path):
+    import subprocess
+    import sys
+
+    from src.io_utils import remove_stale_checkpoint_temporaries
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True).stdout.strip()
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        names = {
+            f".0-4_2.ckpt.{dead}.part.tmp": True,  # MindSpore's temporary, writer gone
+            f".0-4_2.ckpt.{dead}.part.ckpt": True,  # ours
+            f".0-4_2.ckpt.{os.getpid()}.part.tmp": True,  # this process writes one checkpoint at a time
+            f".tmp-{dead}-0-4_2.tmp": True,  # the names of earlier versions (issue 10 item 12)
+            f".tmp-{dead}-0-4_2.ckpt": True,
+            f".centerface_official.{dead}.part.tmp": True,
+            f".0-4_2.ckpt.{live.pid}.part.tmp": False,  # a live writer's: kept
+            "0-4_2.ckpt": False, "notes.tmp": False, ".hidden.ckpt": False,
+        }
+        for name in names:
+            (tmp_path / name).write_bytes(b"x")
+        removed = remove_stale_checkpoint_temporaries(tmp_path)
+    finally:
+        live.kill()
+        live.wait()
+    assert sorted(p.name for p in removed) == sorted(n for n, stale in names.items() if stale)
+    assert sorted(os.listdir(tmp_path)) == sorted(n for n, stale in names.items() if not stale)
+
+
+def test_a_failing_writer_is_an_os_error_naming_the_checkpoint(tmp_path, monkeypatch):
     net, opt, scaler = trained_toy(steps=1)
     good = save_checkpoint(tmp_path, net, opt, epoch=1, step_in_epoch=5, global_step=5)
     good_bytes = open(good, "rb").read()
 
     def broken_save(save_obj, ckpt_file_name, **kwargs):
-        with open(ckpt_file_name, "wb") as handle:
+        # what MindSpore's writer does: its own temporary (<name> with .ckpt -> .tmp), then an error
+        with open(ckpt_file_name[:-len(".ckpt")] + ".tmp", "wb") as handle:
             handle.write(b"half a checkpoint")
-        raise RuntimeError("disk full")
+        raise RuntimeError("the writer failed")
 
-    monkeypatch.setattr(ckpt_mod.ms, "save_checkpoint", broken_save)
-    with pytest.raises(RuntimeError, match="disk full"):
-        save_checkpoint(tmp_path, net, opt, epoch=2, step_in_epoch=5, global_step=10)
-    with pytest.raises(RuntimeError, match="disk full"):
-        save_checkpoint(tmp_path, net, opt, epoch=1, step_in_epoch=5, global_step=5)  # overwrite attempt
+    monkeypatch.setattr(ms, "save_checkpoint", broken_save)
+    for epoch in (2, 1):  # a new checkpoint, and an overwrite attempt
+        with pytest.raises(OSError, match="writing the checkpoint failed") as info:
+            save_checkpoint(tmp_path, net, opt, epoch=epoch, step_in_epoch=5, global_step=5)
+        assert info.value.filename == str(tmp_path / f"0-{epoch}_5.ckpt") and info.value.errno == errno.EIO
     assert sorted(os.listdir(tmp_path)) == ["0-1_5.ckpt"]
     assert open(good, "rb").read() == good_bytes
 
@@ -153,3 +255,68 @@ def test_load_weights_missing_file_and_errors_are_user_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="nope.ckpt: no such file"):
         load_weights(ToyNet(), tmp_path / "nope.ckpt")
     assert issubclass(CheckpointError, ValueError)
+
+
+def test_listing_every_rank(tmp_path):
+    for name in ["0-1_5.ckpt", "1-2_5.ckpt", "3-1_5.ckpt", ".0-9_5.ckpt.7.part.tmp"]:
+        (tmp_path / name).write_bytes(b"")
+    assert [Path(p).name for _, _, p in list_checkpoints(tmp_path, rank=None)] == ["0-1_5.ckpt", "3-1_5.ckpt",
+                                                                                 "1-2_5.ckpt"]
+
+
+def resume_candidates(tmp_path):
+    """Checkpoints of epochs 1, 2, 3 of one toy run, each after one more step; returns their states."""
+    net, opt, scaler = build(seed=1, epochs=4)
+    step = TrainStep(net, opt, scaler)
+    states = {}
+    for epoch, (x, y) in enumerate(list(EpochDataset(steps=3)), start=1):
+        step(Tensor(x), Tensor(y))
+        save_checkpoint(tmp_path, net, opt, epoch=epoch, step_in_epoch=1, global_step=epoch, loss_scaler=scaler)
+        states[epoch] = state_arrays(net, opt, scaler)
+    return states
+
+
+def test_resume_falls_back_from_a_truncated_newest_checkpoint(tmp_path, caplog):
+    states = resume_candidates(tmp_path)
+    newest = tmp_path / "0-3_1.ckpt"
+    data = newest.read_bytes()
+    newest.chmod(0o600)
+    newest.write_bytes(data[:len(data) // 2])  # e.g. cut by a copy or a crash of a file system without fsync
+    net, opt, scaler = build(seed=9, epochs=4)
+    logger = logging.getLogger("test.resume")
+    with caplog.at_level(logging.WARNING, logger="test.resume"):
+        state = load_latest_for_resume(tmp_path, net, opt, scaler, logger=logger)
+    assert (state["epoch"], state["path"]) == (2, str(tmp_path / "0-2_1.ckpt"))
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 2 and "skipping " + str(newest) in warnings[0] and "cannot be read" in warnings[0]
+    assert "fell back to " + str(tmp_path / "0-2_1.ckpt") in warnings[1]
+    got = state_arrays(net, opt, scaler)
+    for name, value in states[2].items():
+        np.testing.assert_array_equal(got[name], value, err_msg=name)
+
+
+def test_resume_falls_back_from_a_checkpoint_missing_entries_and_changes_nothing_when_it_fails(tmp_path):
+    states = resume_candidates(tmp_path)
+    complete = ms.load_checkpoint(str(tmp_path / "0-3_1.ckpt"))
+    # cut at an entry boundary (parses, but the training counters written last are missing)
+    partial = [{"name": k, "data": v} for k, v in complete.items() if not k.startswith("train_")]
+    (tmp_path / "0-3_1.ckpt").unlink()
+    ms.save_checkpoint(partial, str(tmp_path / "0-3_1.ckpt"), append_dict={"train_format": "objects-as-points-"
+                                                                                           "engine-1"})
+    net, opt, scaler = build(seed=9, epochs=4)
+    before = state_arrays(net, opt, scaler)
+    with pytest.raises(CheckpointError, match="missing 3 keys"):
+        load_for_resume(tmp_path / "0-3_1.ckpt", net, opt, scaler)
+    for name, value in before.items():  # checked before anything is set
+        np.testing.assert_array_equal(state_arrays(net, opt, scaler)[name], value, err_msg=name)
+    assert load_latest_for_resume(tmp_path, net, opt, scaler)["epoch"] == 2
+    np.testing.assert_array_equal(state_arrays(net, opt, scaler)["conv.weight"], states[2]["conv.weight"])
+
+
+def test_resume_with_no_usable_checkpoint(tmp_path):
+    net, opt, scaler = build(seed=9, epochs=4)
+    assert load_latest_for_resume(tmp_path, net, opt, scaler) is None
+    for epoch in (1, 2):
+        (tmp_path / f"0-{epoch}_1.ckpt").write_bytes(b"\x0a\x05trunc")
+    with pytest.raises(CheckpointError, match=r"0-2_1.ckpt: cannot be read .*\(and 1 older checkpoint\(s\)"):
+        load_latest_for_resume(tmp_path, net, opt, scaler)

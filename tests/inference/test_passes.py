@@ -39,3 +39,11 @@ def test_flip_in_batch_marks_each_scale_once():
                                                         InferencePass((768, 768), 1.0, True)]
     no_flip = InferenceOptions(input_size=None, fit_scale=1.0)
     assert plan_passes(no_flip, flip_in_batch=True) == [InferencePass(None, 1.0, False)]
+
+
+def test_max_input_side_is_a_multiple_of_32_or_none():
+    assert InferenceOptions(max_input_side=None).max_input_side is None
+    assert InferenceOptions(max_input_side=4096).max_input_side == 4096
+    for bad in (100, 16, 0):
+        with pytest.raises(ValueError, match="max_input_side"):
+            InferenceOptions(max_input_side=bad)

@@ -1,4 +1,6 @@
-"""Tests for src/inference/preprocess.py: input geometry, pixel placement, and the exact inverse mapping."""
+"""Tests for src/inference/preprocess.py: input geometry, pixel placement, the exact inverse mapping, and the
+max_input_side bound."""
+import cv2
 import numpy as np
 import pytest
 
@@ -108,3 +110,56 @@ def test_bad_arguments_are_rejected():
         invert_points(np.zeros((3, 3)), make_input(_image(8, 8))[1])
     with pytest.raises(ValueError, match="empty"):
         make_batch([])
+
+
+# ---------------------------------------------------------------- max_input_side (issue 10 item 13)
+
+def test_a_large_image_is_bounded_to_max_side_by_hand():
+    image = _image(600, 1000)
+    chw, meta = make_input(image, max_side=512)
+    # scale 512 / 1000: the width becomes 512, the height round(600 * 0.512) = 307 -> padded to 320
+    assert chw.shape == (3, 320, 512) and meta.input_hw == (320, 512) and meta.orig_hw == (600, 1000)
+    np.testing.assert_allclose(meta.affine, [[0.512, 0, 0], [0, 307 / 600, 0]], rtol=0, atol=1e-15)
+    expected = cv2.resize(image, (512, 307), interpolation=cv2.INTER_LINEAR).transpose(2, 0, 1)
+    np.testing.assert_array_equal(chw[:, :307, :512], expected)
+    assert not chw[:, 307:].any()
+    corners = np.array([[0.0, 0.0], [1000.0, 600.0], [123.25, 456.5]])
+    np.testing.assert_allclose(invert_points(_forward(corners, meta), meta), corners, atol=1e-9)
+
+
+@pytest.mark.parametrize("hw, scale, max_side, expected_hw", [
+    ((600, 1000), 1.0, 1024, (608, 1024)),   # fits: unchanged
+    ((600, 1000), 0.5, 512, (320, 512)),     # 500 -> 512 fits: unchanged
+    ((600, 1000), 2.0, 512, (320, 512)),     # 2000 -> bounded to 512
+    ((1000, 600), 1.0, 512, (512, 320)),     # portrait: the height is the longer side
+    ((4000, 33), 1.0, 1024, (1024, 32)),     # a thin strip keeps at least one pixel, padded to 32
+])
+def test_bound_keeps_every_input_side_within_max_side(hw, scale, max_side, expected_hw):
+    chw, meta = make_input(_image(*hw), scale=scale, max_side=max_side)
+    assert meta.input_hw == expected_hw and max(chw.shape[1:]) <= max_side
+    unbounded = make_input(_image(*hw), scale=scale)[1]
+    assert (meta.input_hw == unbounded.input_hw) == (max(unbounded.input_hw) <= max_side)
+
+
+def test_bound_leaves_small_images_and_fixed_canvases_alone():
+    small = _image(100, 70)
+    for max_side in (None, 0, 128):
+        chw, meta = make_input(small, max_side=max_side)
+        np.testing.assert_array_equal(chw, make_input(small)[0])
+    big = _image(900, 1300)
+    chw, meta = make_input(big, input_size=(832, 832), max_side=512)  # a fixed canvas is used as given
+    assert meta.input_hw == (832, 832)
+    np.testing.assert_array_equal(chw, make_input(big, input_size=(832, 832))[0])
+
+
+def test_bound_is_logged_once_per_image_size(caplog):
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="src.inference.preprocess"):
+        for _ in range(3):
+            make_input(_image(700, 1111), max_side=256)
+        make_input(_image(701, 1111), max_side=256)
+        make_input(_image(100, 70), max_side=256)  # not bounded: no line
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 2 and "a 1111x700 image" in lines[0] and "a 1111x701 image" in lines[1]
+    assert all("max_input_side 256" in line for line in lines)
