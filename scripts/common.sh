@@ -3,7 +3,8 @@
 #   source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 # Sourcing sets ROOT (the repository) and PYTHON (default python) and defines: the argument-count check, the
 # argument checks (each prints "error: NAME VALUE: ..." and exits 2), the DRY_RUN switch, the train.py /
-# test.py / eval.py invocations, the standalone training launcher and the distributed (msrun / mpirun) one.
+# test.py / eval.py invocations, the standalone training launcher and the distributed ones (msrun, mpirun, HCCL
+# rank table), and the CenterNet pose launchers with the old model zoo's names and arguments.
 # Functions that build a command leave it in the global array `cmd` (a bash function cannot return an array).
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -83,6 +84,34 @@ is_dry_run() { [[ "${DRY_RUN:-0}" == "1" ]]; }
 # print_command WORD...: one line a shell would split back into WORD... (what DRY_RUN=1 shows).
 print_command() { printf '%q ' "$@"; echo; }
 
+# run_logged OUTPUT_PATH LOG_NAME ANNOUNCE: runs `cmd` in the foreground with its output also in
+# OUTPUT_PATH/LOG_NAME, after printing ANNOUNCE; the exit code is the command's (pipefail). With DRY_RUN=1 prints
+# the command instead and exits 0 (nothing created).
+run_logged() {
+  if is_dry_run; then print_command "${cmd[@]}"; exit 0; fi
+  mkdir -p "$1"
+  echo "$3"
+  "${cmd[@]}" 2>&1 | tee "$1/$2"
+}
+
+# output_path_option DEFAULT ARG...: the folder a train.py/eval.py run with the ARGs writes to: the value of the
+# last --output_path among them (or of its aliases --save_checkpoint_path, --save_result_dir, --save_dir,
+# --out_dir; as "--key value" or "--key=value"), else DEFAULT.
+output_path_option() {
+  local value="$1"
+  shift
+  while [[ $# -gt 0 ]]; do
+    case "$1" in
+      --output_path=* | --save_checkpoint_path=* | --save_result_dir=* | --save_dir=* | --out_dir=*)
+        value="${1#*=}" ;;
+      --output_path | --save_checkpoint_path | --save_result_dir | --save_dir | --out_dir)
+        if [[ $# -ge 2 ]]; then value="$2"; shift; fi ;;
+    esac
+    shift
+  done
+  printf '%s\n' "${value}"
+}
+
 # ---------------------------------------------------------------- the Python entry points
 
 # test_py CKPT_PATH DATA_DIR GT_PATH SAVE_DIR DEVICE_TARGET DEVICE_ID TEST_PY_ARGS...: runs test.py.
@@ -145,10 +174,8 @@ train_standalone() {
   fi
   cmd=("${PYTHON}" "${ROOT}/train.py" --device_target "${target}" "${device[@]}"
        --train_json "${train_json}" --train_image_dir "${image_dir}" --output_path "${output_path}" "$@")
-  if is_dry_run; then print_command "${cmd[@]}"; exit 0; fi
-  mkdir -p "${output_path}"
-  echo "train (${target}${device_id:+:${device_id}}): ${train_json} -> ${output_path}; log ${output_path}/train.log"
-  "${cmd[@]}" 2>&1 | tee "${output_path}/train.log"
+  run_logged "${output_path}" train.log \
+    "train (${target}${device_id:+:${device_id}}): ${train_json} -> ${output_path}; log ${output_path}/train.log"
 }
 
 # distributed_train_args DEVICE_TARGET TRAIN_JSON TRAIN_IMAGE_DIR OUTPUT_PATH TRAIN_PY_ARGS...: sets the global
@@ -173,6 +200,31 @@ msrun_command() {
        --master_port="${MASTER_PORT}" --log_dir="$2/msrun_log" --join=True "${@:3}")
 }
 
+# mpirun_command PROCESSES OUTPUT_PATH PYTHON_ARGS...: sets `cmd` = OpenMPI's mpirun starting PROCESSES
+# `${PYTHON} PYTHON_ARGS...` (as the old zoo's GPU launchers; --allow-run-as-root when run as root), their output
+# in OUTPUT_PATH/mpirun_log/.
+mpirun_command() {
+  local root_flag=()
+  if [[ ${EUID} -eq 0 ]]; then root_flag=(--allow-run-as-root); fi
+  cmd=(mpirun "${root_flag[@]}" -n "$1" --output-filename "$2/mpirun_log" --merge-stderr-to-stdout "${PYTHON}"
+       "${@:3}")
+}
+
+# launch_gpu DEVICE_NUM OUTPUT_PATH ANNOUNCE: runs `train` (the train.py arguments of one rank) on DEVICE_NUM
+# GPUs of this server, started by LAUNCHER msrun (default) or mpirun; see launch_distributed.
+launch_gpu() {
+  local launcher="${LAUNCHER:-msrun}" bin_dir=""
+  require_python
+  require_choice LAUNCHER "${launcher}" msrun mpirun
+  if [[ "${launcher}" == msrun ]]; then
+    msrun_command "$1" "$2" "${train[@]}"
+    bin_dir="${MSRUN_BIN_DIR}"
+  else
+    mpirun_command "$1" "$2" "${train[@]}"
+  fi
+  launch_distributed "$2" "${launcher}_log" "${bin_dir}" "$3"
+}
+
 # launch_distributed OUTPUT_PATH LOG_DIR BIN_DIR ANNOUNCE: runs `cmd`. With DRY_RUN=1 prints it (after
 # "PATH=BIN_DIR:$PATH" when BIN_DIR is set) and exits 0. Otherwise puts BIN_DIR (if set) first in PATH, creates
 # OUTPUT_PATH, prints ANNOUNCE (if set) and runs cmd; if that fails, prints the last 2 lines of every file in
@@ -193,4 +245,214 @@ launch_distributed() {
     if [[ ${#logs[@]} -gt 0 ]]; then tail -n 2 "${logs[@]}" >&2 || true; fi
     exit 1
   fi
+}
+
+# launch_rank_table RANK_TABLE_FILE OUTPUT_PATH NAME: the old zoo's Ascend launch: one `${PYTHON} train...` process
+# per device of this server listed in the HCCL rank table (SERVER_ID picks the server of a multi-server table),
+# with DEVICE_ID, RANK_ID, RANK_SIZE and RANK_TABLE_FILE set and --device_id added, in the background, logs
+# OUTPUT_PATH/log/train_rank{r}.log; waits for all, prints "NAME: N process(es), F failed" and returns non-zero
+# when one failed. A table that is not one exits 2. DRY_RUN=1 prints the commands and exits 0.
+launch_rank_table() {
+  local parse table rank_table_file rank_size entry device_id rank_id log failed=0 pid env_vars pids=()
+  local local_devices=()
+  parse='
+import json, sys
+path, server = sys.argv[1], sys.argv[2]
+try:
+    servers = json.load(open(path))["server_list"]
+    devices = [(s["server_id"], int(d["device_id"]), int(d["rank_id"])) for s in servers for d in s["device"]]
+except (OSError, ValueError, KeyError, TypeError) as err:
+    sys.exit(f"error: RANK_TABLE_FILE {path}: not an HCCL rank table (server_list/device/device_id/rank_id): {err!r}")
+ids = sorted({s for s, _, _ in devices})
+if not server and len(ids) != 1:
+    sys.exit(f"error: RANK_TABLE_FILE {path} lists servers {ids}: set SERVER_ID to this one")
+local = [(d, r) for s, d, r in devices if s == (server or ids[0])]
+if not local:
+    sys.exit(f"error: SERVER_ID {server}: not in RANK_TABLE_FILE {path} (servers {ids})")
+print(len(devices))
+for d, r in local:
+    print(d, r)
+'
+  # "RANK_SIZE" then "DEVICE_ID RANK_ID" per device of this server.
+  table="$("${PYTHON}" -c "${parse}" "$1" "${SERVER_ID:-}")" || exit 2
+  rank_table_file="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
+  rank_size="$(head -n 1 <<<"${table}")"
+  mapfile -t local_devices < <(tail -n +2 <<<"${table}")
+  is_dry_run || mkdir -p "$2/log"
+  trap 'kill "${pids[@]}" 2>/dev/null' INT TERM
+  for entry in "${local_devices[@]}"; do
+    read -r device_id rank_id <<<"${entry}"
+    env_vars=("RANK_TABLE_FILE=${rank_table_file}" "DEVICE_ID=${device_id}" "RANK_ID=${rank_id}"
+              "RANK_SIZE=${rank_size}")
+    log="$2/log/train_rank${rank_id}.log"
+    if is_dry_run; then
+      print_command env "${env_vars[@]}" "${PYTHON}" "${train[@]}" --device_id "${device_id}"
+      continue
+    fi
+    echo "rank ${rank_id}/${rank_size} on device ${device_id}: log ${log}"
+    env "${env_vars[@]}" "${PYTHON}" "${train[@]}" --device_id "${device_id}" >"${log}" 2>&1 &
+    pids+=("$!")
+  done
+  if is_dry_run; then exit 0; fi
+  for pid in "${pids[@]}"; do wait "${pid}" || failed=$((failed + 1)); done
+  echo "$3: ${#pids[@]} process(es), ${failed} failed; logs $2/log/, checkpoints $2/ckpt/"
+  [[ ${failed} -eq 0 ]]
+}
+
+# ---------------------------------------------------------------- CenterNet pose launchers
+
+# The old model zoo's launchers (research/cv/centernet: run_standalone_train_ascend.sh DEVICE_ID MINDRECORD_DIR
+# [CKPT], run_distributed_train_ascend.sh MINDRECORD_DIR RANK_TABLE [CKPT], run_standalone_train_cpu.sh
+# MINDRECORD_DIR [CKPT], run_standalone_eval_{ascend,cpu}.sh ...) with their argument lists, plus the GPU and CPU
+# data-parallel ones. They run in the foreground (the zoo's went to the background) and write under one folder.
+POSE_CONFIG="${ROOT}/configs/centernet_pose.yaml"
+POSE_TRAIN_OUTPUT="outputs/train_pose"
+POSE_EVAL_OUTPUT="outputs/eval_pose"
+
+# pose_usage SCRIPT ARGUMENTS KIND LINE...: the usage of a pose launcher: "usage: bash scripts/SCRIPT ARGUMENTS
+# [--key value ...]", one LINE per argument of its own, then the lines every KIND (train or eval) launcher shares.
+pose_usage() {
+  local script="$1" arguments="$2" kind="$3"
+  shift 3
+  {
+    echo "usage: bash scripts/${script} ${arguments} [--key value ...]"
+    printf '  %s\n' "$@"
+    if [[ "${kind}" == train ]]; then
+      cat <<USAGE
+  MINDRECORD_DIR  the MindRecord shards of scripts/convert_dataset_to_mindrecord.sh (coco_hp.train.mind*), or a
+                  COCO folder (annotations/person_keypoints_train2017.json and train2017/), read directly
+  CKPT            optional initial weights (--load_checkpoint_path): a converted original CenterNet checkpoint or
+                  an ImageNet DLA-34 backbone (src/convert_weight_centernet.py); "" or nothing for none
+  --key value     any other train.py option, e.g. --epochs 10 --batch_size 8 --resume True; --output_path DIR
+                  (default ${POSE_TRAIN_OUTPUT}): ckpt/0-{epoch}_{step}.ckpt, log_rank{r}.txt, config.yaml,
+                  loss_history.csv, loss_curve.png
+USAGE
+    else
+      cat <<USAGE
+  RUN_MODE        val (val2017 + annotations/person_keypoints_val2017.json: results and COCO AP) or test
+                  (test-dev images: results only)
+  DATA_DIR        the COCO folder
+  CKPT            a checkpoint, or a folder of 0-{epoch}_{step}.ckpt files (with --start E1 --end E2)
+  --key value     any other eval.py option, e.g. --flip_test True --keep_res True --visual_image True;
+                  --output_path DIR (default ${POSE_EVAL_OUTPUT}; the zoo's --save_result_dir too):
+                  DIR/<ckpt stem>/RUN_MODE_pred_eval.json, DIR/eval.log
+USAGE
+    fi
+    echo "Runs \${PYTHON:-python} (e.g. PYTHON=.venv/bin/python) with --config_path configs/centernet_pose.yaml;"
+    echo "DRY_RUN=1 prints the command(s) instead of running them."
+  } >&2
+}
+
+# pose_train_args DEVICE_TARGET DEVICE_ID MINDRECORD_DIR CKPT TRAIN_PY_ARGS...: checks DEVICE_ID (empty: no
+# --device_id), MINDRECORD_DIR (a folder; one with annotations/ is read as a COCO folder) and CKPT (empty: none),
+# then sets OUTPUT_PATH (see output_path_option; default POSE_TRAIN_OUTPUT) and the global array `train` =
+# train.py and its arguments for one process.
+pose_train_args() {
+  local target="$1" device_id="$2" data_dir="$3" ckpt="$4" device=() data=() init=()
+  shift 4
+  if [[ -n "${device_id}" ]]; then
+    require_nonnegative_int DEVICE_ID "${device_id}"
+    device=(--device_id "${device_id}")
+  fi
+  require_dir MINDRECORD_DIR "${data_dir}"
+  data=(--mindrecord_dir "${data_dir}")
+  if [[ -d "${data_dir}/annotations" ]]; then data=(--data_dir "${data_dir}"); fi
+  if [[ -n "${ckpt}" ]]; then
+    require_file CKPT "${ckpt}"
+    init=(--load_checkpoint_path "${ckpt}")
+  fi
+  OUTPUT_PATH="$(output_path_option "${POSE_TRAIN_OUTPUT}" "$@")"
+  # shellcheck disable=SC2034  # used by the sourcing script
+  train=("${ROOT}/train.py" --config_path "${POSE_CONFIG}" --device_target "${target}" "${device[@]}" "${data[@]}"
+         "${init[@]}" --output_path "${OUTPUT_PATH}" "$@")
+}
+
+# pose_train_standalone: runs `train` (pose_train_args) as one process, its output also in OUTPUT_PATH/train.log.
+pose_train_standalone() {
+  cmd=("${PYTHON}" "${train[@]}")
+  run_logged "${OUTPUT_PATH}" train.log "train CenterNet pose -> ${OUTPUT_PATH}; log ${OUTPUT_PATH}/train.log"
+}
+
+# pose_train_msrun WORKERS: runs `train` (pose_train_args) data-parallel in WORKERS local msrun workers.
+pose_train_msrun() {
+  train+=(--is_distributed True)
+  msrun_command "$1" "${OUTPUT_PATH}" "${train[@]}"
+  launch_distributed "${OUTPUT_PATH}" msrun_log "${MSRUN_BIN_DIR}" \
+    "train CenterNet pose (${1} workers, msrun) -> ${OUTPUT_PATH}; logs ${OUTPUT_PATH}/msrun_log/"
+}
+
+# pose_train_launcher KIND "$@": the whole of a pose training launcher after its usage(), KIND naming it:
+# standalone_{ascend,gpu} DEVICE_ID MINDRECORD_DIR [CKPT], standalone_cpu MINDRECORD_DIR [CKPT],
+# distributed_ascend MINDRECORD_DIR RANK_TABLE_FILE|DEVICE_NUM [CKPT], distributed_gpu DEVICE_NUM MINDRECORD_DIR
+# [CKPT] (LAUNCHER msrun or mpirun), distributed_cpu WORKER_NUM MINDRECORD_DIR [CKPT] (msrun); then train.py
+# options. An empty CKPT ("", the zoo's way of giving none) is no checkpoint.
+pose_train_launcher() {
+  local kind="$1" target=Ascend first="" data ckpt=""
+  shift
+  case "${kind}" in
+    *_gpu) target=GPU ;;
+    *_cpu) target=CPU ;;
+  esac
+  if [[ "${kind}" == standalone_cpu ]]; then
+    check_arguments 1 "" "$@"
+    data="$1"
+    shift
+  else
+    check_arguments 2 "" "$@"
+    first="$1"; data="$2"
+    if [[ "${kind}" == distributed_ascend ]]; then first="$2"; data="$1"; fi
+    shift 2
+  fi
+  if next_is_value "$@"; then ckpt="$1"; shift; fi
+  case "${kind}" in
+    standalone_*)
+      pose_train_args "${target}" "${first}" "${data}" "${ckpt}" "$@"
+      pose_train_standalone ;;
+    distributed_cpu)
+      require_positive_int WORKER_NUM "${first}"
+      pose_train_args CPU "" "${data}" "${ckpt}" "$@"
+      pose_train_msrun "${first}" ;;
+    distributed_gpu)
+      require_positive_int DEVICE_NUM "${first}"
+      pose_train_args GPU "" "${data}" "${ckpt}" "$@"
+      train+=(--is_distributed True)
+      launch_gpu "${first}" "${OUTPUT_PATH}" \
+        "train CenterNet pose (GPU x ${first}, ${LAUNCHER:-msrun}) -> ${OUTPUT_PATH}" ;;
+    distributed_ascend)
+      [[ "${first}" =~ ^[1-9][0-9]*$ || -f "${first}" ]] ||
+        fail "RANK_TABLE_FILE|DEVICE_NUM ${first}: neither a file nor a positive integer"
+      pose_train_args Ascend "" "${data}" "${ckpt}" "$@"
+      if [[ "${first}" =~ ^[0-9]+$ ]]; then
+        pose_train_msrun "${first}"
+      else
+        require_python
+        train+=(--is_distributed True)
+        launch_rank_table "${first}" "${OUTPUT_PATH}" run_distributed_train_ascend
+      fi ;;
+    *) fail "pose_train_launcher: unknown launcher kind ${kind}" ;;
+  esac
+  if [[ "${kind}" == distributed_* ]]; then
+    echo "run_${kind%_*}_train_${kind##*_}: done; per-rank logs ${OUTPUT_PATH}/log_rank*.txt, checkpoints" \
+      "${OUTPUT_PATH}/ckpt/"
+  fi
+}
+
+# pose_eval DEVICE_TARGET DEVICE_ID RUN_MODE DATA_DIR CKPT EVAL_PY_ARGS...: checks the arguments and runs eval.py
+# on CKPT (with --device_id unless DEVICE_ID is empty), its output also in OUTPUT_PATH/eval.log.
+pose_eval() {
+  local target="$1" device_id="$2" run_mode="$3" data_dir="$4" ckpt="$5" device=() output_path
+  shift 5
+  if [[ -n "${device_id}" ]]; then
+    require_nonnegative_int DEVICE_ID "${device_id}"
+    device=(--device_id "${device_id}")
+  fi
+  require_choice RUN_MODE "${run_mode}" val test
+  require_dir DATA_DIR "${data_dir}"
+  require_path CKPT "${ckpt}" "checkpoint file or folder"
+  output_path="$(output_path_option "${POSE_EVAL_OUTPUT}" "$@")"
+  cmd=("${PYTHON}" "${ROOT}/eval.py" --config_path "${POSE_CONFIG}" --device_target "${target}" "${device[@]}"
+       --run_mode "${run_mode}" --data_dir "${data_dir}" --load_checkpoint_path "${ckpt}"
+       --output_path "${output_path}" "$@")
+  run_logged "${output_path}" eval.log \
+    "eval CenterNet pose (${target}${device_id:+:${device_id}}, ${run_mode}): ${ckpt} -> ${output_path}"
 }

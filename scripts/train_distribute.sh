@@ -39,46 +39,4 @@ if [[ "${DEVICES}" =~ ^[0-9]+$ ]]; then
   exit 0
 fi
 
-# Rank table: "RANK_SIZE" then "DEVICE_ID RANK_ID" per device of this server.
-PARSE='
-import json, sys
-path, server = sys.argv[1], sys.argv[2]
-try:
-    servers = json.load(open(path))["server_list"]
-    devices = [(s["server_id"], int(d["device_id"]), int(d["rank_id"])) for s in servers for d in s["device"]]
-except (OSError, ValueError, KeyError, TypeError) as err:
-    sys.exit(f"error: RANK_TABLE_FILE {path}: not an HCCL rank table (server_list/device/device_id/rank_id): {err!r}")
-ids = sorted({s for s, _, _ in devices})
-if not server and len(ids) != 1:
-    sys.exit(f"error: RANK_TABLE_FILE {path} lists servers {ids}: set SERVER_ID to this one")
-local = [(d, r) for s, d, r in devices if s == (server or ids[0])]
-if not local:
-    sys.exit(f"error: SERVER_ID {server}: not in RANK_TABLE_FILE {path} (servers {ids})")
-print(len(devices))
-for d, r in local:
-    print(d, r)
-'
-table="$("${PYTHON}" -c "${PARSE}" "${DEVICES}" "${SERVER_ID:-}")" || exit 2
-RANK_TABLE_FILE="$(cd "$(dirname "${DEVICES}")" && pwd)/$(basename "${DEVICES}")"
-RANK_SIZE="$(head -n 1 <<<"${table}")"
-mapfile -t local_devices < <(tail -n +2 <<<"${table}")
-is_dry_run || mkdir -p "${OUTPUT_PATH}/log"
-pids=()
-trap 'kill "${pids[@]}" 2>/dev/null' INT TERM
-for entry in "${local_devices[@]}"; do
-  read -r device_id rank_id <<<"${entry}"
-  env_vars=("RANK_TABLE_FILE=${RANK_TABLE_FILE}" "DEVICE_ID=${device_id}" "RANK_ID=${rank_id}" "RANK_SIZE=${RANK_SIZE}")
-  log="${OUTPUT_PATH}/log/train_rank${rank_id}.log"
-  if is_dry_run; then
-    print_command env "${env_vars[@]}" "${PYTHON}" "${train[@]}" --device_id "${device_id}"
-    continue
-  fi
-  echo "rank ${rank_id}/${RANK_SIZE} on device ${device_id}: log ${log}"
-  env "${env_vars[@]}" "${PYTHON}" "${train[@]}" --device_id "${device_id}" >"${log}" 2>&1 &
-  pids+=("$!")
-done
-if is_dry_run; then exit 0; fi
-failed=0
-for pid in "${pids[@]}"; do wait "${pid}" || failed=$((failed + 1)); done
-echo "train_distribute: ${#pids[@]} process(es), ${failed} failed; logs ${OUTPUT_PATH}/log/, checkpoints ${OUTPUT_PATH}/ckpt/"
-[[ ${failed} -eq 0 ]]
+launch_rank_table "${DEVICES}" "${OUTPUT_PATH}" train_distribute

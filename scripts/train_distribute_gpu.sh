@@ -20,26 +20,13 @@ USAGE
 }
 
 check_arguments 4 "" "$@"
-LAUNCHER="${LAUNCHER:-msrun}"
 DEVICE_NUM="$1"; TRAIN_JSON="$2"; IMAGE_DIR="$3"; OUTPUT_PATH="$4"
 shift 4
 
 require_positive_int DEVICE_NUM "${DEVICE_NUM}"
 require_file TRAIN_JSON "${TRAIN_JSON}"
 require_dir TRAIN_IMAGE_DIR "${IMAGE_DIR}"
-require_python
-require_choice LAUNCHER "${LAUNCHER}" msrun mpirun
 distributed_train_args GPU "${TRAIN_JSON}" "${IMAGE_DIR}" "${OUTPUT_PATH}" "$@"
-
-bin_dir=""
-if [[ "${LAUNCHER}" == msrun ]]; then
-  msrun_command "${DEVICE_NUM}" "${OUTPUT_PATH}" "${train[@]}"
-  bin_dir="${MSRUN_BIN_DIR}"
-else
-  root_flag=(); [[ ${EUID} -eq 0 ]] && root_flag=(--allow-run-as-root)
-  cmd=(mpirun "${root_flag[@]}" -n "${DEVICE_NUM}" --output-filename "${OUTPUT_PATH}/mpirun_log"
-       --merge-stderr-to-stdout "${PYTHON}" "${train[@]}")
-fi
-launch_distributed "${OUTPUT_PATH}" "${LAUNCHER}_log" "${bin_dir}" \
-  "train (GPU x ${DEVICE_NUM}, ${LAUNCHER}): ${TRAIN_JSON} -> ${OUTPUT_PATH}"
+launch_gpu "${DEVICE_NUM}" "${OUTPUT_PATH}" \
+  "train (GPU x ${DEVICE_NUM}, ${LAUNCHER:-msrun}): ${TRAIN_JSON} -> ${OUTPUT_PATH}"
 echo "train_distribute_gpu: done; per-rank logs ${OUTPUT_PATH}/log_rank*.txt, checkpoints ${OUTPUT_PATH}/ckpt/"

@@ -131,16 +131,17 @@ def _make_sampler_class():
         passes from there (a multi-epoch iterator runs start, start+1, ...; set_epoch calls made while
         it runs do not disturb it), and moves the counter past every epoch it produced, so the next
         iterator continues (one iterator per epoch works too). ``source.set_epoch(e)`` before creating
-        an iterator makes it start at e (resuming)."""
+        an iterator makes it start at e (resuming). ``skip`` leaves out the first samples of this
+        shard's epochs (a one-epoch dataset for the rest of an epoch: resuming inside it)."""
 
-        def __init__(self, num_items, num_shards, shard_id, shuffle, seed, counter):
+        def __init__(self, num_items, num_shards, shard_id, shuffle, seed, counter, skip=0):
             self.num_items, self.num_shards, self.shard_id = num_items, num_shards, shard_id
-            self.shuffle, self.seed, self.counter = shuffle, seed, counter
+            self.shuffle, self.seed, self.counter, self.skip = shuffle, seed, counter, skip
             self._start_epoch, self._passes = None, 0
-            super().__init__(num_samples=math.ceil(num_items / num_shards))
+            super().__init__(num_samples=len(self))
 
         def __len__(self):
-            return math.ceil(self.num_items / self.num_shards)
+            return math.ceil(self.num_items / self.num_shards) - self.skip
 
         def __deepcopy__(self, memo):
             clone = copy.copy(self)  # shallow: the copies share the counter
@@ -153,7 +154,7 @@ def _make_sampler_class():
             order = np.arange(self.num_items)
             if self.shuffle:
                 order = np.random.default_rng([_SHUFFLE_STREAM, self.seed, epoch]).permutation(order)
-            total = len(self) * self.num_shards
+            total = math.ceil(self.num_items / self.num_shards) * self.num_shards
             order = np.resize(order, total)  # wraps around to pad
             return order[self.shard_id::self.num_shards]
 
@@ -163,7 +164,7 @@ def _make_sampler_class():
             epoch = self._start_epoch + self._passes
             self._passes += 1
             self.counter.next_epoch = max(self.counter.next_epoch, epoch + 1)
-            for i in self.epoch_indices(epoch):
+            for i in self.epoch_indices(epoch)[self.skip:]:
                 yield int((epoch + 1) * self.num_items + i)
 
     return EpochShardSampler
@@ -175,13 +176,15 @@ def default_num_workers(num_shards=None):
 
 
 def create_dataset(source, batch_size, num_shards=None, shard_id=None, num_workers=None, shuffle=True,
-                   drop_remainder=True):
+                   drop_remainder=True, skip_batches=0):
     """Batched ``mindspore.dataset.GeneratorDataset`` over ``source`` with its ``column_names``.
 
     num_shards/shard_id: data-parallel sharding (both or neither). num_workers: worker processes
     (python_multiprocessing when > 1), default ``default_num_workers(num_shards)``. Epochs advance by
     themselves across the passes of one iterator and across iterators; ``source.set_epoch(e)`` before
-    creating an iterator starts it at epoch e (see EpochShardSampler)."""
+    creating an iterator starts it at epoch e (see EpochShardSampler). ``skip_batches``: leave out the
+    first batches of every epoch, without reading their images (use the dataset for one epoch: the rest
+    of an epoch a resumed run had started; MindSpore needs the sample count fixed when it is built)."""
     import mindspore.dataset as ds
 
     if (num_shards is None) != (shard_id is None):
@@ -194,8 +197,12 @@ def create_dataset(source, batch_size, num_shards=None, shard_id=None, num_worke
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     num_workers = default_num_workers(num_shards) if num_workers is None else int(num_workers)
+    per_shard = math.ceil(len(source) / num_shards)
+    if not 0 <= skip_batches * batch_size < per_shard:
+        raise ValueError(f"skip_batches must leave samples of the {per_shard} per shard, got {skip_batches} "
+                         f"batches of {batch_size}")
     sampler = _make_sampler_class()(len(source), num_shards, shard_id, shuffle, source.seed,
-                                    source._epoch_counter)
+                                    source._epoch_counter, skip=skip_batches * batch_size)
     dataset = ds.GeneratorDataset(source, column_names=list(source.column_names), sampler=sampler,
                                   num_parallel_workers=num_workers,
                                   python_multiprocessing=num_workers > 1)

@@ -4,6 +4,10 @@ Weight-decay rule (`param_groups`): a trainable parameter gets weight decay only
 dimensions (conv / dense / transposed-conv kernels) and its name does not end with `bias`, `gamma` or
 `beta`. So biases, BatchNorm/LayerNorm gamma and beta, and any other 1-D or scalar parameter (e.g.
 PReLU slopes) are not decayed. The zoo's CenterFace likewise decayed neither biases nor BN (DESIGN.md §3).
+
+Adam's epsilon (`eps`, config key `adam_eps`): 1e-8 is MindSpore's default (and PyTorch's, which the original
+CenterNet used); the old MindSpore CenterNet zoo used 1e-7. MindSpore adds it outside the bias correction,
+`w -= lr * sqrt(1 - beta2^t) / (1 - beta1^t) * m / (sqrt(v) + eps)`.
 """
 from mindspore import nn
 
@@ -52,6 +56,7 @@ def build_optimizer(name, params, lr, weight_decay=0.0, momentum=0.9, loss_scale
     momentum: used by "sgd" (heavy-ball SGD, 0 = plain SGD) and "momentum".
     loss_scale: the optimizer divides gradients by it. Keep 1.0 with `engine.train_step`, which
         unscales the gradients itself (and refuses an optimizer with loss_scale != 1).
+    beta1, beta2, eps: Adam's moment decays and epsilon (ignored by "sgd" and "momentum").
     """
     if isinstance(lr, (list, tuple)):
         if not lr:
@@ -61,9 +66,11 @@ def build_optimizer(name, params, lr, weight_decay=0.0, momentum=0.9, loss_scale
         lr = float(lr)
     else:
         raise ValueError(f"build_optimizer: lr must be a float or a list of floats, got {type(lr).__name__}")
+    if name == "adam" and not (isinstance(eps, (int, float)) and not isinstance(eps, bool) and eps > 0):
+        raise ValueError(f"build_optimizer: Adam eps (adam_eps) must be a number > 0, got {eps!r}")
     common = {"learning_rate": lr, "weight_decay": float(weight_decay), "loss_scale": float(loss_scale)}
     if name == "adam":
-        return nn.Adam(params, beta1=beta1, beta2=beta2, eps=eps, **common)
+        return nn.Adam(params, beta1=beta1, beta2=beta2, eps=float(eps), **common)
     if name == "sgd":
         return nn.SGD(params, momentum=float(momentum), **common)
     if name == "momentum":

@@ -26,7 +26,8 @@ __all__ = ["check_inputs", "run", "build_network", "digest_arrays", "state_diges
 
 
 def check_inputs(task, cfg):
-    """Paths checked before anything heavy starts: the task's training inputs and the initial weights."""
+    """Paths checked before anything heavy starts: the task's training inputs, the initial weights and the output
+    folder (`check_output_folder`)."""
     task.check_train_inputs(cfg)
     for key in ("ckpt_path", "pretrained_backbone"):
         value = getattr(cfg, key)
@@ -34,6 +35,39 @@ def check_inputs(task, cfg):
             raise FileNotFoundError(f"--{key} {value}: no such file")
     if cfg.ckpt_path and cfg.pretrained_backbone:
         raise ConfigError("--ckpt_path and --pretrained_backbone both set: give one source of initial weights")
+    check_output_folder(cfg)
+
+
+def check_output_folder(cfg):
+    """One run per output folder (README "Exit codes and outputs"). Without `--resume True`, a folder whose
+    `ckpt/` holds checkpoints (of any rank) belongs to another run: refused (ConfigError, before anything is
+    written), since new checkpoints beside the old ones would mix two runs and a later resume would continue the
+    wrong one. Other files are left alone (train.py writes only config.yaml, log_rank*.txt, loss_history.json/csv,
+    loss_curve.png and ckpt/; the launchers' logs live there too). Then the folder is created, so that a read-only
+    place or a file in the way fails here, before MindSpore loads."""
+    from dependency.atomic import make_folder
+    from src.engine.checkpoint import list_checkpoints
+
+    out_dir = Path(cfg.output_path)
+    found = list_checkpoints(out_dir / "ckpt", rank=None)
+    if found and not cfg.resume:
+        raise ConfigError(f"--output_path {out_dir} holds {len(found)} checkpoint(s) of an earlier run (newest "
+                          f"{Path(found[-1][2]).name} in {out_dir / 'ckpt'}): continue that run with --resume True, "
+                          f"or choose another --output_path")
+    make_folder(out_dir)
+
+
+def _start_fresh(out_dir, rank):
+    """A fresh run (no --resume) in a folder without checkpoints: the files an earlier run that never reached a
+    checkpoint left (its log, loss history and curve) are removed, so that they describe this run only. Each
+    rank removes its own log; rank 0 the shared files."""
+    from src.engine.trainer import HISTORY_CSV, HISTORY_JSON, LOSS_CURVE_PNG
+
+    names = [f"log_rank{int(rank)}.txt"] + ([HISTORY_JSON, HISTORY_CSV, LOSS_CURVE_PNG] if int(rank) == 0 else [])
+    for name in names:
+        path = Path(out_dir) / name
+        if path.is_file():
+            path.unlink()
 
 
 def digest_arrays(named_arrays):
@@ -125,13 +159,30 @@ def calibrate_on_training_data(network, source, num_batches, batch_size, logger)
     logger.info("BatchNorm statistics of %d layers re-centred on %d training images", layers, count)
 
 
-def build_dataset(task, cfg, device, logger):
+def build_dataset(task, cfg, device, logger, source=None, skip_batches=0):
+    """(source, batched dataset) of this rank; `skip_batches`: a dataset for the rest of an epoch (resume)."""
     from src.data.dataset import create_dataset
 
-    source = task.training_source(cfg, logger)
+    source = task.training_source(cfg, logger) if source is None else source
     shards = {"num_shards": device.group_size, "shard_id": device.rank} if device.group_size > 1 else {}
-    dataset = create_dataset(source, cfg.batch_size, num_workers=cfg.num_workers or None, shuffle=True, **shards)
+    dataset = create_dataset(source, cfg.batch_size, num_workers=cfg.num_workers or None, shuffle=True,
+                             skip_batches=skip_batches, **shards)
     return source, dataset
+
+
+def data_sink_factory(cfg, device, logger):
+    """`Trainer(data_sink=...)`: MindSpore's device queue (`mindspore.data_sink`) with `enable_data_sink` on Ascend
+    and GPU; None elsewhere (MindSpore 2.10 refuses to sink data on CPU), said in one log line."""
+    if not cfg.enable_data_sink:
+        return None
+    if device.target not in ("Ascend", "GPU"):
+        logger.info("data sink: not used on %s (MindSpore 2.10 sinks data on Ascend and GPU only); batches are "
+                    "fed from the host", device.target)
+        return None
+    import mindspore as ms
+
+    logger.info("data sink: on, outputs read every %d steps", cfg.data_sink_steps)
+    return lambda step, dataset: ms.data_sink(step, dataset, sink_size=1)
 
 
 def run(task, cfg, device):
@@ -144,6 +195,8 @@ def run(task, cfg, device):
 
     check_inputs(task, cfg)
     out_dir = Path(cfg.output_path)
+    if not cfg.resume:
+        _start_fresh(out_dir, device.rank)
     logger = get_logger(out_dir, device.rank, name=f"train.{task.name}")
     if device.is_main:
         logger.info("resolved config saved to %s", save_config(cfg, out_dir))
@@ -162,9 +215,10 @@ def run(task, cfg, device):
         raise ValueError(f"{source.name}: {len(source)} images give no batch of {cfg.batch_size} per device on "
                          f"{device.group_size} device(s)")
     lr = build_lr_schedule(cfg.lr_scheduler, cfg.lr, steps_per_epoch, cfg.epochs, milestones=cfg.milestones,
-                           gamma=cfg.gamma, eta_min=cfg.eta_min, warmup_epochs=cfg.warmup_epochs)
+                           gamma=cfg.gamma, eta_min=cfg.eta_min, end_lr=cfg.end_lr, power=cfg.power,
+                           warmup_epochs=cfg.warmup_epochs, warmup_steps=cfg.warmup_steps)
     optimizer = build_optimizer(cfg.optimizer, param_groups(network, cfg.weight_decay), lr,
-                                weight_decay=cfg.weight_decay, momentum=cfg.momentum)
+                                weight_decay=cfg.weight_decay, momentum=cfg.momentum, eps=cfg.adam_eps)
     loss = task.build_loss(cfg)
     logger.info("training on %d images (%d steps/epoch of %d per device x %d devices), %d epochs",
                 len(source), steps_per_epoch, cfg.batch_size, device.group_size, cfg.epochs)
@@ -175,7 +229,10 @@ def run(task, cfg, device):
                       keep_checkpoint_max=cfg.keep_checkpoint_max, ckpt_interval=cfg.ckpt_interval,
                       log_interval=cfg.log_interval, logger=logger,
                       on_epoch_begin=_shard_logger(dataset, source, device, logger),
-                      component_names=task.loss_components, checkpoint_extra={"model": task.name})
+                      component_names=task.loss_components, checkpoint_extra={"model": task.name},
+                      save_checkpoint_steps=cfg.save_checkpoint_steps, step_log=cfg.log_format,
+                      rest_of_epoch=lambda epoch, done: build_dataset(task, cfg, device, logger, source, done)[1],
+                      data_sink=data_sink_factory(cfg, device, logger), sink_steps=cfg.data_sink_steps)
     if not cfg.resume:  # with resume the weights come from the checkpoint inside train()
         _log_state(logger, "initial", device, network, optimizer)
     summary = trainer.train(resume=cfg.resume)

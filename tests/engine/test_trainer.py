@@ -1,5 +1,7 @@
-"""Trainer: straight vs stop-and-resume (fresh process) bitwise equality, logs, history files, epoch hook,
-mindspore datasets, non-finite stop, argument errors."""
+"""Trainer: straight vs stop-and-resume (fresh process; and from a checkpoint inside an epoch, also through the
+sharded MindSpore pipeline) bitwise equality, step checkpoints and their names, both log-line forms, history files,
+epoch hook, mindspore datasets, the data-sink path (through a stand-in: MindSpore sinks only on Ascend/GPU),
+non-finite stop, argument errors."""
 import csv
 import json
 import os
@@ -14,6 +16,7 @@ import pytest
 
 import mindspore.dataset as ds
 
+from src.data.dataset import TrainingSource, create_dataset
 from src.engine.trainer import NonFiniteLossError, Trainer
 from tests.engine.toy import SPIKE, STEPS_PER_EPOCH, EpochDataset, build, state_arrays
 
@@ -159,3 +162,205 @@ def test_data_parallel_ranks_agree_on_skipped_steps(tmp_path):
     differing = sorted(k for k in rank0 if not np.array_equal(rank0[k], rank1[k]))
     assert differing == ["bn.moving_mean", "bn.moving_variance"]
     assert sorted(p.name for p in (tmp_path / "ckpt").glob("*.ckpt")) == ["0-1_5.ckpt", "0-2_5.ckpt"]  # rank 0
+
+
+# ---------------------------------------------------------------- step checkpoints, mid-epoch resume, zoo lines, sink
+
+class Interrupted(Exception):
+    """Stands for a crash (or Ctrl-C) in the middle of a run."""
+
+
+class InterruptedTrainer(Trainer):
+    """Stops when about to book step `stop_at` (1-based global step): that step and later ones never count."""
+
+    stop_at = None
+
+    def _after_step(self, *args, **kwargs):
+        if self.global_step + 1 == self.stop_at:
+            raise Interrupted(f"stopped before global step {self.stop_at}")
+        return super()._after_step(*args, **kwargs)
+
+
+def test_step_checkpoints_named_as_modelcheckpoint_and_zoo_percent_lines(tmp_path):
+    trainer, _ = make_trainer(tmp_path, epochs=2, save_checkpoint_steps=3, step_log="percent")
+    summary = trainer.train()
+    # Every 3 global steps (3, 6, 9) and at each epoch's end (5, 10), named 0-{epoch}_{step in that epoch}.
+    names = [Path(p).name for p in summary["checkpoints"]]
+    assert names == ["0-1_3.ckpt", "0-1_5.ckpt", "0-2_1.ckpt", "0-2_4.ckpt", "0-2_5.ckpt"]
+    assert sorted(p.name for p in tmp_path.glob("*.ckpt")) == sorted(names)
+    import mindspore as ms
+
+    state = ms.load_checkpoint(str(tmp_path / "0-2_1.ckpt"))
+    assert [int(state[f"train_{k}"].asnumpy()) for k in ("epoch", "step_in_epoch", "global_step")] == [2, 1, 6]
+    log = (tmp_path / "log_rank0.txt").read_text()
+    lines = re.findall(r"epoch: (\d+), current epoch percent: ([\d.]+), step: (\d+), outputs are \(([\d.]+|nan), "
+                       r"(True|False), ([\d.e+]+)\)", log)
+    assert [(e, p, s) for e, p, s, *_ in lines] == [("1", "0.400", "2"), ("1", "0.800", "4"), ("2", "0.400", "7"),
+                                                   ("2", "0.800", "9")]
+    history = trainer.history
+    for _, _, step, loss, overflow, scale in lines:
+        i = history["global_step"].index(int(step))
+        assert float(loss) == pytest.approx(history["loss"][i], abs=5e-7)
+        assert (overflow, float(scale)) == (str(history["overflow"][i]), history["loss_scale"][i])
+    assert "iter:" not in log and re.search(r"epoch:2, avg_loss:", log)  # the epoch line stays
+
+
+def test_resume_from_a_mid_epoch_checkpoint_matches_straight_run_bitwise(tmp_path, straight_run):
+    """Crash after global step 7 of 10; the newest checkpoint is 0-2_1 (step 6, inside epoch 2). A fresh trainer
+    with other initial weights resumes: it skips epoch 2's first batch and must end bit-identical to a straight run
+    (weights, BN statistics, Adam moments, step counter, loss scale; the overflowing batch 2 of epoch 2 included)."""
+    _, _, expected, straight_history = straight_run
+    crashed, _ = make_trainer(tmp_path, epochs=2, save_checkpoint_steps=3)
+    crashed.__class__ = InterruptedTrainer
+    crashed.stop_at = 8
+    with pytest.raises(Interrupted):
+        crashed.train()
+    assert sorted(p.name for p in tmp_path.glob("*.ckpt")) == ["0-1_3.ckpt", "0-1_5.ckpt", "0-2_1.ckpt"]
+
+    read = []
+
+    class Counting(EpochDataset):
+        def __iter__(self):
+            for index, batch in enumerate(super().__iter__()):
+                read.append((self.epoch, index))
+                yield batch
+    resumed, objs = make_trainer(tmp_path, epochs=2, seed=5, dataset=Counting(spike=SPIKE), save_checkpoint_steps=3)
+    summary = resumed.train(resume=True)
+    assert summary["start_epoch"] == 1 and summary["skipped_steps"] == 1 and summary["global_step"] == 10
+    assert read == [(1, i) for i in range(5)]  # without rest_of_epoch: batch 0 read and dropped
+    got = state_arrays(*objs)
+    assert sorted(got) == sorted(expected)
+    for name, value in expected.items():
+        np.testing.assert_array_equal(got[name], value, err_msg=name)
+    history = json.loads((tmp_path / "loss_history.json").read_text())
+    assert history["global_step"] == straight_history["global_step"]
+    assert history["loss"] == straight_history["loss"] and history["overflow"] == straight_history["overflow"]
+    log = (tmp_path / "log_rank0.txt").read_text()
+    assert "resume: inside epoch 2, its first 1 of 5 steps are done and skipped" in log
+
+
+class PoseLikeSource(TrainingSource):
+    """A real TrainingSource (per-(seed, epoch, index) generators) with the toy's columns: 40 samples."""
+
+    column_names = ("image", "target")
+
+    def sample(self, index, rng):
+        x = rng.uniform(0, 1, size=(1, 6, 6)).astype(np.float32)
+        m = float(x.mean())
+        return x, np.array([2 * m - 1, 0.5 - m], np.float32)
+
+
+def test_resume_inside_an_epoch_through_the_sharded_pipeline_reads_only_the_rest(tmp_path):
+    """run.py's composition: create_dataset (shard 0 of 2: 20 samples, 5 batches of 4), the source told the epoch,
+    and rest_of_epoch = create_dataset(skip_batches=done). Straight vs crash-and-resume, bitwise; the resumed run
+    never decodes the 3 skipped batches of its first epoch."""
+    def pipeline(run_dir, seed, stop_at=None, resume=False):
+        source = PoseLikeSource(list(range(40)), seed=11)
+        decoded = []
+        sample = source.sample
+        source.sample = lambda index, rng: (decoded.append((source.epoch, index)), sample(index, rng))[1]
+
+        def dataset(skip=0):
+            return create_dataset(source, 4, num_shards=2, shard_id=0, num_workers=1, skip_batches=skip)
+        trainer, objs = make_trainer(run_dir, epochs=2, seed=seed, dataset=dataset(), save_checkpoint_steps=4,
+                                     on_epoch_begin=source.set_epoch, rest_of_epoch=lambda e, done: dataset(done))
+        if stop_at:
+            trainer.__class__ = InterruptedTrainer
+            trainer.stop_at = stop_at
+            with pytest.raises(Interrupted):
+                trainer.train()
+            return None, decoded
+        trainer.train(resume=resume)
+        return state_arrays(*objs), decoded
+
+    straight, _ = pipeline(tmp_path / "straight", seed=1)
+    pipeline(tmp_path / "resumed", seed=1, stop_at=10)  # last checkpoint: global step 8 = epoch 2, step 3
+    assert latest_names(tmp_path / "resumed") == "0-2_3.ckpt"
+    resumed, decoded = pipeline(tmp_path / "resumed", seed=7, resume=True)
+    for name, value in straight.items():
+        np.testing.assert_array_equal(resumed[name], value, err_msg=name)
+    # Single worker: samples are decoded in the main process with their epoch in the index, so the count holds.
+    assert len(decoded) == 2 * 4  # epoch 2's last 2 batches of 4: the first 3 batches were not read
+
+
+def latest_names(folder):
+    from src.engine.checkpoint import latest_checkpoint
+
+    return Path(latest_checkpoint(folder)).name
+
+
+def test_resume_with_another_steps_per_epoch_is_refused(tmp_path):
+    first, _ = make_trainer(tmp_path, epochs=1, schedule_epochs=3)
+    first.train()  # 0-1_5.ckpt at global step 5
+    net, opt, scaler = build(1, 3)
+    other = Trainer(net, opt, EpochDataset(steps=4), 4, 3, tmp_path, loss_scaler=scaler, component_names=COMPONENTS)
+    with pytest.raises(ValueError, match="global step 5 in epoch 1, which does not fit steps_per_epoch=4"):
+        other.train(resume=True)
+
+
+def fake_data_sink(calls):
+    """Stand-in for mindspore.data_sink (Ascend/GPU only): one step per call on the next batch of an iterator
+    that runs on across epochs, as the device queue does; records its calls."""
+    def factory(step, dataset):
+        batches = dataset.create_tuple_iterator(num_epochs=-1, output_numpy=False)
+
+        def one_step():
+            calls.append("step")
+            try:
+                batch = next(batches)
+            except StopIteration:  # a MindSpore iterator ends each epoch so; the next next() starts the next one
+                batch = next(batches)
+            return step(*batch)
+        return one_step
+    return factory
+
+
+def test_data_sink_reads_outputs_every_sink_steps_and_trains_identically(tmp_path):
+    source = EpochDataset(steps=STEPS_PER_EPOCH)
+    x = np.concatenate([b[0] for b in source])
+    y = np.concatenate([b[1] for b in source])
+
+    def dataset():
+        return ds.NumpySlicesDataset({"image": x, "target": y}, shuffle=False).batch(4, drop_remainder=True)
+    plain, plain_objs = make_trainer(tmp_path / "plain", epochs=2, dataset=dataset())
+    plain.train()
+    events = []
+    sunk, sunk_objs = make_trainer(tmp_path / "sink", epochs=2, dataset=dataset(), sink_steps=3,
+                                   data_sink=fake_data_sink(events))
+    read = sunk._after_step
+    sunk._after_step = lambda *args: (events.append("read"), read(*args))[1]
+    summary = sunk.train()
+    # 5 steps per epoch, outputs read after 3 queued steps and at the epoch's end (checkpoint).
+    assert events == (["step"] * 3 + ["read"] * 3 + ["step"] * 2 + ["read"] * 2) * 2
+    assert [Path(p).name for p in summary["checkpoints"]] == ["0-1_5.ckpt", "0-2_5.ckpt"]
+    for name, value in state_arrays(*plain_objs).items():
+        np.testing.assert_array_equal(state_arrays(*sunk_objs)[name], value, err_msg=name)
+    assert sunk.history["loss"] == plain.history["loss"]
+
+
+def test_data_sink_is_refused_on_cpu_with_one_log_line(tmp_path):
+    import logging
+    from types import SimpleNamespace
+
+    from src.engine.run import data_sink_factory
+
+    records = []
+    logger = logging.getLogger("test_data_sink")
+    logger.addHandler(type("H", (logging.Handler,), {"emit": lambda self, r: records.append(r.getMessage())})())
+    logger.setLevel(logging.INFO)
+    cfg = SimpleNamespace(enable_data_sink=True, data_sink_steps=50)
+    assert data_sink_factory(cfg, SimpleNamespace(target="CPU"), logger) is None
+    assert records == ["data sink: not used on CPU (MindSpore 2.10 sinks data on Ascend and GPU only); batches are "
+                       "fed from the host"]
+    assert data_sink_factory(SimpleNamespace(enable_data_sink=False), SimpleNamespace(target="GPU"), logger) is None
+    assert callable(data_sink_factory(cfg, SimpleNamespace(target="GPU"), logger))  # built, not run, here
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"save_checkpoint_steps": -1}, r"save_checkpoint_steps \(0 = off\) must be a positive int, got -1"),
+    ({"step_log": "zoo"}, "step_log must be one of"),
+    ({"sink_steps": 0, "data_sink": fake_data_sink([])}, "sink_steps"),
+])
+def test_new_trainer_arguments_are_checked(tmp_path, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        make_trainer(tmp_path, epochs=1, **kwargs)
