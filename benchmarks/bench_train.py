@@ -42,7 +42,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch is imported;
 
 import numpy as np  # noqa: E402
 
-from benchmarks.common import interleaved_medians, machine_description  # noqa: E402
+from benchmarks.common import interleaved_medians, machine_description, torch_train_step  # noqa: E402
 
 # The zoo recipe (DESIGN.md §3): Adam, lr 5e-4 (1 device), weight decay 5e-4 off bias/BN, loss scale 1024.
 LR, WEIGHT_DECAY, LOSS_SCALE = 5e-4, 5e-4, 1024.0
@@ -129,17 +129,7 @@ def torch_step(images, targets, threads):
     no_decay = [p for n, p in network.named_parameters() if p.dim() < 2]
     optimizer = torch.optim.Adam([{"params": decay, "weight_decay": WEIGHT_DECAY},
                                   {"params": no_decay, "weight_decay": 0.0}], lr=LR)
-    x = torch.from_numpy(images)
-    y = [torch.from_numpy(t) for t in targets]
-
-    def run():
-        optimizer.zero_grad(set_to_none=True)
-        loss = centerface_loss(network(x), *y)[0]
-        loss.backward()
-        optimizer.step()
-        return float(loss.detach())
-
-    return run
+    return torch_train_step(network, centerface_loss, optimizer, images, targets)
 
 
 def torch_available():

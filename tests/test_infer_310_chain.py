@@ -1,7 +1,14 @@
 """End to end on CPU with the official weights and synthetic WIDER-layout images (one of them corrupt):
 scripts/test_and_eval.sh over an epoch range of checkpoints, and the offline chain scripts/run_infer_310.sh
-(export MindIR -> preprocess.py -> CPU MindIR runner -> postprocess.py -> AP), which must give the same files
-and the same AP as test.py on the same checkpoint and images."""
+(export MindIR -> preprocess.py -> CPU MindIR runner -> postprocess.py -> AP), which must give the same
+detections and the same AP as test.py on the same checkpoint and images.
+
+test.py runs the compiled CPU kernels by default, the exported MindIR MindSpore's own ops (export.py never uses
+the kernels): the network outputs then differ in the last float bits (<= 1e-5 of each head's range). Result
+files are compared byte for byte when test.py ran without the kernels (no compiler), else to TOLERANCE: boxes and
+landmarks 0.01 px, scores 1e-5 (measured <= 1e-3 px and 1e-6; the files print 1e-3 px and 1e-6), AP 1e-3
+(measured 0). A wrong input, weight or decode changes them by whole pixels and percents.
+"""
 import json
 import os
 import shutil
@@ -16,6 +23,8 @@ from dependency.evaluate.eval import evaluate
 
 ROOT = Path(__file__).resolve().parents[1]
 INPUT_SIZE = "256,256"  # small canvas: one quick compilation, same code path as the zoo's 832
+BOX_TOL, SCORE_TOL, AP_TOL = 0.01, 1e-5, 1e-3
+KERNELS_LINE = "compiled CPU kernels: 17 depthwise"  # test.py's log when the kernels run
 
 
 def run_script(name, *args, env=None):
@@ -76,6 +85,38 @@ def read_wider(path):
     return lines[0], int(lines[1]), np.array([[float(v) for v in line.split()] for line in lines[2:]]).reshape(-1, 5)
 
 
+def kernels_ran(result):
+    """Did this test.py run use the compiled kernels? (Not when the library cannot be built here.)"""
+    return KERNELS_LINE in result.stderr
+
+
+def _rows_match(a, b, tolerances):
+    """Every row of a has a row of b within `tolerances` (per column) and the other way round; equal counts.
+    Matching instead of comparing in order: two scores closer than the tolerance may swap places."""
+    if a.shape != b.shape:
+        return False
+    if len(a) == 0:
+        return True
+    gap = (np.abs(a[:, None, :] - b[None, :, :]) / tolerances).max(axis=-1)
+    return bool((gap.min(axis=1) <= 1).all() and (gap.min(axis=0) <= 1).all())
+
+
+def same_detections(txt, twin, exact):
+    """The WIDER result file `txt` and its landmark json against `twin`'s: byte for byte, or within tolerance."""
+    if exact:
+        return (twin.read_text() == txt.read_text()
+                and twin.with_suffix(".json").read_text() == txt.with_suffix(".json").read_text())
+    (name, count, rows), (twin_name, twin_count, twin_rows) = read_wider(txt), read_wider(twin)
+    if (name, count) != (twin_name, twin_count):
+        return False
+    marks, twin_marks = ([[*np.ravel(d["landmarks"]), *d["bbox"], d["score"]]
+                          for d in json.loads(p.with_suffix(".json").read_text())["detections"]] for p in (txt, twin))
+    box_tol = np.array([BOX_TOL] * 4 + [SCORE_TOL])
+    mark_tol = np.array([BOX_TOL] * 14 + [SCORE_TOL])
+    return (_rows_match(rows, twin_rows, box_tol)
+            and _rows_match(np.array(marks).reshape(-1, 15), np.array(twin_marks).reshape(-1, 15), mark_tol))
+
+
 def test_sweep_tests_the_epoch_range_and_reports_the_best(sweep, val_set):
     save, result = sweep
     _, _, broken = val_set
@@ -110,17 +151,19 @@ def test_result_files_are_wider_format_with_landmark_json(sweep):
 def test_second_checkpoint_of_a_sweep_gets_its_own_weights(sweep, chain):
     """0-3_10 was tested after 0-2_10 in one process (weights swapped into the compiled network); its files
     differ from 0-2_10's and equal those of a fresh process exporting 0-3_10 alone (the chain)."""
-    save, _ = sweep
+    save, result = sweep
     work, _ = chain
-    first = {p.relative_to(save / "0-2_10"): p.read_text() for p in (save / "0-2_10").glob("*/*.txt")}
-    second = {p.relative_to(save / "0-3_10"): p.read_text() for p in (save / "0-3_10").glob("*/*.txt")}
-    assert first.keys() == second.keys() and first != second
-    alone = {p.relative_to(work / "pred"): p.read_text() for p in (work / "pred").glob("*/*.txt")}
-    assert alone == second
+    first = sorted(p.relative_to(save / "0-2_10") for p in (save / "0-2_10").glob("*/*.txt"))
+    second = sorted(p.relative_to(save / "0-3_10") for p in (save / "0-3_10").glob("*/*.txt"))
+    alone = sorted(p.relative_to(work / "pred") for p in (work / "pred").glob("*/*.txt"))
+    assert first == second == alone and len(first) == 4
+    exact = not kernels_ran(result)
+    assert not all(same_detections(save / "0-2_10" / f, save / "0-3_10" / f, exact=False) for f in first)
+    assert all(same_detections(save / "0-3_10" / f, work / "pred" / f, exact) for f in second)
 
 
 def test_offline_chain_on_cpu_matches_test_py(sweep, chain, val_set):
-    save, _ = sweep
+    save, sweep_result = sweep
     work, result = chain
     _, gt_dir, broken = val_set
     assert result.returncode == 1, result.stderr  # preprocess skipped the unreadable image, the rest went on
@@ -128,18 +171,18 @@ def test_offline_chain_on_cpu_matches_test_py(sweep, chain, val_set):
     for sub in ("preprocess/input", "preprocess/meta"):
         assert len(list((work / sub).iterdir())) == 4
     assert len(list((work / "result").glob("*.bin"))) == 4 * 4
+    exact = not kernels_ran(sweep_result)
     for txt in (save / "0-3_10").glob("*/*.txt"):  # same detections, landmarks included
-        twin = work / "pred" / txt.parent.name / txt.name
-        assert twin.read_text() == txt.read_text()
-        assert twin.with_suffix(".json").read_text() == txt.with_suffix(".json").read_text()
+        assert same_detections(txt, work / "pred" / txt.parent.name / txt.name, exact), txt
     with pytest.warns(UserWarning, match="1 of 5 prediction files missing"):  # the unreadable image
         chain_ap = evaluate(work / "pred", gt_dir)
     with pytest.warns(UserWarning, match="1 of 5 prediction files missing"):
         test_ap = evaluate(save / "0-3_10", gt_dir)
     printed = dict(line.split(" Val AP: ") for line in (work / "acc.log").read_text().splitlines() if "Val AP" in line)
+    tolerance = 1e-6 if exact else AP_TOL
     for setting, label in (("easy", "Easy  "), ("medium", "Medium"), ("hard", "Hard  ")):
-        assert abs(chain_ap[setting] - test_ap[setting]) <= 1e-6
-        assert abs(float(printed[label]) - test_ap[setting]) <= 1e-6
+        assert abs(chain_ap[setting] - test_ap[setting]) <= tolerance
+        assert abs(float(printed[label]) - chain_ap[setting]) <= 1e-6  # acc.log prints the chain's own AP
     assert test_ap["hard"] > 0.1  # the official weights find synthetic faces: the comparison is not of zeros
 
 

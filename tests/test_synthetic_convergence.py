@@ -5,6 +5,10 @@ over every epoch -> WIDER AP; and the trained checkpoint through the Ascend 310 
 The smaller sibling of `make demo` (300 images, 3 epochs: Easy AP ~0.96 from 0.63). Here: 64 training images
 at 256 px, 3 epochs of 16 steps. The learning assertion compares the same evaluation before and after training
 rather than trusting one absolute number.
+
+Training and test.py run the compiled CPU kernels (the default), the exported MindIR MindSpore's own ops: the AP
+of the two paths then agrees to AP_TOL = 1e-3 (outputs differ in the last float bits; measured 0), and exactly
+(1e-6) when the kernels could not be built here.
 """
 import json
 import os
@@ -17,6 +21,7 @@ from dependency.evaluate.eval import evaluate
 
 pytestmark = pytest.mark.slow
 CANVAS = "320,320"  # val images are 256 wide and up to 320 high; the 310 chain needs one fixed input size
+AP_TOL = 1e-3
 
 
 def _run(args, cwd, script=False):
@@ -66,8 +71,8 @@ def test_epoch_sweep_and_310_chain_agree_on_the_trained_checkpoint(repo_root, tr
     tmp, data, run_dir = trained
     images, gt = data / "val" / "images", data / "val" / "ground_truth"
     sweep = tmp / "sweep"
-    _run(["scripts/test_and_eval.sh", run_dir / "ckpt", images, gt, sweep, "CPU", "0",
-          "--test_input_size", CANVAS, "--test_scale", 1.0], repo_root, script=True)
+    swept_run = _run(["scripts/test_and_eval.sh", run_dir / "ckpt", images, gt, sweep, "CPU", "0",
+                      "--test_input_size", CANVAS, "--test_scale", 1.0], repo_root, script=True)
     assert sorted(p.name for p in sweep.iterdir() if p.is_dir()) == ["0-1_16", "0-2_16", "0-3_16"]
     assert "best Sum:" in (sweep / "eval_all.txt").read_text()
     swept = json.loads((sweep / "0-3_16" / "eval.json").read_text())
@@ -76,5 +81,6 @@ def test_epoch_sweep_and_310_chain_agree_on_the_trained_checkpoint(repo_root, tr
     _run(["scripts/run_infer_310.sh", run_dir / "ckpt" / "0-3_16.ckpt", images, gt, work, "0", "cpu", CANVAS,
           "--test_scale", 1.0], repo_root, script=True)
     chained = evaluate(work / "pred", gt)
+    tolerance = AP_TOL if "compiled CPU kernels: 17 depthwise" in swept_run.stderr else 1e-6
     for setting in ("easy", "medium", "hard"):
-        assert abs(chained[setting] - swept[setting]) <= 1e-6, (setting, chained, swept)
+        assert abs(chained[setting] - swept[setting]) <= tolerance, (setting, chained, swept)

@@ -39,9 +39,12 @@ class InferenceModel:
     """A task's BatchNorm-folded network in inference mode whose weights can be swapped by `load`.
 
     dynamic_shape: declare the input as (N, 3, None, None) so GRAPH mode compiles once for every input size
-        (measured on CPU for CenterFace: same outputs bit for bit, same speed as static shapes).
-    cpu_kernels: use the project's compiled CPU kernels (static shapes only; ignored with dynamic_shape and
-        off the CPU). None = the config's `cpu_kernels` key.
+        (for inputs of many sizes: original-size testing and predict.py). Measured on CPU for CenterFace: the same
+        outputs bit for bit as one static graph per size, with or without the kernels.
+    cpu_kernels: use the project's compiled CPU kernels (src/models/kernels/; on CPU only, and only when the
+        library builds: otherwise one log line and MindSpore's ops). None = the config's `cpu_kernels` key.
+        With dynamic_shape they need every kernel to infer its shapes in C++ (`supports_dynamic_shape`); a
+        network holding one that cannot keeps MindSpore's ops, said in the log.
     """
 
     def __init__(self, task, cfg, dynamic_shape: bool = False, cpu_kernels: Optional[bool] = None):
@@ -51,6 +54,23 @@ class InferenceModel:
         self.network = None
         self.kernel_counts = {}
 
+    def _enable_kernels(self, ckpt_path):
+        """The kernels in `self.network` (counts in `kernel_counts`), or the network rebuilt without them when its
+        kernels cannot take the dynamic shapes asked for."""
+        from src.models.kernels import enable_cpu_kernels
+        from src.models.kernels.library import supports_dynamic_shape
+
+        self.kernel_counts = enable_cpu_kernels(self.network)
+        if not any(self.kernel_counts.values()):
+            return
+        if self.dynamic_shape and not supports_dynamic_shape(self.network):
+            LOG.warning("compiled CPU kernels off for inputs of varying size: a kernel of %s infers its shapes in "
+                        "Python only (static shapes); using MindSpore's ops", self.task.name)
+            self.network = load_network(self.task, self.cfg, ckpt_path, logger=LOG)
+            self.kernel_counts = {}
+            return
+        LOG.info("compiled CPU kernels: %s", ", ".join(f"{n} {name}" for name, n in self.kernel_counts.items()))
+
     def load(self, ckpt_path) -> None:
         """Load `ckpt_path`: the first one builds the network, later ones only replace its weights."""
         import mindspore as ms
@@ -58,12 +78,9 @@ class InferenceModel:
         folded = load_network(self.task, self.cfg, ckpt_path, logger=LOG)
         if self.network is None:
             self.network = folded
-            # Same Parameters, so later checkpoints still swap in by name. The compiled kernels declare static
-            # shapes, so a dynamic-shape network (original-size testing) keeps MindSpore's ops.
-            if self.cpu_kernels and not self.dynamic_shape:
-                from src.models.kernels import enable_cpu_kernels
-
-                self.kernel_counts = enable_cpu_kernels(self.network)
+            # Same Parameters and names, so later checkpoints still swap in by name.
+            if self.cpu_kernels:
+                self._enable_kernels(ckpt_path)
             if self.dynamic_shape:
                 self.network.set_inputs(ms.Tensor(shape=[None, 3, None, None], dtype=ms.float32))
             return

@@ -17,7 +17,7 @@ import numpy as np
 import mindspore as ms
 from mindspore import Tensor, nn, ops
 
-from src.models.kernels.library import DEFAULT_CACHE_DIR, swap_cells
+from src.models.kernels.library import DEFAULT_CACHE_DIR, aot_op, swap_cells
 
 __all__ = ["FastBatchNorm2d", "is_fast_batchnorm_candidate", "enable_fast_batchnorm"]
 
@@ -25,18 +25,16 @@ __all__ = ["FastBatchNorm2d", "is_fast_batchnorm_candidate", "enable_fast_batchn
 def _batchnorm_op(library, relu):
     """Forward Custom op (x, gamma, beta, eps) -> (y, mean, invstd, unbiased var), with its bprop."""
     name = "BnRelu" if relu else "Bn"
-    backward = ops.Custom(f"{library}:{name}TrainBackward",
-                          out_shape=lambda dy, x, y, gamma, mean, invstd: (x, gamma, gamma),
-                          out_dtype=lambda dy, x, y, gamma, mean, invstd: (x, x, x), func_type="aot")
+    backward = aot_op(library, f"{name}TrainBackward", lambda dy, x, y, gamma, mean, invstd: (x, gamma, gamma),
+                      lambda dy, x, y, gamma, mean, invstd: (x, x, x), num_outputs=3)
 
     def bprop(x, gamma, beta, eps, out, dout):
         # Only y carries a gradient: the statistics feed the moving averages through stop_gradient.
         dx, dgamma, dbeta = backward(dout[0], x, out[0], gamma, out[1], out[2])
         return dx, dgamma, dbeta, ops.zeros_like(eps)
 
-    return ops.Custom(f"{library}:{name}TrainForward",
-                      out_shape=lambda x, gamma, beta, eps: (x, gamma, gamma, gamma),
-                      out_dtype=lambda x, gamma, beta, eps: (x, x, x, x), func_type="aot", bprop=bprop)
+    return aot_op(library, f"{name}TrainForward", lambda x, gamma, beta, eps: (x, gamma, gamma, gamma),
+                  lambda x, gamma, beta, eps: (x, x, x, x), bprop=bprop, num_outputs=4)
 
 
 def is_fast_batchnorm_candidate(bn):
@@ -84,14 +82,32 @@ def enable_fast_batchnorm(network, library=None, num_threads=None, fuse_relu=Tru
     """Swap every eligible BatchNorm2d child of `network`'s cells for a `FastBatchNorm2d`, in place.
 
     library, num_threads, cache_dir: as `fast_depthwise.enable_fast_depthwise`.
-    fuse_relu: in a `ConvBNAct` whose activation is ReLU, run the ReLU inside the kernel.
+    fuse_relu: in a `ConvBNAct` whose activation is ReLU, or a SequentialCell where a ReLU follows the BN, run
+        the ReLU inside the kernel.
     Returns the count; 0, leaving the network unchanged, when not on CPU or the library cannot be built.
     """
     from src.models.layers import ConvBNAct
 
+    def swap_in_sequence(cell, library):
+        # [.., BN, ReLU, ..] in a SequentialCell (DLA-34's base_layer, levelN, project, actf): the BN is swapped
+        # and a ReLU right after it runs inside the kernel, its place taken by an Identity
+        items, count = list(cell), 0
+        for i, child in enumerate(items):
+            if is_fast_batchnorm_candidate(child):
+                fuse = fuse_relu and i + 1 < len(items) and type(items[i + 1]) is nn.ReLU
+                fast = FastBatchNorm2d(child, library, fuse_relu=fuse)
+                fast.set_train(child.training)
+                cell[i] = fast
+                if fuse:
+                    cell[i + 1] = nn.Identity()
+                count += 1
+        return count
+
     def swap(cell, library):
-        if isinstance(cell, (nn.CellList, nn.SequentialCell)):
-            return 0  # their children are indexed, not attributes: a BN directly in a list stays as is
+        if isinstance(cell, nn.SequentialCell):
+            return swap_in_sequence(cell, library)
+        if isinstance(cell, nn.CellList):
+            return 0  # its children are indexed, not attributes: a BN directly in a list stays as is
         count = 0
         for attr, child in list(cell.name_cells().items()):
             if not is_fast_batchnorm_candidate(child):

@@ -9,7 +9,7 @@ Library build, caching and the CPU-only rule: `src/models/kernels/library.py`.
 """
 from mindspore import nn, ops
 
-from src.models.kernels.library import DEFAULT_CACHE_DIR, swap_cells
+from src.models.kernels.library import DEFAULT_CACHE_DIR, aot_op, swap_cells
 
 __all__ = ["ConvBiasReLU", "enable_fused_bias_relu"]
 
@@ -19,8 +19,7 @@ def _bias_relu_op(library):
         grad = dout * (out > 0).astype(dout.dtype)
         return grad, grad.sum(axis=(0, 2, 3))
 
-    return ops.Custom(f"{library}:BiasReluNchw", out_shape=lambda x, b: x, out_dtype=lambda x, b: x,
-                      func_type="aot", bprop=bprop)
+    return aot_op(library, "BiasReluNchw", lambda x, b: x, lambda x, b: x, bprop=bprop)
 
 
 class ConvBiasReLU(nn.Conv2d):

@@ -16,7 +16,7 @@ Library build, caching and the CPU-only rule: `src/models/kernels/library.py`.
 import mindspore as ms
 from mindspore import nn, ops
 
-from src.models.kernels.library import DEFAULT_CACHE_DIR, swap_cells
+from src.models.kernels.library import DEFAULT_CACHE_DIR, aot_op, swap_cells
 
 __all__ = ["FastDepthwiseConv2d", "is_fast_depthwise_candidate", "enable_fast_depthwise"]
 
@@ -27,7 +27,7 @@ def _out_size(size, stride):
 
 def _depthwise_op(library, stride, bias_relu):
     """The forward Custom op with its bprop: `(x, weight)`, or `(x, weight, bias)` with bias+ReLU fused."""
-    prefix = f"{library}:DwConv3x3S{stride}"
+    prefix = f"DwConv3x3S{stride}"
 
     def out_shape(x_shape, *_):
         return [x_shape[0], x_shape[1], _out_size(x_shape[2], stride), _out_size(x_shape[3], stride)]
@@ -35,10 +35,8 @@ def _depthwise_op(library, stride, bias_relu):
     def same_dtype(x_dtype, *_):
         return x_dtype
 
-    grad_input = ops.Custom(prefix + "GradInput", out_shape=lambda dy, w, x: x, out_dtype=same_dtype,
-                            func_type="aot")
-    grad_weight = ops.Custom(prefix + "GradWeight", out_shape=lambda dy, x: [x[1], 1, 3, 3], out_dtype=same_dtype,
-                             func_type="aot")
+    grad_input = aot_op(library, f"{prefix}GradInput", lambda dy, w, x: x, same_dtype)
+    grad_weight = aot_op(library, f"{prefix}GradWeight", lambda dy, x: [x[1], 1, 3, 3], same_dtype)
 
     def bprop(x, weight, out, dout):
         return grad_input(dout, weight, x), grad_weight(dout, x)
@@ -48,9 +46,8 @@ def _depthwise_op(library, stride, bias_relu):
         return grad_input(grad, weight, x), grad_weight(grad, x), grad.sum(axis=(0, 2, 3))
 
     if bias_relu:
-        return ops.Custom(prefix + "BiasRelu", out_shape=out_shape, out_dtype=same_dtype, func_type="aot",
-                          bprop=bprop_bias_relu)
-    return ops.Custom(prefix, out_shape=out_shape, out_dtype=same_dtype, func_type="aot", bprop=bprop)
+        return aot_op(library, f"{prefix}BiasRelu", out_shape, same_dtype, bprop=bprop_bias_relu)
+    return aot_op(library, prefix, out_shape, same_dtype, bprop=bprop)
 
 
 def is_fast_depthwise_candidate(conv):

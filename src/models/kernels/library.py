@@ -2,32 +2,43 @@
 
 What the kernels do and how a network gets them: `src/models/kernels/__init__.py`.
 
-The C++ sources next to this file (`cpu_kernels.{h,cc}`, `depthwise_cpu.cc`, `batchnorm_cpu.cc`) are
+The C++ sources next to this file (`cpu_kernels.{h,cc}`, `depthwise_cpu.cc`, `batchnorm_cpu.cc`, ...) are
 compiled on first use with the system C++ compiler (`g++ -O3 -march=native`, a few seconds) into one shared
 library in a cache folder (default `<repo>/.cache/kernels`), named by a hash of the sources, flags,
-compiler and CPU (a -march=native build must not run on another CPU), and written atomically. Without a
-compiler the `enable_*` functions warn once and leave the network unchanged.
+compiler and CPU (a -march=native build must not run on another CPU), and written atomically. When the
+library cannot be built or loaded (no compiler, a compiler without -march=native for this CPU, a failed
+build) the `enable_*` functions log one warning line and leave the network on MindSpore's ops.
 Only for the CPU target and for execution in this process: an exported model (`export.py`) must come from
-a network without them (a Custom AOT op cannot be written to ONNX or run elsewhere). Static input shapes
-only: MindSpore 2.10 fails inside graph compilation ("The pointer[value] is null") when a Custom AOT op
-sits in a graph with dynamic input shapes (`Cell.set_inputs` with None dims); each new static shape is
-simply compiled once more.
+a network without them (a Custom AOT op cannot be written to ONNX or run elsewhere).
+
+Dynamic input shapes (`Cell.set_inputs` with None dims): MindSpore 2.10 re-infers every op's output shape at
+run time in such a graph, which for a Custom op works only through a C++ function `<kernel>InferShape`
+exported by the library and the primitive attribute `reg_op_name` (without them the run fails with "The
+pointer[value] is null"). `aot_op` sets both up when the library exports the function (`infer_shape.cc`);
+`supports_dynamic_shape(network)` says whether every kernel op of a network can take dynamic shapes.
 """
 import ctypes
+import functools
 import hashlib
+import logging
 import os
 import platform
 import subprocess
-import warnings
 from pathlib import Path
 
 import mindspore as ms
+from mindspore import ops
 
 __all__ = ["KernelBuildError", "build_kernel_library", "set_kernel_threads", "kernel_library_or_none",
-           "restore_parameter_names", "swap_cells", "KERNEL_SOURCES", "DEFAULT_CACHE_DIR"]
+           "restore_parameter_names", "swap_cells", "swap_children", "aot_op", "has_infer_shape",
+           "supports_dynamic_shape", "KERNEL_SOURCES", "DEFAULT_CACHE_DIR"]
+
+LOG = logging.getLogger(__name__)
 
 _HERE = Path(__file__).resolve().parent
-KERNEL_SOURCES = (_HERE / "cpu_kernels.cc", _HERE / "depthwise_cpu.cc", _HERE / "batchnorm_cpu.cc")
+KERNEL_SOURCES = (_HERE / "cpu_kernels.cc", _HERE / "depthwise_cpu.cc", _HERE / "batchnorm_cpu.cc",
+                  _HERE / "dcn_cpu.cc", _HERE / "infer_shape.cc",
+                  _HERE / "winograd_cpu.cc")
 KERNEL_HEADERS = (_HERE / "cpu_kernels.h",)
 DEFAULT_CACHE_DIR = _HERE.parents[2] / ".cache" / "kernels"
 COMPILE_FLAGS = ("-O3", "-march=native", "-std=c++17", "-shared", "-fPIC", "-pthread")
@@ -92,15 +103,31 @@ def build_kernel_library(cache_dir=DEFAULT_CACHE_DIR, compiler="g++", sources=KE
     return target
 
 
+@functools.lru_cache(maxsize=None)
+def _loaded(library):
+    """The library opened with ctypes (cached per path); KernelBuildError when it cannot be loaded."""
+    try:
+        return ctypes.CDLL(library)
+    except OSError as err:
+        raise KernelBuildError(f"kernel library {library} cannot be loaded: {err}") from err
+
+
 def set_kernel_threads(library, num_threads):
     """Threads each kernel call uses (0 = all cores). MindSpore's dlopen of the same file shares the setting."""
     if int(num_threads) < 0:
         raise ValueError(f"set_kernel_threads: num_threads must be >= 0, got {num_threads!r}")
-    ctypes.CDLL(str(library)).CfSetNumThreads(int(num_threads))
+    _loaded(str(library)).CfSetNumThreads(int(num_threads))
+
+
+def _warn_once(message):
+    if message not in _warned:
+        _warned.add(message)
+        LOG.warning(message)
 
 
 def kernel_library_or_none(library=None, num_threads=None, cache_dir=DEFAULT_CACHE_DIR):
-    """The library to use (built if None) with its thread count set, or None with a one-time warning.
+    """The library to use (built if None) with its thread count set, or None after one warning line in the log
+    (the same reason is logged once per process) when it cannot be built or loaded.
 
     None also when the device target is not CPU (the kernels are CPU code). num_threads None = MindSpore's
     `runtime_num_threads`.
@@ -110,16 +137,46 @@ def kernel_library_or_none(library=None, num_threads=None, cache_dir=DEFAULT_CAC
     if library is None:
         try:
             library = build_kernel_library(cache_dir)
+            _loaded(str(library))
         except KernelBuildError as err:
-            message = f"compiled CPU kernels disabled, using MindSpore's ops: {err}"
-            if message not in _warned:
-                _warned.add(message)
-                warnings.warn(message, RuntimeWarning, stacklevel=3)
+            _warn_once(f"compiled CPU kernels off, using MindSpore's ops: {err}")
             return None
     if num_threads is None:
         num_threads = ms.get_context("runtime_num_threads") or 0
     set_kernel_threads(library, num_threads)
     return library
+
+
+def has_infer_shape(library, name):
+    """True when `library` exports `<name>InferShape` (MindSpore's C++ shape inference of kernel `name`)."""
+    return hasattr(_loaded(str(library)), f"{name}InferShape")
+
+
+def aot_op(library, name, out_shape, out_dtype, bprop=None, num_outputs=1):
+    """`ops.Custom` running kernel `name` of `library` ("aot").
+
+    When the library exports `<name>InferShape`, shapes are inferred by it (out_shape is not used) and the op
+    works in graphs with dynamic input shapes; otherwise by `out_shape` (a function of the input shapes, as
+    `ops.Custom` takes it), static shapes only. out_dtype, bprop: as `ops.Custom`. num_outputs > 1 tells
+    MindSpore's C++ inference that the op returns a tuple.
+    """
+    if not has_infer_shape(library, name):
+        return ops.Custom(f"{library}:{name}", out_shape=out_shape, out_dtype=out_dtype, func_type="aot", bprop=bprop)
+    op = ops.Custom(f"{library}:{name}", out_shape=None, out_dtype=out_dtype, func_type="aot", bprop=bprop)
+    op.add_prim_attr("reg_op_name", name)  # read by MindSpore's run-time shape inference of Custom ops
+    if num_outputs > 1:
+        op.add_prim_attr("multi_output", True)  # ops.Custom sets it only from a registration (reg_info)
+    return op
+
+
+def supports_dynamic_shape(network):
+    """False when a Custom AOT op held by a cell of `network` infers its shapes in Python only (such a graph
+    fails with dynamic input shapes); True otherwise, e.g. for a network without compiled kernels."""
+    for _, cell in network.cells_and_names():
+        for value in vars(cell).values():
+            if isinstance(value, ops.Custom) and value.func_type == "aot" and not value.attrs.get("cpp_infer_shape"):
+                return False
+    return True
 
 
 def restore_parameter_names(names):
@@ -140,3 +197,26 @@ def swap_cells(network, swap, library=None, num_threads=None, cache_dir=DEFAULT_
     count = sum(swap(cell, library) for _, cell in list(network.cells_and_names()))
     restore_parameter_names(names)
     return count
+
+
+def swap_children(network, is_candidate, make, library=None, num_threads=None, cache_dir=DEFAULT_CACHE_DIR):
+    """Replace every child `c` of `network`'s cells with `is_candidate(c)` (attributes, and the items of a
+    SequentialCell or CellList) by `make(c, library)`, in the child's training mode; returns the count (see
+    `swap_cells` for names and the no-library case)."""
+    from mindspore import nn
+
+    def swap(cell, library):
+        count = 0
+        for attr, child in list(cell.name_cells().items()):
+            if not is_candidate(child):
+                continue
+            new = make(child, library)
+            new.set_train(child.training)  # a new Cell starts in inference mode; keep the network's mode
+            if isinstance(cell, (nn.SequentialCell, nn.CellList)):
+                cell[int(attr)] = new
+            else:
+                setattr(cell, attr, new)
+            count += 1
+        return count
+
+    return swap_cells(network, swap, library, num_threads, cache_dir)

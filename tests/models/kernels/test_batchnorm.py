@@ -166,3 +166,36 @@ def test_enable_keeps_the_training_mode(library):
                                                      np.zeros_like(x))[0], rtol=0, atol=ATOL)
     net.set_train(False)
     assert not any(c.training for c in swapped)
+
+
+def test_enable_reaches_sequential_cells_and_fuses_the_following_relu(library, mode):
+    """DLA-34 keeps its BNs in SequentialCells: [conv, BN, ReLU] (base_layer, levelN), [conv, BN] (project) and
+    [BN, ReLU] (the DCN blocks' actf). Each BN is swapped, a ReLU right after it runs inside the kernel (its place
+    taken by an Identity), parameter names stay; training-mode outputs, gradients and moving statistics equal
+    MindSpore's (tolerance as above: sums over 2*8*6*5 values)."""
+    def build():
+        ms.set_seed(9)
+        return nn.SequentialCell([
+            nn.SequentialCell([nn.Conv2d(3, 8, 3, pad_mode="pad", padding=1), batchnorm(8, seed=1), nn.ReLU()]),
+            nn.SequentialCell([nn.Conv2d(8, 8, 1), batchnorm(8, seed=2)]),
+            nn.SequentialCell([batchnorm(8, seed=3), nn.ReLU()])])
+
+    plain, fast = build(), build()
+    names = [p.name for p in fast.get_parameters()]
+    for net in (plain, fast):
+        net.set_train(True)
+    assert enable_fast_batchnorm(fast, library) == 3
+    assert [p.name for p in fast.get_parameters()] == names
+    assert [type(c).__name__ for c in fast[0]] == ["Conv2d", "FastBatchNorm2d", "Identity"] and fast[0][1].fuse_relu
+    assert not fast[1][1].fuse_relu and fast[2][0].fuse_relu and isinstance(fast[2][1], nn.Identity)
+    rng = np.random.default_rng(10)
+    x = Tensor(rng.normal(0, 1, (2, 3, 6, 5)).astype(np.float32))
+    dy = Tensor(rng.normal(0, 1, (2, 8, 6, 5)).astype(np.float32))
+    from tests.models.kernels.test_dcn import _LayerGrads  # (y, dx, every parameter's gradient)
+
+    got, want = _LayerGrads(fast)(x, dy), _LayerGrads(plain)(x, dy)
+    assert len(got) == len(want) == 2 + 2 + 6  # y, dx; two conv weights; gamma and beta of three BNs
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g.asnumpy(), w.asnumpy(), rtol=1e-5, atol=ATOL * 10)
+    for p, q in zip(plain.get_parameters(), fast.get_parameters()):
+        np.testing.assert_allclose(q.asnumpy(), p.asnumpy(), rtol=1e-5, atol=ATOL, err_msg=p.name)

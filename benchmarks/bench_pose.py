@@ -1,0 +1,390 @@
+"""CenterNet pose (DLA-34) on CPU: MindSpore vs a PyTorch eager twin, inference and training, plus the data pipeline.
+
+    python benchmarks/bench_pose.py [--part all|infer|train|data] [--size 512] [--batch 8] [--threads N]
+                                    [--infer-runs 7] [--train-runs 3] [--warmup 1] [--train-dcn True|False]
+                                    [--train-ms-ops] [--data-images 40] [--data-samples 200]
+                                    [--image-size 640 480]
+
+Inference, batch 1 at --size, with and without DCN (median of --infer-runs interleaved runs):
+  (a)  MindSpore GRAPH, the project's inference path (`src.inference.model.InferenceModel`: BatchNorm folded)
+       with the compiled CPU kernels (`cpu_kernels`, src/models/kernels/: the DCNv2 kernel among them);
+  (a0) the same with MindSpore's own ops only;
+  (b)  PyTorch eager, `benchmarks/torch_centernet_pose.py` in eval mode under no_grad (DCN by grid_sample, the
+       best torch has here), same weights (copied from the MindSpore network), same thread count.
+  All three run the same random weights, with the offset convs' biases drawn so that every DCN samples off the
+  grid; the table reports how far (a) and (b) are from (a0) as a check that they compute the same function.
+Training, batch --batch at --size (median of --train-runs interleaved steps, after --warmup):
+  (a)  MindSpore GRAPH, the project's train step (`src.engine.train_step.TrainStep`: forward, the pose loss of
+       `configs/centernet_pose.yaml`, backward, static loss scale 1024 with the finite check, Adam lr 5e-4 without
+       weight decay as the pose config) with the compiled kernels; (a0) MindSpore's ops only (--train-ms-ops);
+  (b)  PyTorch eager twin of the same network and loss (`pose_loss`), Adam with the same settings: zero_grad,
+       forward, loss, backward, step.
+  All train on one fixed batch of real pipeline samples (the synthetic images below), so only compute is timed.
+Data: img/s of ONE worker process running the pose training source (`src/centernet_pose/data.py` through
+  `CenterNetPoseTask.training_source`: JPEG decode, the original's random crop/scale + flip + colour
+  augmentation, affine warp to --size, normalisation, every target: hm, wh, reg, ind, hps, hm_hp, hp_offset ...)
+  over --data-images synthetic pose scenes (`src/data/synthetic_pose.py`) of COCO's typical 640x480, OpenCV on one
+  thread; wall clock and CPU time (= one uncontended core).
+Targets (issues 8, 9, 11): inference a/b <= 1.0 with and without DCN, training a/b >= 1.0 in img/s, data >= 60 img/s
+per core. Fairness settings as benchmarks/bench_train.py (ONEDNN_MAX_CPU_ISA=AVX2, OMP_WAIT_POLICY=PASSIVE, glibc
+malloc tunables that stop torch returning its buffers to the OS after every step: see there).
+"""
+import argparse
+import json
+import logging
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")  # DESIGN.md §1; before mindspore is imported
+os.environ.setdefault("GLOG_v", "3")
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch is imported; see benchmarks/bench_train.py
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
+from benchmarks.bench_train import MALLOC_TUNABLES, torch_available  # noqa: E402
+from benchmarks.common import interleaved_medians, machine_description, torch_train_step  # noqa: E402
+
+POSE_CONFIG = ROOT / "configs" / "centernet_pose.yaml"
+LR, LOSS_SCALE = 5e-4, 1024.0  # configs/centernet_pose.yaml lr (original 1x), configs/base.yaml loss_scale
+TARGET_INFER, TARGET_TRAIN, TARGET_DATA = 1.0, 1.0, 60.0
+OFFSET_BIAS_PX = 1.5  # offsets drawn in +-1.5 px: every DCN samples between pixels and some samples fall off the map
+
+
+def pose_config(size=512, enable_dcn=True, data_dir=""):
+    """The resolved pose config (configs/centernet_pose.yaml) for a square input of `size`."""
+    from src.model_utils.config import parse_config
+
+    return parse_config(["--config_path", str(POSE_CONFIG), "--enable_dcn", str(enable_dcn),
+                         "--input_size", f"{size},{size}", "--train_size", f"{size},{size}", "--data_dir", data_dir])
+
+
+def random_pose_network(cfg, seed=0):
+    """The pose network of `cfg` (training form) with MindSpore's initialisation plus random DCN offset/mask biases."""
+    import mindspore as ms
+
+    from src.tasks import get_task
+
+    ms.set_seed(seed)
+    network = get_task(cfg).build_network(cfg)
+    rng = np.random.default_rng(seed)
+    for param in network.get_parameters():
+        if param.name.endswith("conv_offset_mask.bias"):
+            bias = np.concatenate([rng.uniform(-OFFSET_BIAS_PX, OFFSET_BIAS_PX, 18), rng.normal(0, 1, 9)])
+            param.set_data(ms.Tensor(bias.astype(np.float32)))
+    return network
+
+
+def torch_twin(network, enable_dcn, train):
+    """`TorchDLASeg` carrying `network`'s weights (and BN statistics), in train or eval mode."""
+    from benchmarks.torch_centerface import copy_mindspore_weights
+    from benchmarks.torch_centernet_pose import TorchDLASeg
+
+    twin = TorchDLASeg(enable_dcn=enable_dcn, with_fc=False)
+    copy_mindspore_weights(twin, network)
+    return twin.train(train)
+
+
+def _set_threads(threads):
+    import mindspore as ms
+
+    ms.set_context(mode=ms.GRAPH_MODE)
+    if ms.get_context("runtime_num_threads") != threads:  # settable only before MindSpore's runtime starts
+        ms.set_context(runtime_num_threads=threads)
+    if ms.get_context("device_target") != "CPU":
+        ms.set_device("CPU")
+    if torch_available():
+        import torch
+
+        torch.set_num_threads(threads)
+
+
+# ------------------------------------------------------------------------------------------------ inference
+def inference_candidates(size, enable_dcn, threads, with_torch=True, seed=0):
+    """({name: callable}, {name: max |output - (a0)| / max |(a0)| over the heads}, kernel counts of (a))."""
+    from src.inference.model import InferenceModel
+    from src.tasks import get_task
+
+    cfg = pose_config(size, enable_dcn)
+    task = get_task(cfg)
+    network = random_pose_network(cfg, seed)
+    weights = {p.name: p for p in network.get_parameters()}
+    image = np.random.default_rng(seed).normal(0, 1, (1, 3, size, size)).astype(np.float32)
+    models = {}
+    for key, kernels in (("a", True), ("a0", False)):
+        model = InferenceModel(task, cfg, cpu_kernels=kernels)
+        model.load(weights)
+        models[key] = model
+    candidates = {key: (lambda model=model: model(image)) for key, model in models.items()}
+    if with_torch:
+        import torch
+
+        twin = torch_twin(network, enable_dcn, train=False)
+        tensor = torch.from_numpy(image)
+
+        def run_torch():
+            with torch.no_grad():
+                return tuple(out.numpy() for out in twin(tensor))
+
+        candidates["b"] = run_torch
+    reference = candidates["a0"]()
+    scale = max(float(np.abs(out).max()) for out in reference)
+    deviations = {key: max(float(np.abs(a - b).max()) for a, b in zip(fn(), reference)) / scale
+                  for key, fn in candidates.items() if key != "a0"}
+    return candidates, deviations, models["a"].kernel_counts
+
+
+# ------------------------------------------------------------------------------------------------ data
+def write_pose_images(folder, num_images=40, size=(640, 480), seed=0):
+    """`num_images` synthetic pose scenes of `size` (W, H) as JPEGs in folder/train2017 with their COCO json in
+    folder/annotations (the layout `--data_dir` reads); returns the folder."""
+    from src.data.synthetic_pose import coco_annotation, coco_document, render_scene
+
+    folder = Path(folder)
+    (folder / "train2017").mkdir(parents=True, exist_ok=True)
+    (folder / "annotations").mkdir(exist_ok=True)
+    width, height = size
+    images, annotations = [], []
+    for i in range(num_images):
+        scene = render_scene(np.random.default_rng([seed, i]), height, width)
+        name = f"{i + 1:012d}.jpg"
+        cv2.imwrite(str(folder / "train2017" / name), cv2.cvtColor(scene.image, cv2.COLOR_RGB2BGR),
+                    [cv2.IMWRITE_JPEG_QUALITY, 90])
+        images.append({"id": i + 1, "file_name": name, "width": width, "height": height})
+        annotations += [coco_annotation(len(annotations) + 1, i + 1, person) for person in scene.persons]
+    document = coco_document("train2017", seed, images, annotations)
+    (folder / "annotations" / "person_keypoints_train2017.json").write_text(json.dumps(document))
+    return folder
+
+
+def pose_training_source(data_dir, size=512, enable_dcn=True):
+    """The pose task's training source over `data_dir` (what every MindSpore data worker runs)."""
+    from src.tasks import get_task
+
+    cfg = pose_config(size, enable_dcn, str(data_dir))
+    return get_task(cfg).training_source(cfg, logging.getLogger("bench_pose"))
+
+
+def data_throughput(source, num_samples, cpu_time=False):
+    """Samples per second of `source[i]` for i < num_samples in this process with OpenCV on one thread; CPU
+    seconds instead of wall seconds with `cpu_time`."""
+    clock = time.process_time if cpu_time else time.perf_counter
+    previous = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        for i in range(min(5, num_samples)):  # warm-up: file cache, allocations
+            source[i]
+        start = clock()
+        for i in range(num_samples):
+            source[i]  # indices >= len(source) continue with the next epochs' augmentations
+        return num_samples / (clock() - start)
+    finally:
+        cv2.setNumThreads(previous)
+
+
+# ------------------------------------------------------------------------------------------------ training
+def training_batch(source, batch):
+    """The first `batch` samples of `source` stacked: (images, targets in the loss's order)."""
+    samples = [source[i] for i in range(batch)]
+    columns = [np.stack(column) for column in zip(*samples)]
+    return columns[0], columns[1:]
+
+
+def mindspore_train_step(cfg, network, images, targets, cpu_kernels):
+    """A callable running one MindSpore training step of `network` on the fixed batch; None if the kernels were
+    asked for but could not be built."""
+    import mindspore as ms
+
+    from src.engine.optim import build_optimizer, param_groups
+    from src.engine.train_step import NetworkWithLoss, TrainStep, build_loss_scaler
+    from src.tasks import get_task
+
+    network.set_train(True)
+    if cpu_kernels:
+        from src.models.kernels import enable_cpu_kernels
+
+        if not any(enable_cpu_kernels(network).values()):
+            return None
+    optimizer = build_optimizer("adam", param_groups(network, cfg.weight_decay), LR, weight_decay=cfg.weight_decay,
+                                eps=cfg.adam_eps)
+    step = TrainStep(NetworkWithLoss(network, get_task(cfg).build_loss(cfg)), optimizer,
+                     build_loss_scaler("static", LOSS_SCALE))
+    inputs = [ms.Tensor(images)] + [ms.Tensor(t) for t in targets]
+
+    def run():
+        loss, overflow, _, _ = step(*inputs)
+        return float(loss.asnumpy()), bool(overflow.asnumpy())
+
+    return run
+
+
+def torch_twin_train_step(cfg, network, images, targets):
+    """A callable running one PyTorch training step of the twin of `network` (same weights) on the fixed batch."""
+    import torch
+
+    from benchmarks.torch_centernet_pose import pose_loss
+
+    twin = torch_twin(network, cfg.enable_dcn, train=True)
+    optimizer = torch.optim.Adam(twin.parameters(), lr=LR, eps=cfg.adam_eps, weight_decay=cfg.weight_decay)
+    return torch_train_step(twin, pose_loss, optimizer, images, targets)
+
+
+# ------------------------------------------------------------------------------------------------ main
+LABELS = {"a": "(a) MindSpore GRAPH, compiled kernels", "a0": "(a0) MindSpore GRAPH, MindSpore's ops",
+          "b": "(b) PyTorch eager twin"}
+
+
+def _ratio_line(name, ratio, target, higher_is_better):
+    met = ratio >= target if higher_is_better else ratio <= target
+    sign = ">=" if higher_is_better else "<="
+    return f"{name} = {ratio:.2f} (target {sign} {target}: {'met' if met else 'NOT met'})"
+
+
+def run_inference(args, summary):
+    print(f"\n| inference, batch 1 at {args.size}x{args.size} (median of {args.infer_runs}) | DCN ms | vs (b) "
+          "| no DCN ms | vs (b) |")
+    print("|---|---:|---:|---:|---:|")
+    results, notes = {}, []
+    for enable_dcn in (True, False):
+        candidates, deviations, counts = inference_candidates(args.size, enable_dcn, args.threads, args.torch)
+        results[enable_dcn] = interleaved_medians(candidates, args.infer_runs, args.warmup)
+        for key, deviation in deviations.items():
+            summary[f"infer_{'dcn' if enable_dcn else 'plain'}_{key}_deviation"] = deviation
+        notes.append(f"DCN {enable_dcn}: kernels in (a) {counts}; max |out - (a0)| / max |(a0)|: "
+                     + ", ".join(f"({k}) {v:.1e}" for k, v in deviations.items()))
+    for key in ("a", "a0", "b"):
+        cells = []
+        for enable_dcn in (True, False):
+            medians = results[enable_dcn]
+            if key not in medians:
+                cells += ["", ""]
+                continue
+            ratio = medians[key] / medians["b"] if "b" in medians else None
+            cells += [f"{medians[key] * 1000:.0f}", "" if ratio is None else f"{ratio:.2f}"]
+            summary[f"infer_{'dcn' if enable_dcn else 'plain'}_{key}_s"] = medians[key]
+            if ratio is not None and key != "b":
+                summary[f"infer_{'dcn' if enable_dcn else 'plain'}_{key}/b"] = ratio
+        print(f"| {LABELS[key]} | " + " | ".join(cells) + " |")
+    for note in notes:
+        print(note)
+    for variant in ("dcn", "plain"):
+        if f"infer_{variant}_a/b" in summary:
+            print(_ratio_line(f"inference {variant} a/b (time)", summary[f"infer_{variant}_a/b"], TARGET_INFER, False))
+
+
+def run_training(args, summary, source):
+    cfg = pose_config(args.size, args.train_dcn)
+    images, targets = training_batch(source, args.batch)
+    network = random_pose_network(cfg)
+    candidates, notes = {}, []
+    if args.torch:  # the twin copies the initial weights before MindSpore's steps change them
+        candidates["b"] = torch_twin_train_step(cfg, network, images, targets)
+    fast = mindspore_train_step(cfg, random_pose_network(cfg), images, targets, cpu_kernels=True)
+    if fast is None:
+        notes.append("(a) skipped: the CPU kernel library could not be built (see the warning)")
+    else:
+        candidates["a"] = fast
+    if args.train_ms_ops:
+        candidates["a0"] = mindspore_train_step(cfg, network, images, targets, cpu_kernels=False)
+    for key, fn in candidates.items():
+        start = time.perf_counter()
+        fn()
+        notes.append(f"({key}) first step (graph compilation for MindSpore): {time.perf_counter() - start:.1f} s")
+    medians = interleaved_medians(candidates, args.train_runs, args.warmup)
+    print(f"\n| training, batch {args.batch} at {args.size}x{args.size}, DCN {args.train_dcn} "
+          f"(median of {args.train_runs}) | s/step | img/s | vs (b) |")
+    print("|---|---:|---:|---:|")
+    for key in ("a", "a0", "b"):
+        if key in medians:
+            ratio = medians["b"] / medians[key] if "b" in medians else None  # img/s ratio
+            summary[f"train_{key}_s"] = medians[key]
+            if ratio is not None and key != "b":
+                summary[f"train_{key}/b"] = ratio
+            print(f"| {LABELS[key]} | {medians[key]:.2f} | {args.batch / medians[key]:.2f} | "
+                  f"{'' if ratio is None else f'{ratio:.2f}'} |")
+    for note in notes:
+        print(note)
+    if "train_a/b" in summary:
+        print(_ratio_line("training a/b (img/s)", summary["train_a/b"], TARGET_TRAIN, True))
+
+
+def run_data(args, summary, source):
+    wall = data_throughput(source, args.data_samples)
+    cpu = data_throughput(source, args.data_samples, cpu_time=True)
+    summary.update(data_wall_img_s=wall, data_cpu_img_s=cpu)
+    width, height = args.image_size
+    print(f"\ndata pipeline, one worker process, {args.data_images} synthetic {width}x{height} JPEGs -> "
+          f"{args.size}x{args.size} with every target, {args.data_samples} samples: {wall:.1f} img/s wall clock, "
+          f"{cpu:.1f} img/s per CPU-second (= one uncontended core)")
+    print(_ratio_line("data img/s per core", cpu, TARGET_DATA, True))
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--part", choices=("all", "infer", "train", "data"), default="all")
+    parser.add_argument("--size", type=int, default=512, help="network input height and width (multiple of 32)")
+    parser.add_argument("--batch", type=int, default=8, help="training batch size")
+    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--infer-runs", type=int, default=7)
+    parser.add_argument("--train-runs", type=int, default=3)
+    parser.add_argument("--warmup", type=int, default=1, help="untimed runs after the compiling one")
+    parser.add_argument("--train-dcn", type=lambda s: s.lower() in ("1", "true", "yes"), default=True,
+                        help="train the network with DCN (the original) or with plain 3x3 convs")
+    parser.add_argument("--train-ms-ops", action="store_true",
+                        help="also time training with MindSpore's ops only, (a0) (a third network in memory)")
+    parser.add_argument("--data-images", type=int, default=40)
+    parser.add_argument("--data-samples", type=int, default=200)
+    parser.add_argument("--image-size", type=int, nargs=2, default=(640, 480), metavar=("W", "H"))
+    parser.add_argument("--no-torch", dest="torch", action="store_false", help="skip the PyTorch twin")
+    parser.add_argument("--default-malloc", action="store_true",
+                        help="do not restart with the glibc malloc tunables (see benchmarks/bench_train.py)")
+    args = parser.parse_args(argv)
+    if args.size % 32 or args.size <= 0:
+        parser.error(f"--size {args.size}: expected a positive multiple of 32")
+    for name in ("batch", "threads", "infer_runs", "train_runs", "data_images", "data_samples"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} {getattr(args, name)}: expected >= 1")
+    if args.torch and not torch_available():
+        print("torch is not installed (pip install -r requirements-bench.txt): (b) and the ratios are skipped")
+        args.torch = False
+    return args
+
+
+def main(argv=None):
+    """Run the parts asked for; returns a summary dict (seconds, img/s and ratios by name)."""
+    args = parse_args(argv)
+    _set_threads(args.threads)
+    print(f"CenterNet pose (DLA-34) on CPU, {args.threads} threads; {machine_description()}")
+    print(f"ONEDNN_MAX_CPU_ISA={os.environ.get('ONEDNN_MAX_CPU_ISA')}, "
+          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}, GLIBC_TUNABLES={os.environ.get('GLIBC_TUNABLES')}")
+    summary = {}
+    if args.part in ("all", "infer"):
+        run_inference(args, summary)
+    if args.part in ("all", "train", "data"):
+        with tempfile.TemporaryDirectory() as tmp:
+            write_pose_images(tmp, args.data_images, tuple(args.image_size))
+            source = pose_training_source(tmp, args.size)
+            if args.part in ("all", "data"):
+                run_data(args, summary, source)
+            if args.part in ("all", "train"):
+                run_training(args, summary, source)
+    return summary
+
+
+def _restart_with_malloc_tunables():
+    """Re-run this script with MALLOC_TUNABLES (glibc reads them only at process start)."""
+    if "GLIBC_TUNABLES" in os.environ or "--default-malloc" in sys.argv[1:] or platform.system() != "Linux":
+        return
+    env = dict(os.environ, GLIBC_TUNABLES=MALLOC_TUNABLES)
+    os.execve(sys.executable, [sys.executable, str(Path(__file__).resolve()), *sys.argv[1:]], env)
+
+
+if __name__ == "__main__":
+    _restart_with_malloc_tunables()
+    main()

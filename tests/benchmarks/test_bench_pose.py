@@ -1,0 +1,89 @@
+"""Tests for benchmarks/bench_pose.py and the twin loss of benchmarks/torch_centernet_pose.py.
+
+No timing is asserted. What is: the data part reads real-size synthetic images through the pose task's training
+source and yields every target; the PyTorch twin's loss equals `CenterNetPoseLoss` (so the training comparison
+times the same objective); and a smoke run at 64x64 times every candidate of every part, whose inference
+candidates compute the same function (relative deviation from MindSpore's ops reported by the benchmark).
+"""
+import mindspore as ms
+import numpy as np
+import pytest
+from mindspore import Tensor
+
+from benchmarks.bench_pose import data_throughput, main, pose_training_source, training_batch, write_pose_images
+from benchmarks.bench_train import torch_available
+from src.centernet_pose.loss import CenterNetPoseLoss
+from src.centernet_pose.targets import PoseTargets
+from tests.requirements import require
+
+SIZE = 64
+
+
+@pytest.fixture(scope="module")
+def pose_source(tmp_path_factory):
+    folder = write_pose_images(tmp_path_factory.mktemp("bench_pose"), num_images=3, size=(640, 480), seed=1)
+    return pose_training_source(folder, SIZE)
+
+
+def test_data_part_reads_real_size_images_and_yields_every_target(pose_source):
+    import cv2
+
+    assert len(pose_source) == 3 and pose_source.num_persons >= 3
+    image = cv2.imread(str(pose_source.records[0]["image_path"]))
+    assert image.shape == (480, 640, 3)
+    images, targets = training_batch(pose_source, 2)
+    keys = PoseTargets((SIZE // 4, SIZE // 4)).keys
+    assert images.shape == (2, 3, SIZE, SIZE) and images.dtype == np.float32
+    assert len(targets) == len(keys) == 11
+    named = dict(zip(keys, targets))
+    assert named["hm"].shape == (2, 1, 16, 16) and named["hm_hp"].shape == (2, 17, 16, 16)
+    for b in range(2):  # every image has a person whose centre cell is a heatmap peak of exactly 1
+        used = named["reg_mask"][b] > 0
+        assert used.any() and np.all(named["hm"][b, 0].ravel()[named["ind"][b][used]] == 1.0)
+    assert data_throughput(pose_source, 3) > 0 and data_throughput(pose_source, 3, cpu_time=True) > 0
+
+
+def test_twin_loss_equals_the_mindspore_loss(pose_source):
+    """Same raw head maps and targets: every component equal to float32 accumulation (rtol 1e-5)."""
+    torch = require("torch")
+    from benchmarks.torch_centernet_pose import pose_loss
+
+    _, targets = training_batch(pose_source, 3)
+    rng = np.random.default_rng(0)
+    heads = [rng.normal(0, 2, (3, c, 16, 16)).astype(np.float32) for c in (1, 2, 34, 2, 17, 2)]
+    ours = [float(v.asnumpy()) for v in CenterNetPoseLoss()(*[Tensor(a) for a in heads + list(targets)])]
+    twin = [float(v) for v in pose_loss([torch.from_numpy(h) for h in heads], *[torch.from_numpy(t) for t in targets])]
+    assert all(v > 0 for v in ours[:6])  # every term is active on these targets
+    np.testing.assert_allclose(twin, ours, rtol=1e-5)
+
+
+def test_bad_arguments_are_errors():
+    with pytest.raises(SystemExit):
+        main(["--size", "100"])
+    with pytest.raises(SystemExit):
+        main(["--batch", "0"])
+
+
+def test_data_part_alone(capsys):
+    summary = main(["--part", "data", "--size", str(SIZE), "--data-images", "2", "--data-samples", "3"])
+    assert summary["data_wall_img_s"] > 0 and summary["data_cpu_img_s"] > 0
+    assert "data img/s per core" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_one_command_smoke_run(capsys):
+    threads = str(ms.get_context("runtime_num_threads"))  # fixed once MindSpore's runtime has run (other tests)
+    summary = main(["--size", str(SIZE), "--batch", "2", "--infer-runs", "1", "--train-runs", "1", "--warmup", "0",
+                    "--data-images", "2", "--data-samples", "2", "--threads", threads, "--train-ms-ops"])
+    out = capsys.readouterr().out
+    for variant in ("dcn", "plain"):
+        assert summary[f"infer_{variant}_a0_s"] > 0 and summary[f"infer_{variant}_a_s"] > 0
+        # the kernels and (with torch) the twin compute the network of (a0): float32 differences only
+        assert summary[f"infer_{variant}_a_deviation"] < 1e-4
+    assert summary["train_a_s"] > 0 and summary["train_a0_s"] > 0 and summary["data_cpu_img_s"] > 0
+    assert "| (a) MindSpore GRAPH, compiled kernels |" in out
+    if torch_available():
+        assert summary["infer_dcn_b_deviation"] < 1e-4 and summary["infer_plain_b_deviation"] < 1e-4
+        assert summary["infer_dcn_a/b"] > 0 and summary["train_a/b"] > 0 and "training a/b (img/s)" in out
+    else:
+        assert "torch is not installed" in out
