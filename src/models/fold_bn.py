@@ -22,11 +22,15 @@ def _folded_conv(conv, bn):
     scale, shift = _bn_scale_shift(bn)
     weight = conv.weight.asnumpy().astype(np.float64)
     if isinstance(conv, nn.Conv2dTranspose):
-        # Transposed conv weights are (in, out/group, kh, kw): output channels on axis 1.
         new = nn.Conv2dTranspose(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride,
                                  pad_mode=conv.pad_mode, padding=conv.padding, dilation=conv.dilation,
                                  group=conv.group, has_bias=True)
-        weight = weight * scale[None, :, None, None]
+        # Transposed conv weights are (in, out/group, kh, kw): weight[i, j] feeds output channel
+        # g * out/group + j, where g = i // (in/group) is input channel i's group.
+        out_per_group = conv.out_channels // conv.group
+        group_of_input = np.arange(conv.in_channels) // (conv.in_channels // conv.group)
+        output_channel = group_of_input[:, None] * out_per_group + np.arange(out_per_group)[None, :]
+        weight = weight * scale[output_channel][:, :, None, None]
     else:
         new = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride,
                         pad_mode=conv.pad_mode, padding=conv.padding, dilation=conv.dilation,
@@ -40,23 +44,30 @@ def _folded_conv(conv, bn):
     return new
 
 
+def _foldable(cell):
+    """A conv whose output a BN can be folded into. Not a transposed conv with `output_padding`: MindSpore
+    zero-pads its output after the bias, so the padded border could not carry the BN's shift."""
+    if isinstance(cell, nn.Conv2dTranspose):
+        return cell.output_padding in (0, (0, 0))
+    return isinstance(cell, nn.Conv2d)
+
+
 def _pairs(cell):
     """(conv, bn, replace) for each conv directly followed by a BatchNorm in `cell`: attribute pairs
     `conv`/`bn`, `conv1`/`bn1`, `conv2`/`bn2`, ... (ConvBNAct, MobileNetV2, DLA's BasicBlock) and neighbouring
     children of a SequentialCell (DLA's `base_layer`, `levelN`, `project`). `replace(new_conv)` puts the
     folded conv in and the BN out."""
-    convs = (nn.Conv2d, nn.Conv2dTranspose)
     if isinstance(cell, nn.SequentialCell):
         items = list(cell)
         for i in range(len(items) - 1):
-            if isinstance(items[i], convs) and isinstance(items[i + 1], nn.BatchNorm2d):
+            if _foldable(items[i]) and isinstance(items[i + 1], nn.BatchNorm2d):
                 def replace(new, i=i):
                     cell[i] = new
                     cell[i + 1] = nn.Identity()
                 yield items[i], items[i + 1], replace
         return
     for name, child in list(cell.name_cells().items()):
-        if not name.startswith("conv") or not isinstance(child, convs):
+        if not name.startswith("conv") or not _foldable(child):
             continue
         bn_name = "bn" + name[len("conv"):]
         bn = getattr(cell, bn_name, None)

@@ -68,17 +68,31 @@ def test_device_info_main_rank():
     assert DeviceInfo("CPU", 0).is_main and not DeviceInfo("CPU", 0, rank=1, group_size=2).is_main
 
 
-def test_init_gpu_without_gpu_is_a_clear_error(repo_root):
-    res = run_python("""
+@pytest.mark.parametrize("target, module", [("GPU", "gpu"), ("Ascend", "ascend")])
+def test_init_accelerator_follows_what_mindspore_reports(repo_root, target, module):
+    # MindSpore says whether the device is usable here; init_device must agree on any machine: initialise it
+    # when it is there, else stop with one line naming what is missing and the CPU alternative.
+    res = run_python(f"""
+        from mindspore import device_context
+        print("available:", device_context.{module}.is_available())
         from src.model_utils.device import init_device
         try:
-            init_device("GPU", log=print)
+            info = init_device("{target}", log=print)
+            import mindspore as ms
+            print("initialised:", info.target, ms.get_context("device_target"))
         except RuntimeError as err:
             print("RuntimeError:", err)
     """, repo_root)
     assert res.returncode == 0, res.stderr
-    last = res.stdout.strip().splitlines()[-1]
-    assert last.startswith("RuntimeError: device_target=GPU is not available") and "--device_target CPU" in last
+    lines = res.stdout.strip().splitlines()
+    available = next(line for line in lines if line.startswith("available: ")) == "available: True"
+    last = lines[-1]
+    if available:
+        assert last == f"initialised: {target} {target}"
+    else:
+        assert last.startswith(f"RuntimeError: device_target={target} is not available")
+        needs = {"GPU": "a CUDA 11 GPU", "Ascend": "an Ascend NPU"}[target]
+        assert needs in last and "--device_target CPU" in last
 
 
 def test_init_cpu_sets_context(repo_root):
