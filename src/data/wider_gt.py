@@ -29,12 +29,10 @@ from typing import Dict, List, Mapping, NamedTuple, Optional, Sequence
 import numpy as np
 import scipy.io
 
+from dependency.evaluate.ground_truth import SETTINGS, VAL_FILE, load_ground_truth, setting_file
 from src.io_utils import atomic_write_bytes
 
-SETTINGS = ("easy", "medium", "hard")
 ATTRIBUTES = ("blur", "expression", "illumination", "invalid", "occlusion", "pose")
-ALL_FACES_FILE = "wider_face_val.mat"
-SETTING_FILE = "wider_{}_val.mat"
 # 116-byte descriptive text of a MAT 5.0 header; fixed (no creation date) so outputs are reproducible.
 _HEADER_SIZE = 128
 _HEADER_TEXT = b"MATLAB 5.0 MAT-file, Platform: posix, Created by: src.data.wider_gt (centerface-mindspore)"
@@ -141,56 +139,25 @@ def write_wider_gt(out_dir: str, events: Mapping[str, Sequence[Sequence]]) -> Di
                    for img in imgs]) for imgs in per_event])
     os.makedirs(out_dir, exist_ok=True)
     common = {name: _variable_bytes(name, value) for name, value in common.items()}
-    paths = {"all": os.path.join(out_dir, ALL_FACES_FILE)}
+    paths = {"all": os.path.join(out_dir, VAL_FILE)}
     atomic_write_bytes(paths["all"], _mat_file_bytes(common))
     for column, setting in enumerate(SETTINGS):
         gt_list = _cell([_cell([_kept_indices(img.kept[:, column]) for img in imgs]) for imgs in per_event])
-        paths[setting] = os.path.join(out_dir, SETTING_FILE.format(setting))
+        paths[setting] = os.path.join(out_dir, setting_file(setting))
         atomic_write_bytes(paths[setting], _mat_file_bytes({**common, "gt_list": _variable_bytes("gt_list", gt_list)}))
     return paths
-
-
-def _load(path: str, keys: Sequence[str]) -> Dict[str, np.ndarray]:
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"WIDER ground truth file not found: {path}")
-    mat = scipy.io.loadmat(path)
-    for key in keys:
-        if key not in mat or mat[key].dtype != object or mat[key].ndim != 2 or mat[key].shape[1] != 1:
-            raise ValueError(f"{path}: expected variable {key!r} as an (E, 1) cell array")
-    return mat
-
-
-def _text(leaf: np.ndarray) -> str:
-    return str(leaf[0]) if leaf.size else ""
 
 
 def read_wider_gt(gt_dir: str) -> Dict[str, List[WiderImageGT]]:
     """Read the four WIDER .mat files of gt_dir into event -> list of WiderImageGT (boxes int32 (n, 4),
     kept bool (n, 3) easy/medium/hard, attributes name -> uint8 (n,)), in stored order. Placeholder
-    all-zero boxes of images without faces are returned as stored (never kept)."""
-    base_keys = ["event_list", "file_list", "face_bbx_list"] + [f"{a}_label_list" for a in ATTRIBUTES]
-    base = _load(os.path.join(gt_dir, ALL_FACES_FILE), base_keys)
-    settings = [_load(os.path.join(gt_dir, SETTING_FILE.format(s)), ["gt_list"]) for s in SETTINGS]
-    for setting, mat in zip(SETTINGS, settings):
-        shapes = [cell.shape for cell in mat["gt_list"][:, 0]]
-        if shapes != [cell.shape for cell in base["file_list"][:, 0]]:
-            raise ValueError(f"{gt_dir}: {SETTING_FILE.format(setting)} lists other events/images than "
-                             f"{ALL_FACES_FILE}")
+    all-zero boxes of images without faces are returned as stored (never kept). The reading and its checks
+    are the evaluator's (`dependency.evaluate.ground_truth.load_ground_truth`); this regroups by event."""
+    gt = load_ground_truth(gt_dir, SETTINGS, ATTRIBUTES)
     result: Dict[str, List[WiderImageGT]] = {}
-    for e, event_leaf in enumerate(base["event_list"][:, 0]):
-        event = _text(event_leaf)
-        images = []
-        for i, stem_leaf in enumerate(base["file_list"][e, 0][:, 0]):
-            boxes = np.asarray(base["face_bbx_list"][e, 0][i, 0], dtype=np.int32).reshape(-1, 4)
-            kept = np.zeros((len(boxes), len(SETTINGS)), bool)
-            for column, mat in enumerate(settings):
-                index = np.asarray(mat["gt_list"][e, 0][i, 0], dtype=np.int64).ravel() - 1
-                if index.size and (index.min() < 0 or index.max() >= len(boxes)):
-                    raise ValueError(f"{gt_dir}: {SETTINGS[column]} gt_list of {event}/{_text(stem_leaf)} "
-                                     f"indexes outside 1..{len(boxes)}")
-                kept[index, column] = True
-            attributes = {name: np.asarray(base[f"{name}_label_list"][e, 0][i, 0], np.uint8).ravel()
-                          for name in ATTRIBUTES}
-            images.append(WiderImageGT(_text(stem_leaf), boxes, kept, attributes))
-        result[event] = images
+    for i, (event, stem) in enumerate(zip(gt.events, gt.stems)):
+        faces = slice(gt.image_start[i], gt.image_start[i + 1])
+        kept = np.stack([gt.kept[setting][faces] for setting in SETTINGS], axis=1)
+        attributes = {name: gt.attributes[name][faces] for name in ATTRIBUTES}
+        result.setdefault(event, []).append(WiderImageGT(stem, gt.boxes[faces].astype(np.int32), kept, attributes))
     return result

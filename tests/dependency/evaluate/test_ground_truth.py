@@ -66,3 +66,66 @@ def test_setting_file_of_other_images(make_gt, tmp_path):
     (other / "wider_hard_val.mat").replace(gt_dir / "wider_hard_val.mat")
     with pytest.raises(ValueError, match="wider_hard_val.mat: .* does not line up"):
         load_ground_truth(gt_dir)
+
+
+def _damaged(make_gt, content):
+    gt_dir = make_gt([("0--A", [("a_1", [[0, 0, 5, 5]], {})])])
+    data = (gt_dir / "wider_face_val.mat").read_bytes()
+    (gt_dir / "wider_face_val.mat").write_bytes(content(data))
+    return gt_dir
+
+
+@pytest.mark.parametrize("content, reason", [
+    (lambda data: data[:len(data) // 2], ""),  # truncated inside a variable (scipy: OSError "could not read bytes")
+    (lambda data: data[:10], ""),  # truncated inside the header
+    (lambda data: np.random.default_rng(0).integers(0, 256, 4000).astype(np.uint8).tobytes(), "Unknown mat file"),
+    (lambda data: b"", "empty"),
+])
+def test_damaged_val_file_is_one_value_error_naming_it(make_gt, content, reason):
+    """issue 10 item 8: scipy's own errors (OSError, IndexError, ValueError ...) name no file."""
+    gt_dir = _damaged(make_gt, content)
+    pattern = (rf"^{gt_dir / 'wider_face_val.mat'}: cannot be read as a MATLAB .mat file \(\w+: [^\n]*{reason}"
+               r"[^\n]*\); expected the official WIDER FACE")
+    with pytest.raises(ValueError, match=pattern) as info:
+        load_ground_truth(gt_dir)
+    assert "\n" not in str(info.value)
+
+
+def test_missing_variables_are_a_value_error_naming_file_and_variable(make_gt):
+    gt_dir = make_gt([("0--A", [("a_1", [[0, 0, 5, 5]], {})])])
+    mat = scipy.io.loadmat(str(gt_dir / "wider_face_val.mat"))
+    scipy.io.savemat(str(gt_dir / "wider_face_val.mat"), {"event_list": mat["event_list"],
+                                                          "file_list": mat["file_list"]})
+    with pytest.raises(ValueError, match=r"wider_face_val.mat: missing variable\(s\) face_bbx_list"):
+        load_ground_truth(gt_dir)
+    mat = scipy.io.loadmat(str(gt_dir / "wider_hard_val.mat"))
+    del mat["gt_list"]
+    scipy.io.savemat(str(gt_dir / "wider_hard_val.mat"), {k: v for k, v in mat.items() if not k.startswith("__")})
+    with pytest.raises(ValueError, match="missing variable"):
+        load_ground_truth(gt_dir)
+
+
+def test_face_labels_of_the_real_ground_truth(widerface_gt_dir, real_gt):
+    gt = load_ground_truth(widerface_gt_dir, attributes=("blur", "invalid"))
+    assert set(gt.attributes) == {"blur", "invalid"} and real_gt.attributes == {}
+    assert all(values.shape == (39708,) and values.dtype == np.uint8 for values in gt.attributes.values())
+    # Independent spot check: the last image's labels straight from the .mat file.
+    mat = scipy.io.loadmat(str(widerface_gt_dir / "wider_face_val.mat"))
+    last = mat["blur_label_list"][-1, 0][-1, 0].ravel()
+    np.testing.assert_array_equal(gt.attributes["blur"][gt.image_start[-2]:], last)
+    assert set(np.unique(gt.attributes["blur"])) <= {0, 1, 2}
+
+
+def test_face_labels_of_another_length_are_a_value_error_naming_the_image(tmp_path):
+    from src.data.wider_gt import write_wider_gt
+
+    kept = np.ones((1, 3), bool)
+    write_wider_gt(str(tmp_path), {"0--A": [("a_1", [[0, 0, 5, 5], [9, 9, 5, 5]], np.ones((2, 3), bool)),
+                                            ("a_2", [[0, 0, 5, 5]], kept)]})
+    gt_dir = tmp_path
+    mat = scipy.io.loadmat(str(gt_dir / "wider_face_val.mat"))
+    mat["blur_label_list"][0, 0][1, 0] = np.zeros((2, 1), np.uint8)
+    scipy.io.savemat(str(gt_dir / "wider_face_val.mat"), {k: v for k, v in mat.items() if not k.startswith("__")})
+    with pytest.raises(ValueError, match=r"wider_face_val.mat: 'blur_label_list' of image 2 has 2 labels; "
+                                         r"expected one per box \(1\)"):
+        load_ground_truth(gt_dir, attributes=("blur",))
