@@ -64,7 +64,8 @@ def synthetic_training(args):
     start = time.time()
     run([sys.executable, "train.py", "--train_json", data / "train" / "train.json", "--output_path", run_dir,
          "--pretrained", args.ckpt, "--epochs", args.epochs, "--train_size", "320,320", "--batch_size", 8,
-         "--lr", 5e-4, "--lr_scheduler", "cosine", "--log_interval", 10, "--keep_checkpoint_max", 0])
+         "--lr", 5e-4, "--lr_scheduler", "cosine", "--log_interval", 10, "--keep_checkpoint_max", 0,
+         "--cpu_kernels", args.cpu_kernels])
     train_minutes = (time.time() - start) / 60
     # Every epoch's checkpoint through the zoo-style sweep: test.py over the folder, then eval_all.
     run(["bash", "scripts/test_and_eval.sh", run_dir / "ckpt", data / "val" / "images", data / "val" / "ground_truth",
@@ -95,6 +96,9 @@ def main(argv=None):
     parser.add_argument("--num_train", type=int, default=300)
     parser.add_argument("--num_val", type=int, default=60)
     parser.add_argument("--skip_training", action="store_true", help="only the pretrained detection")
+    parser.add_argument("--cpu_kernels", choices=("True", "False"), default="True",
+                        help="train with the compiled CPU kernels (default) or MindSpore's ops (testing gives the "
+                             "same AP either way)")
     args = parser.parse_args(argv)
     pretrained_detection(args)
     if not args.skip_training:
