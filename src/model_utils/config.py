@@ -35,7 +35,7 @@ SCRIPTS = ("train", "predict", "test", "eval", "export", "preprocess", "postproc
 _TRUE = {"true", "1", "yes", "y", "on"}
 _FALSE = {"false", "0", "no", "n", "off"}
 _ELEMENT_ALIAS = re.compile(r"^(\w+)\[(\d+)\]$")
-_CHECK_NAMES = ("min", "max", "multiple_of", "len")
+_CHECK_NAMES = ("min", "max", "multiple_of", "len", "nonempty")
 
 
 class ConfigError(ValueError):
@@ -365,6 +365,9 @@ def check_value(key, value, spec, where):
         if bad:
             raise ConfigError(f"config key {key!r}: value {bad[0]!r} not in {spec} ({where})")
         return
+    if spec.get("nonempty") and value in ("", None):
+        # e.g. `--output_path ""`: an empty folder name would silently mean the current folder
+        raise ConfigError(f"config key {key!r}: empty value; expected one ({where})")
     if "len" in spec and isinstance(value, (list, tuple)):
         lengths = spec["len"] if isinstance(spec["len"], list) else [spec["len"]]
         if len(value) not in lengths:

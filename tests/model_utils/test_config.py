@@ -324,3 +324,10 @@ def test_import_has_no_side_effects(repo_root):
     res = subprocess.run([sys.executable, "-c", code], cwd=repo_root, env=env, capture_output=True, text=True,
                          timeout=60)
     assert res.returncode == 0 and res.stdout.strip() == "ok", res.stderr
+
+
+@pytest.mark.parametrize("flag", ["--output_path", "--save_result_dir", "--out_dir"])
+def test_an_empty_output_folder_is_refused_not_taken_as_the_current_folder(flag):
+    with pytest.raises(ConfigError, match=r"'output_path': empty value; expected one"):
+        parse_config([flag, ""], script="predict")
+    assert parse_config([flag, "runs/a"], script="predict").output_path == "runs/a"
