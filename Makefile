@@ -61,9 +61,12 @@ demo: build weights
 # Benchmarks compare against peers measured in the same run; torch (PyTorch twin) is benchmark-only.
 bench: build weights $(TEST_STAMP)
 	$(PY) benchmarks/bench_infer.py --ckpt $(OFFICIAL_CKPT) --onnx $(OFFICIAL_ONNX)
+	$(PY) benchmarks/bench_predict.py --ckpt $(OFFICIAL_CKPT) --onnx $(OFFICIAL_ONNX)
 	$(PY) benchmarks/bench_eval.py
 	$(PY) benchmarks/bench_data.py
 	$(PY) benchmarks/bench_train.py
+	$(PY) benchmarks/bench_coco_eval.py
+	$(PY) benchmarks/bench_pose.py
 
 clean:
 	rm -rf build .cache/build.stamp

@@ -3,8 +3,8 @@
     python benchmarks/bench_infer.py [--size 640] [--runs 20]
 
 (a) MindSpore, GRAPH_MODE, BatchNorm folded (`src/models/fold_bn.py`), the project's compiled CPU kernels
-    (`src/models/cpu_kernels.py`, opt-in in predict.py/test.py/train.py with --cpu_kernels True), official weights;
-(a0) the same with MindSpore's own ops (the default), for reference;
+    (`src/models/kernels/`, the default of predict.py/test.py/train.py: `cpu_kernels True`), official weights;
+(a0) the same with MindSpore's own ops (`--cpu_kernels False`), for reference;
 (b) onnxruntime on the official centerface.onnx (the peer);
 (c) onnxruntime on our exported ONNX (export.py path, folded).
 Batch 1, median of `--runs` interleaved rounds after warm-up, all in this process. Targets: a/b <= 1.5,

@@ -83,7 +83,7 @@ def build_kernel_library(cache_dir=DEFAULT_CACHE_DIR, compiler="g++", sources=KE
     for part in [p.read_text() for p in sources + headers] + [" ".join(COMPILE_FLAGS), version, _cpu_identity()]:
         digest.update(part.encode() + b"\0")
     cache_dir = Path(cache_dir)
-    target = cache_dir / f"centerface_cpu_kernels-{digest.hexdigest()[:16]}.so"
+    target = cache_dir / f"cpu_kernels-{digest.hexdigest()[:16]}.so"
     if target.is_file():
         return target
     cache_dir.mkdir(parents=True, exist_ok=True)
