@@ -234,3 +234,19 @@ def test_bad_input_is_one_line_and_nothing_written(case, plain_ckpt, coco_dir, o
     assert not (tmp_path / "pose.onnx").exists()
     if out.exists():  # a folder may have been claimed, but no result of a failed run is in it
         assert not [p for p in out.rglob("*") if p.suffix in (".json", ".jpg") and p.name != ".run.json"]
+
+
+def test_images_listed_but_absent_are_named_skipped_and_exit_1(plain_ckpt, coco_dir, tmp_path):
+    # README "Exit codes": 1 = done, but some inputs could not be read (each named); COCO AP covers the others.
+    data = tmp_path / "coco"
+    shutil.copytree(coco_dir, data)
+    absent = sorted((data / "val2017").glob("*.jpg"))[0]
+    absent.unlink()
+    out = tmp_path / "out"
+    result = run_script("eval.py", "--data_dir", data, "--load_checkpoint_path", plain_ckpt, "--save_result_dir", out,
+                        "--enable_dcn", "False", "--input_size", "128,128")
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert f"{absent}: missing, truncated or not a readable image; skipped" in result.stderr
+    assert "3 images of person_keypoints_val2017.json" in result.stdout + result.stderr
+    results = json.loads((out / plain_ckpt.stem / "val_pred_eval.json").read_text())
+    assert {r["image_id"] for r in results} and int(absent.stem) not in {r["image_id"] for r in results}
