@@ -74,13 +74,15 @@ def test_data_part_alone(capsys):
 def test_one_command_smoke_run(capsys):
     threads = str(ms.get_context("runtime_num_threads"))  # fixed once MindSpore's runtime has run (other tests)
     summary = main(["--size", str(SIZE), "--batch", "2", "--infer-runs", "1", "--train-runs", "1", "--warmup", "0",
-                    "--data-images", "2", "--data-samples", "2", "--threads", threads, "--train-ms-ops"])
+                    "--data-images", "2", "--data-samples", "2", "--threads", threads])
     out = capsys.readouterr().out
     for variant in ("dcn", "plain"):
         assert summary[f"infer_{variant}_a0_s"] > 0 and summary[f"infer_{variant}_a_s"] > 0
         # the kernels and (with torch) the twin compute the network of (a0): float32 differences only
         assert summary[f"infer_{variant}_a_deviation"] < 1e-4
-    assert summary["train_a_s"] > 0 and summary["train_a0_s"] > 0 and summary["data_cpu_img_s"] > 0
+    # (--train-ms-ops, the MindSpore-ops training arm, is left out: compiling its DCN graph doubles this test's time;
+    # the same train step without kernels is compared with the kernels in tests/models/kernels/test_dcn.py)
+    assert summary["train_a_s"] > 0 and "train_a0_s" not in summary and summary["data_cpu_img_s"] > 0
     assert "| (a) MindSpore GRAPH, compiled kernels |" in out
     if torch_available():
         assert summary["infer_dcn_b_deviation"] < 1e-4 and summary["infer_plain_b_deviation"] < 1e-4
