@@ -227,8 +227,8 @@ def draw_occluder(image, owner, face: Face, rng: np.random.Generator) -> None:
         _fill_polygon(owner, points, 0, antialias=False)
 
 
-def draw_background(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
-    """Gradient, random shapes and lines (float32 RGB)."""
+def draw_background(rng: np.random.Generator, height: int, width: int, shapes: bool = True) -> np.ndarray:
+    """Gradient, random shapes and lines (float32 RGB); shapes False: the gradient only."""
     c0, c1 = rng.uniform(0, 255, 3).astype(np.float32), rng.uniform(0, 255, 3).astype(np.float32)
     phi = rng.uniform(0, 2 * math.pi)
     ramp_x = np.linspace(0, math.cos(phi), width, dtype=np.float32)
@@ -239,6 +239,8 @@ def draw_background(rng: np.random.Generator, height: int, width: int) -> np.nda
     for channel in range(3):    # per channel: ~6x faster than broadcasting over a last axis of length 3
         np.multiply(ramp, c1[channel] - c0[channel], out=image[..., channel])
         image[..., channel] += c0[channel]
+    if not shapes:
+        return image
     size = min(height, width)
     for _ in range(int(rng.integers(5, 25))):
         colour = tuple(float(v) for v in rng.uniform(0, 255, 3))

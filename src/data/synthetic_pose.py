@@ -4,7 +4,10 @@ A stand-in for COCO keypoints that a short CPU fine-tuning of the CenterNet pose
 demo: training must raise keypoint AP on held-out images):
 
     python -m src.data.synthetic_pose --out DIR --num_train 200 --num_val 40 --seed 0 [--image_size 512]
-        [--max_people 6] [--overwrite]
+        [--max_people 6] [--overwrite] [--person_height LOW,HIGH] [--no_clutter] [--pose_kinds KIND,...] [--frontal]
+
+The last four options make an easier set for quick learning checks (scripts/demo_pose.py; see render_scene);
+without them the data set is the one described below.
 
 Layout (what the pose training/evaluation scripts read with `--data_dir DIR`, as COCO 2017):
     DIR/train2017/000000000001.jpg ...      DIR/annotations/person_keypoints_train2017.json
@@ -71,7 +74,7 @@ import os
 import shutil
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import cv2
@@ -685,19 +688,20 @@ def sample_image_size(rng: np.random.Generator, image_size: int) -> Tuple[int, i
 
 
 def label_person(number: int, joints: np.ndarray, figure: Figure3D, owner: np.ndarray, rng: np.random.Generator,
-                 height_px: float) -> np.ndarray:
+                 height_px: float, drops: bool = True) -> np.ndarray:
     """COCO [x, y, v] (17, 3) of person `number` (owner codes number * PARTS_PER_PERSON + part) whose integer
     joints are `joints` (17, 2), from the final owner map (rules in the module docstring); height_px: its box
-    height (small persons are more often left unlabelled)."""
+    height (small persons are more often left unlabelled); drops False: no random joint drops and no unlabelled
+    persons (the draws are made all the same)."""
     height, width = owner.shape
     keypoints = np.zeros((NUM_JOINTS, 3), np.int64)
     partner, joint_depth = COCO_PERSON.flip_order, figure.joints[:, 2]
     unlabelled = UNLABELLED_PERSON_PROBABILITY["small" if height_px < SMALL_PERSON_HEIGHT else "other"]
-    drop_all = rng.random() < unlabelled
-    drops = rng.random(NUM_JOINTS) < JOINT_DROP_PROBABILITY
+    drop_all = rng.random() < unlabelled and drops
+    dropped = (rng.random(NUM_JOINTS) < JOINT_DROP_PROBABILITY) & drops
     for j, name in enumerate(COCO_PERSON.names):
         x, y = int(joints[j, 0]), int(joints[j, 1])
-        if drop_all or drops[j] or not (0 <= x < width and 0 <= y < height):
+        if drop_all or dropped[j] or not (0 <= x < width and 0 <= y < height):
             continue
         if name in FACE_POINTS and not figure.face_point_shows(name):
             continue
@@ -712,23 +716,40 @@ def label_person(number: int, joints: np.ndarray, figure: Figure3D, owner: np.nd
 
 
 def render_scene(rng: np.random.Generator, height: int, width: int, max_people: int = 6,
-                 keep_background: bool = False) -> Scene:
+                 keep_background: bool = False, person_height: Optional[Tuple[float, float]] = None,
+                 clutter: bool = True, pose_kinds: Optional[Sequence[str]] = None, frontal: bool = False) -> Scene:
     """One synthetic image (uint8 RGB, height x width) with 1..max_people labelled persons (see Scene).
-    keep_background costs a copy of the image and draws nothing more from `rng`: the scene is the same."""
-    image = draw_background(rng, height, width)
-    draw_distractors(image, rng, 0.5 * height)
+    keep_background costs a copy of the image and draws nothing more from `rng`: the scene is the same.
+    person_height (low, high): box heights log-uniform in [low, high] x the image height (at least
+    MIN_PERSON_HEIGHT px, boxes wider than the image are shrunk to fit) instead of the default range; clutter
+    False: a plain scene for quick learning checks (a gradient background without shapes; no distractors,
+    occluders, border cuts, random joint drops, unlabelled persons, blur or darkening); pose_kinds: each person's
+    pose kind drawn uniformly from these (default: from POSE_KIND_PROBABILITIES); frontal: every person faces the
+    camera (yaw of sample_yaw's frontal branch, N(0, 15) clipped to +-35 degrees), so left and right need no
+    facing cue."""
+    image = draw_background(rng, height, width, shapes=clutter)
+    if clutter:
+        draw_distractors(image, rng, 0.5 * height)
     background = image.copy() if keep_background else None
     count = int(rng.integers(1, max_people + 1))
     high = max(0.95 * height if count == 1 else height * max(0.3, 1.1 / math.sqrt(count)), MIN_PERSON_HEIGHT)
+    low = MIN_PERSON_HEIGHT
+    if person_height is not None:
+        low, high = (max(fraction * height, MIN_PERSON_HEIGHT) for fraction in person_height)
     placed = []
     for _ in range(count):
-        pose, style = sample_pose(rng), sample_person_style(rng)
-        target = math.exp(rng.uniform(math.log(MIN_PERSON_HEIGHT), math.log(high)))
+        kind = None if pose_kinds is None else pose_kinds[int(rng.integers(len(pose_kinds)))]
+        pose, style = sample_pose(rng, kind), sample_person_style(rng)
+        if frontal:
+            pose = replace(pose, yaw_deg=min(max(float(rng.normal(0.0, 15.0)), -35.0), 35.0))
+        target = math.exp(rng.uniform(math.log(low), math.log(max(high, low))))
         figure = pose_figure(pose)
         unit = figure_extent(figure, ImageMap(1.0, pose.roll_deg))
+        if person_height is not None:           # keep the whole figure inside the image
+            target = min(target, (width - 1) * (unit[3] - unit[1]) / (unit[2] - unit[0]))
         scale = target / (unit[3] - unit[1])
         box_w, box_h = scale * (unit[2] - unit[0]), target
-        border_cut = rng.random() < BORDER_CUT_PROBABILITY
+        border_cut = rng.random() < BORDER_CUT_PROBABILITY and clutter
         for _attempt in range(20):
             x, y = _place(rng, box_w, box_h, width, height, border_cut)
             box = (x, y, x + box_w, y + box_h)
@@ -753,20 +774,20 @@ def render_scene(rng: np.random.Generator, height: int, width: int, max_people: 
         drawn.append((number, figure, image_map, joints, mask, (x0, y0), pose, border_cut,
                       np.array([cols.min() + x0, rows.min() + y0, cols.max() + x0, rows.max() + y0], np.float64)))
     counts = Counter()
-    if drawn and rng.random() < OCCLUDER_PROBABILITY:
+    if drawn and rng.random() < OCCLUDER_PROBABILITY and clutter:
         for _ in range(int(rng.integers(1, 3))):
             target = drawn[int(rng.integers(len(drawn)))][-1]
             _draw_occluder(image, owner, target, rng)
             counts["occluders"] += 1
     persons = []
     for number, figure, image_map, joints, mask, origin, pose, border_cut, xyxy in drawn:
-        keypoints = label_person(number, joints, figure, owner, rng, xyxy[3] - xyxy[1])
+        keypoints = label_person(number, joints, figure, owner, rng, xyxy[3] - xyxy[1], drops=clutter)
         persons.append(PersonLabel(joints=joints, keypoints=keypoints,
                                    box=np.array([xyxy[0], xyxy[1], xyxy[2] - xyxy[0], xyxy[3] - xyxy[1]]),
                                    area=int(np.count_nonzero(mask)), segmentation=_polygons(mask, origin), pose=pose,
                                    border_cut=border_cut, joint_depth=figure.joints[:, 2]))
-    blur = rng.uniform(0.5, 1.2) if rng.random() < 0.1 else 0.0
-    darken = rng.uniform(0.4, 0.7) if rng.random() < 0.1 else 1.0
+    blur = rng.uniform(0.5, 1.2) if rng.random() < 0.1 and clutter else 0.0
+    darken = rng.uniform(0.4, 0.7) if rng.random() < 0.1 and clutter else 1.0
     # grey sensor noise, one draw per pixel shared by the channels: uniform with std 0..6 (uniform draws cost a
     # fifth of normal ones)
     noise = rng.random((height, width), dtype=np.float32)
@@ -830,7 +851,8 @@ def _prepare_out_dir(out_dir: str, overwrite: bool) -> None:
     os.makedirs(out_dir, exist_ok=True)
 
 
-def _generate_split(split, out_dir, count, seed, image_size, max_people, progress):
+def _generate_split(split, out_dir, count, seed, image_size, max_people, progress, person_height, clutter,
+                    pose_kinds, frontal):
     """Render and write the images of one split; returns (coco document, counts)."""
     images, annotations = [], []
     counts = Counter()
@@ -839,7 +861,8 @@ def _generate_split(split, out_dir, count, seed, image_size, max_people, progres
     for index in tqdm(range(count), desc=f"synthetic pose {split}", unit="img", disable=not progress):
         rng = np.random.default_rng([seed, SPLIT_CODES[split], index])
         height, width = sample_image_size(rng, image_size)
-        scene = render_scene(rng, height, width, max_people)
+        scene = render_scene(rng, height, width, max_people, person_height=person_height, clutter=clutter,
+                             pose_kinds=pose_kinds, frontal=frontal)
         image_id = ID_BASE[split] + index + 1
         file_name = f"{image_id:012d}.jpg"
         atomic_write_bytes(os.path.join(image_dir, file_name), _encode_jpeg(scene.image, int(rng.integers(75, 96))))
@@ -856,10 +879,13 @@ def _generate_split(split, out_dir, count, seed, image_size, max_people, progres
 
 
 def generate(out_dir: str, num_train: int, num_val: int, seed: int, image_size: int = 512, max_people: int = 6,
-             overwrite: bool = False, progress: bool = True) -> Dict[str, object]:
+             overwrite: bool = False, progress: bool = True, person_height: Optional[Tuple[float, float]] = None,
+             clutter: bool = True, pose_kinds: Optional[Sequence[str]] = None,
+             frontal: bool = False) -> Dict[str, object]:
     """Write the synthetic pose data set (layout in the module docstring). Returns name -> path of what was
     written (train_images, train_json, val_images, val_json; splits with 0 images are left out) and "counts":
-    split -> Counter(images, persons, labelled, visible, occluded, no_joints, border_cut)."""
+    split -> Counter(images, persons, labelled, visible, occluded, no_joints, border_cut). person_height,
+    clutter, pose_kinds, frontal: see render_scene (the defaults give the data set of the module docstring)."""
     if num_train < 0 or num_val < 0:
         raise ValueError(f"num_train and num_val must be >= 0, got {num_train} and {num_val}")
     if image_size < 96:
@@ -869,6 +895,12 @@ def generate(out_dir: str, num_train: int, num_val: int, seed: int, image_size: 
         raise ValueError(f"max_people must be >= 1, got {max_people}")
     if seed < 0:
         raise ValueError(f"seed must be >= 0, got {seed}")
+    if person_height is not None and not (len(person_height) == 2 and 0 < person_height[0] <= person_height[1] <= 1):
+        raise ValueError(f"person_height must be two fractions of the image height, 0 < low <= high <= 1, got "
+                         f"{person_height}")
+    if pose_kinds is not None and (not pose_kinds or set(pose_kinds) - set(POSE_KIND_PROBABILITIES)):
+        raise ValueError(f"pose_kinds must be a non-empty subset of {list(POSE_KIND_PROBABILITIES)}, got "
+                         f"{list(pose_kinds)}")
     start = time.time()
     _prepare_out_dir(out_dir, overwrite)
     result: Dict[str, object] = {"counts": {}}
@@ -876,7 +908,8 @@ def generate(out_dir: str, num_train: int, num_val: int, seed: int, image_size: 
     for split, count in zip(SPLITS, (num_train, num_val)):
         if count == 0:
             continue
-        document, counts = _generate_split(split, out_dir, count, seed, image_size, max_people, progress)
+        document, counts = _generate_split(split, out_dir, count, seed, image_size, max_people, progress,
+                                           person_height, clutter, pose_kinds, frontal)
         key = split[:-4]
         result[f"{key}_images"] = os.path.join(out_dir, split)
         result[f"{key}_json"] = annotation_path(out_dir, split)
@@ -902,11 +935,21 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, object]:
     parser.add_argument("--seed", type=int, required=True)
     parser.add_argument("--image_size", type=int, default=512, help="typical long side (drawn in 0.625..1.25 x)")
     parser.add_argument("--max_people", type=int, default=6, help="most persons per image")
+    parser.add_argument("--person_height", type=lambda text: tuple(float(v) for v in text.split(",")),
+                        help="LOW,HIGH: person box heights log-uniform in this range of fractions of the image "
+                             "height (default: 32 px up to 0.95 x the image height)")
+    parser.add_argument("--no_clutter", action="store_true", help="plain scenes: a gradient background, no "
+                        "distractors, occluders, border cuts, joint drops, unlabelled persons, blur or darkening")
+    parser.add_argument("--pose_kinds", type=lambda text: text.split(","),
+                        help=f"KIND,...: pose kinds drawn uniformly from these (of "
+                             f"{','.join(POSE_KIND_PROBABILITIES)}; default: all, with the module's probabilities)")
+    parser.add_argument("--frontal", action="store_true", help="every person faces the camera (+-35 degrees)")
     parser.add_argument("--overwrite", action="store_true", help="replace the data set in a non-empty --out")
     args = parser.parse_args(argv)
     try:
         return generate(args.out, args.num_train, args.num_val, args.seed, args.image_size, args.max_people,
-                        overwrite=args.overwrite)
+                        overwrite=args.overwrite, person_height=args.person_height, clutter=not args.no_clutter,
+                        pose_kinds=args.pose_kinds, frontal=args.frontal)
     except (ValueError, FileExistsError) as error:
         raise SystemExit(f"synthetic_pose: error: {error}") from None
 

@@ -293,6 +293,46 @@ def test_scenes_have_border_cuts_occlusions_unlabelled_persons_and_varied_sizes(
     assert 0.625 * 256 - 1 <= min(image_long_sides) and max(image_long_sides) <= 1.25 * 256 + 1
 
 
+@pytest.mark.parametrize("kinds, frontal", [(None, False), (("standing", "walking"), True)])
+def test_person_height_and_plain_scenes_for_learning_checks(kinds, frontal):
+    """The options of scripts/demo_pose.py's data. person_height (fractions of the image height): box heights
+    in range unless the figure had to shrink to fit the width; clutter=False: a gradient background (no
+    shapes), no distractor/occluder, every in-image joint labelled except face points the head hides;
+    pose_kinds and frontal: only those kinds, yaw within +-35 degrees."""
+    low, high = 0.6, 0.95
+    heights, yaws, seen_kinds = [], [], set()
+    for index in range(40):
+        rng = np.random.default_rng([7, 0, index])
+        height, width = sample_image_size(rng, 128)
+        scene = render_scene(rng, height, width, max_people=1, keep_background=True, person_height=(low, high),
+                             clutter=False, pose_kinds=kinds, frontal=frontal)
+        assert len(scene.persons) == 1 and scene.counts["occluders"] == 0
+        yaws.append(abs(scene.persons[0].pose.yaw_deg))
+        seen_kinds.add(scene.persons[0].pose.kind)
+        assert scene.counts["blurred"] == 0 and scene.counts["darkened"] == 0
+        assert not np.any(scene.owner == sp.OCCLUDER_CODE)
+        person = scene.persons[0]
+        box_w, box_h = person.box[2:]
+        # box = span of pixel centres: up to ~2 px under the sampled extent; never above it
+        assert box_h <= high * height + 1
+        if box_w < width - 4:  # not shrunk to the image width
+            assert box_h >= low * height - 3, (index, box_h, height)
+        heights.append(box_h / height)
+        for j, name in enumerate(sp.COCO_PERSON.names):
+            x, y = person.joints[j]
+            inside = 0 <= x < width and 0 <= y < height
+            hidden_face = name in sp.FACE_POINTS and not pose_figure(person.pose).face_point_shows(name)
+            assert (person.keypoints[j, 2] > 0) == (inside and not hidden_face), (index, name)
+        # the background is the smooth gradient plus sensor noise: no shape edges (a shape's edge is a jump of
+        # tens of levels; noise std is at most 6)
+        background = scene.background.astype(np.float32)
+        smooth = cv2.blur(background, (5, 5))
+        assert np.percentile(np.abs(background - smooth)[4:-4, 4:-4], 99.9) < 25
+    assert min(heights) < 0.7 and max(heights) > 0.85
+    assert seen_kinds == set(kinds or sp.POSE_KIND_PROBABILITIES)
+    assert (max(yaws) <= 35) == frontal
+
+
 def test_visible_joints_show_drawn_content_that_differs_from_the_background(scenes):
     """Learnability: the 3x3 patch at each visible joint of persons >= 40 px differs from the same scene drawn
     without persons (background finished with the same blur, darkening and noise) by > 12 levels in some
@@ -453,6 +493,7 @@ def test_cli_refuses_a_non_empty_folder_and_overwrites_only_its_own_files(tmp_pa
     (["--num_train", "-1", "--num_val", "0"], "num_train and num_val must be >= 0"),
     (["--num_train", "1", "--num_val", "0", "--image_size", "64"], "image_size must be >= 96"),
     (["--num_train", "1", "--num_val", "0", "--max_people", "0"], "max_people must be >= 1"),
+    (["--num_train", "1", "--num_val", "0", "--person_height", "0.9,0.5"], "person_height must be two fractions"),
 ])
 def test_cli_bad_arguments_are_one_line_errors(tmp_path, argv, needle):
     with pytest.raises(SystemExit) as error:
