@@ -33,7 +33,6 @@ import argparse
 import json
 import logging
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -48,8 +47,9 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch is imported;
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from benchmarks.bench_train import MALLOC_TUNABLES, torch_available  # noqa: E402
-from benchmarks.common import interleaved_medians, machine_description, torch_train_step  # noqa: E402
+from benchmarks.bench_train import torch_available  # noqa: E402
+from benchmarks.common import (interleaved_medians, machine_description,  # noqa: E402
+                               restart_with_malloc_tunables, torch_train_step)
 
 POSE_CONFIG = ROOT / "configs" / "centernet_pose.yaml"
 LR, LOSS_SCALE = 5e-4, 1024.0  # configs/centernet_pose.yaml lr (original 1x), configs/base.yaml loss_scale
@@ -377,14 +377,6 @@ def main(argv=None):
     return summary
 
 
-def _restart_with_malloc_tunables():
-    """Re-run this script with MALLOC_TUNABLES (glibc reads them only at process start)."""
-    if "GLIBC_TUNABLES" in os.environ or "--default-malloc" in sys.argv[1:] or platform.system() != "Linux":
-        return
-    env = dict(os.environ, GLIBC_TUNABLES=MALLOC_TUNABLES)
-    os.execve(sys.executable, [sys.executable, str(Path(__file__).resolve()), *sys.argv[1:]], env)
-
-
 if __name__ == "__main__":
-    _restart_with_malloc_tunables()
+    restart_with_malloc_tunables(__file__)
     main()

@@ -29,7 +29,6 @@ Fairness notes (each setting below is torch's best on this machine, not its defa
 """
 import argparse
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -42,7 +41,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch is imported;
 
 import numpy as np  # noqa: E402
 
-from benchmarks.common import interleaved_medians, machine_description, torch_train_step  # noqa: E402
+from benchmarks.common import (interleaved_medians, machine_description, restart_with_malloc_tunables,  # noqa: E402
+                               torch_train_step)
 
 # The zoo recipe (DESIGN.md §3): Adam, lr 5e-4 (1 device), weight decay 5e-4 off bias/BN, loss scale 1024.
 LR, WEIGHT_DECAY, LOSS_SCALE = 5e-4, 5e-4, 1024.0
@@ -225,17 +225,7 @@ def main(argv=None):
     return summary
 
 
-MALLOC_TUNABLES = "glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=17179869184"
-
-
-def _restart_with_malloc_tunables():
-    """Re-run this script with MALLOC_TUNABLES (glibc reads them only at process start)."""
-    if "GLIBC_TUNABLES" in os.environ or "--default-malloc" in sys.argv[1:] or platform.system() != "Linux":
-        return
-    env = dict(os.environ, GLIBC_TUNABLES=MALLOC_TUNABLES)
-    os.execve(sys.executable, [sys.executable, str(Path(__file__).resolve()), *sys.argv[1:]], env)
-
 
 if __name__ == "__main__":
-    _restart_with_malloc_tunables()
+    restart_with_malloc_tunables(__file__)
     main()

@@ -2,6 +2,7 @@
 import os
 import platform
 import statistics
+import sys
 import time
 
 
@@ -71,3 +72,16 @@ def torch_train_step(network, loss_fn, optimizer, images, targets):
         return float(loss.detach())
 
     return run
+
+
+# glibc malloc settings that stop PyTorch returning its buffers to the OS after every step (its best here).
+MALLOC_TUNABLES = "glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=17179869184"
+
+
+def restart_with_malloc_tunables(script):
+    """Re-run `script` (a benchmark's __file__) with MALLOC_TUNABLES, which glibc reads only at process start;
+    not when GLIBC_TUNABLES is already set, with --default-malloc, or off Linux."""
+    if "GLIBC_TUNABLES" in os.environ or "--default-malloc" in sys.argv[1:] or platform.system() != "Linux":
+        return
+    env = dict(os.environ, GLIBC_TUNABLES=MALLOC_TUNABLES)
+    os.execve(sys.executable, [sys.executable, os.path.abspath(script), *sys.argv[1:]], env)

@@ -83,18 +83,18 @@ def test_kernel_variant_is_skipped_when_the_library_cannot_be_built(monkeypatch)
 
 
 def test_restart_sets_malloc_tunables_once(monkeypatch):
-    from benchmarks import bench_train
+    from benchmarks import bench_train, common
 
     calls = []
-    monkeypatch.setattr(bench_train.os, "execve", lambda path, args, env: calls.append((args, env)))
+    monkeypatch.setattr(common.os, "execve", lambda path, args, env: calls.append((args, env)))
     monkeypatch.delenv("GLIBC_TUNABLES", raising=False)
-    monkeypatch.setattr(bench_train.sys, "argv", ["bench_train.py", "--size", "64"])
-    bench_train._restart_with_malloc_tunables()
+    monkeypatch.setattr(common.sys, "argv", ["bench_train.py", "--size", "64"])
+    common.restart_with_malloc_tunables(bench_train.__file__)
     (args, env), = calls
-    assert args[-2:] == ["--size", "64"] and env["GLIBC_TUNABLES"] == bench_train.MALLOC_TUNABLES
+    assert args[-2:] == ["--size", "64"] and env["GLIBC_TUNABLES"] == common.MALLOC_TUNABLES
     monkeypatch.setenv("GLIBC_TUNABLES", "glibc.malloc.check=0")  # the user's own setting wins
-    bench_train._restart_with_malloc_tunables()
+    common.restart_with_malloc_tunables(bench_train.__file__)
     monkeypatch.delenv("GLIBC_TUNABLES")
-    monkeypatch.setattr(bench_train.sys, "argv", ["bench_train.py", "--default-malloc"])
-    bench_train._restart_with_malloc_tunables()
+    monkeypatch.setattr(common.sys, "argv", ["bench_train.py", "--default-malloc"])
+    common.restart_with_malloc_tunables(bench_train.__file__)
     assert len(calls) == 1
