@@ -27,7 +27,7 @@ import numpy as np  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from benchmarks.common import machine_description  # noqa: E402
-from src.centerface.augment import TrainAugment
+from src.centerface.augment import TrainAugment  # noqa: E402
 from src.data.augment import warp_image  # noqa: E402
 from src.data.dataset import FaceDetectionSource, hwc_to_chw  # noqa: E402
 from src.centerface.targets import CenterFaceTargets  # noqa: E402

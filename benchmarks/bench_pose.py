@@ -2,7 +2,7 @@
 
     python benchmarks/bench_pose.py [--part all|infer|train|data] [--size 512] [--batch 8] [--threads N]
                                     [--infer-runs 7] [--train-runs 3] [--warmup 1] [--train-dcn True|False]
-                                    [--train-ms-ops] [--data-images 40] [--data-samples 200]
+                                    [--train-ms-ops] [--separate-processes] [--data-images 40] [--data-samples 200]
                                     [--image-size 640 480]
 
 Inference, batch 1 at --size, with and without DCN (median of --infer-runs interleaved runs):
@@ -20,6 +20,8 @@ Training, batch --batch at --size (median of --train-runs interleaved steps, aft
   (b)  PyTorch eager twin of the same network and loss (`pose_loss`), Adam with the same settings: zero_grad,
        forward, loss, backward, step.
   All train on one fixed batch of real pipeline samples (the synthetic images below), so only compute is timed.
+  --separate-processes trains each arm in its own process, one after another, and adds its peak memory: at
+  512x512 batch 8 with DCN the arms need ~16 GB (a) and ~12 GB (b), more than a 24 GB machine holds at once.
 Data: img/s of ONE worker process running the pose training source (`src/centernet_pose/data.py` through
   `CenterNetPoseTask.training_source`: JPEG decode, the original's random crop/scale + flip + colour
   augmentation, affine warp to --size, normalisation, every target: hm, wh, reg, ind, hps, hm_hp, hp_offset ...)
@@ -278,36 +280,95 @@ def run_inference(args, summary):
             print(_ratio_line(f"inference {variant} a/b (time)", summary[f"infer_{variant}_a/b"], TARGET_INFER, False))
 
 
-def run_training(args, summary, source):
+def training_candidates(args, source, arms):
+    """({arm: callable one training step}, notes) for the arms wanted among "a", "a0", "b"."""
     cfg = pose_config(args.size, args.train_dcn)
     images, targets = training_batch(source, args.batch)
     network = random_pose_network(cfg)
     candidates, notes = {}, []
-    if args.torch:  # the twin copies the initial weights before MindSpore's steps change them
+    if "b" in arms:  # the twin copies the initial weights before MindSpore's steps change them
         candidates["b"] = torch_twin_train_step(cfg, network, images, targets)
-    fast = mindspore_train_step(cfg, random_pose_network(cfg), images, targets, cpu_kernels=True)
-    if fast is None:
-        notes.append("(a) skipped: the CPU kernel library could not be built (see the warning)")
-    else:
-        candidates["a"] = fast
-    if args.train_ms_ops:
+    if "a" in arms:
+        fast = mindspore_train_step(cfg, random_pose_network(cfg), images, targets, cpu_kernels=True)
+        if fast is None:
+            notes.append("(a) skipped: the CPU kernel library could not be built (see the warning)")
+        else:
+            candidates["a"] = fast
+    if "a0" in arms:
         candidates["a0"] = mindspore_train_step(cfg, network, images, targets, cpu_kernels=False)
     for key, fn in candidates.items():
         start = time.perf_counter()
         fn()
         notes.append(f"({key}) first step (graph compilation for MindSpore): {time.perf_counter() - start:.1f} s")
+    return candidates, notes
+
+
+def peak_memory_gb():
+    """Peak resident memory of this process so far in GB (Linux reports kB), None where unknown."""
+    try:
+        import resource
+    except ImportError:
+        return None
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6 if sys.platform.startswith("linux") else None
+
+
+ARM_RESULT = "bench_pose arm result: "
+
+
+def run_training_arm(args, source):
+    """Child process of --separate-processes: time one arm, print its median (and peak memory) as one JSON line."""
+    candidates, notes = training_candidates(args, source, [args.train_arm])
     medians = interleaved_medians(candidates, args.train_runs, args.warmup)
+    print(ARM_RESULT + json.dumps({"medians": medians, "notes": notes, "peak_gb": peak_memory_gb()}), flush=True)
+
+
+def _separate_process_arms(args, arms):
+    """Each arm in its own child process, one after another: ({arm: median s}, notes, {arm: peak GB})."""
+    import subprocess
+
+    medians, notes, peaks = {}, [], {}
+    child = [sys.executable, str(Path(__file__).resolve()), "--part", "train", "--size", str(args.size),
+             "--batch", str(args.batch), "--threads", str(args.threads), "--train-runs", str(args.train_runs),
+             "--warmup", str(args.warmup), "--train-dcn", str(args.train_dcn), "--data-images",
+             str(args.data_images), "--image-size", *map(str, args.image_size)]
+    for arm in arms:
+        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+        done = subprocess.run(child + ["--train-arm", arm], capture_output=True, text=True)
+        lines = [line for line in done.stdout.splitlines() if line.startswith(ARM_RESULT)]
+        if done.returncode != 0 or not lines:
+            tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+            notes.append(f"({arm}) failed in its process (exit {done.returncode}): {tail}")
+            continue
+        result = json.loads(lines[-1][len(ARM_RESULT):])
+        medians.update(result["medians"])
+        notes += result["notes"] + [f"({arm}) ran in its own process, load average before it {load:.2f}"]
+        if result["peak_gb"] is not None and arm in result["medians"]:
+            peaks[arm] = result["peak_gb"]
+    return medians, notes, peaks
+
+
+def run_training(args, summary, source):
+    arms = ["b"] if args.torch else []
+    arms += ["a"] + (["a0"] if args.train_ms_ops else [])
+    if args.separate_processes:
+        medians, notes, peaks = _separate_process_arms(args, arms)
+    else:
+        candidates, notes = training_candidates(args, source, arms)
+        medians, peaks = interleaved_medians(candidates, args.train_runs, args.warmup), {}
+    how = "one after another, each in its own process" if args.separate_processes else "interleaved"
     print(f"\n| training, batch {args.batch} at {args.size}x{args.size}, DCN {args.train_dcn} "
-          f"(median of {args.train_runs}) | s/step | img/s | vs (b) |")
-    print("|---|---:|---:|---:|")
+          f"(median of {args.train_runs}, {how}) | s/step | img/s | vs (b) |" + (" peak GB |" if peaks else ""))
+    print("|---|---:|---:|---:|" + ("---:|" if peaks else ""))
     for key in ("a", "a0", "b"):
         if key in medians:
             ratio = medians["b"] / medians[key] if "b" in medians else None  # img/s ratio
             summary[f"train_{key}_s"] = medians[key]
             if ratio is not None and key != "b":
                 summary[f"train_{key}/b"] = ratio
+            if key in peaks:
+                summary[f"train_{key}_peak_gb"] = peaks[key]
             print(f"| {LABELS[key]} | {medians[key]:.2f} | {args.batch / medians[key]:.2f} | "
-                  f"{'' if ratio is None else f'{ratio:.2f}'} |")
+                  f"{'' if ratio is None else f'{ratio:.2f}'} |" + (f" {peaks.get(key, 0):.1f} |" if peaks else ""))
     for note in notes:
         print(note)
     if "train_a/b" in summary:
@@ -342,6 +403,11 @@ def parse_args(argv=None):
     parser.add_argument("--data-samples", type=int, default=200)
     parser.add_argument("--image-size", type=int, nargs=2, default=(640, 480), metavar=("W", "H"))
     parser.add_argument("--no-torch", dest="torch", action="store_false", help="skip the PyTorch twin")
+    parser.add_argument("--separate-processes", action="store_true",
+                        help="train each arm in its own process, one after another, and report its peak memory "
+                             "(for sizes where the arms do not fit in memory together: DCN at batch 8 needs "
+                             "~16 GB for (a) and ~12 GB for (b); not interleaved, so keep the machine quiet)")
+    parser.add_argument("--train-arm", choices=("a", "a0", "b"), help=argparse.SUPPRESS)  # the child processes
     parser.add_argument("--default-malloc", action="store_true",
                         help="do not restart with the glibc malloc tunables (see benchmarks/bench_train.py)")
     args = parser.parse_args(argv)
@@ -372,7 +438,9 @@ def main(argv=None):
             source = pose_training_source(tmp, args.size)
             if args.part in ("all", "data"):
                 run_data(args, summary, source)
-            if args.part in ("all", "train"):
+            if args.train_arm:
+                run_training_arm(args, source)
+            elif args.part in ("all", "train"):
                 run_training(args, summary, source)
     return summary
 

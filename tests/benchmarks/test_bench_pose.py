@@ -89,3 +89,15 @@ def test_one_command_smoke_run(capsys):
         assert summary["infer_dcn_a/b"] > 0 and summary["train_a/b"] > 0 and "training a/b (img/s)" in out
     else:
         assert "torch is not installed" in out
+
+
+@pytest.mark.slow
+def test_training_arms_in_separate_processes(capsys):
+    """--separate-processes: each arm trains in a child process, which reports its median and peak memory."""
+    summary = main(["--part", "train", "--size", str(SIZE), "--batch", "1", "--train-runs", "1", "--warmup", "0",
+                    "--data-images", "1", "--separate-processes"] + ([] if torch_available() else ["--no-torch"]))
+    out = capsys.readouterr().out
+    assert summary["train_a_s"] > 0 and 0.1 < summary["train_a_peak_gb"] < 100
+    assert "each in its own process" in out and "(a) ran in its own process" in out
+    if torch_available():
+        assert summary["train_b_s"] > 0 and summary["train_b_peak_gb"] > 0 and summary["train_a/b"] > 0

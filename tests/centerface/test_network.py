@@ -65,8 +65,10 @@ def test_neck_width_64_variant(net24):
     assert net.head_landmarks.weight.shape == (10, 64, 1, 1)
     # Only the neck and heads grow: 4 laterals, 3 upsamplers and the fuse conv, each with BN; 4 heads.
     d24, d64 = 24, 64
-    neck_heads = lambda d: (sum(c * d + 2 * d for c in (24, 32, 96, 320)) + 3 * (4 * d * d + 2 * d)
-                            + 9 * d * d + 2 * d + 15 * d + 15)
+
+    def neck_heads(d):
+        return sum(c * d + 2 * d for c in (24, 32, 96, 320)) + 3 * (4 * d * d + 2 * d) + 9 * d * d + 2 * d + 15 * d + 15
+
     assert count_parameters(net) - count_parameters(net24) == neck_heads(d64) - neck_heads(d24)
 
 

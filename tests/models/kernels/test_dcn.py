@@ -52,6 +52,12 @@ def im2col_numpy(x, om):
     return out.reshape(n, c * 9, h * w)
 
 
+def batch_in_columns(cols):
+    """(N, C*9, H*W) columns as the kernel lays them out: (C*9, N*H*W), image n in columns n*H*W ... (n+1)*H*W - 1."""
+    n, rows, pixels = cols.shape
+    return np.moveaxis(cols, 0, 1).reshape(rows, n * pixels)
+
+
 def random_case(seed, shape=(2, 3, 4, 5), offset_px=2.5):
     """x and a raw offset/mask map whose offsets reach +-offset_px (many samples fall off the map)."""
     rng = np.random.default_rng(seed)
@@ -124,7 +130,8 @@ def test_im2col_matches_numpy_transcription(library, mode):
     cols = _Im2col(library)(Tensor(x), Tensor(om)).asnumpy()
     reference = im2col_numpy(x, om)
     assert (reference == 0).mean() > 0.1  # the case is meaningful: many samples fall off the map
-    assert_close(cols, reference, FLOAT64_RTOL)
+    assert cols.shape == (3 * 9, 2 * 4 * 5)
+    assert_close(cols, batch_in_columns(reference), FLOAT64_RTOL)
 
 
 def test_im2col_backward_matches_finite_differences(library, mode):
@@ -134,8 +141,8 @@ def test_im2col_backward_matches_finite_differences(library, mode):
     on om only through om[:, :, p], so one offset/mask channel is perturbed at all pixels at once."""
     x, om = random_case(1, shape=(2, 2, 3, 4))
     n, _, h, w = x.shape
-    dcols = np.random.default_rng(2).standard_normal((n, 2 * 9, h * w)).astype(np.float32)
-    dx, dom = (g.asnumpy() for g in _Im2colGrad(library)(Tensor(x), Tensor(om), Tensor(dcols)))
+    dcols = np.random.default_rng(2).standard_normal((n, 2 * 9, h * w)).astype(np.float32)  # reference layout
+    dx, dom = (g.asnumpy() for g in _Im2colGrad(library)(Tensor(x), Tensor(om), Tensor(batch_in_columns(dcols))))
     eps = 1e-6
 
     def difference(x_plus, om_plus, x_minus, om_minus):
