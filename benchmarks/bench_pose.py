@@ -323,10 +323,10 @@ def run_training_arm(args, source):
 
 
 def _separate_process_arms(args, arms):
-    """Each arm in its own child process, one after another: ({arm: median s}, notes, {arm: peak GB})."""
+    """Each arm in its own child process, one after another: ({arm: median s}, notes, {arm: peak GB}, [failed arms])."""
     import subprocess
 
-    medians, notes, peaks = {}, [], {}
+    medians, notes, peaks, failed = {}, [], {}, []
     child = [sys.executable, str(Path(__file__).resolve()), "--part", "train", "--size", str(args.size),
              "--batch", str(args.batch), "--threads", str(args.threads), "--train-runs", str(args.train_runs),
              "--warmup", str(args.warmup), "--train-dcn", str(args.train_dcn), "--data-images",
@@ -338,20 +338,21 @@ def _separate_process_arms(args, arms):
         if done.returncode != 0 or not lines:
             tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
             notes.append(f"({arm}) failed in its process (exit {done.returncode}): {tail}")
+            failed.append(arm)
             continue
         result = json.loads(lines[-1][len(ARM_RESULT):])
         medians.update(result["medians"])
         notes += result["notes"] + [f"({arm}) ran in its own process, load average before it {load:.2f}"]
         if result["peak_gb"] is not None and arm in result["medians"]:
             peaks[arm] = result["peak_gb"]
-    return medians, notes, peaks
+    return medians, notes, peaks, failed
 
 
 def run_training(args, summary, source):
     arms = ["b"] if args.torch else []
     arms += ["a"] + (["a0"] if args.train_ms_ops else [])
     if args.separate_processes:
-        medians, notes, peaks = _separate_process_arms(args, arms)
+        medians, notes, peaks, summary["failed_arms"] = _separate_process_arms(args, arms)
     else:
         candidates, notes = training_candidates(args, source, arms)
         medians, peaks = interleaved_medians(candidates, args.train_runs, args.warmup), {}
@@ -447,4 +448,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     restart_with_malloc_tunables(__file__)
-    main()
+    sys.exit(1 if main().get("failed_arms") else 0)  # an arm that failed in its own process (named in the notes)

@@ -16,6 +16,14 @@ import pytest  # noqa: E402
 DATA = ROOT / "tests" / "data"
 
 
+def pytest_collection_modifyitems(config, items):
+    """Files holding a test marked slow run first (stable otherwise). `make test` hands whole files to two
+    pytest-xdist workers in collection order; a minutes-long file collected last kept one worker busy alone at the
+    end of the run."""
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow_files)
+
+
 @pytest.fixture(scope="session")
 def repo_root():
     return ROOT
