@@ -130,12 +130,17 @@ void forward(const float *x, const float *om, float *cols, const Geometry &g) {
 // dcols (C*9, N*HW) -> dx (N, C, H, W) and dom (N, 27, H, W). Per image: the plan of all pixels, then channel
 // blocks in parallel, each scattering into its own padded dx planes and summing its offset/mask gradient terms
 // into its own partial buffer; the partial buffers are added at the end (no two threads write the same memory).
+// Inside a block the work runs tile by tile of kTile pixels over every channel of the block, so the tile's plan
+// and its offset/mask accumulators stay in L1/L2 while the channels stream through (channel by channel over the
+// whole image, the 9*H*W plan and accumulators were re-read from memory for every channel: the five 64-channel
+// layers at 128x128, batch 8, took 380-510 ms each instead of 285-390 ms).
 void backward(const float *dcols, const float *x, const float *om, float *dx, float *dom, const Geometry &g) {
   std::vector<float> padded(g.n * g.c * g.plane);
   pad_planes(x, g, padded.data());
   const int64_t blocks = std::min<int64_t>(cpu_kernels::num_threads(), g.c);
   const int64_t per_block = (g.c + blocks - 1) / blocks;
   const int64_t plan_size = kPoints * g.hw;
+  const int64_t tiles = (g.hw + kTile - 1) / kTile;
   std::vector<int32_t> base(plan_size);
   std::vector<float> ly(plan_size), lx(plan_size), mask(plan_size);
   std::vector<float> partial(blocks * 3 * plan_size);  // per block: d(dy), d(dx), d(mask) of each (point, pixel)
@@ -150,39 +155,57 @@ void backward(const float *dcols, const float *x, const float *om, float *dx, fl
         mask[i] = s.inside ? s.mask : 0.0f;  // outside: no sample, no gradient of any kind
       }
     });
-    std::fill(partial.begin(), partial.end(), 0.0f);
     parallel_for(blocks, [&](int64_t begin, int64_t end) {
-      std::vector<float> dpad(g.plane);
+      std::vector<float> acc(3 * kPoints * kTile);  // the tile's d(dy), d(dx), d(mask) summed over the block
       for (int64_t blk = begin; blk < end; ++blk) {
-        float *__restrict acc_y = partial.data() + blk * 3 * plan_size;
-        float *__restrict acc_x = acc_y + plan_size, *__restrict acc_m = acc_x + plan_size;
-        for (int64_t ch = blk * per_block; ch < std::min(g.c, (blk + 1) * per_block); ++ch) {
-          const float *plane = padded.data() + (b * g.c + ch) * g.plane;
-          std::fill(dpad.begin(), dpad.end(), 0.0f);
-          float *d = dpad.data();
-          const int64_t wp = g.wp;
-          for (int k = 0; k < kPoints; ++k) {
-            const float *__restrict gcol = dcols + ((ch * kPoints + k) * g.n + b) * g.hw;
-            const int64_t offset = k * g.hw;
-            for (int64_t p = 0; p < g.hw; ++p) {
-              const int64_t i = offset + p;
-              const float m = mask[i];
-              if (m == 0.0f) continue;  // outside (or a mask that rounds to 0: every term below is 0 then)
-              const float grad = gcol[p], fy = ly[i], fx = lx[i], hy = 1.0f - fy, hx = 1.0f - fx;
-              const int32_t q = base[i];
-              const float v00 = plane[q], v01 = plane[q + 1], v10 = plane[q + wp], v11 = plane[q + wp + 1];
-              const float gm = grad * m;
-              d[q] += gm * hy * hx;
-              d[q + 1] += gm * hy * fx;
-              d[q + wp] += gm * fy * hx;
-              d[q + wp + 1] += gm * fy * fx;
-              acc_m[i] += grad * (hy * (hx * v00 + fx * v01) + fy * (hx * v10 + fx * v11));
-              acc_y[i] += gm * (hx * (v10 - v00) + fx * (v11 - v01));
-              acc_x[i] += gm * (hy * (v01 - v00) + fy * (v11 - v10));
+        const int64_t c0 = blk * per_block, c1 = std::min(g.c, (blk + 1) * per_block);
+        float *partial_block = partial.data() + blk * 3 * plan_size;
+        if (c0 >= c1) {  // more blocks than channel groups (e.g. 5 channels, 4 threads): contributes nothing
+          std::fill(partial_block, partial_block + 3 * plan_size, 0.0f);
+          continue;
+        }
+        std::vector<float> dpad((c1 - c0) * g.plane, 0.0f);  // the block's padded dx planes
+        for (int64_t tile = 0; tile < tiles; ++tile) {
+          const int64_t p0 = tile * kTile, len = std::min(kTile, g.hw - p0);
+          std::fill(acc.begin(), acc.end(), 0.0f);
+          for (int64_t ch = c0; ch < c1; ++ch) {
+            const float *plane = padded.data() + (b * g.c + ch) * g.plane;
+            float *d = dpad.data() + (ch - c0) * g.plane;
+            const int64_t wp = g.wp;
+            for (int k = 0; k < kPoints; ++k) {
+              const float *__restrict gcol = dcols + ((ch * kPoints + k) * g.n + b) * g.hw + p0;
+              const int64_t offset = k * g.hw + p0;
+              float *__restrict acc_y = acc.data() + k * kTile;
+              float *__restrict acc_x = acc_y + kPoints * kTile, *__restrict acc_m = acc_x + kPoints * kTile;
+              for (int64_t t = 0; t < len; ++t) {
+                const int64_t i = offset + t;
+                const float m = mask[i];
+                if (m == 0.0f) continue;  // outside (or a mask that rounds to 0: every term below is 0 then)
+                const float grad = gcol[t], fy = ly[i], fx = lx[i], hy = 1.0f - fy, hx = 1.0f - fx;
+                const int32_t q = base[i];
+                const float v00 = plane[q], v01 = plane[q + 1], v10 = plane[q + wp], v11 = plane[q + wp + 1];
+                const float gm = grad * m;
+                d[q] += gm * hy * hx;
+                d[q + 1] += gm * hy * fx;
+                d[q + wp] += gm * fy * hx;
+                d[q + wp + 1] += gm * fy * fx;
+                acc_m[t] += grad * (hy * (hx * v00 + fx * v01) + fy * (hx * v10 + fx * v11));
+                acc_y[t] += gm * (hx * (v10 - v00) + fx * (v11 - v01));
+                acc_x[t] += gm * (hy * (v01 - v00) + fy * (v11 - v10));
+              }
             }
           }
+          for (int part = 0; part < 3; ++part) {
+            for (int k = 0; k < kPoints; ++k) {
+              std::memcpy(partial_block + part * plan_size + k * g.hw + p0, acc.data() + (part * kPoints + k) * kTile,
+                          len * sizeof(float));
+            }
+          }
+        }
+        for (int64_t ch = c0; ch < c1; ++ch) {
+          const float *d = dpad.data() + (ch - c0) * g.plane;
           float *dst = dx + (b * g.c + ch) * g.hw;
-          for (int64_t r = 0; r < g.h; ++r) std::memcpy(dst + r * g.w, d + (r + 2) * wp + 1, g.w * sizeof(float));
+          for (int64_t r = 0; r < g.h; ++r) std::memcpy(dst + r * g.w, d + (r + 2) * g.wp + 1, g.w * sizeof(float));
         }
       }
     });

@@ -189,6 +189,29 @@ def test_layer_outputs_and_every_gradient_match_mindspore(library, mode, shape):
         assert_close(g.asnumpy(), r.asnumpy(), MINDSPORE_RTOL)
 
 
+@pytest.mark.parametrize("threads", [1, 4])
+def test_backward_over_several_pixel_tiles_and_channel_blocks(library, threads):
+    """The backward works tile by tile of 256 pixels within each thread's block of channels: 19x17 = 323 pixels
+    is one full and one partial tile; 5 channels on 4 threads leave one block without channels (its share of the
+    offset/mask gradient must count zero). Compared with MindSpore's op (gradients of every parameter and x)."""
+    from src.models.kernels.library import set_kernel_threads
+
+    shape = (2, 5, 19, 17)
+    layer, _ = random_layer(shape[1], 3, seed=7, offset_px=2.0)
+    fast = FastModulatedDeformConv2d(layer, library)
+    rng = np.random.default_rng(8)
+    x = Tensor(rng.standard_normal(shape).astype(np.float32))
+    dy = Tensor(rng.standard_normal((shape[0], 3) + shape[2:]).astype(np.float32))
+    set_kernel_threads(library, threads)
+    try:
+        got = _LayerGrads(fast)(x, dy)
+    finally:
+        set_kernel_threads(library, ms.get_context("runtime_num_threads") or 0)
+    want = _LayerGrads(layer)(x, dy)
+    for name, g, r in zip(("y", "dx", "weight", "bias", "offset weight", "offset bias"), got, want):
+        assert_close(g.asnumpy(), r.asnumpy(), MINDSPORE_RTOL)
+
+
 def test_one_graph_serves_every_input_size(library):
     """Dynamic input shapes (original-size testing): the kernels' C++ shape functions let one graph run any size."""
     previous = ms.get_context("mode")
