@@ -47,7 +47,7 @@ $(OFFICIAL_CKPT): $(OFFICIAL_ONNX) src/convert_weight_centerface.py
 
 weights: $(OFFICIAL_CKPT)
 
-# Two worker processes, one test file each at a time (module fixtures built once; 2-core CI: 14 min instead of 21).
+# Two worker processes, one test file each at a time, slow files first (tests/conftest.py): 11 min on 2 cores, 21 in one.
 # CI=true: a test whose optional dependency is missing fails instead of skipping (make test installs them all).
 test: build $(TEST_STAMP)
 	CI=$${CI:-true} $(PY) -m pytest -q -n 2 --dist loadfile tests
