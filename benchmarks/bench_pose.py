@@ -433,7 +433,8 @@ def main(argv=None):
     summary = {}
     if args.part in ("all", "infer"):
         run_inference(args, summary)
-    if args.part in ("all", "train", "data"):
+    training = args.part in ("all", "train")
+    if args.part in ("all", "data") or (training and not args.separate_processes):
         with tempfile.TemporaryDirectory() as tmp:
             write_pose_images(tmp, args.data_images, tuple(args.image_size))
             source = pose_training_source(tmp, args.size)
@@ -441,8 +442,10 @@ def main(argv=None):
                 run_data(args, summary, source)
             if args.train_arm:
                 run_training_arm(args, source)
-            elif args.part in ("all", "train"):
+            elif training:
                 run_training(args, summary, source)
+    if training and args.separate_processes:  # each child process writes and reads its own images
+        run_training(args, summary, source=None)
     return summary
 
 

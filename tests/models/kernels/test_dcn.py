@@ -192,8 +192,8 @@ def test_layer_outputs_and_every_gradient_match_mindspore(library, mode, shape):
 @pytest.mark.parametrize("threads", [1, 4])
 def test_backward_over_several_pixel_tiles_and_channel_blocks(library, threads):
     """The backward works tile by tile of 256 pixels within each thread's block of channels: 19x17 = 323 pixels
-    is one full and one partial tile; 5 channels on 4 threads leave one block without channels (its share of the
-    offset/mask gradient must count zero). Compared with MindSpore's op (gradients of every parameter and x)."""
+    is one full and one partial tile; 5 channels on 4 threads make 3 blocks of 2, 2 and 1 channels (fewer blocks
+    than threads). Compared with MindSpore's op (gradients of every parameter and x)."""
     from src.models.kernels.library import set_kernel_threads
 
     shape = (2, 5, 19, 17)
