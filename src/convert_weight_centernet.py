@@ -1,4 +1,4 @@
-"""Convert original CenterNet pose checkpoints (PyTorch) to checkpoints of `src.centernet_pose.network.CenterNetPose`.
+"""Convert original CenterNet pose checkpoints (PyTorch) to checkpoints of `src.models.dla_seg.DLASeg`.
 
     python src/convert_weight_centernet.py --pth multi_pose_dla_3x.pth --out_ckpt centernet_pose.ckpt
     python src/convert_weight_centernet.py --pth dla34-ba72cf86.pth --out_ckpt dla34_backbone.ckpt
@@ -10,7 +10,7 @@ Input (CENTERNET.md §A): the original `{'epoch', 'state_dict', ['optimizer']}` 
 read a .pth (it is imported inside the .pth reader only).
 
 Two kinds of source are recognised from their keys:
-* a full pose model (keys `base.*`, `dla_up.*`, `ida_up.*` and the 6 heads) -> every parameter of CenterNetPose;
+* a full pose model (keys `base.*`, `dla_up.*`, `ida_up.*` and the 6 heads) -> every parameter of DLASeg with the pose heads;
 * the ImageNet DLA-34 (`dla34-ba72cf86.pth`: `base_layer.*`, `level0..5.*`, `fc.*`, no `base.` prefix) -> a
   backbone-only checkpoint with keys `base.*`, to initialise training.
 
@@ -131,14 +131,15 @@ def expected_parameters(content, enable_dcn=True):
 @functools.lru_cache(maxsize=4)
 def _expected_parameters(content, enable_dcn):
     # Building the 20 M-parameter network takes ~1-2 s; cached for repeated conversions in one process.
-    from src.centernet_pose.network import CenterNetPose
+    from src.centernet_pose.task import CenterNetPoseTask
     from src.models.dla import DLA34
+    from src.models.dla_seg import DLASeg
 
     if content == "backbone":
         return tuple((f"base.{name}", tuple(p.shape)) for name, p in DLA34().parameters_and_names())
     if content != "full":
         raise ValueError(f"content={content!r}: expected 'full' or 'backbone'")
-    return tuple((name, tuple(p.shape)) for name, p in CenterNetPose(enable_dcn=enable_dcn).parameters_and_names())
+    return tuple((name, tuple(p.shape)) for name, p in DLASeg(CenterNetPoseTask.heads, enable_dcn=enable_dcn).parameters_and_names())
 
 
 def convert_state_dict(state, expected, source="state dict"):
@@ -168,7 +169,7 @@ def convert_state_dict(state, expected, source="state dict"):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description="original CenterNet pose / ImageNet DLA-34 weights -> MindSpore "
-                                                 "checkpoint of CenterNetPose")
+                                                 "checkpoint of the pose DLASeg")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--pth", help="PyTorch checkpoint or state dict (needs torch)")
     source.add_argument("--npz", help="the same state-dict keys saved with numpy.savez (no torch needed)")

@@ -4,8 +4,8 @@
 Source state dicts are synthesised here with the original's key names: our parameter names with PyTorch's
 BatchNorm names (renamed by `original_key` below, written independently of the converter), plus the extras
 an original checkpoint carries (`base.fc.*`, `num_batches_tracked`). That our names are the original ones is
-tested against CENTERNET.md in tests/models/test_dla.py and tests/centernet_pose/test_network.py, and end to end
-against the PyTorch transcription in test_network.py's parity tests.
+tested against CENTERNET.md in tests/models/test_dla.py and tests/models/test_dla_seg.py, and end to end
+against the PyTorch transcription in test_dla_seg.py's parity tests.
 """
 import os
 import subprocess
@@ -15,11 +15,14 @@ import mindspore as ms
 import numpy as np
 import pytest
 
-from src.centernet_pose.network import CenterNetPose
+from src.centernet_pose.task import CenterNetPoseTask
+from src.models.dla_seg import DLASeg
 from src.convert_weight_centernet import main, parse_bool
 from src.engine.checkpoint import load_weights
 from src.models.dla import DLA34
 from tests.requirements import require
+
+POSE_HEADS = CenterNetPoseTask.heads
 
 TORCH_BN = {"gamma": "weight", "beta": "bias", "moving_mean": "running_mean", "moving_variance": "running_var"}
 
@@ -44,7 +47,7 @@ def synthetic_original_state(names_and_shapes, seed, classifier_prefix="base.fc"
 
 @pytest.fixture(scope="module")
 def pose_names():
-    return {dcn: [(n, tuple(p.shape)) for n, p in CenterNetPose(enable_dcn=dcn).parameters_and_names()]
+    return {dcn: [(n, tuple(p.shape)) for n, p in DLASeg(POSE_HEADS, enable_dcn=dcn).parameters_and_names()]
             for dcn in (True, False)}
 
 
@@ -80,7 +83,7 @@ def test_full_npz_moves_every_value_and_tags_the_file(full_state_npz, pose_names
     assert f"ignored {num_bn + 2} keys" in printed and "20112346 parameters" in printed
     assert os.listdir(out.parent) == ["pose.ckpt"]  # written through a temporary name, nothing left behind
     # The file loads strictly into the network through the project's loader (string tags are skipped).
-    network = CenterNetPose()
+    network = DLASeg(POSE_HEADS)
     report = load_weights(network, str(out), strict=True)
     assert not report.missing and not report.unexpected
     np.testing.assert_array_equal(network.hps[2].bias.asnumpy(), state["hps.2.bias"])
@@ -115,7 +118,7 @@ def test_imagenet_dla34_becomes_a_backbone_checkpoint(tmp_path):
     assert sorted(arrays) == sorted(f"base.{n}" for n, _ in backbone)
     np.testing.assert_array_equal(arrays["base.level3.tree2.root.bn.moving_mean"],
                                   state["level3.tree2.root.bn.running_mean"])
-    report = load_weights(CenterNetPose(), str(out))  # what training does with --pretrained weights
+    report = load_weights(DLASeg(POSE_HEADS), str(out))  # what training does with --pretrained weights
     assert len(report.loaded) == len(backbone) and all(n.startswith("base.") for n in report.loaded)
     assert report.missing and not any(n.startswith("base.") for n in report.missing) and not report.unexpected
 

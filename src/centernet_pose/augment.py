@@ -10,7 +10,7 @@ One sample goes through (the original's ``datasets/sample/multi_pose.py`` recipe
 2. rotation with probability ``aug_rot``: angle ``clip(N * rotate, +-2 rotate)`` degrees (off by default);
 3. horizontal flip with probability ``flip_prob``: the image is mirrored (x -> W - x - 1, index convention),
    ``c_x -> W - c_x - 1``, joints mirrored and the flip pairs swapped, boxes mirrored the same way;
-4. ONE affine ``get_affine_transform(c, s, rot, (in_w, in_h))`` (see :func:`get_affine_transform`), bilinear
+4. ONE affine ``get_affine_transform(c, s, rot, (in_w, in_h))`` (see :func:`src.data.affine.get_affine_transform`), bilinear
    ``cv2.warpAffine`` with a zero border; /255;
 5. colour (``color_aug``): brightness, contrast and saturation in random order, factors ``1 + U(-0.4, 0.4)``,
    then PCA lighting ``x += eigvec @ (eigval * N(0, 0.1))``; then ``(x - mean) / std`` and HWC -> CHW.
@@ -47,10 +47,10 @@ import numpy as np
 
 from src.data.augment import (BRIGHTNESS, CONTRAST, PCA_EIGVAL, PCA_EIGVEC_BGR_ROWS, SATURATION, ColorParams,
                               apply_affine)
+from src.data.affine import compose_affine, get_affine_transform, horizontal_flip_affine
 from src.data.keypoints import COCO_PERSON
 
-__all__ = ["POSE_MEAN_BGR", "POSE_STD_BGR", "PoseTransforms", "PoseAugment", "crop_border", "get_affine_transform",
-           "pose_color_affine"]
+__all__ = ["POSE_MEAN_BGR", "POSE_STD_BGR", "PoseTransforms", "PoseAugment", "crop_border", "pose_color_affine"]
 
 # COCO-keypoints normalisation of the original (coco_hp.py), on BGR images scaled to 0..1.
 POSE_MEAN_BGR = (0.40789654, 0.44719302, 0.47026115)
@@ -71,37 +71,6 @@ def crop_border(size, border=CROP_BORDER):
     while size - border // divisor <= border // divisor:
         divisor *= 2
     return border // divisor
-
-
-def get_affine_transform(center, scale, rotation, output_wh):
-    """2x3 float64 affine of the original's ``get_affine_transform(c, s, rot, output_size)`` (our derivation).
-
-    The original fixes three point pairs: ``c -> (W/2, H/2)``; ``c + R(rot) (0, -s/2) -> (W/2, H/2 - W/2)``;
-    and a third point at a right angle of each pair. A map taking a segment to a segment and preserving the
-    right angle and orientation is a similarity: uniform scale ``W / s`` and rotation by ``-rot`` about ``c``,
-    ``x -> (W/s) R(-rot) (x - c) + (W/2, H/2)`` with ``R(t) = [[cos t, -sin t], [sin t, cos t]]``.
-    ``rotation`` is in degrees, ``output_wh`` = (W, H).
-    """
-    out_w, out_h = float(output_wh[0]), float(output_wh[1])
-    scale = float(scale)
-    if not scale > 0:
-        raise ValueError(f"get_affine_transform: scale must be > 0, got {scale}")
-    theta = np.deg2rad(float(rotation))
-    cos, sin = np.cos(theta), np.sin(theta)
-    linear = (out_w / scale) * np.array([[cos, sin], [-sin, cos]])
-    center = np.asarray(center, dtype=np.float64).reshape(2)
-    translation = np.array([out_w / 2.0, out_h / 2.0]) - linear @ center
-    return np.concatenate([linear, translation[:, None]], axis=1)
-
-
-def horizontal_flip_affine(width):
-    """The mirror of a ``width``-wide image in index convention: x -> width - 1 - x."""
-    return np.array([[-1.0, 0.0, width - 1.0], [0.0, 1.0, 0.0]])
-
-
-def compose_affine(outer, inner):
-    """The 2x3 affine ``outer o inner`` (apply ``inner`` first)."""
-    return np.concatenate([outer[:, :2] @ inner[:, :2], (outer[:, :2] @ inner[:, 2] + outer[:, 2])[:, None]], axis=1)
 
 
 def pose_color_affine(gray_mean, params, eigvec=PCA_EIGVEC_BGR_ROWS, eigval=PCA_EIGVAL):

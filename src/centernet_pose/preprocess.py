@@ -18,8 +18,8 @@ Facts from xingyizhou/CenterNet (CENTERNET.md §E; ``detectors/base_detector.py`
 (``c + (-s_w/2, -s_w/2) -> (0, H/2 - W/2)``). The two source offsets ``(0, -s_w/2)``, ``(-s_w/2, 0)`` map
 to ``(0, -W/2)``, ``(-W/2, 0)``, so the map is the uniform scale ``k = W / s_w`` (the width ratio on BOTH axes;
 ``s_h`` is never read) plus the translation that sends ``c`` to the output centre:
-``x' = k (x - c_x) + W/2``, ``y' = k (y - c_y) + H/2``. :func:`center_scale_affine` is that closed form
-(tests/centernet_pose/test_preprocess.py checks it against the three-point construction).
+``x' = k (x - c_x) + W/2``, ``y' = k (y - c_y) + H/2``. :func:`src.data.affine.center_scale_affine` is that closed
+form (tests/data/test_affine.py checks it against the three-point construction).
 
 The returned :class:`~src.inference.preprocess.InputMeta` maps ORIGINAL-image pixel coordinates to input
 pixels: ``affine = trans @ diag(scale, scale, 1)``, in the original's index convention (no half-pixel shift:
@@ -38,28 +38,14 @@ from typing import Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
+from src.data.affine import center_scale_affine
 from src.inference.preprocess import InputMeta, bounded_scale, check_image
 
-__all__ = ["COCO_HP_MEAN", "COCO_HP_STD", "center_scale_affine", "input_geometry", "pose_input", "flip_batch"]
+__all__ = ["COCO_HP_MEAN", "COCO_HP_STD", "input_geometry", "pose_input", "flip_batch"]
 
 # Per-channel statistics of COCO in BGR order (CenterNet's coco_hp.py; CENTERNET.md §C).
 COCO_HP_MEAN = (0.40789654, 0.44719302, 0.47026115)
 COCO_HP_STD = (0.28863828, 0.27408164, 0.27809835)
-
-
-def center_scale_affine(center_xy: Sequence[float], source_width: float,
-                        output_wh: Sequence[int]) -> np.ndarray:
-    """(2, 3) float64 affine of the original's ``get_affine_transform(center, s, rot=0, output_size)``.
-
-    Uniform scale ``k = output_w / source_width`` and the shift sending ``center_xy`` to
-    ``(output_w / 2, output_h / 2)`` (see the module docstring for the derivation).
-    """
-    cx, cy = float(center_xy[0]), float(center_xy[1])
-    out_w, out_h = float(output_wh[0]), float(output_wh[1])
-    if not source_width > 0:
-        raise ValueError(f"center_scale_affine: source_width must be > 0, got {source_width}")
-    k = out_w / float(source_width)
-    return np.array([[k, 0.0, out_w / 2 - k * cx], [0.0, k, out_h / 2 - k * cy]], dtype=np.float64)
 
 
 def _check_pad(pad: int) -> int:

@@ -61,9 +61,9 @@ class CenterNetPoseTask(Task):
 
     # ------------------------------------------------------------------ network
     def build_network(self, cfg):
-        from src.centernet_pose.network import CenterNetPose
+        from src.models.dla_seg import DLASeg
 
-        return CenterNetPose(self.head_list(cfg), head_conv=cfg.head_conv, enable_dcn=cfg.enable_dcn,
+        return DLASeg(self.head_list(cfg), head_conv=cfg.head_conv, enable_dcn=cfg.enable_dcn,
                              down_ratio=cfg.down_ratio)
 
     def check_export(self, cfg, file_format):

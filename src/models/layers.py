@@ -1,12 +1,17 @@
-"""Layers the networks share: conv + BatchNorm + activation, and named output heads.
+"""Layers the networks share: conv + BatchNorm + activation, named output heads, CenterNet's two-conv head and
+its bilinear up-sampling initialisation.
 
 `ConvBNAct` is the unit BatchNorm folding (`fold_bn.py`) and the compiled CPU kernels (`kernels/`) recognise
 (`cell.conv`, `cell.bn`, `cell.act`). `NamedHeads` gives a network a dict of heads whose attribute names are
 the checkpoint names (CenterFace's `head_heatmap`, CenterNet's `hm`, ...), run in a fixed order.
 """
-from mindspore import nn
+import math
 
-__all__ = ["activation", "ConvBNAct", "NamedHeads"]
+import numpy as np
+from mindspore import nn
+from mindspore.common.initializer import Constant, HeUniform
+
+__all__ = ["activation", "ConvBNAct", "NamedHeads", "bilinear_upsample_weight", "centernet_head", "count_parameters"]
 
 
 def activation(name):
@@ -49,3 +54,34 @@ class NamedHeads(nn.Cell):
 
     def apply_heads(self, feature):
         return tuple(getattr(self, name)(feature) for name in self.head_names)
+
+
+def centernet_head(in_channels, head_conv, out_channels, bias=0.0):
+    """CenterNet's head: SequentialCell(conv3x3 + bias, ReLU, conv1x1 + bias), keys `.0.*` and `.2.*` as in the
+    original (`final_kernel=1`).
+
+    Weights: PyTorch's default conv initialisation (HeUniform with a = sqrt(5), i.e. U(+-1/sqrt(fan_in))), which
+    the original keeps; the first bias 0, the last `bias` (-2.19 = logit(0.1) for heatmaps, 0 for regressions).
+    """
+    first = nn.Conv2d(in_channels, head_conv, 3, pad_mode="pad", padding=1, has_bias=True,
+                      weight_init=HeUniform(negative_slope=math.sqrt(5)), bias_init="zeros")
+    last = nn.Conv2d(head_conv, out_channels, 1, has_bias=True, weight_init=HeUniform(negative_slope=math.sqrt(5)),
+                     bias_init=Constant(bias))
+    return nn.SequentialCell([first, nn.ReLU(), last])
+
+
+def bilinear_upsample_weight(channels, kernel_size):
+    """The original's `fill_up_weights`: a separable bilinear kernel copied to every channel, shape (C, 1, k, k).
+
+    f = ceil(k/2), c = (2f - 1 - f%2) / (2f), w[i, j] = (1 - |i/f - c|)(1 - |j/f - c|) (CENTERNET.md §A).
+    """
+    f = math.ceil(kernel_size / 2)
+    c = (2 * f - 1 - f % 2) / (2.0 * f)
+    ramp = 1 - np.abs(np.arange(kernel_size) / f - c)
+    kernel = np.outer(ramp, ramp).astype(np.float32)
+    return np.broadcast_to(kernel, (channels, 1, kernel_size, kernel_size)).copy()
+
+
+def count_parameters(network):
+    """Number of trainable values (conv weights/biases, BN gamma/beta; BN moving statistics excluded)."""
+    return sum(int(np.prod(p.shape)) for p in network.trainable_params())

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from src.centerface.network import CenterFace
+from src.models.layers import count_parameters
 
 HEADS = (("heatmap", 1), ("scale", 2), ("offset", 2), ("landmarks", 10))
 
@@ -22,11 +23,6 @@ def net24():
     net = CenterFace(neck_width=24)
     net.set_train(False)
     return net
-
-
-def count_parameters(net):
-    """Trainable parameters plus BN gamma/beta; BN moving statistics excluded."""
-    return sum(p.size for name, p in net.parameters_and_names() if "moving_" not in name)
 
 
 @pytest.mark.parametrize("shape", [(1, 3, 64, 96), (2, 3, 128, 128)])

@@ -7,8 +7,8 @@ import cv2
 import numpy as np
 import pytest
 
-from src.centernet_pose.augment import (CROP_SCALE_CHOICES, POSE_MEAN_BGR, POSE_STD_BGR,
-                                        PoseAugment, crop_border, get_affine_transform)
+from src.centernet_pose.augment import CROP_SCALE_CHOICES, POSE_MEAN_BGR, POSE_STD_BGR, PoseAugment, crop_border
+from src.data.affine import get_affine_transform
 from src.data.augment import BRIGHTNESS, CONTRAST, PCA_EIGVAL, PCA_EIGVEC_BGR_ROWS, ColorParams
 from src.data.keypoints import COCO_PERSON
 

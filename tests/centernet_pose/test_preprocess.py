@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from src.centernet_pose.preprocess import (COCO_HP_MEAN, COCO_HP_STD, center_scale_affine, flip_batch,
-                                           input_geometry, pose_input)
+from src.centernet_pose.preprocess import COCO_HP_MEAN, COCO_HP_STD, flip_batch, input_geometry, pose_input
+from src.data.affine import center_scale_affine
 from src.inference.preprocess import invert_points
 
 

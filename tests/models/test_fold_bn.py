@@ -19,10 +19,13 @@ import pytest
 from mindspore import Tensor, nn
 
 from src.centerface.network import CenterFace, UpBlock
-from src.centernet_pose.network import CenterNetPose
+from src.centernet_pose.task import CenterNetPoseTask
+from src.models.dla_seg import DLASeg
 from src.models.dla import BasicBlock, Root, conv_bn_relu
 from src.models.fold_bn import fold_batchnorm
 from src.models.layers import ConvBNAct
+
+POSE_HEADS = CenterNetPoseTask.heads
 
 SINGLE_LAYER_RTOL = 1e-5  # of the output's largest magnitude: a few float32 ulps (see the module docstring)
 NETWORK_RTOL = 1e-4  # rounding compounded through ~60 layers
@@ -205,7 +208,7 @@ def test_whole_pose_network_without_dcn():
     previous = ms.get_context("mode")
     ms.set_context(mode=ms.PYNATIVE_MODE)
     try:
-        net = check_folding_keeps_outputs(lambda: CenterNetPose(enable_dcn=False, head_conv=32),
+        net = check_folding_keeps_outputs(lambda: DLASeg(POSE_HEADS, enable_dcn=False, head_conv=32),
                                           random_inputs((1, 3, 64, 64)), 39, NETWORK_RTOL)
     finally:
         ms.set_context(mode=previous)

@@ -237,7 +237,7 @@ def test_fresh_layer_with_zero_offsets(library):
 
 
 def test_swap_keeps_parameters_names_and_checkpoint_keys(library, tmp_path):
-    from src.centernet_pose.network import IDAUp
+    from src.models.dla_up import IDAUp
 
     ms.set_seed(5)
     ida = IDAUp(4, (4, 6, 8), (1, 2, 4))
@@ -296,14 +296,17 @@ def test_pose_network_with_every_kernel_matches_mindspore_ops(library, tmp_path)
     torch = require("torch")
     from benchmarks.torch_centerface import copy_mindspore_weights, ms_to_torch_key
     from benchmarks.torch_centernet_pose import TorchDLASeg
-    from src.centernet_pose.network import CenterNetPose
+    from src.centernet_pose.task import CenterNetPoseTask
+    from src.models.dla_seg import DLASeg
     from src.models.kernels import enable_cpu_kernels
+
+    POSE_HEADS = CenterNetPoseTask.heads
 
     previous = ms.get_context("mode")
     ms.set_context(mode=ms.GRAPH_MODE)
     try:
         ms.set_seed(6)
-        reference, fast = CenterNetPose(head_conv=16), CenterNetPose(head_conv=16)
+        reference, fast = DLASeg(POSE_HEADS, head_conv=16), DLASeg(POSE_HEADS, head_conv=16)
         rng = np.random.default_rng(6)
         for p, q in zip(reference.get_parameters(), fast.get_parameters()):
             value = p.asnumpy()

@@ -1,4 +1,4 @@
-"""Tests for src/centernet_pose/network.py: original key layout and parameter counts, head initialisation, the
+"""Tests for src/models/dla_seg.py (with dla_up.py and the CenterNet head of layers.py), built with the pose heads: original key layout and parameter counts, head initialisation, the
 bilinear up-sampling, output layout, and parity with the PyTorch transcription of the original network
 (tests/centernet_pose/torch_reference.py) through the real converter CLI.
 
@@ -15,14 +15,13 @@ import mindspore as ms
 import numpy as np
 import pytest
 
-from src.centernet_pose.network import (
-    POSE_HEADS,
-    CenterNetPose,
-    IDAUp,
-    bilinear_upsample_weight,
-    count_parameters,
-)
+from src.centernet_pose.task import CenterNetPoseTask
+from src.models.dla_seg import DLASeg
+from src.models.dla_up import IDAUp
+from src.models.layers import bilinear_upsample_weight, count_parameters
 from tests.requirements import require
+
+POSE_HEADS = CenterNetPoseTask.heads
 
 # CENTERNET.md §A: 20,112,346 parameters (base.fc excluded): backbone 15.27 M, dla_up 3.52 M, ida_up 0.43 M,
 # heads 0.90 M; 16 DCN layers.
@@ -35,7 +34,7 @@ PARITY_RTOL = 1e-3
 
 @pytest.fixture(scope="module")
 def net():
-    network = CenterNetPose()
+    network = DLASeg(POSE_HEADS)
     network.set_train(False)
     return network
 
@@ -67,7 +66,7 @@ def test_parameter_count_and_breakdown(net):
 
 
 def test_without_dcn_only_the_offset_convs_go():
-    plain = CenterNetPose(enable_dcn=False)
+    plain = DLASeg(POSE_HEADS, enable_dcn=False)
     offset_params = sum(27 * c * 9 + 27 for widths in DCN_INPUT_CHANNELS.values() for c in widths)
     assert sum(len(v) for v in DCN_INPUT_CHANNELS.values()) == 16
     assert count_parameters(plain) == ORIGINAL_PARAMETERS - offset_params == 19_474_282
@@ -151,17 +150,17 @@ def test_output_layout_raw_maps(net):
 
 
 def test_custom_heads_and_bad_arguments():
-    det = CenterNetPose(heads=(("hm", 80), ("wh", 2), ("reg", 2)), head_conv=64, enable_dcn=False)
+    det = DLASeg(heads=(("hm", 80), ("wh", 2), ("reg", 2)), head_conv=64, enable_dcn=False)
     assert det.head_names == ("hm", "wh", "reg")
     assert det.hm[2].weight.shape == (80, 64, 1, 1)
     with pytest.raises(ValueError, match="down_ratio=8"):
-        CenterNetPose(down_ratio=8)
+        DLASeg(POSE_HEADS, down_ratio=8)
     with pytest.raises(ValueError, match="uniquely named"):
-        CenterNetPose(heads=(("hm", 1), ("hm", 2)))
+        DLASeg(heads=(("hm", 1), ("hm", 2)))
     with pytest.raises(ValueError, match="'wh' has 0 channels"):
-        CenterNetPose(heads=(("hm", 1), ("wh", 0)))
+        DLASeg(heads=(("hm", 1), ("wh", 0)))
     with pytest.raises(ValueError, match="head name 'base': expected an identifier"):
-        CenterNetPose(heads=(("hm", 1), ("base", 2)))
+        DLASeg(heads=(("hm", 1), ("base", 2)))
     with pytest.raises(ValueError, match=r"up_factors\[1\]=3: expected 2, 4 or 8"):
         IDAUp(8, (8, 8), (1, 3))
 
@@ -172,7 +171,7 @@ def test_training_gradients_reach_every_used_parameter():
     from mindspore import ops
 
     with execution_mode(ms.PYNATIVE_MODE):
-        network = CenterNetPose()
+        network = DLASeg(POSE_HEADS)
         network.set_train(True)
         rng = np.random.default_rng(5)
         for name, param in network.parameters_and_names():
@@ -222,7 +221,7 @@ def assert_parity(ref, x, ckpt, enable_dcn):
     from src.engine.checkpoint import load_weights
     from tests.centernet_pose.torch_reference import dcn_offsets_seen
 
-    network = CenterNetPose(enable_dcn=enable_dcn)
+    network = DLASeg(POSE_HEADS, enable_dcn=enable_dcn)
     network.set_train(False)
     report = load_weights(network, str(ckpt), strict=True)
     assert not report.missing and not report.unexpected
