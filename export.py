@@ -4,7 +4,9 @@
                      [--file_name NAME] [--config_path configs/centernet_pose.yaml]
 
 BatchNorm is folded first. The exported model takes the model's network input (CenterFace: RGB 0..255 NCHW;
-CenterNet pose: BGR (x/255 - mean)/std NCHW) and returns its heads in order (README, each model's section).
+CenterNet pose: BGR (x/255 - mean)/std NCHW) and returns its heads in order (the task's `heads`; README, each
+model's section). An ONNX graph names them as the task says (`input_name`, `output_names`: CenterFace the
+official input.1 and 537..540, CenterNet pose "input" and the head names).
 """
 import numpy as np  # noqa: F401  (keeps numpy's import ahead of MindSpore's)
 
@@ -19,19 +21,18 @@ def main(argv=None):
     require(cfg, "ckpt_path", hint="the checkpoint to export (also --ckpt_file)")
     if len(cfg.input_size) != 2:
         raise ConfigError(f"--input_size {cfg.input_size}: export needs a fixed H,W (or --input_h and --input_w)")
-    task.check_export(cfg, cfg.file_format)
+    task.check_export(cfg.file_format)
     from src.model_utils.device import init_device
 
     init_device(cfg.device_target, cfg.device_id, cfg.mode)
     from src.export_utils import export_network
     from src.inference.model import load_network
 
-    network = load_network(task, cfg, cfg.ckpt_path)
+    network = load_network(task, cfg.ckpt_path)
     height, width = cfg.input_size
     shape = (cfg.batch_size, 3, height, width)
-    names = task.onnx_names(cfg)
     path = export_network(network, cfg.file_name or task.name, cfg.file_format, shape, cfg.device_target,
-                          official_names=names is not None, fold_bn=False, dynamic=cfg.onnx_dynamic)
+                          names=(task.input_name, task.output_names), fold_bn=False, dynamic=cfg.onnx_dynamic)
     print(f"exported {cfg.ckpt_path} -> {path} (input {'x'.join(map(str, shape))}, {task.name})")
     return 0
 

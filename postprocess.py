@@ -29,22 +29,21 @@ def main(argv=None):
     from src.inference.passes import merge_passes
     from src.io_utils import claim_output_folder
 
-    options = task.inference_options(cfg, "test")
-    eval_set = task.eval_set(cfg, need_images=False)
+    options = task.inference_options("test")
+    eval_set = task.eval_set(need_images=False)
     meta_files = list_meta_files(cfg.preprocess_path)
     out_dir = claim_output_folder(cfg.output_path, "postprocess.py")
     writer = eval_set.writer(out_dir)
-    channels = [c for _, c in task.heads]
     failed, found = [], 0
     for meta_file in tqdm(meta_files, desc="postprocess", unit="img"):
         image, meta = read_meta(meta_file)
         try:
-            heads = read_heads(cfg.result_path, image.key, meta.input_hw, channels, task.output_stride)
+            outputs = read_heads(cfg.result_path, image.key, meta.input_hw, task.heads, task.output_stride)
         except (FileNotFoundError, ValueError) as err:
             LOG.error("%s; skipped", err)
             failed.append(image.key)
             continue
-        dets = merge_passes([task.decode([h[0] for h in heads], meta, options)], options)
+        dets = merge_passes([task.decode(outputs, meta, options)], options)
         writer.add(image, dets, meta.orig_hw)
         found += len(dets)
     writer.close()

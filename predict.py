@@ -44,7 +44,7 @@ def main(argv=None):
     names = output_names(images, cfg.image)
     out_dir = claim_output_folder(cfg.output_path, "predict.py", inputs=images)
     save_config(cfg, out_dir)
-    options = task.inference_options(cfg, "predict")
+    options = task.inference_options("predict")
 
     from tqdm import tqdm
 
@@ -54,7 +54,7 @@ def main(argv=None):
     from src.inference.draw import save_image
     from src.inference.model import InferenceModel
 
-    model = InferenceModel(task, cfg, dynamic_shape=options.shapes_vary)  # one graph for images of any size
+    model = InferenceModel(task, dynamic_shape=options.shapes_vary)  # one graph for images of any size
     model.load(cfg.ckpt_path)
     failed, found = [], 0
     for path, name in tqdm(list(zip(images, names)), desc="predict", unit="img", disable=len(images) == 1):

@@ -30,12 +30,12 @@ def main(argv=None):
     from src.inference.passes import plan_passes
     from src.io_utils import claim_output_folder
 
-    options = task.inference_options(cfg, "test")
+    options = task.inference_options("test")
     if options.input_size is None or options.flip or len(options.scales) > 1:
         raise ConfigError("preprocess.py: the offline chain runs one pass of a fixed-shape MindIR; set "
                           "--input_size H,W and leave --multi_scale and --flip_test off")
     (single_pass,) = plan_passes(options, task.flip_in_batch)
-    images = task.eval_set(cfg).images
+    images = task.eval_set().images
     check_unique_keys(images)
     root = claim_output_folder(cfg.preprocess_path, "preprocess.py", inputs=[image.path for image in images])
 

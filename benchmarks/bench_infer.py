@@ -46,9 +46,9 @@ from src.tasks import get_task
 cfg = parse_config(["--ckpt_path", {ckpt!r}] + {extra!r}, script="predict")
 task = get_task(cfg)
 init_device(cfg.device_target, cfg.device_id, cfg.mode)
-model = InferenceModel(task, cfg)
+model = InferenceModel(task)
 model.load(cfg.ckpt_path)
-options = task.inference_options(cfg, "predict")
+options = task.inference_options("predict")
 image = np.random.default_rng(0).integers(0, 256, ({height}, {width}, 3), dtype=np.uint8)
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 _, meta = task.make_input(image, plan_passes(options)[0], options)
@@ -142,7 +142,9 @@ def main(argv=None):
     from src.models.kernels import enable_cpu_kernels
     from src.onnx_utils import ort_session
     from src.pretrained import fetch_official_onnx
+    from src.tasks import get_task
 
+    task = get_task("centerface")
     ms.set_context(mode=ms.GRAPH_MODE)
     ms.set_device("CPU")
     onnx_path = Path(args.onnx) if args.onnx else fetch_official_onnx()
@@ -152,7 +154,7 @@ def main(argv=None):
         convert_main(["--onnx", str(onnx_path), "--out_ckpt", str(ckpt)])
 
     def load(kernels):
-        net = CenterFace()
+        net = CenterFace(task.heads)
         load_weights(net, ckpt, strict=True)
         net.set_train(False)
         fold_batchnorm(net)
@@ -163,7 +165,8 @@ def main(argv=None):
     x = np.random.default_rng(0).uniform(0, 255, (1, 3, args.size, args.size)).astype(np.float32)
     x_ms = ms.Tensor(x)
     with_kernels, without_kernels = load(True), load(False)
-    ours_onnx = export_network(load(False), tmp / "ours", "ONNX", x.shape)
+    ours_onnx = export_network(load(False), tmp / "ours", "ONNX", x.shape,
+                               names=(task.input_name, task.output_names))
     official = ort_session(onnx_path, num_threads=args.threads)
     exported = ort_session(ours_onnx, num_threads=args.threads, dynamic=False)
     candidates = {

@@ -74,7 +74,7 @@ def random_pose_network(cfg, seed=0):
     from src.tasks import get_task
 
     ms.set_seed(seed)
-    network = get_task(cfg).build_network(cfg)
+    network = get_task(cfg).build_network()
     rng = np.random.default_rng(seed)
     for param in network.get_parameters():
         if param.name.endswith("conv_offset_mask.bias"):
@@ -120,7 +120,7 @@ def inference_candidates(size, enable_dcn, threads, with_torch=True, seed=0):
     image = np.random.default_rng(seed).normal(0, 1, (1, 3, size, size)).astype(np.float32)
     models = {}
     for key, kernels in (("a", True), ("a0", False)):
-        model = InferenceModel(task, cfg, cpu_kernels=kernels)
+        model = InferenceModel(task, cpu_kernels=kernels)
         model.load(weights)
         models[key] = model
     candidates = {key: (lambda model=model: model(image)) for key, model in models.items()}
@@ -170,7 +170,7 @@ def pose_training_source(data_dir, size=512, enable_dcn=True):
     from src.tasks import get_task
 
     cfg = pose_config(size, enable_dcn, str(data_dir))
-    return get_task(cfg).training_source(cfg, logging.getLogger("bench_pose"))
+    return get_task(cfg).training_source(logging.getLogger("bench_pose"))
 
 
 def data_throughput(source, num_samples, cpu_time=False):
@@ -215,7 +215,7 @@ def mindspore_train_step(cfg, network, images, targets, cpu_kernels):
             return None
     optimizer = build_optimizer("adam", param_groups(network, cfg.weight_decay), LR, weight_decay=cfg.weight_decay,
                                 eps=cfg.adam_eps)
-    step = TrainStep(NetworkWithLoss(network, get_task(cfg).build_loss(cfg)), optimizer,
+    step = TrainStep(NetworkWithLoss(network, get_task(cfg).build_loss()), optimizer,
                      build_loss_scaler("static", LOSS_SCALE))
     inputs = [ms.Tensor(images)] + [ms.Tensor(t) for t in targets]
 

@@ -79,18 +79,19 @@ class Pipeline:
         # predict.py's configuration: original size, the config's defaults (cpu_kernels True)
         self.cfg = parse_config(["--ckpt_path", str(ckpt), "--image", str(out_dir), "--output_path", str(out_dir)])
         self.task = get_task(self.cfg)
-        self.options = self.task.inference_options(self.cfg, "predict")
+        self.options = self.task.inference_options("predict")
         self.forward_seconds = 0.0
         if name == "ours":
             from src.inference.model import InferenceModel
             from src.model_utils.device import init_device
 
             init_device(self.cfg.device_target, self.cfg.device_id, self.cfg.mode)
-            self.model = InferenceModel(self.task, self.cfg, dynamic_shape=self.options.shapes_vary)
+            self.model = InferenceModel(self.task, dynamic_shape=self.options.shapes_vary)
             self.model.load(ckpt)
             self.kernel_counts = self.model.kernel_counts
         else:
-            from src.onnx_utils import OFFICIAL_INPUT, ort_session
+            from src.onnx_utils import ort_session
+            from src.pretrained import OFFICIAL_INPUT
 
             session = ort_session(onnx_path, num_threads=threads, spinning=name == "onnxruntime")
             self.model = lambda batch: tuple(session.run(None, {OFFICIAL_INPUT: batch}))

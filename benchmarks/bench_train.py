@@ -87,6 +87,7 @@ def mindspore_step(images, targets, threads, jit_level=None, cpu_kernels=False):
     from src.engine.train_step import NetworkWithLoss, TrainStep, build_loss_scaler
     from src.centerface.loss import CenterFaceLoss
     from src.centerface.network import CenterFace
+    from src.tasks import get_task
 
     ms.set_context(mode=ms.GRAPH_MODE)
     if ms.get_context("runtime_num_threads") != threads:  # settable only before MindSpore's runtime starts
@@ -96,7 +97,7 @@ def mindspore_step(images, targets, threads, jit_level=None, cpu_kernels=False):
     if ms.get_context("device_target") != "CPU":
         ms.set_device("CPU")
     ms.set_seed(0)
-    network = CenterFace()
+    network = CenterFace(get_task("centerface").heads)
     network.set_train(True)
     if cpu_kernels:
         from src.models.kernels import enable_cpu_kernels

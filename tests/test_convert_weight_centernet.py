@@ -15,14 +15,14 @@ import mindspore as ms
 import numpy as np
 import pytest
 
-from src.centernet_pose.task import CenterNetPoseTask
-from src.models.dla_seg import DLASeg
 from src.convert_weight_centernet import main, parse_bool
 from src.engine.checkpoint import load_weights
 from src.models.dla import DLA34
+from src.models.dla_seg import DLASeg
+from src.tasks import get_task
 from tests.requirements import require
 
-POSE_HEADS = CenterNetPoseTask.heads
+POSE_HEADS = get_task("centernet_pose").heads
 
 TORCH_BN = {"gamma": "weight", "beta": "bias", "moving_mean": "running_mean", "moving_variance": "running_var"}
 

@@ -17,14 +17,18 @@ from mindspore import nn
 from src.centerface.network import CenterFace
 from src.engine.checkpoint import load_weights
 from src.export_utils import export_network, make_size_independent
-from src.onnx_utils import OFFICIAL_INPUT, OFFICIAL_OUTPUTS, ort_session
+from src.onnx_utils import ort_session
+from src.pretrained import OFFICIAL_INPUT, OFFICIAL_OUTPUTS
+from src.tasks import get_task
+
+HEADS = get_task("centerface").heads  # CenterFace's outputs, as its task computes them
 
 HEAD_CHANNELS = (1, 2, 2, 10)  # heatmap, scale, offset, landmarks
 
 
 @pytest.fixture(scope="module")
 def official_net(official_ckpt):
-    net = CenterFace(neck_width=24, act="relu")
+    net = CenterFace(HEADS, neck_width=24, act="relu")
     load_weights(net, official_ckpt, strict=True)
     net.set_train(False)
     return net
@@ -61,7 +65,8 @@ def onnx_640(official_net, tmp_path_factory):
         return real_export(*args, **kwargs)
 
     with mock.patch.object(ms, "export", no_deprecated_onnx):
-        path = export_network(official_net, out_dir / "cf", "ONNX", (1, 3, 640, 640))
+        path = export_network(official_net, out_dir / "cf", "ONNX", (1, 3, 640, 640),
+                              names=(OFFICIAL_INPUT, OFFICIAL_OUTPUTS))
     return path
 
 
@@ -145,7 +150,7 @@ def test_opencv_dnn_runs_any_size_like_the_cell(onnx_640, cell_reference):
 
 def test_onnx_keeps_mindspore_names_on_request(official_net, tmp_path):
     # A folder name MindSpore itself would refuse (its file-name check allows no space): exported via a temp folder.
-    path = export_network(official_net, tmp_path / "with space" / "plain", "ONNX", (1, 3, 32, 32), official_names=False)
+    path = export_network(official_net, tmp_path / "with space" / "plain", "ONNX", (1, 3, 32, 32))
     session = ort_session(path, dynamic=False)
     assert session.get_inputs()[0].name != OFFICIAL_INPUT
     assert not set(o.name for o in session.get_outputs()) & set(OFFICIAL_OUTPUTS)

@@ -59,15 +59,15 @@ def test_multi_scale_flip_soft_nms_at_original_size(official_ckpt, val_set, tmp_
 def test_flipped_pass_agrees_with_unflipped_on_a_real_face(official_ckpt, astronaut_rgb):
     """The official network on the astronaut photo: the flipped pass mapped back must land on the same face,
     with the left eye still the left (smaller x) one."""
-    from src.centerface.task import TASK
     from src.inference.model import InferenceModel
     from src.inference.passes import InferenceOptions, InferencePass
-    from src.model_utils.config import parse_config
+    from src.tasks import get_task
 
-    model = InferenceModel(TASK, parse_config([]))  # in the process's current mode: the context is left alone
+    task = get_task("centerface")
+    model = InferenceModel(task)  # in the process's current mode: the context is left alone
     model.load(official_ckpt)
     options = InferenceOptions(input_size=(256, 256), score_thresh=0.3)
-    found = [TASK.run_pass(model, astronaut_rgb, InferencePass((256, 256), 0.999, flip), options)
+    found = [task.run_pass(model, astronaut_rgb, InferencePass((256, 256), 0.999, flip), options)
              for flip in (False, True)]
     plain, flipped = (d.select(np.argsort(-d.scores)[:1]) for d in found)
     assert len(plain) == 1 and len(flipped) == 1

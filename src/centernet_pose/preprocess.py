@@ -41,7 +41,7 @@ import numpy as np
 from src.data.affine import center_scale_affine
 from src.inference.preprocess import InputMeta, bounded_scale, check_image
 
-__all__ = ["COCO_HP_MEAN", "COCO_HP_STD", "input_geometry", "pose_input", "flip_batch"]
+__all__ = ["COCO_HP_MEAN", "COCO_HP_STD", "input_geometry", "pose_input"]
 
 # Per-channel statistics of COCO in BGR order (CenterNet's coco_hp.py; CENTERNET.md §C).
 COCO_HP_MEAN = (0.40789654, 0.44719302, 0.47026115)
@@ -122,10 +122,3 @@ def pose_input(image_rgb: np.ndarray, scale: float = 1.0, keep_res: bool = False
     affine = trans @ np.array([[scale, 0.0, 0.0], [0.0, scale, 0.0], [0.0, 0.0, 1.0]])
     return chw, InputMeta(affine=affine, orig_hw=orig_hw, input_hw=(inp_h, inp_w))
 
-
-def flip_batch(chw: np.ndarray) -> np.ndarray:
-    """(2, 3, H, W) batch [input, input mirrored left-right]: what the original's flip test feeds the network."""
-    chw = np.asarray(chw)
-    if chw.ndim != 3 or chw.shape[0] != 3:
-        raise ValueError(f"flip_batch: input must be (3, H, W), got shape {chw.shape}")
-    return np.ascontiguousarray(np.stack([chw, chw[:, :, ::-1]]))

@@ -28,7 +28,7 @@ __all__ = ["check_inputs", "run", "build_network", "digest_arrays", "state_diges
 def check_inputs(task, cfg):
     """Paths checked before anything heavy starts: the task's training inputs, the initial weights and the output
     folder (`check_output_folder`)."""
-    task.check_train_inputs(cfg)
+    task.check_train_inputs()
     for key in ("ckpt_path", "pretrained_backbone"):
         value = getattr(cfg, key)
         if value and not Path(value).is_file():
@@ -123,7 +123,7 @@ def build_network(task, cfg, logger):
     `whole` says a whole-network checkpoint was loaded (BatchNorm re-centring applies only then)."""
     from src.engine.checkpoint import CheckpointError, load_weights
 
-    network = task.build_network(cfg)
+    network = task.build_network()
     source = cfg.ckpt_path or cfg.pretrained_backbone
     if not source:
         return network, False
@@ -163,7 +163,7 @@ def build_dataset(task, cfg, device, logger, source=None, skip_batches=0):
     """(source, batched dataset) of this rank; `skip_batches`: a dataset for the rest of an epoch (resume)."""
     from src.data.dataset import create_dataset
 
-    source = task.training_source(cfg, logger) if source is None else source
+    source = task.training_source(logger) if source is None else source
     shards = {"num_shards": device.group_size, "shard_id": device.rank} if device.group_size > 1 else {}
     dataset = create_dataset(source, cfg.batch_size, num_workers=cfg.num_workers or None, shuffle=True,
                              skip_batches=skip_batches, **shards)
@@ -219,7 +219,7 @@ def run(task, cfg, device):
                            warmup_epochs=cfg.warmup_epochs, warmup_steps=cfg.warmup_steps)
     optimizer = build_optimizer(cfg.optimizer, param_groups(network, cfg.weight_decay), lr,
                                 weight_decay=cfg.weight_decay, momentum=cfg.momentum, eps=cfg.adam_eps)
-    loss = task.build_loss(cfg)
+    loss = task.build_loss()
     logger.info("training on %d images (%d steps/epoch of %d per device x %d devices), %d epochs",
                 len(source), steps_per_epoch, cfg.batch_size, device.group_size, cfg.epochs)
     trainer = Trainer(NetworkWithLoss(network, loss), optimizer, dataset, steps_per_epoch, cfg.epochs,

@@ -156,6 +156,15 @@ def make_batch(inputs: Sequence[np.ndarray]) -> np.ndarray:
     return batch
 
 
+def flip_batch(chw: np.ndarray) -> np.ndarray:
+    """(2, 3, H, W) batch [input, input mirrored left-right]: the flip test of tasks that merge
+    the two maps (`Task.flip_in_batch`, CenterNet's flip test)."""
+    chw = np.asarray(chw)
+    if chw.ndim != 3 or chw.shape[0] != 3:
+        raise ValueError(f"flip_batch: input must be (3, H, W), got shape {chw.shape}")
+    return np.ascontiguousarray(np.stack([chw, chw[:, :, ::-1]]))
+
+
 def invert_points(points_xy: np.ndarray, meta: InputMeta) -> np.ndarray:
     """Map (..., 2) input-pixel (x, y) points back to original-image pixels (float64)."""
     points = np.asarray(points_xy, dtype=np.float64)

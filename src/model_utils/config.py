@@ -210,10 +210,7 @@ def _merge_file(schema, path, defines_keys, root):
 def _task_config(task):
     from src.tasks import task_config_path
 
-    try:
-        return task_config_path(task)
-    except KeyError as err:
-        raise ConfigError(str(err.args[0])) from None
+    return task_config_path(task)
 
 
 def load_schema(path):

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from src.centernet_pose.preprocess import COCO_HP_MEAN, COCO_HP_STD, flip_batch, input_geometry, pose_input
+from src.centernet_pose.preprocess import COCO_HP_MEAN, COCO_HP_STD, input_geometry, pose_input
 from src.data.affine import center_scale_affine
 from src.inference.preprocess import invert_points
 
@@ -170,14 +170,6 @@ def test_output_affine_inverse_equals_input_affine_inverse_times_down_ratio(hw, 
     np.testing.assert_allclose(invert_points(points * 4, meta), original, rtol=0, atol=1e-6)
 
 
-def test_flip_batch_mirrors_width():
-    chw, _ = pose_input(_image(50, 70), keep_res=True)
-    batch = flip_batch(chw)
-    assert batch.shape == (2,) + chw.shape
-    np.testing.assert_array_equal(batch[0], chw)
-    np.testing.assert_array_equal(batch[1], chw[:, :, ::-1])
-
-
 @pytest.mark.parametrize("kwargs, message", [
     ({"image_rgb": np.zeros((10, 10), np.uint8)}, "HxWx3"),
     ({"image_rgb": np.zeros((10, 10, 3), np.float32)}, "uint8"),
@@ -197,11 +189,6 @@ def test_bad_input_raises_one_line_value_error(kwargs, message):
     with pytest.raises(ValueError, match=message) as info:
         pose_input(**args)
     assert "\n" not in str(info.value)
-
-
-def test_flip_batch_rejects_non_chw():
-    with pytest.raises(ValueError, match="flip_batch"):
-        flip_batch(np.zeros((4, 8, 8), np.float32))
 
 
 def test_keep_res_bound_equals_the_scale_that_fits_and_fixed_res_is_unbounded():

@@ -47,7 +47,7 @@ def _checkpoint(path, enable_dcn, seed=3):
 
     ms.set_seed(seed)
     cfg = parse_config([*POSE, "--enable_dcn", str(enable_dcn)])
-    network = get_task(cfg).build_network(cfg)
+    network = get_task(cfg).build_network()
     ms.save_checkpoint(network, str(path), append_dict={"model": "centernet_pose"})
     return path
 
@@ -148,7 +148,7 @@ def test_export_round_trips(plain_ckpt, tmp_path):
     from src.tasks import get_task
 
     cfg = parse_config([*POSE, "--enable_dcn", "False"])
-    network = load_network(get_task(cfg), cfg, plain_ckpt)
+    network = load_network(get_task(cfg), plain_ckpt)
     rng = np.random.default_rng(0)
     for height, width in ((512, 512), (352, 544)):
         result = run_script("export.py", "--ckpt_file", plain_ckpt, "--enable_dcn", "False", "--file_format",

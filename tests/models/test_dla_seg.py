@@ -15,13 +15,13 @@ import mindspore as ms
 import numpy as np
 import pytest
 
-from src.centernet_pose.task import CenterNetPoseTask
 from src.models.dla_seg import DLASeg
 from src.models.dla_up import IDAUp
 from src.models.layers import bilinear_upsample_weight, count_parameters
+from src.tasks import get_task
 from tests.requirements import require
 
-POSE_HEADS = CenterNetPoseTask.heads
+POSE_HEADS = get_task("centernet_pose").heads
 
 # CENTERNET.md §A: 20,112,346 parameters (base.fc excluded): backbone 15.27 M, dla_up 3.52 M, ida_up 0.43 M,
 # heads 0.90 M; 16 DCN layers.

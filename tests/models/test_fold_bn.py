@@ -19,13 +19,15 @@ import pytest
 from mindspore import Tensor, nn
 
 from src.centerface.network import CenterFace, UpBlock
-from src.centernet_pose.task import CenterNetPoseTask
-from src.models.dla_seg import DLASeg
 from src.models.dla import BasicBlock, Root, conv_bn_relu
+from src.models.dla_seg import DLASeg
 from src.models.fold_bn import fold_batchnorm
 from src.models.layers import ConvBNAct
+from src.tasks import get_task
 
-POSE_HEADS = CenterNetPoseTask.heads
+HEADS = get_task("centerface").heads  # CenterFace's outputs, as its task computes them
+
+POSE_HEADS = get_task("centernet_pose").heads
 
 SINGLE_LAYER_RTOL = 1e-5  # of the output's largest magnitude: a few float32 ulps (see the module docstring)
 NETWORK_RTOL = 1e-4  # rounding compounded through ~60 layers
@@ -193,7 +195,7 @@ def test_whole_centerface_network(mode):
     # 16 blocks), 8 in the neck (4 laterals, 3 up-sampling blocks, 1 fuse) = 59, none left.
     ms.set_seed(0)
     image = np.random.default_rng(2).uniform(0, 255, (1, 3, 64, 96)).astype(np.float32)
-    net = check_folding_keeps_outputs(CenterFace, [image], 59, NETWORK_RTOL)
+    net = check_folding_keeps_outputs(lambda: CenterFace(HEADS), [image], 59, NETWORK_RTOL)
     assert batchnorm_cells(net) == []
 
 

@@ -354,7 +354,7 @@ def test_cpu_eval_of_a_random_weight_checkpoint_on_synthetic_val(pose_data, tmp_
     ms.set_seed(2)
     cfg = parse_config(["--config_path", POSE_CONFIG, "--enable_dcn", "False"])
     ckpt = tmp_path / "random.ckpt"
-    ms.save_checkpoint(get_task(cfg).build_network(cfg), str(ckpt), append_dict={"model": "centernet_pose"})
+    ms.save_checkpoint(get_task(cfg).build_network(), str(ckpt), append_dict={"model": "centernet_pose"})
     out = tmp_path / "eval"
     result = helpers.run_script("run_standalone_eval_cpu.sh", "val", pose_data / "coco", ckpt, "--output_path", out,
                                 "--enable_dcn", "False", "--input_size", "128,128", timeout=900)

@@ -19,6 +19,7 @@ from mindspore import Tensor, nn, ops
 
 from src.models.dcn import ModulatedDeformConv2d
 from src.models.kernels.dcn import FastModulatedDeformConv2d, deformable_im2col_op, enable_fast_dcn
+from src.tasks import get_task
 from tests.models.test_dcn import dcnv2_numpy, random_layer
 from tests.requirements import require
 
@@ -296,11 +297,10 @@ def test_pose_network_with_every_kernel_matches_mindspore_ops(library, tmp_path)
     torch = require("torch")
     from benchmarks.torch_centerface import copy_mindspore_weights, ms_to_torch_key
     from benchmarks.torch_centernet_pose import TorchDLASeg
-    from src.centernet_pose.task import CenterNetPoseTask
     from src.models.dla_seg import DLASeg
     from src.models.kernels import enable_cpu_kernels
 
-    POSE_HEADS = CenterNetPoseTask.heads
+    POSE_HEADS = get_task("centernet_pose").heads
 
     previous = ms.get_context("mode")
     ms.set_context(mode=ms.GRAPH_MODE)
