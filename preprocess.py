@@ -32,8 +32,8 @@ def main(argv=None):
 
     options = task.inference_options("test")
     if options.input_size is None or options.flip or len(options.scales) > 1:
-        raise ConfigError("preprocess.py: the offline chain runs one pass of a fixed-shape MindIR; set "
-                          "--input_size H,W and leave --multi_scale and --flip_test off")
+        raise ConfigError("preprocess.py: the offline chain runs one pass of a fixed-shape MindIR: a fixed "
+                          "--input_size H,W (CenterNet: --keep_res False), one test scale and --flip_test False")
     (single_pass,) = plan_passes(options, task.flip_in_batch)
     images = task.eval_set().images
     check_unique_keys(images)

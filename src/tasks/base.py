@@ -35,7 +35,8 @@ evaluation             `eval_set(need_images)`: the images of a test run, a resu
 
 What a model writes (the rest is generic and rarely overridden):
 
-* facts: `name`, `head_list()`, `keypoint_schema()`, and `output_stride` / `graph_names()` when not the defaults;
+* facts: `name`, `head_list()`, and `keypoint_schema()` / `output_stride` / `graph_names()` when not the defaults
+  (no points, 4, "input" and the head names);
 * `build_network`, `check_train_inputs`, `training_source`, `build_loss`, `eval_set`, `to_json`;
 * inference: `pass_options(purpose)` (input size, test scales and what else differs from the shared inference
   keys), `make_input(image, one_pass, options)` (the model's input normalisation and placement),
@@ -92,8 +93,10 @@ class Task:
         raise NotImplementedError
 
     def keypoint_schema(self):
-        """The KeypointSchema of the points each object carries, for `self.cfg`."""
-        raise NotImplementedError
+        """The KeypointSchema of the points each object carries, for `self.cfg` (default: none, boxes only)."""
+        from src.data.keypoints import NO_KEYPOINTS
+
+        return NO_KEYPOINTS
 
     def graph_names(self) -> Tuple[str, Sequence[str]]:
         """(input name, output names) of an exported graph: "input" and the head names unless a model has a

@@ -10,7 +10,6 @@ import pytest
 from src.data import synthetic
 from src.data.synthetic import (FaceStyle, VAL_EVENTS, draw_face, generate, label_faces, make_face, place_faces,
                                 setting_flags, wider_box)
-from src.data.wider_gt import read_wider_gt
 
 STYLE = FaceStyle(skin=(200.0, 150.0, 120.0), hair=(30.0, 20.0, 10.0), sclera=(250.0, 250.0, 250.0),
                   iris=(0.0, 0.0, 255.0), brow=(10.0, 10.0, 10.0), nose=(0.0, 255.0, 0.0), lips=(255.0, 0.0, 0.0))
@@ -158,7 +157,7 @@ def test_layout_and_coco_content(dataset):
     assert all(im["width"] == 128 and 96 <= im["height"] <= 160 for im in val["images"])
 
 
-def test_val_ground_truth_agrees_with_val_json(dataset):
+def test_val_ground_truth_agrees_with_val_json(dataset, read_wider_gt):
     _, paths = dataset
     val = json.loads(open(paths["val_json"]).read())
     gt = read_wider_gt(paths["val_gt_dir"])
