@@ -2,7 +2,9 @@
 
 Files follow the model zoo's layout, extended by two optional documents:
 
-1. values (``key: value``; nested mappings are allowed as values, e.g. a model's ``heads``); the reserved key
+1. values (``key: value``; nested mappings are allowed as values; ``null`` is an untyped value, except in a file
+   another one extends: there it means "no neutral value", and a config extending it must state one); the
+   reserved key
    ``__BASE__: other.yaml`` (relative to this file) makes the file extend another one, and ``__SCRIPTS__:
    {script: {key: value}}`` gives per-script defaults (test.py tests at 832x832 where predict.py keeps the
    original size: one key, ``input_size``, with two defaults);
@@ -75,6 +77,7 @@ class Schema:
     def __init__(self):
         self.values, self.helps, self.checks, self.aliases, self.origin = {}, {}, {}, {}, {}
         self.scripts = {}  # script -> {key: default for that script}
+        self.bases = set()  # files another file of the chain extends (`__BASE__`)
 
     def canonical(self, key):
         """The key an alias stands for (element aliases stay as they are)."""
@@ -242,6 +245,7 @@ def load_schema(path):
         if not current.is_file():
             raise ConfigError(f"config file {chain[-1][0]}: {BASE_KEY} {base}: no such file ({current})")
     schema = Schema()
+    schema.bases = {str(file_path) for file_path, _ in chain[1:]}
     for file_path, defines_keys in reversed(chain):
         _merge_file(schema, file_path, defines_keys, chain[-1][0])
     return schema
@@ -399,6 +403,11 @@ def parse_config(argv=None, default_path=DEFAULT_CONFIG, description=None, scrip
     known, rest = pre.parse_known_args(argv)
     schema = load_schema(known.config_path)
     values = dict(schema.values)
+    unset = [key for key, value in values.items() if value is None and schema.origin.get(key) in schema.bases]
+    if unset:
+        raise ConfigError(f"config file {known.config_path}: no value for {', '.join(map(repr, unset))}; "
+                          f"{schema.origin[unset[0]]} leaves {'it' if len(unset) == 1 else 'them'} to each "
+                          f"model's config")
     if script is not None and script not in SCRIPTS:
         raise ConfigError(f"parse_config: script {script!r} is not one of {SCRIPTS}")
     values.update(schema.scripts.get(script, {}))

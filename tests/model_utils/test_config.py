@@ -147,6 +147,23 @@ def test_base_chain_script_defaults_aliases_and_checks(tmp_path):
         parse(loop)
 
 
+
+def test_null_in_a_base_file_must_be_stated_by_every_config_extending_it(tmp_path):
+    """configs/base.yaml leaves keys without a model-neutral value (a recipe's lr) null: a config extending it
+    that does not state them is refused, naming them; a stated value keeps its own type on the command line."""
+    base = tmp_path / "base.yaml"
+    base.write_text("lr: null\nepochs: null\nseed: 1\n---\nlr: 'learning rate'\n---\nlr: {min: 0}\n")
+    silent = tmp_path / "silent.yaml"
+    silent.write_text("__BASE__: base.yaml\nepochs: 3\n---\n")
+    with pytest.raises(ConfigError, match=r"silent.yaml: no value for 'lr'; .*base.yaml leaves it to each model's"):
+        parse(silent)
+    stated = tmp_path / "stated.yaml"
+    stated.write_text("__BASE__: base.yaml\nlr: 0.5\nepochs: 3\n---\n")
+    assert (parse(stated, "--lr", "1").lr, parse(stated).epochs) == (1.0, 3)
+    with pytest.raises(ConfigError, match=r"'lr': value -1.0 is below the minimum 0"):
+        parse(stated, "--lr=-1")
+
+
 def test_aliases_of_the_old_zoos_flags():
     cfg = parse_config(["--ckpt", "a.ckpt", "--out_dir", "o", "--test_input_size", "", "--gt", "g"])
     assert (cfg.ckpt_path, cfg.output_path, cfg.input_size, cfg.ground_truth_path) == ("a.ckpt", "o", [], "g")
