@@ -1,7 +1,7 @@
 """Export a checkpoint of the config's model to MINDIR, ONNX or AIR.
 
-    python export.py --ckpt_file CKPT --file_format MINDIR|ONNX|AIR [--batch_size 1] [--input_h 640] [--input_w 640]
-                     [--file_name NAME] [--config_path configs/centernet_pose.yaml]
+    python export.py --ckpt_path CKPT --file_format MINDIR|ONNX|AIR [--batch_size 1] [--input_size 640,640]
+                     [--file_name NAME] [--config_path configs/centernet_pose.yaml]     # the old zoo's --ckpt_file too
 
 BatchNorm is folded first. The exported model takes the model's network input (CenterFace: RGB 0..255 NCHW;
 CenterNet pose: BGR (x/255 - mean)/std NCHW) and returns its heads in order (the task's `heads`; README, each
@@ -20,7 +20,7 @@ def main(argv=None):
     task = get_task(cfg)
     require(cfg, "ckpt_path", hint="the checkpoint to export (also --ckpt_file)")
     if len(cfg.input_size) != 2:
-        raise ConfigError(f"--input_size {cfg.input_size}: export needs a fixed H,W (or --input_h and --input_w)")
+        raise ConfigError(f"--input_size {cfg.input_size}: export needs a fixed H,W")
     task.check_export(cfg.file_format)
     from src.model_utils.device import init_device
 

@@ -6,7 +6,7 @@
 Each image of the model's evaluation set (CenterFace: WIDER val; CenterNet pose: COCO val) becomes the input of
 test.py's single-scale pass at the fixed `input_size`: `<preprocess_path>/input/<name>.bin` (float32 1x3xHxW,
 the model's normalisation) and `<preprocess_path>/meta/<name>.json` (the affine back to the original image;
-src/evaluation/offline_io.py). Export the MindIR with the same H and W (export.py --input_h H --input_w W
+src/evaluation/offline_io.py). Export the MindIR with the same H and W (export.py --input_size H,W
 --batch_size 1). The folder holds one run: an earlier preprocess.py run there is replaced. Exit code 0 when
 every image was written, 1 when some could not be read.
 """

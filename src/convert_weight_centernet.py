@@ -1,8 +1,8 @@
 """Convert original CenterNet pose checkpoints (PyTorch) to checkpoints of `src.models.dla_seg.DLASeg`.
 
-    python src/convert_weight_centernet.py --pth multi_pose_dla_3x.pth --out_ckpt centernet_pose.ckpt
-    python src/convert_weight_centernet.py --pth dla34-ba72cf86.pth --out_ckpt dla34_backbone.ckpt
-    python src/convert_weight_centernet.py --npz state_dict.npz --out_ckpt out.ckpt [--enable_dcn False]
+    python src/convert_weight_centernet.py --pth multi_pose_dla_3x.pth --output_path centernet_pose.ckpt
+    python src/convert_weight_centernet.py --pth dla34-ba72cf86.pth --output_path dla34_backbone.ckpt
+    python src/convert_weight_centernet.py --npz state_dict.npz --output_path out.ckpt [--enable_dcn False]
 
 Input (CENTERNET.md §A): the original `{'epoch', 'state_dict', ['optimizer']}` file or a bare state dict; a
 `module.` prefix (DataParallel) is stripped, `base.fc.*` (the unused ImageNet classifier) and BatchNorm
@@ -174,15 +174,15 @@ def main(argv=None):
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--pth", help="PyTorch checkpoint or state dict (needs torch)")
     source.add_argument("--npz", help="the same state-dict keys saved with numpy.savez (no torch needed)")
-    parser.add_argument("--out_ckpt", required=True, help="MindSpore checkpoint to write (.ckpt)")
+    parser.add_argument("--output_path", required=True, help="MindSpore checkpoint to write (.ckpt)")
     parser.add_argument("--enable_dcn", default="True",
                         help="True: the original network with DCNv2 (default); False: plain 3x3 convs, no offset convs")
     args = parser.parse_args(argv)
     enable_dcn = parse_bool(args.enable_dcn)
     kind = "pth" if args.pth else "npz"
     path = args.pth or args.npz
-    if not str(args.out_ckpt).endswith(".ckpt"):
-        raise ValueError(f"--out_ckpt {args.out_ckpt}: must end in .ckpt")
+    if not str(args.output_path).endswith(".ckpt"):
+        raise ValueError(f"--output_path {args.output_path}: must end in .ckpt")
 
     state, content, ignored = normalise_keys(read_state_dict(path, kind))
 
@@ -192,10 +192,10 @@ def main(argv=None):
 
     params = convert_state_dict(state, expected_parameters(content, enable_dcn), source=str(path))
     save_checkpoint_atomic([{"name": name, "data": ms.Tensor(value)} for name, value in params.items()],
-                           args.out_ckpt, append_dict={"model": MODEL_TAG, "content": content,
+                           args.output_path, append_dict={"model": MODEL_TAG, "content": content,
                                                        "enable_dcn": str(enable_dcn)})
     trainable = sum(v.size for k, v in params.items() if "moving_" not in k)
-    print(f"wrote {args.out_ckpt}: {content} ({'DCN' if enable_dcn else 'no DCN'}), {len(params)} tensors, "
+    print(f"wrote {args.output_path}: {content} ({'DCN' if enable_dcn else 'no DCN'}), {len(params)} tensors, "
           f"{trainable} parameters; ignored {len(ignored)} keys "
           f"({', '.join(sorted({key.rsplit('.', 1)[-1] for key in ignored}))})")
     return 0

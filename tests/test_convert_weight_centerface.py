@@ -120,5 +120,5 @@ def test_missing_onnx_file_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="nope.onnx: no such file"):
         convert(missing)
     with pytest.raises(FileNotFoundError, match="nope.onnx"):
-        main(["--onnx", str(missing), "--out_ckpt", str(tmp_path / "out.ckpt")])
+        main(["--onnx", str(missing), "--output_path", str(tmp_path / "out.ckpt")])
     assert not (tmp_path / "out.ckpt").exists()

@@ -69,7 +69,7 @@ def read_ckpt(path):
 def test_full_npz_moves_every_value_and_tags_the_file(full_state_npz, pose_names, tmp_path, capsys):
     state, npz = full_state_npz
     out = tmp_path / "out" / "pose.ckpt"
-    assert main(["--npz", str(npz), "--out_ckpt", str(out)]) == 0
+    assert main(["--npz", str(npz), "--output_path", str(out)]) == 0
     printed = capsys.readouterr().out
     arrays, tags = read_ckpt(out)
     assert tags == {"model": "centernet_pose", "content": "full", "enable_dcn": "True"}
@@ -94,13 +94,13 @@ def test_plain_conv_variant(pose_names, full_state_npz, tmp_path):
     npz = tmp_path / "plain.npz"
     np.savez(npz, **state)
     out = tmp_path / "plain.ckpt"
-    main(["--npz", str(npz), "--out_ckpt", str(out), "--enable_dcn", "False"])
+    main(["--npz", str(npz), "--output_path", str(out), "--enable_dcn", "False"])
     arrays, tags = read_ckpt(out)
     assert tags["enable_dcn"] == "False" and sorted(arrays) == sorted(n for n, _ in pose_names[False])
     # An original (DCN) checkpoint cannot silently lose its offset convs.
     _, dcn_npz = full_state_npz
     with pytest.raises(ValueError, match=r"unexpected key '.*conv_offset_mask\.(weight|bias)'.*--enable_dcn True"):
-        main(["--npz", str(dcn_npz), "--out_ckpt", str(tmp_path / "x.ckpt"), "--enable_dcn", "False"])
+        main(["--npz", str(dcn_npz), "--output_path", str(tmp_path / "x.ckpt"), "--enable_dcn", "False"])
     assert not (tmp_path / "x.ckpt").exists()
 
 
@@ -112,13 +112,13 @@ def test_imagenet_dla34_becomes_a_backbone_checkpoint(tmp_path):
     npz = tmp_path / "dla34.npz"
     np.savez(npz, **state)
     out = tmp_path / "dla34_backbone.ckpt"
-    main(["--npz", str(npz), "--out_ckpt", str(out)])
+    main(["--npz", str(npz), "--output_path", str(out)])
     arrays, tags = read_ckpt(out)
     assert tags["content"] == "backbone" and tags["model"] == "centernet_pose"
     assert sorted(arrays) == sorted(f"base.{n}" for n, _ in backbone)
     np.testing.assert_array_equal(arrays["base.level3.tree2.root.bn.moving_mean"],
                                   state["level3.tree2.root.bn.running_mean"])
-    report = load_weights(DLASeg(POSE_HEADS), str(out))  # what training does with --pretrained weights
+    report = load_weights(DLASeg(POSE_HEADS), str(out))  # what training does with --ckpt_path weights
     assert len(report.loaded) == len(backbone) and all(n.startswith("base.") for n in report.loaded)
     assert report.missing and not any(n.startswith("base.") for n in report.missing) and not report.unexpected
 
@@ -146,27 +146,27 @@ def test_bad_keys_are_named_and_nothing_is_written(full_state_npz, tmp_path, cas
     path = corrupted(state, tmp_path, case, **changes)
     out = tmp_path / "bad.ckpt"
     with pytest.raises(ValueError, match=pattern):
-        main(["--npz", str(path), "--out_ckpt", str(out)])
+        main(["--npz", str(path), "--output_path", str(out)])
     assert not out.exists() and sorted(os.listdir(tmp_path)) == [f"{case}.npz"]
 
 
 def test_other_input_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="--npz .*nope.npz: no such file"):
-        main(["--npz", str(tmp_path / "nope.npz"), "--out_ckpt", str(tmp_path / "o.ckpt")])
+        main(["--npz", str(tmp_path / "nope.npz"), "--output_path", str(tmp_path / "o.ckpt")])
     stranger = tmp_path / "resnet.npz"
     np.savez(stranger, **{"conv1.weight": np.zeros((64, 3, 7, 7), np.float32)})
     with pytest.raises(ValueError, match="neither a CenterNet DLA-34 model"):
-        main(["--npz", str(stranger), "--out_ckpt", str(tmp_path / "o.ckpt")])
-    with pytest.raises(ValueError, match="--out_ckpt .*o.pth: must end in .ckpt"):
-        main(["--npz", str(stranger), "--out_ckpt", str(tmp_path / "o.pth")])
+        main(["--npz", str(stranger), "--output_path", str(tmp_path / "o.ckpt")])
+    with pytest.raises(ValueError, match="--output_path .*o.pth: must end in .ckpt"):
+        main(["--npz", str(stranger), "--output_path", str(tmp_path / "o.pth")])
     with pytest.raises(ValueError, match="--enable_dcn 'maybe': expected True or False"):
-        main(["--npz", str(stranger), "--out_ckpt", str(tmp_path / "o.ckpt"), "--enable_dcn", "maybe"])
+        main(["--npz", str(stranger), "--output_path", str(tmp_path / "o.ckpt"), "--enable_dcn", "maybe"])
     assert parse_bool("true") is True and parse_bool("FALSE") is False and parse_bool("1") is True
 
 
 def test_cli_reports_one_line_and_exits_2(tmp_path, repo_root):
     result = subprocess.run([sys.executable, str(repo_root / "src" / "convert_weight_centernet.py"), "--npz",
-                             str(tmp_path / "missing.npz"), "--out_ckpt", str(tmp_path / "o.ckpt")],
+                             str(tmp_path / "missing.npz"), "--output_path", str(tmp_path / "o.ckpt")],
                             capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1] == f"error: --npz {tmp_path / 'missing.npz'}: no such file"
@@ -180,8 +180,8 @@ def test_pth_wrapper_and_module_prefix_give_the_same_checkpoint(full_state_npz, 
     pth = tmp_path / "model_best.pth"
     torch.save({"epoch": 140, "state_dict": {f"module.{k}": v for k, v in tensors.items()},
                 "optimizer": {"state": {}, "param_groups": [{"lr": 1.25e-4}]}}, str(pth))
-    main(["--pth", str(pth), "--out_ckpt", str(tmp_path / "from_pth.ckpt")])
-    main(["--npz", str(npz), "--out_ckpt", str(tmp_path / "from_npz.ckpt")])
+    main(["--pth", str(pth), "--output_path", str(tmp_path / "from_pth.ckpt")])
+    main(["--npz", str(npz), "--output_path", str(tmp_path / "from_npz.ckpt")])
     from_pth, _ = read_ckpt(tmp_path / "from_pth.ckpt")
     from_npz, _ = read_ckpt(tmp_path / "from_npz.ckpt")
     assert from_pth.keys() == from_npz.keys()
@@ -191,11 +191,11 @@ def test_pth_wrapper_and_module_prefix_give_the_same_checkpoint(full_state_npz, 
     not_a_checkpoint = tmp_path / "junk.pth"
     not_a_checkpoint.write_bytes(b"definitely not a zip or pickle")
     with pytest.raises(ValueError, match="junk.pth: cannot be read by torch.load"):
-        main(["--pth", str(not_a_checkpoint), "--out_ckpt", str(tmp_path / "o.ckpt")])
+        main(["--pth", str(not_a_checkpoint), "--output_path", str(tmp_path / "o.ckpt")])
     listed = tmp_path / "list.pth"
     torch.save([torch.zeros(2)], str(listed))
     with pytest.raises(ValueError, match="list.pth: holds a list, expected a state dict"):
-        main(["--pth", str(listed), "--out_ckpt", str(tmp_path / "o.ckpt")])
+        main(["--pth", str(listed), "--output_path", str(tmp_path / "o.ckpt")])
 
 
 def test_imagenet_pth_reproduces_the_torch_backbone(tmp_path):
@@ -215,7 +215,7 @@ def test_imagenet_pth_reproduces_the_torch_backbone(tmp_path):
     pth = tmp_path / "dla34-ba72cf86.pth"
     torch.save(ref.state_dict(), str(pth))
     out = tmp_path / "backbone.ckpt"
-    main(["--pth", str(pth), "--out_ckpt", str(out)])
+    main(["--pth", str(pth), "--output_path", str(out)])
     arrays, _ = read_ckpt(out)
     net = DLA34()
     net.set_train(False)

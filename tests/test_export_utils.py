@@ -292,7 +292,7 @@ def run_export_script(repo_root, *argv):
 def test_export_script_writes_mindir(repo_root, official_ckpt, official_net, tmp_path):
     out = tmp_path / "sub" / "cf_b2"
     res = run_export_script(repo_root, "--ckpt_file", str(official_ckpt), "--file_format", "MINDIR",
-                            "--batch_size", "2", "--input_h", "64", "--input_w", "96", "--file_name", str(out))
+                            "--batch_size", "2", "--input_size", "64,96", "--file_name", str(out))
     assert res.returncode == 0, res.stderr[-2000:]
     assert "exported" in res.stdout and os.listdir(out.parent) == ["cf_b2.mindir"]
     # The file holds the official weights at the requested batch and size.

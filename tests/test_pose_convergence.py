@@ -38,7 +38,7 @@ MARGIN_BOX_AP = 0.1
 
 def _demo(repo_root, out_dir, **overrides):
     flags = {**RECIPE, **overrides}
-    cmd = [sys.executable, "scripts/demo_pose.py", "--out_dir", str(out_dir), "--eval_epochs", "last",
+    cmd = [sys.executable, "scripts/demo_pose.py", "--output_path", str(out_dir), "--eval_epochs", "last",
            "--skip_predict"]
     for key, value in flags.items():
         cmd += [key, str(value)]

@@ -117,13 +117,13 @@ def test_predict_never_writes_among_its_inputs_and_keeps_every_result(official_c
     (images / "b" / "cut.jpg").write_bytes((images / "a" / "photo.jpg").read_bytes()[:3000])  # truncated JPEG
     before = snapshot(images)
 
-    refused = run_script("predict.py", "--ckpt_path", official_ckpt, "--image", images, "--out_dir", images)
+    refused = run_script("predict.py", "--ckpt_path", official_ckpt, "--image", images, "--output_path", images)
     one_error_line(refused, EXIT_USAGE, f"output folder {images} holds the input")
     assert snapshot(images) == before
 
     out = images / "predictions"  # inside the input folder: left out of the walk, on every run
     for _ in range(2):
-        proc = run_script("predict.py", "--ckpt_path", official_ckpt, "--image", images, "--out_dir", out)
+        proc = run_script("predict.py", "--ckpt_path", official_ckpt, "--image", images, "--output_path", out)
         assert proc.returncode == 1, proc.stderr[-3000:]  # the truncated JPEG is unreadable: named, others done
         assert "cut.jpg: cannot be read as an image" in proc.stderr and "predict: 3/4 images" in proc.stdout
     assert sorted(str(p.relative_to(out)) for p in out.rglob("[!.]*.json")) == [
@@ -147,7 +147,7 @@ def test_predict_never_writes_among_its_inputs_and_keeps_every_result(official_c
 ])
 def test_bad_inference_values_are_one_line_naming_the_flag(official_ckpt, tmp_path, args, fragment):
     proc = run_script("predict.py", "--ckpt_path", official_ckpt, "--image", ROOT / "assets" / "astronaut.png",
-                      "--out_dir", tmp_path / "out", *args, cwd=tmp_path)
+                      "--output_path", tmp_path / "out", *args, cwd=tmp_path)
     one_error_line(proc, EXIT_USAGE, fragment)
     assert "device: CPU" not in proc.stderr  # refused before MindSpore started
     assert not (tmp_path / "rank_0").exists() and not (tmp_path / "out").exists()
@@ -224,14 +224,14 @@ def test_predict_os_faults_are_one_line_naming_the_path_exit_3(official_ckpt, re
     photo = ROOT / "assets" / "astronaut.png"
     (tmp_path / "a_file").write_text("x")
     common = ("--ckpt_path", official_ckpt, "--image", photo)
-    one_error_line(run_script("predict.py", *common, "--out_dir", tmp_path / "a_file" / "out"), EXIT_OS,
+    one_error_line(run_script("predict.py", *common, "--output_path", tmp_path / "a_file" / "out"), EXIT_OS,
                    tmp_path / "a_file")
-    one_error_line(run_script("predict.py", *common, "--out_dir", tmp_path / "a_file"), EXIT_OS,
+    one_error_line(run_script("predict.py", *common, "--output_path", tmp_path / "a_file"), EXIT_OS,
                    f"{tmp_path / 'a_file'}: is a file; expected a folder")
-    full = run_script("predict.py", *common, "--out_dir", tmp_path / "full", file_size_limit=20000)
+    full = run_script("predict.py", *common, "--output_path", tmp_path / "full", file_size_limit=20000)
     one_error_line(full, EXIT_OS, f"{tmp_path / 'full' / 'astronaut.jpg'}: File too large")
     folder, preexec = read_only
-    one_error_line(run_script("predict.py", *common, "--out_dir", folder / "out", preexec=preexec), EXIT_OS,
+    one_error_line(run_script("predict.py", *common, "--output_path", folder / "out", preexec=preexec), EXIT_OS,
                    f"{folder / 'out'}: Permission denied")
     assert os.listdir(folder) == []
 
@@ -264,7 +264,7 @@ def test_eval_os_faults_are_one_line_exit_3(wider_results, read_only, tmp_path):
 @pytest.mark.parametrize("file_format", ["MINDIR", "ONNX"])
 def test_export_os_faults_are_one_line_exit_3(official_ckpt, read_only, tmp_path, file_format):
     suffix = {"MINDIR": ".mindir", "ONNX": ".onnx"}[file_format]
-    common = ("--ckpt_file", official_ckpt, "--file_format", file_format, "--input_h", 64, "--input_w", 64)
+    common = ("--ckpt_file", official_ckpt, "--file_format", file_format, "--input_size", "64,64")
     folder, preexec = read_only
     one_error_line(run_script("export.py", *common, "--file_name", folder / "m", preexec=preexec), EXIT_OS,
                    f"{folder / 'm'}{suffix}: Permission denied")
@@ -286,8 +286,8 @@ def test_a_large_photo_is_tested_within_max_input_side_and_mapped_back(official_
     large.parent.mkdir()
     cv2.imwrite(str(large), cv2.resize(photo, (2048, 2048), interpolation=cv2.INTER_CUBIC))
     small = run_script("predict.py", "--ckpt_path", official_ckpt, "--image", ROOT / "assets" / "astronaut.png",
-                       "--out_dir", tmp_path / "small")
-    bounded = run_script("predict.py", "--ckpt_path", official_ckpt, "--image", large, "--out_dir",
+                       "--output_path", tmp_path / "small")
+    bounded = run_script("predict.py", "--ckpt_path", official_ckpt, "--image", large, "--output_path",
                          tmp_path / "bounded", "--max_input_side", 512)
     for proc in (small, bounded):
         assert proc.returncode == 0, proc.stderr[-3000:]

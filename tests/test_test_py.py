@@ -30,7 +30,7 @@ def val_set(tmp_path_factory):
 def test_multi_scale_flip_soft_nms_at_original_size(official_ckpt, val_set, tmp_path):
     images, gt_dir = val_set
     result = run_test_py("--ckpt_path", official_ckpt, "--data_dir", images, "--ground_truth_path", gt_dir,
-                         "--save_dir", tmp_path, "--test_input_size", "", "--multi_scale", "True",
+                         "--save_dir", tmp_path, "--input_size", "", "--multi_scale", "True",
                          "--test_scales", "0.75,1.25", "--flip_test", "True", "--nms", "soft_gaussian")
     assert result.returncode == 0, result.stderr
     assert "4 pass(es) per image" in result.stdout
@@ -81,7 +81,7 @@ def test_flipped_pass_agrees_with_unflipped_on_a_real_face(official_ckpt, astron
     (["--data_dir", "d", "--ground_truth_path", "g"], "--ckpt_path is required"),
     (["--ckpt_path", "{tmp}/none.ckpt", "--data_dir", "{tmp}", "--ground_truth_path", "{tmp}"],
      "ckpt_path {tmp}/none.ckpt: no such checkpoint file or folder"),
-    (["--ckpt_path", "{tmp}", "--data_dir", "{tmp}", "--ground_truth_path", "{tmp}", "--test_input_size", "250,256"],
+    (["--ckpt_path", "{tmp}", "--data_dir", "{tmp}", "--ground_truth_path", "{tmp}", "--input_size", "250,256"],
      "'input_size': value 250 is not a multiple of 32 (--input_size)"),
     (["--ckpt_path", "{tmp}", "--data_dir", "{tmp}", "--ground_truth_path", "{tmp}", "--start", "2", "--end", "1"],
      "start=2 > end=1"),

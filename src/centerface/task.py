@@ -24,7 +24,6 @@ def default_image_dir(json_path):
 
 class CenterFaceTask(Task):
     name = "centerface"
-    output_stride = 4
     backbone_prefix = "backbone."
     # The old MindSpore zoo saved its network under this wrapper attribute.
     checkpoint_prefixes = ("centerface_network.",)

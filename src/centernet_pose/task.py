@@ -27,17 +27,20 @@ class CenterNetPoseTask(Task):
     min_keypoint_score = 0.1  # the original's joint-candidate threshold (decode.JOINT_SCORE_THRESH)
 
     # ------------------------------------------------------------------ facts of the config
-    @property
-    def output_stride(self):
-        return self.cfg.down_ratio
+    def check_config(self):
+        cfg = self.cfg
+        if cfg.reg_hp_offset and not cfg.hm_hp:
+            raise ConfigError("--reg_hp_offset True needs --hm_hp True (the joint offset is read at joint-heatmap "
+                              "peaks); set --reg_hp_offset False too")
+        if (cfg.aug_color_jitter > 0) != (cfg.aug_lighting_std > 0):
+            raise ConfigError(f"--aug_color_jitter {cfg.aug_color_jitter} with --aug_lighting_std "
+                              f"{cfg.aug_lighting_std}: the original's colour augmentation is both or neither "
+                              "(0.4 and 0.1, or 0 and 0)")
 
     def head_list(self):
         """The original's heads in its output order: hm 1, wh 2, hps 2J, then reg 2 (reg_offset), hm_hp J
         (hm_hp) and hp_offset 2 (reg_hp_offset, which reads joint-heatmap peaks and so needs hm_hp)."""
         cfg = self.cfg
-        if cfg.reg_hp_offset and not cfg.hm_hp:
-            raise ConfigError("--reg_hp_offset True needs --hm_hp True (the joint offset is read at joint-heatmap "
-                              "peaks); set --reg_hp_offset False too")
         joints = self.keypoints.num_points
         heads = [("hm", 1), ("wh", 2), ("hps", 2 * joints)]
         heads += [("reg", 2)] if cfg.reg_offset else []
@@ -109,7 +112,8 @@ class CenterNetPoseTask(Task):
         output = (height // self.output_stride, width // self.output_stride)
         augment = PoseAugment(tuple(cfg.train_size), output, rand_crop=cfg.rand_crop, scale=cfg.aug_scale,
                               shift=cfg.aug_shift, aug_rot=cfg.aug_rot, rotate=cfg.rotate,
-                              flip_prob=cfg.aug_flip_prob, color_aug=cfg.color_aug, mean=cfg.mean, std=cfg.std,
+                              flip_prob=cfg.aug_flip_prob, color_aug=cfg.aug_color_jitter > 0, mean=cfg.mean,
+                              std=cfg.std,
                               flip_pairs=self.keypoints.flip_pairs)
         targets = PoseTargets(output, num_joints=self.keypoints.num_points, max_objs=cfg.max_objs,
                               dense_hp=cfg.dense_hp)

@@ -2,7 +2,7 @@
 
 Powers unit tests, CPU convergence checks and the demo without downloading WIDER FACE:
 
-    python -m src.data.synthetic --out DIR --num_train 200 --num_val 40 --seed 0 [--image_size 320]
+    python -m src.data.synthetic --output_path DIR --num_train 200 --num_val 40 --seed 0 [--image_size 320]
         [--min_face 8] [--max_face 300] [--overwrite]
 
 Each image has a cluttered background (colour gradient, random shapes, face-like skin blobs without eyes
@@ -502,7 +502,7 @@ def generate(out_dir: str, num_train: int, num_val: int, seed: int, image_size: 
 
 def main(argv: Optional[Sequence[str]] = None) -> Dict[str, str]:
     parser = argparse.ArgumentParser(description="Generate the synthetic face data set (see module docstring).")
-    parser.add_argument("--out", required=True, help="output folder (train/ and val/ are created inside)")
+    parser.add_argument("--output_path", required=True, help="output folder (train/ and val/ are created inside)")
     parser.add_argument("--num_train", type=int, required=True)
     parser.add_argument("--num_val", type=int, required=True)
     parser.add_argument("--seed", type=int, required=True)
@@ -512,7 +512,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, str]:
     parser.add_argument("--overwrite", action="store_true", help="replace existing train/ and val/ folders")
     args = parser.parse_args(argv)
     try:
-        return generate(args.out, args.num_train, args.num_val, args.seed, args.image_size, args.min_face,
+        return generate(args.output_path, args.num_train, args.num_val, args.seed, args.image_size, args.min_face,
                         args.max_face, overwrite=args.overwrite)
     except (ValueError, FileExistsError) as error:
         raise SystemExit(f"synthetic: error: {error}") from None

@@ -3,7 +3,7 @@
 A stand-in for COCO keypoints that a short CPU fine-tuning of the CenterNet pose model can learn from (tests,
 demo: training must raise keypoint AP on held-out images):
 
-    python -m src.data.synthetic_pose --out DIR --num_train 200 --num_val 40 --seed 0 [--image_size 512]
+    python -m src.data.synthetic_pose --output_path DIR --num_train 200 --num_val 40 --seed 0 [--image_size 512]
         [--max_people 6] [--overwrite] [--person_height LOW,HIGH] [--no_clutter] [--pose_kinds KIND,...] [--frontal]
 
 The last four options make an easier set for quick learning checks (scripts/demo_pose.py; see render_scene);
@@ -929,7 +929,7 @@ def generate(out_dir: str, num_train: int, num_val: int, seed: int, image_size: 
 def main(argv: Optional[Sequence[str]] = None) -> Dict[str, object]:
     parser = argparse.ArgumentParser(description="Generate the synthetic COCO person-keypoint data set "
                                                  "(see the module docstring).")
-    parser.add_argument("--out", required=True, help="output folder (train2017/, val2017/, annotations/)")
+    parser.add_argument("--output_path", required=True, help="output folder (train2017/, val2017/, annotations/)")
     parser.add_argument("--num_train", type=int, required=True)
     parser.add_argument("--num_val", type=int, required=True)
     parser.add_argument("--seed", type=int, required=True)
@@ -944,10 +944,10 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, object]:
                         help=f"KIND,...: pose kinds drawn uniformly from these (of "
                              f"{','.join(POSE_KIND_PROBABILITIES)}; default: all, with the module's probabilities)")
     parser.add_argument("--frontal", action="store_true", help="every person faces the camera (+-35 degrees)")
-    parser.add_argument("--overwrite", action="store_true", help="replace the data set in a non-empty --out")
+    parser.add_argument("--overwrite", action="store_true", help="replace the data set in a non-empty --output_path")
     args = parser.parse_args(argv)
     try:
-        return generate(args.out, args.num_train, args.num_val, args.seed, args.image_size, args.max_people,
+        return generate(args.output_path, args.num_train, args.num_val, args.seed, args.image_size, args.max_people,
                         overwrite=args.overwrite, person_height=args.person_height, clutter=not args.no_clutter,
                         pose_kinds=args.pose_kinds, frontal=args.frontal)
     except (ValueError, FileExistsError) as error:

@@ -230,7 +230,7 @@ def run(task, cfg, device):
                       log_interval=cfg.log_interval, logger=logger,
                       on_epoch_begin=_shard_logger(dataset, source, device, logger),
                       component_names=task.loss_components, checkpoint_extra={"model": task.name},
-                      save_checkpoint_steps=cfg.save_checkpoint_steps, step_log=cfg.log_format,
+                      save_checkpoint_steps=cfg.save_checkpoint_steps, log_format=cfg.log_format,
                       rest_of_epoch=lambda epoch, done: build_dataset(task, cfg, device, logger, source, done)[1],
                       data_sink=data_sink_factory(cfg, device, logger), sink_steps=cfg.data_sink_steps)
     if not cfg.resume:  # with resume the weights come from the checkpoint inside train()

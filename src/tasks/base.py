@@ -9,7 +9,7 @@ export, the offline chain):
 ``heads``              the network's outputs in order, ((name, channels), ...), from `head_list()`
 ``head_names``         their names
 ``keypoints``          the KeypointSchema of the points an object carries (`keypoint_schema()`; none: 0 points)
-``output_stride``      input pixels per output cell
+``output_stride``      input pixels per output cell (the config key `output_stride`)
 ``input_name``         names of the exported graph's input and outputs (`graph_names()`; ONNX; default "input"
 ``output_names``       and the head names)
 =====================  ===========================================================================================
@@ -35,8 +35,8 @@ evaluation             `eval_set(need_images)`: the images of a test run, a resu
 
 What a model writes (the rest is generic and rarely overridden):
 
-* facts: `name`, `head_list()`, and `keypoint_schema()` / `output_stride` / `graph_names()` when not the defaults
-  (no points, 4, "input" and the head names);
+* facts: `name`, `head_list()`, `check_config()`, and `keypoint_schema()` / `graph_names()` when not the defaults (no points;
+  "input" and the head names);
 * `build_network`, `check_train_inputs`, `training_source`, `build_loss`, `eval_set`, `to_json`;
 * inference: `pass_options(purpose)` (input size, test scales and what else differs from the shared inference
   keys), `make_input(image, one_pass, options)` (the model's input normalisation and placement),
@@ -45,8 +45,8 @@ What a model writes (the rest is generic and rarely overridden):
   image] as one batch and merges the maps (CenterNet), instead of mirroring the flipped pass's detections
   back (CenterFace).
 
-A config contradiction the task finds (heads that cannot coexist, a keypoint schema that does not fit) is a
-ConfigError raised by the constructor, i.e. right after the config is parsed. docs/adding_a_model.md walks
+A config contradiction the task finds (options that cannot coexist: `check_config()`; a keypoint schema that
+does not fit) is a ConfigError raised by the constructor, i.e. right after the config is parsed. docs/adding_a_model.md walks
 through adding a model.
 """
 from __future__ import annotations
@@ -66,7 +66,6 @@ class Task:
     """Base class of a model's task, built from the resolved config (`self.cfg`)."""
 
     name: str = ""
-    output_stride: int = 4
     backbone_prefix: str = "backbone."
     checkpoint_prefixes: Tuple[str, ...] = ()
     loss_components: Tuple[str, ...] = ()
@@ -75,6 +74,7 @@ class Task:
 
     def __init__(self, cfg):
         self.cfg = cfg
+        self.check_config()
         self.keypoints = self.keypoint_schema()
         self.heads = tuple((str(name), int(channels)) for name, channels in self.head_list())
         self.head_names = tuple(name for name, _ in self.heads)
@@ -88,6 +88,15 @@ class Task:
                               f"{len(self.heads)} heads")
 
     # ------------------------------------------------------------------ facts of the config
+    def check_config(self) -> None:
+        """Raise a one-line ConfigError for values that cannot go together (the config's checks see one key at a
+        time)."""
+
+    @property
+    def output_stride(self) -> int:
+        """Input pixels per output cell of every head."""
+        return self.cfg.output_stride
+
     def head_list(self) -> Sequence[Tuple[str, int]]:
         """The network's outputs in order as (name, channels), for `self.cfg`."""
         raise NotImplementedError

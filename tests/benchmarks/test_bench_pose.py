@@ -60,13 +60,13 @@ def test_twin_loss_equals_the_mindspore_loss(pose_source):
 
 def test_bad_arguments_are_errors():
     with pytest.raises(SystemExit):
-        main(["--size", "100"])
+        main(["--input_size", "100"])
     with pytest.raises(SystemExit):
         main(["--batch", "0"])
 
 
 def test_data_part_alone(capsys):
-    summary = main(["--part", "data", "--size", str(SIZE), "--data-images", "2", "--data-samples", "3"])
+    summary = main(["--part", "data", "--input_size", str(SIZE), "--data-images", "2", "--data-samples", "3"])
     assert summary["data_wall_img_s"] > 0 and summary["data_cpu_img_s"] > 0
     assert "data img/s per core" in capsys.readouterr().out
 
@@ -74,7 +74,7 @@ def test_data_part_alone(capsys):
 @pytest.mark.slow
 def test_one_command_smoke_run(capsys):
     threads = str(ms.get_context("runtime_num_threads"))  # fixed once MindSpore's runtime has run (other tests)
-    summary = main(["--size", str(SIZE), "--batch", "2", "--infer-runs", "1", "--train-runs", "1", "--warmup", "0",
+    summary = main(["--input_size", str(SIZE), "--batch", "2", "--infer-runs", "1", "--train-runs", "1", "--warmup", "0",
                     "--data-images", "2", "--data-samples", "2", "--threads", threads])
     out = capsys.readouterr().out
     for variant in ("dcn", "plain"):
@@ -96,7 +96,7 @@ def test_one_command_smoke_run(capsys):
 def test_training_arms_in_separate_processes(capsys):
     """--separate-processes: each arm trains in a child process, which reports its median and peak memory."""
     # without DCN at 64x64: the child's graph compiles in half the time of the DCN one; the arms' code is the same
-    summary = main(["--part", "train", "--size", str(SIZE), "--batch", "1", "--train-runs", "1", "--warmup", "0",
+    summary = main(["--part", "train", "--input_size", str(SIZE), "--batch", "1", "--train-runs", "1", "--warmup", "0",
                     "--train-dcn", "False", "--data-images", "1", "--separate-processes"]
                    + ([] if torch_available() else ["--no-torch"]))
     out = capsys.readouterr().out
@@ -109,7 +109,7 @@ def test_training_arms_in_separate_processes(capsys):
 def test_an_arm_failing_in_its_process_is_named_with_its_error():
     """The parent reports a child's failure (here argparse rejecting the arm) instead of a table row; the script's
     exit code is then 1."""
-    args = parse_args(["--part", "train", "--size", str(SIZE), "--separate-processes", "--no-torch"])
+    args = parse_args(["--part", "train", "--input_size", str(SIZE), "--separate-processes", "--no-torch"])
     medians, notes, peaks, failed = _separate_process_arms(args, ["no-such-arm"])
     assert (medians, peaks, failed) == ({}, {}, ["no-such-arm"])
     assert len(notes) == 1 and "(no-such-arm) failed in its process (exit 2)" in notes[0] and "invalid choice" in notes[0]

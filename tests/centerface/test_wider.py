@@ -99,7 +99,7 @@ def test_list_wider_images_errors(tmp_path):
 
 
 def test_options_from_config_single_scale_unless_multi_scale():
-    cfg = parse_config(["--test_input_size", "", "--test_scales", "0.5,1.0", "--flip_test", "True"], script="test")
+    cfg = parse_config(["--input_size", "", "--test_scales", "0.5,1.0", "--flip_test", "True"], script="test")
     options = get_task(cfg).inference_options("test")
     assert options.input_size is None and options.scales == (1.0,) and options.flip
     assert (options.score_thresh, options.top_k, options.fit_scale) == (0.02, 1000, 0.999)  # test.py's defaults

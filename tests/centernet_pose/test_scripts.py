@@ -80,8 +80,8 @@ def test_predict_json_and_drawing_default_and_keep_res_flip(plain_ckpt, coco_dir
 
     images = coco_dir / "val2017"
     out = tmp_path / "default"
-    result = run_script("predict.py", "--ckpt", plain_ckpt, "--enable_dcn", "False", "--image", images,
-                        "--out_dir", out, "--score_thresh", "0", "--top_k", "20")
+    result = run_script("predict.py", "--ckpt_path", plain_ckpt, "--enable_dcn", "False", "--image", images,
+                        "--output_path", out, "--score_thresh", "0", "--top_k", "20")
     assert result.returncode == 0, result.stderr
     for image in sorted(images.glob("*.jpg")):
         height, width = cv2.imread(str(image)).shape[:2]
@@ -90,8 +90,8 @@ def test_predict_json_and_drawing_default_and_keep_res_flip(plain_ckpt, coco_dir
         check_record(record, width, height, 20)  # --score_thresh 0: all K persons
         assert cv2.imread(str(out / f"{image.stem}.jpg")).shape[:2] == (height, width)
     out2 = tmp_path / "keep_res_flip"
-    result = run_script("predict.py", "--ckpt", plain_ckpt, "--enable_dcn", "False",
-                        "--image", images / "000000000785.jpg", "--out_dir", out2, "--keep_res", "True",
+    result = run_script("predict.py", "--ckpt_path", plain_ckpt, "--enable_dcn", "False",
+                        "--image", images / "000000000785.jpg", "--output_path", out2, "--keep_res", "True",
                         "--flip_test", "True", "--score_thresh", "0", "--top_k", "5")
     assert result.returncode == 0, result.stderr
     check_record(json.loads((out2 / "000000000785.json").read_text()), 640, 425, 5)
@@ -99,8 +99,8 @@ def test_predict_json_and_drawing_default_and_keep_res_flip(plain_ckpt, coco_dir
 
 @pytest.mark.slow
 def test_predict_with_deformable_convs(dcn_ckpt, coco_dir, tmp_path):
-    result = run_script("predict.py", "--ckpt", dcn_ckpt, "--image", coco_dir / "val2017" / "000000196141.jpg",
-                        "--out_dir", tmp_path, "--score_thresh", "0", "--top_k", "3", "--input_size", "256,256")
+    result = run_script("predict.py", "--ckpt_path", dcn_ckpt, "--image", coco_dir / "val2017" / "000000196141.jpg",
+                        "--output_path", tmp_path, "--score_thresh", "0", "--top_k", "3", "--input_size", "256,256")
     assert result.returncode == 0, result.stderr
     check_record(json.loads((tmp_path / "000000196141.json").read_text()), 0, 0, 3)
 
@@ -122,7 +122,7 @@ def test_eval_and_the_offline_chain_give_the_same_results(plain_ckpt, coco_dir, 
     pre, res, pred = tmp_path / "pre", tmp_path / "result", tmp_path / "pred"
     steps = [("preprocess.py", "--data_dir", coco_dir, "--preprocess_path", pre),
              ("export.py", "--ckpt_file", plain_ckpt, "--enable_dcn", "False", "--file_format", "MINDIR",
-              "--file_name", tmp_path / "pose", "--input_h", "512", "--input_w", "512")]
+              "--file_name", tmp_path / "pose", "--input_size", "512,512")]
     for script, *args in steps:
         step = run_script(script, *args)
         assert step.returncode == 0, step.stderr
@@ -152,7 +152,7 @@ def test_export_round_trips(plain_ckpt, tmp_path):
     rng = np.random.default_rng(0)
     for height, width in ((512, 512), (352, 544)):
         result = run_script("export.py", "--ckpt_file", plain_ckpt, "--enable_dcn", "False", "--file_format",
-                            "MINDIR", "--input_h", height, "--input_w", width, "--file_name", tmp_path / f"m{height}")
+                            "MINDIR", f"--input_size={height},{width}", "--file_name", tmp_path / f"m{height}")
         assert result.returncode == 0, result.stderr
         x = rng.normal(size=(1, 3, height, width)).astype(np.float32)
         graph = ms.nn.GraphCell(ms.load(str(tmp_path / f"m{height}.mindir")))
@@ -185,7 +185,7 @@ def test_opencv_dnn_on_the_pose_onnx(plain_ckpt, tmp_path):
     with pytest.raises(cv2.error, match="findCommonShape"):
         cv2.dnn.readNetFromONNX(str(tmp_path / "dynamic.onnx"))
     result = run_script("export.py", "--ckpt_file", plain_ckpt, "--enable_dcn", "False", "--file_format", "ONNX",
-                        "--input_h", "128", "--input_w", "128", "--onnx_dynamic", "False",
+                        "--input_size", "128,128", "--onnx_dynamic", "False",
                         "--file_name", tmp_path / "fixed")
     assert result.returncode == 0, result.stderr
     net = cv2.dnn.readNetFromONNX(str(tmp_path / "fixed.onnx"))
@@ -213,16 +213,16 @@ def test_bad_input_is_one_line_and_nothing_written(case, plain_ckpt, coco_dir, o
                             "--save_result_dir", out)
         expected = "person_keypoints_val2017.json"
     elif case == "other_model":
-        result = run_script("predict.py", "--ckpt", official_ckpt, "--image", coco_dir / "val2017",
-                            "--out_dir", out)
+        result = run_script("predict.py", "--ckpt_path", official_ckpt, "--image", coco_dir / "val2017",
+                            "--output_path", out)
         expected = "holds a 'centerface' model; this run's task is 'centernet_pose'"
     elif case == "pose_ckpt_face_config":
-        result = subprocess.run([sys.executable, str(ROOT / "predict.py"), "--ckpt", str(plain_ckpt), "--image",
-                                 str(coco_dir / "val2017"), "--out_dir", str(out)], capture_output=True, text=True,
+        result = subprocess.run([sys.executable, str(ROOT / "predict.py"), "--ckpt_path", str(plain_ckpt), "--image",
+                                 str(coco_dir / "val2017"), "--output_path", str(out)], capture_output=True, text=True,
                                 cwd=ROOT, timeout=300)
         expected = "holds a 'centernet_pose' model; this run's task is 'centerface'"
     elif case == "size":
-        result = run_script("predict.py", "--ckpt", plain_ckpt, "--image", coco_dir / "val2017", "--out_dir", out,
+        result = run_script("predict.py", "--ckpt_path", plain_ckpt, "--image", coco_dir / "val2017", "--output_path", out,
                             "--input_size", "500,500")
         expected = "'input_size': value 500 is not a multiple of 32"
     else:

@@ -202,7 +202,7 @@ def test_same_seed_gives_identical_output_and_images_do_not_depend_on_the_count(
 
 
 def test_cli_summary_and_overwrite_protection(tmp_path, capsys):
-    args = ["--out", str(tmp_path), "--num_train", "2", "--num_val", "2", "--seed", "1", "--image_size", "96"]
+    args = ["--output_path", str(tmp_path), "--num_train", "2", "--num_val", "2", "--seed", "1", "--image_size", "96"]
     paths = synthetic.main(args)
     printed = capsys.readouterr().out
     train, val = (json.loads(open(paths[k]).read()) for k in ("train_json", "val_json"))
@@ -213,7 +213,7 @@ def test_cli_summary_and_overwrite_protection(tmp_path, capsys):
     synthetic.main(args + ["--overwrite"])
     assert sorted(os.listdir(tmp_path / "train" / "images")) == ["train_000000.jpg", "train_000001.jpg"]
     with pytest.raises(SystemExit, match="min_face <= max_face"):
-        synthetic.main(["--out", str(tmp_path / "x"), "--num_train", "1", "--num_val", "0", "--seed", "0",
+        synthetic.main(["--output_path", str(tmp_path / "x"), "--num_train", "1", "--num_val", "0", "--seed", "0",
                         "--min_face", "30", "--max_face", "20"])
 
 

@@ -24,7 +24,7 @@ def backbone_ckpt(tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("backbone")
     np.savez(folder / "state.npz", **random_state(seed=5))
-    convert_main(["--npz", str(folder / "state.npz"), "--out_ckpt", str(folder / "backbone.ckpt")])
+    convert_main(["--npz", str(folder / "state.npz"), "--output_path", str(folder / "backbone.ckpt")])
     return folder / "backbone.ckpt"
 
 
@@ -59,10 +59,10 @@ def test_pretrained_backbone_missing_parameters_is_an_error(backbone_ckpt, tmp_p
 
 def test_pretrained_whole_network_must_match(official_ckpt):
 
-    network, whole = build(parse_config(["--pretrained", str(official_ckpt)]))
+    network, whole = build(parse_config(["--ckpt_path", str(official_ckpt)]))
     assert whole and float(np.abs(network.head_heatmap.weight.asnumpy()).sum()) > 0
     with pytest.raises(ValueError, match="shape mismatch"):
-        build(parse_config(["--pretrained", str(official_ckpt), "--neck_width", "64"]))
+        build(parse_config(["--ckpt_path", str(official_ckpt), "--neck_width", "64"]))
 
 
 def test_backbone_only_checkpoint_as_ckpt_path_initialises_the_backbone(backbone_ckpt, tmp_path):

@@ -182,7 +182,7 @@ class InterruptedTrainer(Trainer):
 
 
 def test_step_checkpoints_named_as_modelcheckpoint_and_zoo_percent_lines(tmp_path):
-    trainer, _ = make_trainer(tmp_path, epochs=2, save_checkpoint_steps=3, step_log="percent")
+    trainer, _ = make_trainer(tmp_path, epochs=2, save_checkpoint_steps=3, log_format="percent")
     summary = trainer.train()
     # Every 3 global steps (3, 6, 9) and at each epoch's end (5, 10), named 0-{epoch}_{step in that epoch}.
     names = [Path(p).name for p in summary["checkpoints"]]
@@ -358,7 +358,7 @@ def test_data_sink_is_refused_on_cpu_with_one_log_line(tmp_path):
 
 @pytest.mark.parametrize("kwargs, message", [
     ({"save_checkpoint_steps": -1}, r"save_checkpoint_steps \(0 = off\) must be a positive int, got -1"),
-    ({"step_log": "zoo"}, "step_log must be one of"),
+    ({"log_format": "zoo"}, "log_format must be one of"),
     ({"sink_steps": 0, "data_sink": fake_data_sink([])}, "sink_steps"),
 ])
 def test_new_trainer_arguments_are_checked(tmp_path, kwargs, message):

@@ -210,7 +210,7 @@ def build_reference_checkpoint(tmp_path, size, enable_dcn, seed=0):
     pth = tmp_path / "model_last.pth"
     torch.save({"epoch": 7, "state_dict": {f"module.{k}": v for k, v in state.items()}}, str(pth))
     ckpt = tmp_path / "converted.ckpt"
-    convert_main(["--pth", str(pth), "--out_ckpt", str(ckpt), "--enable_dcn", str(enable_dcn)])
+    convert_main(["--pth", str(pth), "--output_path", str(ckpt), "--enable_dcn", str(enable_dcn)])
     x = rng.standard_normal((1, 3, size, size)).astype(np.float32)
     return ref, x, ckpt
 

@@ -71,7 +71,7 @@ def bash(code, *args):
     """CODE after sourcing common.sh as the launchers do -> CompletedProcess."""
     script = f'set -euo pipefail\nsource "{ROOT / "scripts" / "common.sh"}"\n{code}'
     return subprocess.run(["bash", "-c", script, "bash", *map(str, args)], capture_output=True, text=True,
-                          timeout=60)
+                          env={**os.environ, "PYTHON": sys.executable}, timeout=60)
 
 
 # ---------------------------------------------------------------- usage and argument errors
@@ -206,13 +206,13 @@ def test_eval_commands_take_the_zoos_arguments_verbatim(paths):
     (["--epochs", "2"], "DEF"),
     (["--output_path", "a b"], "a b"),
     (["--output_path=x", "--lr", "1"], "x"),
-    (["--save_checkpoint_path", "c", "--out_dir", "d"], "d"),  # the last one wins, as in train.py
+    (["--save_checkpoint_path", "c", "--output_path", "d"], "d"),  # the last one wins, as in train.py
     (["--save_result_dir=e"], "e"),
     (["--save_dir", "f", "--epochs", "3"], "f"),
     (["--output_path"], "DEF"),  # no value: train.py reports the error
 ])
 def test_output_path_option(args, expected):
-    result = bash('output_path_option DEF "$@"', *args)
+    result = bash('output_path_option "${ROOT}/configs/centernet_pose.yaml" DEF "$@"', *args)
     assert (result.returncode, result.stdout) == (0, expected + "\n")
 
 
