@@ -15,7 +15,7 @@ c/b <= 1.05.
 Peak memory of predict.py's path (config, InferenceModel, task.detect on one random image of each size at its
 original size, `max_input_side 0`), one fresh subprocess per size, peak RSS from `resource.getrusage`: the
 table gives the peak, the increase over the process's RSS just before detect, and that increase per megapixel
-of network input; `--photo` adds one large photo with the default `max_input_side` (the bound, issue 10 item 13).
+of network input; `--photo` adds one large photo with the default `max_input_side` (the bound).
 """
 import argparse
 import os
@@ -25,7 +25,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")  # DESIGN.md §1; before mindspore is imported
+os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")  # docs/design.md "Platform facts"; before mindspore is imported
 
 import numpy as np  # noqa: E402
 

@@ -4,7 +4,7 @@
 
 (a) MindSpore GRAPH_MODE, the project's real train step (`src.engine.train_step.TrainStep`: forward,
     `CenterFaceLoss`, backward, static loss scale 1024 with the finite check, Adam with weight decay on
-    kernels only), ONEDNN_MAX_CPU_ISA=AVX2 unless set (DESIGN.md §1), with the project's compiled CPU
+    kernels only), ONEDNN_MAX_CPU_ISA=AVX2 unless set (docs/design.md "Platform facts"), with the project's compiled CPU
     kernels for depthwise convs and BatchNorm+ReLU (`src.models.cpu_kernels`; (a) is skipped with a note
     if they cannot be built);
 (a0) the same with MindSpore's own ops only, for reference;
@@ -35,7 +35,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")  # DESIGN.md §1; before mindspore is imported
+os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")  # docs/design.md "Platform facts"; before mindspore is imported
 os.environ.setdefault("GLOG_v", "3")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch is imported; see the module docstring
 
@@ -44,7 +44,8 @@ import numpy as np  # noqa: E402
 from benchmarks.common import (interleaved_medians, machine_description, restart_with_malloc_tunables,  # noqa: E402
                                torch_train_step)
 
-# The zoo recipe (DESIGN.md §3): Adam, lr 5e-4 (1 device), weight decay 5e-4 off bias/BN, loss scale 1024.
+# The zoo recipe (docs/design.md "The old zoo's CenterFace recipe"): Adam, lr 5e-4 (1 device), weight decay 5e-4 off
+# bias/BN, loss scale 1024.
 LR, WEIGHT_DECAY, LOSS_SCALE = 5e-4, 5e-4, 1024.0
 TARGET_RATIO, TARGET_DATA = 1.0, 100.0
 

@@ -1,19 +1,20 @@
 """PyTorch twin of the CenterNet pose network and loss: the parity tests' reference and the benchmark's peer.
 
 The network is a transcription of the ORIGINAL CenterNet pose network (DLASeg with DLA-34 and DCNv2), written
-for this project from the facts in /work/shared/CENTERNET.md §A/§B (module structure, attribute names, forward
-order), not copied from xingyizhou/CenterNet. Module attribute names reproduce the original state-dict keys
-(`base.level3.tree1.tree1.conv1.weight`, `dla_up.ida_0.proj_1.conv.conv_offset_mask.weight`, `hm.2.bias`, ...),
-so a state_dict() of `TorchDLASeg` has exactly the layout of an original checkpoint, and a MindSpore parameter
-name maps to a torch key by renaming the BatchNorm fields only (`benchmarks.torch_centerface.ms_to_torch_key`).
+for this project from the facts in docs/centernet.md "Network" and "Deformable convolution layout" (module structure,
+attribute names, forward order), not copied from xingyizhou/CenterNet. Module attribute names reproduce the original
+state-dict keys (`base.level3.tree1.tree1.conv1.weight`, `dla_up.ida_0.proj_1.conv.conv_offset_mask.weight`,
+`hm.2.bias`, ...), so a state_dict() of `TorchDLASeg` has exactly the layout of an original checkpoint, and a MindSpore
+parameter name maps to a torch key by renaming the BatchNorm fields only
+(`benchmarks.torch_centerface.ms_to_torch_key`).
 
 The DCNv2 kernel is not available on CPU here (and torchvision's compiled ops do not load with this torch
 wheel), so `TorchDCN` computes the modulated deformable convolution with one `F.grid_sample` per kernel point
 (bilinear, align_corners=True, zero padding), which reproduces DCNv2's sampling rule: taps outside the map are 0,
-and a sample is 0 unless -1 < y < H and -1 < x < W (CENTERNET.md §B). Offsets keep DCNv2's channel order:
-channel 2k = dy_k, 2k+1 = dx_k for kernel point k = 3i + j, mask = sigmoid(channels 18..26). Among the pure-torch
-ways it is as fast as any: one grid_sample over all nine points at once measured 8% slower at 64 channels /
-128x128 and 20% faster at 256 channels / 32x32 (interleaved, loaded machine), so neither wins overall.
+and a sample is 0 unless -1 < y < H and -1 < x < W (docs/centernet.md "Deformable convolution layout"). Offsets keep
+DCNv2's channel order: channel 2k = dy_k, 2k+1 = dx_k for kernel point k = 3i + j, mask = sigmoid(channels 18..26).
+Among the pure-torch ways it is as fast as any: one grid_sample over all nine points at once measured 8% slower at 64
+channels / 128x128 and 20% faster at 256 channels / 32x32 (interleaved, loaded machine), so neither wins overall.
 
 `pose_loss` is the twin of `src.centernet_pose.loss.CenterNetPoseLoss` with the pose config's defaults (focal
 loss with the straight-through clip on hm and hm_hp, L1 regressions normalised as there), built from the shared

@@ -3,11 +3,11 @@
 
     python src/convert_weight_centerface.py --onnx .cache/official/centerface.onnx --output_path centerface.ckpt
 
-The ONNX has BatchNorm folded into every conv except the neck's transposed convs (DESIGN.md §2). Our network
-keeps conv (no bias) + BN everywhere so that it can be fine-tuned; a folded conv `y = W x + b` is loaded as
-conv weight W and an identity BN carrying b as its shift (mean 0, var 1, gamma sqrt(1 + eps) so that
-gamma / sqrt(var + eps) == 1). The convs are matched by graph order (backbone) and by which tensor they
-consume (neck and heads), and every shape is checked.
+The ONNX has BatchNorm folded into every conv except the neck's transposed convs (docs/design.md "The official
+CenterFace model"). Our network keeps conv (no bias) + BN everywhere so that it can be fine-tuned; a folded conv `y = W
+x + b` is loaded as conv weight W and an identity BN carrying b as its shift (mean 0, var 1, gamma sqrt(1 + eps) so that
+gamma / sqrt(var + eps) == 1). The convs are matched by graph order (backbone) and by which tensor they consume (neck
+and heads), and every shape is checked.
 """
 import argparse
 import math

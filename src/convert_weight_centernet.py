@@ -4,7 +4,7 @@
     python src/convert_weight_centernet.py --pth dla34-ba72cf86.pth --output_path dla34_backbone.ckpt
     python src/convert_weight_centernet.py --npz state_dict.npz --output_path out.ckpt [--enable_dcn False]
 
-Input (CENTERNET.md §A): the original `{'epoch', 'state_dict', ['optimizer']}` file or a bare state dict; a
+Input (docs/centernet.md "Network"): the original `{'epoch', 'state_dict', ['optimizer']}` file or a bare state dict; a
 `module.` prefix (DataParallel) is stripped, `base.fc.*` (the unused ImageNet classifier) and BatchNorm
 `num_batches_tracked` are ignored. `--npz` reads the same keys from a numpy .npz, so torch is only needed to
 read a .pth (it is imported inside the .pth reader only).

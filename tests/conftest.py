@@ -7,7 +7,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-# Must precede any `import mindspore` (DESIGN.md §1: oneDNN picks a reference conv on AVX-512).
+# Must precede any `import mindspore` (docs/design.md "Platform facts": oneDNN picks a reference conv on AVX-512).
 os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")
 os.environ.setdefault("GLOG_v", "3")
 

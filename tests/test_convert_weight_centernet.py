@@ -4,7 +4,7 @@
 Source state dicts are synthesised here with the original's key names: our parameter names with PyTorch's
 BatchNorm names (renamed by `original_key` below, written independently of the converter), plus the extras
 an original checkpoint carries (`base.fc.*`, `num_batches_tracked`). That our names are the original ones is
-tested against CENTERNET.md in tests/models/test_dla.py and tests/models/test_dla_seg.py, and end to end
+tested against docs/centernet.md in tests/models/test_dla.py and tests/models/test_dla_seg.py, and end to end
 against the PyTorch transcription in test_dla_seg.py's parity tests.
 """
 import os

@@ -263,7 +263,7 @@ def test_mindir_round_trip_is_exact(official_net, tmp_path):
     expected = cell_outputs(official_net, x)
     for channels, a, b in zip(HEAD_CHANNELS, got, expected):
         assert a.shape == (2, channels, 16, 24)
-        np.testing.assert_array_equal(a, b)  # same MindSpore CPU kernels: bit-exact (DESIGN.md §1)
+        np.testing.assert_array_equal(a, b)  # same MindSpore CPU kernels: bit-exact (docs/design.md "Export")
 
 
 def test_air_needs_ascend(official_net, tmp_path):

@@ -29,3 +29,24 @@ def test_readme_names_every_script(repo_root):
     scripts += [p.name for p in (repo_root / "benchmarks").glob("bench_*.py")]
     missing = [name for name in scripts if name not in text]
     assert not missing, f"scripts missing from README: {missing}"
+
+
+def test_references_to_the_design_notes_name_existing_sections(repo_root):
+    """Comments point maintainers to docs/<page>.md "<section>": the page and the section heading must exist."""
+    import re
+    import subprocess
+
+    files = subprocess.run(["git", "ls-files", "*.py", "*.sh", "*.yaml", "*.md", "*.cc", "*.h"], cwd=repo_root,
+                           capture_output=True, text=True, check=True).stdout.split()
+    reference = re.compile(r'docs/(\w+)\.md "([^"]+)"(?: and "([^"]+)")?')
+    found, broken = 0, []
+    for name in files:
+        text = (repo_root / name).read_text(errors="replace").replace("\n// ", " ").replace("\n# ", " ")
+        for match in reference.finditer(" ".join(text.split())):
+            page = repo_root / "docs" / f"{match.group(1)}.md"
+            headings = set(re.findall(r"^## (.+)$", page.read_text(), re.M)) if page.is_file() else set()
+            for section in filter(None, match.groups()[1:]):
+                found += 1
+                if section not in headings:
+                    broken.append(f"{name}: docs/{match.group(1)}.md \"{section}\"")
+    assert found > 20 and not broken, broken

@@ -1,4 +1,4 @@
-"""Faults and bad input through the real scripts, in subprocesses (issue 10): inputs never modified, one run per
+"""Faults and bad input through the real scripts, in subprocesses: inputs never modified, one run per
 output folder, one `error:` line with the documented exit code for every user and operating-system fault, bounded
 memory for large photos, Ctrl-C and resume after a damaged checkpoint.
 

@@ -5,7 +5,7 @@
 
 or `from dependency.coco.keypoints_eval import write_results, evaluate`.
 
-Protocol of the original CenterNet (CENTERNET.md section E, read from `datasets/dataset/coco_hp.py`): every
+Protocol of the original CenterNet (docs/centernet.md "Test path", read from `datasets/dataset/coco_hp.py`): every
 detection of every image becomes one result {image_id, category_id 1, bbox [x, y, w, h], score, keypoints
 [x1, y1, 1, ..., x17, y17, 1]}, every number rounded to 2 decimals (the score too), and the file is scored by
 COCOeval 'keypoints' (OKS, maxDets 20) and then 'bbox' (IoU, maxDets 1/10/100). The 10-line keypoint table
@@ -121,7 +121,7 @@ def results_from_detections(detections_per_image, decimals=2):
     original-image pixels, given as an object with those attributes (src.inference.detections.Detections),
     a dict with those keys, or a (boxes, scores, keypoints) tuple. Each detection gives {"image_id",
     "category_id": 1, "bbox": [x1, y1, x2 - x1, y2 - y1], "score", "keypoints": [x, y, 1] * 17}, all rounded
-    to `decimals` as CenterNet's `convert_eval_format` does (CENTERNET.md section E; rounding the score makes
+    to `decimals` as CenterNet's `convert_eval_format` does (docs/centernet.md "Test path"; rounding the score makes
     ties, which COCOeval keeps in result order). Images map in their order, detections in theirs.
     """
     if not isinstance(detections_per_image, Mapping):

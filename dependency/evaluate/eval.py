@@ -6,7 +6,7 @@ or `from dependency.evaluate.eval import evaluate`. Needs numpy and scipy (matpl
 the compiled `box_overlaps` extension is used when built, its numpy twin otherwise.
 
 Algorithm of the official eval_tools (wider_eval.m, read_pred.m, norm_score.m, evaluation.m; the facts
-are summarised in DESIGN.md section 4):
+are summarised in docs/design.md "WIDER FACE evaluation"):
 1. every image's predictions are sorted by score, descending (the order among equal scores cannot
    change any count below: tied predictions always enter together);
 2. scores are min-max normalised over all predictions of all images;

@@ -1,4 +1,5 @@
-"""Training-time augmentation of CenterNet multi-person pose, as the original (CENTERNET.md §C).
+"""Training-time augmentation of CenterNet multi-person pose, as the original (docs/centernet.md "Training data and
+targets").
 
 One sample goes through (the original's ``datasets/sample/multi_pose.py`` recipe, facts only, no code taken):
 

@@ -1,9 +1,9 @@
 """Decoding the CenterNet pose heads of one image into persons (box, score, 17 joints), in numpy.
 
-Follows the original xingyizhou/CenterNet test path (CENTERNET.md §E: ``detectors/multi_pose.py``,
+Follows the original xingyizhou/CenterNet test path (docs/centernet.md "Test path": ``detectors/multi_pose.py``,
 ``models/decode.py multi_pose_decode``, ``utils/post_process.py``); facts carried over, code our own.
 
-Heads (output stride 4, channel layouts of CENTERNET.md §A): ``hm (1,H,W)`` person centres, ``wh (2,H,W) =
+Heads (output stride 4, channel layouts of docs/centernet.md "Network"): ``hm (1,H,W)`` person centres, ``wh (2,H,W) =
 (w, h)`` in output cells, ``hps (2J,H,W)``: channel ``2j = dx_j``, ``2j+1 = dy_j`` of joint j relative to the
 INTEGER centre cell, ``reg (2,H,W) = (dx, dy)`` sub-cell centre offset, ``hm_hp (J,H,W)`` joint heatmaps,
 ``hp_offset (2,H,W) = (dx, dy)`` sub-cell joint offset shared by all joints. The network returns hm and hm_hp
@@ -207,8 +207,8 @@ def multi_pose_decode(hm, wh, hps, reg=None, hm_hp=None, hp_offset=None, K: int 
       box test, so a nearer candidate outside the box blocks a farther one inside it; the paper's text
       ("considering only joint detections within the bounding box", Zhou et al. 2019, §4.2) reads as
       ``snap="in_box"``: the nearest candidate among those inside the box with score >= 0.1, still within the
-      0.3 distance. (Issue #452 proposes AND instead of OR; "outside left AND outside right" can never hold,
-      so that would snap every joint and is not offered.)
+      0.3 distance. (xingyizhou/CenterNet issue #452 proposes AND instead of OR; "outside left AND outside
+      right" can never hold, so that would snap every joint and is not offered.)
     * Joint score (our addition; the original has none): the snapped candidate's hm_hp score, else hm_hp[j]
       at the regressed joint's cell (floor of x, y, clipped into the map).
     """

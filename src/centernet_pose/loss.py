@@ -1,5 +1,5 @@
 """CenterNet multi-person pose training loss (MindSpore Cell, GRAPH and PYNATIVE), as the original
-(CENTERNET.md §D; ``trains/multi_pose.py`` and ``models/losses.py`` of xingyizhou/CenterNet, facts only).
+(docs/centernet.md "Loss"; ``trains/multi_pose.py`` and ``models/losses.py`` of xingyizhou/CenterNet, facts only).
 
     total = hm_weight * hm_loss + wh_weight * wh_loss + off_weight * off_loss + hp_weight * hp_loss
             + hm_hp_weight * hm_hp_loss + off_weight * hp_offset_loss

@@ -1,6 +1,6 @@
 """Test-time input of the CenterNet pose model, exactly as the original's ``BaseDetector.pre_process``.
 
-Facts from xingyizhou/CenterNet (CENTERNET.md §E; ``detectors/base_detector.py``, ``utils/image.py``):
+Facts from xingyizhou/CenterNet (docs/centernet.md "Test path"; ``detectors/base_detector.py``, ``utils/image.py``):
 
 * The image is first resized by ``scale`` to ``new_h = int(h * scale)``, ``new_w = int(w * scale)``
   (``cv2.resize``, bilinear; a no-op copy at scale 1).
@@ -43,7 +43,7 @@ from src.inference.preprocess import InputMeta, bounded_scale, check_image
 
 __all__ = ["COCO_HP_MEAN", "COCO_HP_STD", "input_geometry", "pose_input"]
 
-# Per-channel statistics of COCO in BGR order (CenterNet's coco_hp.py; CENTERNET.md §C).
+# Per-channel statistics of COCO in BGR order (CenterNet's coco_hp.py; docs/centernet.md "Training data and targets").
 COCO_HP_MEAN = (0.40789654, 0.44719302, 0.47026115)
 COCO_HP_STD = (0.28863828, 0.27408164, 0.27809835)
 

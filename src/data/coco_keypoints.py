@@ -20,7 +20,7 @@ datasets/sample/multi_pose.py):
   one usable person (not crowd, w > 0 and h > 0), and an image whose person annotations are all crowd or empty
   boxes is dropped too (the original keeps it), since training on it would teach that the people of the crowd
   region are background. Both kinds of dropped images are counted separately in the summary.
-- Persons without labelled joints are kept (as the original: they get a centre peak; issue #957).
+- Persons without labelled joints are kept (as the original: they get a centre peak; xingyizhou/CenterNet issue #957).
 - Person boxes with w <= 0 or h <= 0 are skipped and counted; annotations of other categories are
   ignored and counted. max_objs (32 in the original) is the target builder's business, not applied here.
 

@@ -1,7 +1,7 @@
 """DLA-34 backbone (Yu et al., "Deep Layer Aggregation", CVPR 2018) in the form CenterNet uses it.
 
-Structure and key names follow CENTERNET.md §A (read from CenterNet's pose_dla_dcn.py): levels [1,1,1,2,2,1],
-channels [16,32,64,128,256,512], BasicBlock residual units, Root aggregation nodes and recursive Trees.
+Structure and key names follow docs/centernet.md "Network" (read from CenterNet's pose_dla_dcn.py): levels
+[1,1,1,2,2,1], channels [16,32,64,128,256,512], BasicBlock residual units, Root aggregation nodes and recursive Trees.
 Parameter names equal the original state-dict keys without the `base.` prefix (`base_layer.0.weight`,
 `level3.tree1.tree1.bn1.gamma`, ...), with MindSpore's BatchNorm names (gamma, beta, moving_mean,
 moving_variance for PyTorch's weight, bias, running_mean, running_var). The classifier (`fc`) is left out.
@@ -71,7 +71,7 @@ class Root(nn.Cell):
 
 
 class Tree(nn.Cell):
-    """Hierarchical deep aggregation tree (CENTERNET.md §A).
+    """Hierarchical deep aggregation tree (docs/centernet.md "Network").
 
     levels == 1: two BasicBlocks whose outputs (and the extra `children`) meet in a Root.
     levels > 1: two sub-Trees; the second receives the first one's output (and, with `level_root`, this Tree's

@@ -64,7 +64,7 @@ class IDAUp(nn.Cell):
 
 
 class DLAUp(nn.Cell):
-    """Merges backbone levels first_level..5 top-down with three IDAUps (CENTERNET.md §A).
+    """Merges backbone levels first_level..5 top-down with three IDAUps (docs/centernet.md "Network").
 
     ida_0 merges levels 4-5, ida_1 levels 3-5, ida_2 levels 2-5 (each on the previous one's results); returns
     (stride-4 64 ch, stride-8 128 ch, stride-16 256 ch, stride-32 512 ch): the deepest merged map of each ida

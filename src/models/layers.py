@@ -73,7 +73,7 @@ def centernet_head(in_channels, head_conv, out_channels, bias=0.0):
 def bilinear_upsample_weight(channels, kernel_size):
     """The original's `fill_up_weights`: a separable bilinear kernel copied to every channel, shape (C, 1, k, k).
 
-    f = ceil(k/2), c = (2f - 1 - f%2) / (2f), w[i, j] = (1 - |i/f - c|)(1 - |j/f - c|) (CENTERNET.md §A).
+    f = ceil(k/2), c = (2f - 1 - f%2) / (2f), w[i, j] = (1 - |i/f - c|)(1 - |j/f - c|) (docs/centernet.md "Network").
     """
     f = math.ceil(kernel_size / 2)
     c = (2 * f - 1 - f % 2) / (2.0 * f)

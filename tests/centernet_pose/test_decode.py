@@ -1,9 +1,10 @@
 """Tests for src/centernet_pose/decode.py on hand-built head outputs whose answers are known.
 
 Persons are chosen in output-grid (or original-image) coordinates first and encoded into the maps with the
-original's target convention written out here (CENTERNET.md §C: centre cell = floor(centre), reg = remainder,
-hps = joint - centre cell, hp_offset = joint - floor(joint)), so expected values do not come from the decoder.
-A loop-by-loop reference of the original's rule (CENTERNET.md §E) checks the vectorised decoder on random maps.
+original's target convention written out here (docs/centernet.md "Training data and targets": centre cell =
+floor(centre), reg = remainder, hps = joint - centre cell, hp_offset = joint - floor(joint)), so expected values do not
+come from the decoder. A loop-by-loop reference of the original's rule (docs/centernet.md "Test path") checks the
+vectorised decoder on random maps.
 """
 import math
 import warnings
@@ -244,7 +245,7 @@ def test_k_larger_than_the_map_returns_every_cell_peaks_first():
 
 
 def reference_decode(maps, k, snap):
-    """The original's multi_pose_decode rule, one detection and one joint at a time (CENTERNET.md §E)."""
+    """The original's multi_pose_decode rule, one detection and one joint at a time (docs/centernet.md "Test path")."""
     heat = maps["hm"][0].astype(np.float64)
     h, w = heat.shape
     num_joints = maps["hps"].shape[0] // 2

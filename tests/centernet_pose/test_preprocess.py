@@ -1,6 +1,6 @@
 """Tests for src/centernet_pose/preprocess.py against the original CenterNet pre_process formulas.
 
-Expected affines are hand-computed from the original's rules (CENTERNET.md §E); the original's
+Expected affines are hand-computed from the original's rules (docs/centernet.md "Test path"); the original's
 get_affine_transform is rebuilt here from its definition (three point pairs solved by cv2.getAffineTransform),
 independently of the closed form in the module.
 """
@@ -192,7 +192,7 @@ def test_bad_input_raises_one_line_value_error(kwargs, message):
 
 
 def test_keep_res_bound_equals_the_scale_that_fits_and_fixed_res_is_unbounded():
-    """max_input_side (issue 10 item 13): with keep_res the input side is (int(side * s) | 31) + 1, so a 512 px
+    """max_input_side: with keep_res the input side is (int(side * s) | 31) + 1, so a 512 px
     bound allows a scaled side of at most 511: the 1000 px side is tested at scale 511 / 1000 (hand-computed),
     exactly as if that scale had been asked for."""
     image = _image(600, 1000)

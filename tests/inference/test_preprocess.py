@@ -112,7 +112,7 @@ def test_bad_arguments_are_rejected():
         make_batch([])
 
 
-# ---------------------------------------------------------------- max_input_side (issue 10 item 13)
+# ---------------------------------------------------------------- max_input_side
 
 def test_a_large_image_is_bounded_to_max_side_by_hand():
     image = _image(600, 1000)

@@ -23,7 +23,7 @@ from tests.requirements import require
 
 POSE_HEADS = get_task("centernet_pose").heads
 
-# CENTERNET.md §A: 20,112,346 parameters (base.fc excluded): backbone 15.27 M, dla_up 3.52 M, ida_up 0.43 M,
+# docs/centernet.md "Network": 20,112,346 parameters (base.fc excluded): backbone 15.27 M, dla_up 3.52 M, ida_up 0.43 M,
 # heads 0.90 M; 16 DCN layers.
 ORIGINAL_PARAMETERS = 20_112_346
 # Input widths of the 16 DCNs (proj_k reads the level's width, node_k the IDA width), from the IDAUp definitions.
@@ -167,7 +167,7 @@ def test_custom_heads_and_bad_arguments():
 
 def test_training_gradients_reach_every_used_parameter():
     """Batch 2 in training mode (BN on batch statistics), non-zero offsets: every gradient finite, and non-zero
-    except for the original's dead `level3.project` / `level4.project` (CENTERNET.md §A)."""
+    except for the original's dead `level3.project` / `level4.project` (docs/centernet.md "Network")."""
     from mindspore import ops
 
     with execution_mode(ms.PYNATIVE_MODE):

@@ -2,8 +2,8 @@
 
 References:
 * `im2col_numpy` below: a float64 numpy transcription of DCNv2's modulated deformable im2col written here from the
-  sampling rule (CENTERNET.md §B), vectorised over pixels; its central finite differences check the kernel's
-  backward (input and raw offset/mask gradients) independently of any MindSpore gradient;
+  sampling rule (docs/centernet.md "Deformable convolution layout"), vectorised over pixels; its central finite
+  differences check the kernel's backward (input and raw offset/mask gradients) independently of any MindSpore gradient;
 * the scalar float64 transcription of the whole layer in tests/models/test_dcn.py (`dcnv2_numpy`);
 * MindSpore's own `ModulatedDeformConv2d` (`ops.deformable_conv2d`), the layer the kernel replaces: outputs and
   the gradients of every parameter and of the input, batch 2, GRAPH and PYNATIVE.

@@ -1,5 +1,5 @@
 """A whole CenterFace training step on a real batch with the compiled kernels against the same step on
-MindSpore's ops (issue 11 item 1: is the kernels' fine-tuning AP a bug or noise?).
+MindSpore's ops (is a fine-tuning AP that differs with the kernels a bug or noise?).
 
 The step is what train.py runs: the official weights with BatchNorm re-centred on training images
 (`bn_calibration_batches`), training mode, 4 augmented synthetic images at 256x256 with their targets (the
