@@ -1,7 +1,7 @@
 """Evaluate the model of the config: a result folder of test.py (`--pred_dir`), or checkpoints run first.
 
     python eval.py --pred_dir outputs/test/0-140_1610 --ground_truth_path GT_DIR [--eval_iou 0.5]  # CenterFace
-    python eval.py --pred PRED_DIR --gt GT_DIR [--iou 0.5] [--json OUT.json] [--plot OUT.png]       # zoo flags
+    python eval.py --pred PRED_DIR --gt GT_DIR [--eval_iou 0.5]                                   # zoo flags
     python eval.py --config_path configs/centernet_pose.yaml --data_dir COCO_DIR --run_mode val \\
                    --load_checkpoint_path CKPT [--visual_image True --save_result_dir DIR]        # pose (seed)
 

@@ -4,7 +4,7 @@
 training source and the loss; everything else (initial weights, BatchNorm re-centring, the compiled CPU
 kernels, sharding, optimizer, lr schedule, loss scaling, checkpoints, logs) is the same for every model.
 
-Initial weights (`--ckpt_path`, also accepted as the old zoos' `--pretrained` / `--load_checkpoint_path`): a
+Initial weights (`--ckpt_path`, also accepted as the old zoo's `--load_checkpoint_path`): a
 checkpoint holding the whole network initialises it (strict: every parameter); one holding only the backbone
 (the task's `backbone_prefix`, e.g. a converted ImageNet model) initialises the backbone, as does
 `--pretrained_backbone`. Anything else is an error naming what is missing.
