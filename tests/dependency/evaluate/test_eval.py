@@ -373,7 +373,7 @@ def test_cli_from_another_folder(real_subset, tmp_path, repo_root):
 def test_root_eval_wrapper(real_subset, tmp_path, repo_root):
     gt_dir, pred_dir = real_subset[:2]
     done = subprocess.run([sys.executable, str(repo_root / "eval.py"), "--pred", str(pred_dir), "--gt", str(gt_dir),
-                           "--iou", "0.4"], cwd=tmp_path, capture_output=True, text=True, check=True)
+                           "--eval_iou", "0.4"], cwd=tmp_path, capture_output=True, text=True, check=True)
     assert done.stdout.splitlines()[2].startswith("Hard   Val AP: ")
     assert "at IoU 0.4" in done.stderr
 
