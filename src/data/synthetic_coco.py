@@ -16,6 +16,7 @@ generator writes is replaced (its split folders and annotation files), other fil
 a split is written last, atomically, as every image: an interrupted run leaves no annotation file that points
 at missing images.
 """
+import argparse
 import contextlib
 import os
 import shutil
@@ -130,6 +131,19 @@ def write_dataset(out_dir: str, kind: str, sizes: Sequence[int], seed: int, imag
                           separators=(",", ":"))
         result["counts"][split] = counts
     return result
+
+
+def layout_parser(program: str, description: str, default_image_size: int = 512) -> argparse.ArgumentParser:
+    """The command line every COCO-layout generator starts from: --out, --num_train, --num_val, --seed,
+    --image_size (the generator adds its own options and --overwrite)."""
+    parser = argparse.ArgumentParser(prog=program, description=description)
+    parser.add_argument("--out", required=True, help="output folder (train2017/, val2017/, annotations/)")
+    parser.add_argument("--num_train", type=int, required=True)
+    parser.add_argument("--num_val", type=int, required=True)
+    parser.add_argument("--seed", type=int, required=True)
+    parser.add_argument("--image_size", type=int, default=default_image_size,
+                        help="typical long side (drawn in 0.625..1.25 x)")
+    return parser
 
 
 def _exit(line: str, code: int) -> SystemExit:

@@ -61,7 +61,6 @@ then blur / darkening / sensor noise.
 Image sizes: long side image_size x U(0.625, 1.25) (320..640 at 512), short side 0.6..1 of it, 65 %
 landscape. Image i of a split depends only on (seed, split, i); the same seed gives byte-identical files.
 """
-import argparse
 import math
 import time
 from collections import Counter
@@ -76,7 +75,7 @@ from .person_drawing import PART_IDS, ImageMap, draw_person, figure_extent, samp
 from .person_skeleton import FACE_POINTS, NUM_JOINTS, POSE_KIND_PROBABILITIES, Figure3D, Pose, pose_figure, sample_pose
 from .raster import ONE, SHIFT, draw_line, fixed_point
 from .synthetic_coco import coco_document as _document
-from .synthetic_coco import one_line_errors, write_dataset
+from .synthetic_coco import layout_parser, one_line_errors, write_dataset
 from .synthetic_scene import (draw_background, draw_occluder, first_fit, mask_polygons, position_box, sample_finish,
                               tight_box)
 
@@ -353,13 +352,8 @@ def generate(out_dir: str, num_train: int, num_val: int, seed: int, image_size: 
 
 
 def main(argv: Optional[Sequence[str]] = None) -> Dict[str, object]:
-    parser = argparse.ArgumentParser(description="Generate the synthetic COCO person-keypoint data set "
-                                                 "(see the module docstring).")
-    parser.add_argument("--out", required=True, help="output folder (train2017/, val2017/, annotations/)")
-    parser.add_argument("--num_train", type=int, required=True)
-    parser.add_argument("--num_val", type=int, required=True)
-    parser.add_argument("--seed", type=int, required=True)
-    parser.add_argument("--image_size", type=int, default=512, help="typical long side (drawn in 0.625..1.25 x)")
+    parser = layout_parser("python -m src.data.synthetic_pose", "Generate the synthetic COCO person-keypoint data "
+                                                                  "set (see the module docstring).")
     parser.add_argument("--max_people", type=int, default=6, help="most persons per image")
     parser.add_argument("--person_height", type=lambda text: tuple(float(v) for v in text.split(",")),
                         help="LOW,HIGH: person box heights log-uniform in this range of fractions of the image "

@@ -46,9 +46,11 @@ def random_polygon(rng: np.random.Generator, cx: float, cy: float, radius: float
     return np.stack([cx + radii * np.cos(angles), cy + radii * np.sin(angles)], axis=1)
 
 
-def draw_background(rng: np.random.Generator, height: int, width: int, shapes: bool = True) -> np.ndarray:
-    """Gradient, random shapes and lines (float32 RGB); shapes False: the gradient only. (Drawn in area
-    coordinates, as the face generator was written.)"""
+def draw_background(rng: np.random.Generator, height: int, width: int, shapes: bool = True,
+                    outlines: bool = True) -> np.ndarray:
+    """Gradient, random shapes and lines (float32 RGB); shapes False: the gradient only; outlines False: every
+    ellipse filled (30 % are 1-3 px outlines otherwise, which the object generator's rings must not look like;
+    the same numbers are drawn). Drawn in area coordinates, as the face generator was written."""
     c0, c1 = rng.uniform(0, 255, 3).astype(np.float32), rng.uniform(0, 255, 3).astype(np.float32)
     phi = rng.uniform(0, 2 * math.pi)
     ramp_x = np.linspace(0, math.cos(phi), width, dtype=np.float32)
@@ -69,8 +71,10 @@ def draw_background(rng: np.random.Generator, height: int, width: int, shapes: b
         if kind == 0:
             fill_polygon(image, random_polygon(rng, cx, cy, radius, 4), colour, origin=AREA)
         elif kind == 1:
-            draw_ellipse(image, (cx, cy), radius, radius * rng.uniform(0.3, 1), rng.uniform(0, 180), colour,
-                         thickness=-1 if rng.random() < 0.7 else int(rng.integers(1, 4)), origin=AREA)
+            semi_b, angle = radius * rng.uniform(0.3, 1), rng.uniform(0, 180)
+            thickness = -1 if rng.random() < 0.7 else int(rng.integers(1, 4))
+            draw_ellipse(image, (cx, cy), radius, semi_b, angle, colour, thickness=thickness if outlines else -1,
+                         origin=AREA)
         elif kind == 2:
             draw_line(image, (cx, cy), (rng.uniform(0, width), rng.uniform(0, height)), colour, rng.uniform(1, 6),
                       origin=AREA)
@@ -167,7 +171,7 @@ class Finish:
 
 def sample_finish(rng: np.random.Generator, height: int, width: int, effects: bool = True) -> Finish:
     """10 % of images blurred (sigma 0.5..1.2), 10 % darkened (x 0.4..0.7), all with noise of std 0..6 levels;
-    effects False: no blur or darkening (the same numbers are drawn)."""
+    effects False: no blur or darkening (the blur and darkening amounts are then not drawn)."""
     blur = rng.uniform(0.5, 1.2) if rng.random() < 0.1 and effects else 0.0
     darken = rng.uniform(0.4, 0.7) if rng.random() < 0.1 and effects else 1.0
     # grey sensor noise, one draw per pixel shared by the channels: uniform with std 0..6 (uniform draws cost a
