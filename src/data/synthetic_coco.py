@@ -86,6 +86,15 @@ def prepare_output_folder(folder: str, overwrite: bool, owned: Optional[Iterable
     os.makedirs(folder, exist_ok=True)
 
 
+def image_draws(seed: int, split: str, count: int, image_size: int):
+    """(random generator, height, width) of images 0..count-1 of a split, as the writer draws them: the generator
+    seeded with (seed, split code, index), the size from it (synthetic_scene.sample_image_size)."""
+    for index in range(count):
+        rng = np.random.default_rng([seed, SPLIT_CODES[split], index])
+        height, width = sample_image_size(rng, image_size)
+        yield rng, height, width
+
+
 def write_split(out_dir: str, split: str, count: int, seed: int, image_size: int, render: Render,
                 annotate: Annotate, progress: bool, name: str) -> Tuple[List[dict], List[dict], Counter]:
     """Render and write the `count` images of one split (image sizes: synthetic_scene.sample_image_size; JPEG
@@ -94,9 +103,9 @@ def write_split(out_dir: str, split: str, count: int, seed: int, image_size: int
     counts = Counter()
     image_dir = os.path.join(out_dir, split)
     os.makedirs(image_dir, exist_ok=True)
-    for index in tqdm(range(count), desc=f"{name} {split}", unit="img", disable=not progress):
-        rng = np.random.default_rng([seed, SPLIT_CODES[split], index])
-        height, width = sample_image_size(rng, image_size)
+    draws = image_draws(seed, split, count, image_size)
+    for index, (rng, height, width) in enumerate(tqdm(draws, desc=f"{name} {split}", unit="img", total=count,
+                                                      disable=not progress)):
         image, labels, image_counts = render(rng, height, width)
         image_id = ID_BASE[split] + index + 1
         file_name = f"{image_id:012d}.jpg"

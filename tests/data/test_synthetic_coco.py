@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from src.data.synthetic_coco import (EXIT_INTERRUPTED, EXIT_OS, EXIT_USAGE, ID_BASE, one_line_errors,
+from src.data.synthetic_coco import (EXIT_INTERRUPTED, EXIT_OS, EXIT_USAGE, ID_BASE, image_draws, one_line_errors,
                                      prepare_output_folder, write_dataset)
 
 
@@ -54,6 +54,9 @@ def test_layout_ids_and_documents(tmp_path):
             # the label's colour was drawn from the same generator as the image: they agree (JPEG within 3)
             if labels:
                 assert np.abs(decoded[5, 5][::-1].astype(int) - labels[0]["colour"]).max() <= 3
+        # the images are those image_draws describes (what tests render without writing)
+        assert [(image["height"], image["width"]) for image in document["images"]] == \
+            [(height, width) for _, height, width in image_draws(5, split, count, 256)]
         ann_ids += [a["id"] for a in document["annotations"]]
         assert result["counts"][split]["images"] == count
         assert result["counts"][split]["labels"] == len(document["annotations"])

@@ -17,6 +17,7 @@ import pytest
 from src.data import synthetic_objects as so
 from src.data.synthetic_objects import (CLASSES, draw_shape, generate, main, render_scene, sample_colours,
                                         sample_shape)
+from src.data.synthetic_coco import image_draws
 from src.data.synthetic_scene import OCCLUDER_CODE, sample_image_size
 from tests.requirements import require
 
@@ -25,13 +26,10 @@ SENTINEL = -1000.0          # no drawn colour can equal it: every pixel a shape 
 
 @pytest.fixture(scope="module")
 def scenes():
-    """150 scenes at image_size 256 with their backgrounds: every class, crowds, occlusions, border cuts."""
-    rendered = []
-    for index in range(150):
-        rng = np.random.default_rng([9, 0, index])
-        height, width = sample_image_size(rng, 256)
-        rendered.append(render_scene(rng, height, width, keep_background=True))
-    return rendered
+    """The 150 train scenes of seed 9 at image_size 256, with their backgrounds: every class, crowds, occlusions,
+    border cuts."""
+    return [render_scene(rng, height, width, keep_background=True)
+            for rng, height, width in image_draws(9, "train2017", 150, 256)]
 
 
 @pytest.fixture(scope="module")
