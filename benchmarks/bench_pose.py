@@ -9,7 +9,7 @@ Inference, batch 1 at --size, with and without DCN (median of --infer-runs inter
   (a)  MindSpore GRAPH, the project's inference path (`src.inference.model.InferenceModel`: BatchNorm folded)
        with the compiled CPU kernels (`cpu_kernels`, src/models/kernels/: the DCNv2 kernel among them);
   (a0) the same with MindSpore's own ops only;
-  (b)  PyTorch eager, `benchmarks/torch_centernet_pose.py` in eval mode under no_grad (DCN by grid_sample, the
+  (b)  PyTorch eager, `benchmarks/torch_centernet.py` in eval mode under no_grad (DCN by grid_sample, the
        best torch has here), same weights (copied from the MindSpore network), same thread count.
   All three run the same random weights, with the offset convs' biases drawn so that every DCN samples off the
   grid; the table reports how far (a) and (b) are from (a0) as a check that they compute the same function.
@@ -86,7 +86,7 @@ def random_pose_network(cfg, seed=0):
 def torch_twin(network, enable_dcn, train):
     """`TorchDLASeg` carrying `network`'s weights (and BN statistics), in train or eval mode."""
     from benchmarks.torch_centerface import copy_mindspore_weights
-    from benchmarks.torch_centernet_pose import TorchDLASeg
+    from benchmarks.torch_centernet import TorchDLASeg
 
     twin = TorchDLASeg(enable_dcn=enable_dcn, with_fc=False)
     copy_mindspore_weights(twin, network)
@@ -230,7 +230,7 @@ def torch_twin_train_step(cfg, network, images, targets):
     """A callable running one PyTorch training step of the twin of `network` (same weights) on the fixed batch."""
     import torch
 
-    from benchmarks.torch_centernet_pose import pose_loss
+    from benchmarks.torch_centernet import pose_loss
 
     twin = torch_twin(network, cfg.enable_dcn, train=True)
     optimizer = torch.optim.Adam(twin.parameters(), lr=LR, eps=cfg.adam_eps, weight_decay=cfg.weight_decay)

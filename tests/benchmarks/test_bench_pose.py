@@ -1,4 +1,4 @@
-"""Tests for benchmarks/bench_pose.py and the twin loss of benchmarks/torch_centernet_pose.py.
+"""Tests for benchmarks/bench_pose.py and the twin loss of benchmarks/torch_centernet.py.
 
 No timing is asserted. What is: the data part reads real-size synthetic images through the pose task's training
 source and yields every target; the PyTorch twin's loss equals `CenterNetPoseLoss` (so the training comparison
@@ -47,7 +47,7 @@ def test_data_part_reads_real_size_images_and_yields_every_target(pose_source):
 def test_twin_loss_equals_the_mindspore_loss(pose_source):
     """Same raw head maps and targets: every component equal to float32 accumulation (rtol 1e-5)."""
     torch = require("torch")
-    from benchmarks.torch_centernet_pose import pose_loss
+    from benchmarks.torch_centernet import pose_loss
 
     _, targets = training_batch(pose_source, 3)
     rng = np.random.default_rng(0)
