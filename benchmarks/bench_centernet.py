@@ -56,7 +56,7 @@ import numpy as np  # noqa: E402
 
 from benchmarks.bench_train import torch_available  # noqa: E402
 from benchmarks.common import (interleaved_medians, machine_description,  # noqa: E402
-                               restart_with_malloc_tunables, torch_train_step)
+                               mindspore_train_step, restart_with_malloc_tunables, torch_train_step)
 
 LR, LOSS_SCALE = 5e-4, 1024.0  # the original's lr for batch 128 (1x schedules), configs/base.yaml loss_scale
 TARGET_INFER, TARGET_TRAIN, TARGET_DATA = 1.0, 1.0, 60.0
@@ -284,32 +284,12 @@ def twin_loss(arch_heads, target_names):
     return loss
 
 
-def mindspore_train_step(cfg, network, images, targets, cpu_kernels):
-    """A callable running one MindSpore training step of `network` on the fixed batch; None if the kernels were
-    asked for but could not be built."""
-    import mindspore as ms
-
-    from src.engine.optim import build_optimizer, param_groups
-    from src.engine.train_step import NetworkWithLoss, TrainStep, build_loss_scaler
+def task_train_step(cfg, network, images, targets, cpu_kernels):
+    """One MindSpore training step of `network` with the loss of the task of `cfg` (None without the kernels)."""
     from src.tasks import get_task
 
-    network.set_train(True)
-    if cpu_kernels:
-        from src.models.kernels import enable_cpu_kernels
-
-        if not any(enable_cpu_kernels(network).values()):
-            return None
-    optimizer = build_optimizer("adam", param_groups(network, cfg.weight_decay), LR, weight_decay=cfg.weight_decay,
-                                eps=cfg.adam_eps)
-    step = TrainStep(NetworkWithLoss(network, get_task(cfg).build_loss(cfg)), optimizer,
-                     build_loss_scaler("static", LOSS_SCALE))
-    inputs = [ms.Tensor(images)] + [ms.Tensor(t) for t in targets]
-
-    def run():
-        loss, overflow, _, _ = step(*inputs)
-        return float(loss.asnumpy()), bool(overflow.asnumpy())
-
-    return run
+    return mindspore_train_step(network, get_task(cfg).build_loss(cfg), images, targets, LR, cfg.weight_decay,
+                                cfg.adam_eps, LOSS_SCALE, cpu_kernels)
 
 
 def torch_twin_train_step(cfg, network, images, targets, target_names):
@@ -373,13 +353,13 @@ def training_candidates(args, source, arms):
     if "b" in arms:  # the twin copies the initial weights before MindSpore's steps change them
         candidates["b"] = torch_twin_train_step(cfg, network, images, targets, source.column_names[1:])
     if "a" in arms:
-        fast = mindspore_train_step(cfg, random_task_network(cfg), images, targets, cpu_kernels=True)
+        fast = task_train_step(cfg, random_task_network(cfg), images, targets, cpu_kernels=True)
         if fast is None:
             notes.append("(a) skipped: the CPU kernel library could not be built (see the warning)")
         else:
             candidates["a"] = fast
     if "a0" in arms:
-        candidates["a0"] = mindspore_train_step(cfg, network, images, targets, cpu_kernels=False)
+        candidates["a0"] = task_train_step(cfg, network, images, targets, cpu_kernels=False)
     for key, fn in candidates.items():
         start = time.perf_counter()
         fn()
