@@ -141,6 +141,18 @@ def _export_onnx(network, dummy, out, official_names, dynamic=True):
     atomic_write_bytes(out, model.SerializeToString())
 
 
+def _refuse_deformable_convs(network):
+    """ValueError naming the first deformable conv of `network` (any task's): MindSpore 2.10 does not export its
+    DeformableOffsets op to ONNX, and ONNX opset 11 / onnxruntime have no deformable convolution."""
+    from src.models.dcn import ModulatedDeformConv2d
+
+    layers = [name for name, cell in network.cells_and_names() if isinstance(cell, ModulatedDeformConv2d)]
+    if layers:
+        raise ValueError(f"ONNX cannot hold the {len(layers)} deformable convs of this network (first: {layers[0]}): "
+                         "MindSpore does not export DeformableOffsets and ONNX has no deformable conv; export "
+                         "MINDIR, or the network built with enable_dcn False (plain 3x3 convs)")
+
+
 def export_network(network, file_name, file_format, input_shape, device_target="CPU", official_names=True,
                    fold_bn=True, dynamic=True):
     """Export `network` for an input of `input_shape` (N, 3, H, W); returns the written path.
@@ -164,6 +176,8 @@ def export_network(network, file_name, file_format, input_shape, device_target="
     n, c, h, w = input_shape
     if c != 3 or h % 32 or w % 32 or n < 1:
         raise ValueError(f"input shape {tuple(input_shape)}: expected (N>=1, 3, H, W) with H and W multiples of 32")
+    if file_format == "ONNX":
+        _refuse_deformable_convs(network)
     network.set_train(False)
     if fold_bn:
         fold_batchnorm(network)
