@@ -98,3 +98,92 @@ def test_out_of_memory_is_one_line_exit_3_and_other_runtime_errors_keep_their_tr
 
     with pytest.raises(RuntimeError, match="a bug"):
         run(buggy, [])
+
+
+# A script whose main thread sits in one long C call that releases the GIL, as MindSpore's graph execution does
+# (hashlib's key derivation), so that Python's signal handler cannot run until it returns; it prints "started"
+# first, and the call's length after it ends.
+LONG_C_CALL = """
+import hashlib, sys, time
+from dependency.atomic import atomic_write
+from src.model_utils.cli import at_hard_exit, run
+
+def long_call(iterations):
+    start = time.perf_counter()
+    hashlib.pbkdf2_hmac("sha256", b"x", b"salt", iterations)
+    print(f"finished after {time.perf_counter() - start:.2f} s", flush=True)
+
+
+def main(argv):
+    with at_hard_exit(lambda: print("action ran", flush=True)):
+        print("started", flush=True)
+        if argv[2] == "while_writing":  # the long call fills the file
+            atomic_write(argv[1], lambda f: (long_call(int(argv[0])), f.write(b"whole")))
+        else:
+            long_call(int(argv[0]))
+            atomic_write(argv[1], lambda f: f.write(b"after the long call"))
+    return 0
+
+run(main, sys.argv[1:], on_interrupt=lambda: "what was kept")
+"""
+
+
+def _start(repo_root, iterations, out_file, where="before_writing"):
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", LONG_C_CALL, str(iterations), str(out_file), where], cwd=repo_root,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout.readline() == "started\n"
+    return proc
+
+
+@pytest.mark.parametrize("signum", ["SIGINT", "SIGTERM"])
+def test_an_interruption_stops_a_long_c_call_within_seconds(repo_root, tmp_path, signum):
+    """The watchdog ends the process GRACE_SECONDS after the signal with the interrupted line and exit 130, the
+    at_hard_exit actions run, and nothing is written afterwards, although the main thread is still in the C call."""
+    import signal
+    import time
+
+    from src.model_utils.cli import GRACE_SECONDS
+
+    # How long the call takes here: the interrupted one is made to last 6x (GRACE_SECONDS + 5 s).
+    reference = _start(repo_root, 1_000_000, tmp_path / "reference.txt")
+    out, _ = reference.communicate(timeout=300)
+    per_million = float(out.split("finished after ")[1].split()[0])
+    iterations = int(1_000_000 * 6 * (GRACE_SECONDS + 5) / max(per_million, 0.01))
+
+    proc = _start(repo_root, iterations, tmp_path / "never.txt")
+    time.sleep(0.5)
+    sent = time.perf_counter()
+    proc.send_signal(getattr(signal, signum))
+    out, err = proc.communicate(timeout=600)
+    took = time.perf_counter() - sent
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines()[-1] == "error: interrupted; what was kept"
+    assert "action ran" in out and "finished" not in out, out
+    assert took < 3 * (GRACE_SECONDS + 5), took  # the call alone would have taken twice as long
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["reference.txt"]  # nothing written after the signal
+
+
+def test_an_interruption_while_a_file_is_written_waits_for_it(repo_root, tmp_path):
+    """Stopped from the watchdog, the process first lets the main thread finish the file it is writing: the file is
+    whole, no temporary is left, and the exit is still 130 with the interrupted line."""
+    import signal
+    import time
+
+    from src.model_utils.cli import GRACE_SECONDS
+
+    reference = _start(repo_root, 1_000_000, tmp_path / "reference.txt")
+    out, _ = reference.communicate(timeout=300)
+    per_million = float(out.split("finished after ")[1].split()[0])
+    proc = _start(repo_root, int(1_000_000 * 2 * (GRACE_SECONDS + 1) / max(per_million, 0.01)),
+                  tmp_path / "result.txt", "while_writing")
+    time.sleep(0.5)  # inside the call
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=600)
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines()[-1] == "error: interrupted; what was kept"
+    assert "finished after" in out and "action ran" in out
+    assert (tmp_path / "result.txt").read_bytes() == b"whole"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["reference.txt", "result.txt"]
