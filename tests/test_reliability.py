@@ -337,7 +337,7 @@ def test_train_os_faults_before_the_first_checkpoint(tiny_train, read_only, tmp_
                               tmp_path / "a_file" / "run"), EXIT_OS, tmp_path / "a_file")
     folder, preexec = read_only
     one_error_line(run_script("train.py", *tiny_train, *TRAIN_ARGS, "--epochs", "1", "--output_path", folder,
-                              preexec=preexec), EXIT_OS, f"{folder / 'log_rank0.txt'}: Permission denied")
+                              preexec=preexec), EXIT_OS, f"{folder / '.run.json'}: Permission denied")
     full_log = tmp_path / "log_full"
     full_log.mkdir()
     (full_log / "log_rank0.txt").symlink_to("/dev/full")
