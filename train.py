@@ -13,6 +13,7 @@ from pathlib import Path
 
 from src.model_utils.cli import run
 from src.model_utils.config import parse_config
+from src.model_utils.moxing_adapter import moxing_wrapper
 from src.tasks import get_task
 
 _OUTPUT = {}
@@ -22,6 +23,10 @@ def main(argv=None):
     cfg = parse_config(argv, description=__doc__, script="train")
     task = get_task(cfg)
     _OUTPUT["path"] = Path(cfg.output_path)
+    return moxing_wrapper(cfg)(train)(task, cfg)  # ModelArts: data in, outputs out (src/model_utils/moxing_adapter.py)
+
+
+def train(task, cfg):
     from src.engine.run import check_inputs
 
     check_inputs(task, cfg)  # before MindSpore loads: bad paths fail in a fraction of a second
