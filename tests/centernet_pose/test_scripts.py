@@ -250,3 +250,28 @@ def test_images_listed_but_absent_are_named_skipped_and_exit_1(plain_ckpt, coco_
     assert "3 images of person_keypoints_val2017.json" in result.stdout + result.stderr
     results = json.loads((out / plain_ckpt.stem / "val_pred_eval.json").read_text())
     assert {r["image_id"] for r in results} and int(absent.stem) not in {r["image_id"] for r in results}
+
+
+@pytest.mark.parametrize("damage, expected", [
+    ("15 joints", "'keypoints' must be the 17 COCO joint names"),
+    ("no keypoints field", "'keypoints' must be a list of 51 numbers"),
+])
+def test_a_malformed_annotation_file_is_refused_before_any_image_runs(plain_ckpt, coco_dir, tmp_path, damage,
+                                                                      expected):
+    """eval.py checks the ground truth's content up front (as train.py and the converter do), not after running
+    every image: one error line, exit 2, no result folder."""
+    data = tmp_path / "coco"
+    shutil.copytree(coco_dir, data)
+    path = data / "annotations" / "person_keypoints_val2017.json"
+    annotations = json.loads(path.read_text())
+    if damage == "15 joints":
+        annotations["categories"][0]["keypoints"] = annotations["categories"][0]["keypoints"][:15]
+    else:
+        del annotations["annotations"][1]["keypoints"]
+    path.write_text(json.dumps(annotations))
+    out = tmp_path / "out"
+    result = run_script("eval.py", "--data_dir", data, "--load_checkpoint_path", plain_ckpt, "--save_result_dir", out,
+                        "--enable_dcn", "False")
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert error_line(result).startswith(f"error: {path}") and expected in error_line(result)
+    assert "test: " not in result.stdout and not out.exists()
