@@ -6,12 +6,13 @@
 
 One run per output folder: without `--resume True`, an `--output_path` whose ckpt/ holds checkpoints is refused
 (exit 2, nothing written); other files there are left alone. `--resume True` continues from the newest checkpoint
-that reads whole (a truncated newer one is skipped, with a warning). Exit code: see README "Exit codes"; Ctrl-C
-(exit 130) says where the last checkpoint is.
+that reads whole (a truncated newer one is skipped, with a warning). Exit code: see README "Exit codes" (1: training
+done, but some images could not be read and were skipped, each named); Ctrl-C (exit 130) says where the last
+checkpoint is.
 """
 from pathlib import Path
 
-from src.model_utils.cli import run
+from src.model_utils.cli import EXIT_PARTIAL, run
 from src.model_utils.config import parse_config
 from src.model_utils.moxing_adapter import moxing_wrapper
 from src.tasks import get_task
@@ -35,8 +36,8 @@ def train(task, cfg):
     device = init_device(cfg.device_target, cfg.device_id, cfg.mode, cfg.is_distributed, cfg.seed)
     from src.engine.run import run as train_run
 
-    train_run(task, cfg, device)
-    return 0
+    summary = train_run(task, cfg, device)
+    return EXIT_PARTIAL if summary["unreadable_images"] else 0
 
 
 def last_checkpoint_line():

@@ -221,6 +221,25 @@ def test_the_run_folder_is_marked_and_another_scripts_folder_is_refused(first_ru
     assert sorted(p.name for p in other.iterdir()) == [".run.json", "photo.json"]
 
 
+@pytest.mark.slow
+def test_unreadable_images_are_named_skipped_and_exit_1(tiny_set, tmp_path):
+    """README's policy on every route: a missing and a corrupt training image are each named, training goes on
+    with the others, and the exit code is 1 (done, some inputs unreadable)."""
+    images = tmp_path / "images"
+    shutil.copytree(tiny_set[1], images)
+    names = sorted(p.name for p in images.iterdir())
+    (images / names[0]).unlink()
+    (images / names[1]).write_bytes((images / names[1]).read_bytes()[:300])
+    proc = run_train("--train_json", tiny_set[0], "--train_image_dir", images, "--output_path", tmp_path / "out",
+                     *TRAIN_ARGS, "--epochs", "1")
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    output = proc.stdout + proc.stderr
+    assert f"{images / names[0]}: no such image file" in output
+    assert f"cannot read image {images / names[1]}" in output
+    assert "training on 7 images" in output and "skipped (each named in a warning above)" in output
+    assert sorted(p.name for p in (tmp_path / "out" / "ckpt").iterdir()) == ["0-1_1.ckpt"]  # 7 images: 1 step
+
+
 # ---------------------------------------------------------------- digest helper
 
 def test_digest_arrays_against_hashlib_and_its_sensitivity():

@@ -103,7 +103,7 @@ class CenterNetPoseTask(Task):
 
             json_path = Path(cfg.data_dir) / "annotations" / f"person_keypoints_{cfg.train_split}.json"
             records = load_person_keypoints(json_path, Path(cfg.data_dir) / cfg.train_split,
-                                            crowd_as_persons=cfg.crowd_as_persons)
+                                            crowd_as_persons=cfg.crowd_as_persons, check_images=False)
             name = str(json_path)
         height, width = cfg.train_size
         output = (height // cfg.down_ratio, width // cfg.down_ratio)

@@ -243,7 +243,17 @@ def run(task, cfg, device):
         _log_state(logger, "initial", device, network, optimizer)
     summary = trainer.train(resume=cfg.resume)
     _log_state(logger, "final", device, network, optimizer)
-    if getattr(source, "skipped_images", 0):
-        logger.warning("%d unreadable images were skipped in this process (see the warnings above)",
-                       source.skipped_images)
+    summary["unreadable_images"] = unreadable_report(logger)
     return summary
+
+
+def unreadable_report(logger):
+    """How often this process and its data workers met an unreadable image (src/data/dataset.py), said in one log
+    line when it happened: train.py then exits 1 (README "Exit codes")."""
+    from src.data.dataset import unreadable_images_seen
+
+    count = unreadable_images_seen()
+    if count:
+        logger.warning("an image could not be read %d time(s) and was skipped (each named in a warning above); "
+                       "training used the others (exit code 1)", count)
+    return count
