@@ -10,6 +10,7 @@ that reads whole (a truncated newer one is skipped, with a warning). Exit code: 
 done, but some images could not be read and were skipped, each named); Ctrl-C (exit 130) says where the last
 checkpoint is.
 """
+import logging
 from pathlib import Path
 
 from src.model_utils.cli import EXIT_PARTIAL, run
@@ -28,9 +29,12 @@ def main(argv=None):
 
 
 def train(task, cfg):
+    from src.engine.memory import check_training_memory
     from src.engine.run import check_inputs
 
-    check_inputs(task, cfg)  # before MindSpore loads: bad paths fail in a fraction of a second
+    # Before MindSpore loads and before anything is written: a run that cannot fit and bad paths fail at once.
+    check_training_memory(task, cfg, logging.getLogger("train"))
+    check_inputs(task, cfg)
     from src.model_utils.device import init_device
 
     device = init_device(cfg.device_target, cfg.device_id, cfg.mode, cfg.is_distributed, cfg.seed)
@@ -53,4 +57,4 @@ def last_checkpoint_line():
 
 
 if __name__ == "__main__":
-    run(main, on_interrupt=last_checkpoint_line)
+    run(main, on_interrupt=last_checkpoint_line, memory_keys=("--train_size", "--batch_size"))

@@ -118,6 +118,16 @@ class CenterNetPoseTask(Task):
                     f" ({summary})" if summary is not None else "")
         return source
 
+    def training_memory(self, cfg):
+        """Fitted to train.py runs at batch 1-2, 128-256 px, with and without DCN (benchmarks/bench_memory.py --model
+        pose / pose_nodcn, README "Memory"): within 0.02 GB of each; with DCN at 512x512 batch 8 it predicts 17.0 GB
+        where benchmarks/bench_pose.py measured 16.3 GB."""
+        from src.engine.memory import MemoryModel
+
+        if cfg.enable_dcn:
+            return MemoryModel(1.535, 7924, "benchmarks/bench_memory.py --part train --model pose")
+        return MemoryModel(1.488, 5936, "benchmarks/bench_memory.py --part train --model pose_nodcn")
+
     def build_loss(self, cfg):
         from src.centernet_pose.loss import CenterNetPoseLoss, PoseHeadsLoss
 

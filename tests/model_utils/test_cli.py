@@ -187,3 +187,19 @@ def test_an_interruption_while_a_file_is_written_waits_for_it(repo_root, tmp_pat
     assert "finished after" in out and "action ran" in out
     assert (tmp_path / "result.txt").read_bytes() == b"whole"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["reference.txt", "result.txt"]
+
+
+def test_an_out_of_memory_line_names_the_scripts_own_keys(capsys):
+    """train.py's keys are --train_size and --batch_size (inference's --max_input_side / --input_size mean nothing
+    there); a MemoryError carrying its own line (train.py's estimate) is printed as it is."""
+    from src.engine.memory import InsufficientMemoryError
+
+    for error, expected in ((MemoryError(), "error: out of memory (a smaller --train_size or --batch_size needs less)"),
+                            (InsufficientMemoryError("out of memory: training x needs 9 GB"),
+                             "error: out of memory: training x needs 9 GB")):
+        def main(argv, error=error):
+            raise error
+
+        with pytest.raises(SystemExit) as exit_info:
+            run(main, [], memory_keys=("--train_size", "--batch_size"))
+        assert exit_info.value.code == 3 and capsys.readouterr().err == expected + "\n"
