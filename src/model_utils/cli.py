@@ -115,19 +115,19 @@ class _Interrupts:
         os.write(self.write_fd, b"\0")  # wakes the watchdog, which then closes the pipe
 
     def _watch(self):
+        received = 0  # interruptions signalled so far; the main thread's handler counts those it took up
         while True:
-            received = os.read(self.read_fd, 64)
+            data = os.read(self.read_fd, 64)
             if self.stopped:
                 os.close(self.read_fd)
                 os.close(self.write_fd)
                 return
-            if not {signal.SIGINT, signal.SIGTERM} & set(received):
-                continue
-            seen, deadline = self.taken_up, time.monotonic() + GRACE_SECONDS
-            while self.taken_up == seen and not self.stopped and time.monotonic() < deadline:
+            received += sum(byte in (signal.SIGINT, signal.SIGTERM) for byte in data)
+            deadline = time.monotonic() + GRACE_SECONDS
+            while self.taken_up < received and not self.stopped and time.monotonic() < deadline:
                 time.sleep(0.05)
             with self.state:
-                if self.taken_up != seen or self.stopped:
+                if self.taken_up >= received or self.stopped:
                     continue
                 self.ending = True
             self._end_process()

@@ -203,3 +203,36 @@ def test_an_out_of_memory_line_names_the_scripts_own_keys(capsys):
         with pytest.raises(SystemExit) as exit_info:
             run(main, [], memory_keys=("--train_size", "--batch_size"))
         assert exit_info.value.code == 3 and capsys.readouterr().err == expected + "\n"
+
+
+SLOW_CLEAN_UP = """
+import sys, time
+from src.model_utils.cli import GRACE_SECONDS, at_hard_exit, run
+
+def main(argv):
+    with at_hard_exit(lambda: print("hard exit action ran", flush=True)):
+        try:
+            print("started", flush=True)
+            time.sleep(60)
+        finally:  # what the run does after taking up the interruption (ModelArts: copying its outputs out)
+            time.sleep(GRACE_SECONDS + 2)
+            print("clean-up done", flush=True)
+
+run(main, sys.argv[1:], on_interrupt=lambda: "what was kept")
+"""
+
+
+def test_an_interruption_taken_up_by_the_main_thread_is_not_cut_short_by_the_watchdog(repo_root):
+    """The main thread took the SIGTERM up (between two Python steps) and cleans up for longer than GRACE_SECONDS:
+    the watchdog stands aside, the clean-up finishes and the interrupted line is printed once."""
+    import signal
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", SLOW_CLEAN_UP], cwd=repo_root, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    assert proc.stdout.readline() == "started\n"
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert out == "clean-up done\n" and err.count("error: interrupted") == 1
