@@ -226,7 +226,7 @@ def test_keep_res_bound_equals_the_scale_that_fits_and_fixed_res_is_unbounded():
 
 def test_the_pose_model_bounds_its_original_size_input_lower_than_centerface():
     """predict.py --config_path configs/centernet_pose.yaml --keep_res True on a 10000x8000 photo: the pose model's
-    own bound (1536 px: DLA-34 with DCN needs 0.76 GB + 1.95 GB per megapixel, 6x CenterFace) applies, not
+    own bound (1536 px: DLA-34 with DCN needs 0.76 GB + 1.95 GB per megapixel, CenterFace 0.25 GB) applies, not
     CenterFace's 4096 (which gave a 4096x3296 input: 26 GB by that line)."""
     from src.inference.passes import plan_passes
     from src.model_utils.config import parse_config
