@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.processes import interrupt_at
+
 ROOT = Path(__file__).resolve().parents[1]
 POSE = ["--config_path", str(ROOT / "configs" / "centernet_pose.yaml")]
 FACE_TRAIN = ["--batch_size", "4", "--train_size", "64,64", "--num_workers", "1", "--log_interval", "1",
@@ -148,18 +150,9 @@ def test_a_stopped_training_job_still_uploads_its_checkpoints(job, tiny_set):
     data = job.obs / "faces"
     shutil.copytree(Path(tiny_set[0]).parent, data / "train")
     args = [*job.args("train", data=data), "--train_json", "train/train.json", *FACE_TRAIN]
-    proc = subprocess.Popen(job.command("train.py", *args, "--epochs", "50"), cwd=job.cwd, env=job.env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        for line in proc.stdout:
-            if "saved checkpoint" in line:
-                proc.send_signal(signal.SIGTERM)
-                break
-        _, stderr = proc.communicate(timeout=600)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 130, stderr[-3000:]
+    code, stderr = interrupt_at(job.command("train.py", *args, "--epochs", "50"),
+                                lambda line: "saved checkpoint" in line, signal.SIGTERM, cwd=job.cwd, env=job.env())
+    assert code == 130, stderr[-3000:]
     uploaded = sorted(p.name for p in (job.obs / "train" / "ckpt").iterdir())
     assert uploaded and uploaded[0] == "0-1_2.ckpt"
     assert job.copies()[-1] == ("copy_parallel", str(job.cache / "train" / "out"), job.url(job.obs / "train"))

@@ -26,6 +26,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.processes import interrupt_at
+
 ROOT = Path(__file__).resolve().parents[1]
 CLONE_NEWUSER = 0x10000000
 EXIT_USAGE, EXIT_OS, EXIT_INTERRUPTED = 2, 3, 130
@@ -404,18 +406,9 @@ def test_disk_full_at_the_checkpoint_write_is_one_line_and_leaves_no_temporary(t
 
 def _train_until_interrupted(args, checkpoint_name):
     """train.py with `args`, sent SIGINT (Ctrl-C) once `checkpoint_name` is saved; (return code, stderr)."""
-    proc = subprocess.Popen([sys.executable, str(ROOT / "train.py"), *map(str, args)], cwd=ROOT, env=ENV,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        for line in proc.stdout:
-            if "saved checkpoint" in line and line.rstrip().endswith(checkpoint_name):
-                proc.send_signal(signal.SIGINT)
-                break
-        _, stderr = proc.communicate(timeout=600)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    return proc.returncode, stderr
+    return interrupt_at([sys.executable, str(ROOT / "train.py"), *map(str, args)],
+                        lambda line: "saved checkpoint" in line and line.rstrip().endswith(checkpoint_name),
+                        signal.SIGINT, cwd=ROOT, env=ENV)
 
 
 @pytest.mark.slow

@@ -49,8 +49,8 @@ def test_refusal_names_train_py_keys_and_what_fits():
         check_training_memory(task, cfg, available=20.0)
     line = str(error.value)
     need = task.training_memory(cfg).need_gb(32, 512, 512)
-    assert "\n" not in line and line.startswith(
-        f"out of memory: training centernet_pose at --train_size 512,512 with --batch_size 32 needs about {need:.1f} GB")
+    assert "\n" not in line and line.startswith(f"out of memory: training centernet_pose at --train_size 512,512 "
+                                                f"with --batch_size 32 needs about {need:.1f} GB")
     model = task.training_memory(cfg)
     batch, (h, w) = model.largest_batch(512, 512, 20.0), model.largest_size(32, 512, 512, 20.0)
     assert line.endswith(f"20.0 GB available: --batch_size {batch} fits at this --train_size or --train_size {h},{w} "
