@@ -25,7 +25,7 @@ ways it is as fast as any: one grid_sample over all nine points at once measured
 loss with the straight-through clip on hm and hm_hp, L1 regressions normalised as there); `ctdet_loss` is the
 original ctdet objective (hm focal + 0.1 wh L1 + reg L1, RegL1Loss normalisation); both are built from the shared
 torch losses of `benchmarks/torch_centerface.py`. Used by the network parity tests (with the helpers of
-tests/models/torch_reference.py), tests/models/kernels and benchmarks/bench_pose.py (speed).
+tests/models/torch_reference.py), tests/models/kernels and benchmarks/bench_centernet.py (speed).
 """
 import math
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dependency.atomic import make_folder, reraise_naming
+from dependency.atomic import WRITES, make_folder, reraise_naming
 from src.onnx_utils import OFFICIAL_INPUT, OFFICIAL_OUTPUTS, make_dynamic
 
 EXTENSIONS = {"MINDIR": ".mindir", "ONNX": ".onnx", "AIR": ".air"}
@@ -190,12 +190,13 @@ def export_network(network, file_name, file_format, input_shape, device_target="
     # Export under a temporary name, then move: a crash never leaves a truncated model behind.
     tmp_stem = out.parent / f".{out.stem}.{os.getpid()}.part"
     tmp = Path(f"{tmp_stem}{EXTENSIONS[file_format]}")
-    try:
-        ms.export(network, dummy, file_name=str(tmp_stem), file_format=file_format)
-        os.replace(tmp, out)
-    except OSError as err:  # name the model file, not the temporary (full disk, read-only folder)
-        reraise_naming(err, out)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    with WRITES:
+        try:
+            ms.export(network, dummy, file_name=str(tmp_stem), file_format=file_format)
+            os.replace(tmp, out)
+        except OSError as err:  # name the model file, not the temporary (full disk, read-only folder)
+            reraise_naming(err, out)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
     return out

@@ -11,7 +11,8 @@ network                `build_network(cfg)` (training form, with BatchNorm); `he
                        `onnx_names(cfg)` (graph names of an ONNX export)
 training data           `check_train_inputs(cfg)` (before MindSpore loads); `training_source(cfg, logger)`: a random-
                        access source (`len`, `source[i]` -> tuple of arrays named `column_names`, `set_epoch`,
-                       `seed`) that `src/data/dataset.py` batches and shards
+                       `seed`) that `src/data/dataset.py` batches and shards; `training_memory(cfg)`: the measured
+                       memory line of a training run on CPU (src/engine/memory.py)
 loss                   `build_loss(cfg)`: a Cell `(*network outputs, *targets) -> (total, *components)`;
                        `loss_components`: the component names logged per epoch
 inference              `make_input(image_rgb, one_pass, options)` -> (CHW float32, InputMeta); `decode(heads, meta,
@@ -78,6 +79,11 @@ class Task:
     def training_source(self, cfg, logger):
         """The random-access training source (see the module docstring)."""
         raise NotImplementedError
+
+    def training_memory(self, cfg):
+        """The `src.engine.memory.MemoryModel` of training `cfg` on CPU (measured peak per batch pixel), or None
+        (not estimated)."""
+        return None
 
     def build_loss(self, cfg):
         """The loss Cell; returns (total, *components) with `loss_components` names."""
