@@ -67,7 +67,9 @@ bench: build weights $(TEST_STAMP)
 	$(PY) benchmarks/bench_data.py
 	$(PY) benchmarks/bench_train.py
 	$(PY) benchmarks/bench_coco_eval.py
-	$(PY) benchmarks/bench_pose.py
+	$(PY) benchmarks/bench_centernet.py
+	$(PY) benchmarks/bench_centernet.py --model ctdet_resdcn18
+	$(PY) benchmarks/bench_centernet.py --model ctdet_dla --part infer
 
 clean:
 	rm -rf build .cache/build.stamp

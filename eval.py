@@ -12,12 +12,16 @@ CenterNet pose pycocotools' keypoint and bbox tables. Exit code: see README "Exi
 """
 from src.model_utils.cli import EXIT_PARTIAL, run
 from src.model_utils.config import parse_config
+from src.model_utils.moxing_adapter import moxing_wrapper
 from src.tasks import get_task
 
 
 def main(argv=None):
     cfg = parse_config(argv, description=__doc__, script="eval")
-    task = get_task(cfg)
+    return moxing_wrapper(cfg)(evaluate)(get_task(cfg), cfg)  # ModelArts: data and checkpoints in, results out
+
+
+def evaluate(task, cfg):
     from src.evaluation.sweep import evaluate_results, test_checkpoints
 
     if cfg.pred_dir:

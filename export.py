@@ -8,16 +8,27 @@ CenterNet pose: BGR (x/255 - mean)/std NCHW) and returns its heads in order (the
 model's section). An ONNX graph names them as the task says (`input_name`, `output_names`: CenterFace the
 official input.1 and 537..540, CenterNet pose "input" and the head names).
 """
+from pathlib import Path
+
 import numpy as np  # noqa: F401  (keeps numpy's import ahead of MindSpore's)
 
 from src.model_utils.cli import require, run
 from src.model_utils.config import ConfigError, parse_config
+from src.model_utils.moxing_adapter import moxing_wrapper
 from src.tasks import get_task
 
 
 def main(argv=None):
     cfg = parse_config(argv, description=__doc__, script="export")
     task = get_task(cfg)
+
+    def into_output_path():  # ModelArts uploads output_path: the exported file goes there (as the zoo's export)
+        cfg.file_name = str(Path(cfg.output_path) / (cfg.file_name or task.name))
+
+    return moxing_wrapper(cfg, pre_process=into_output_path)(export)(task, cfg)
+
+
+def export(task, cfg):
     require(cfg, "ckpt_path", hint="the checkpoint to export (also --ckpt_file)")
     if len(cfg.input_size) != 2:
         raise ConfigError(f"--input_size {cfg.input_size}: export needs a fixed H,W")

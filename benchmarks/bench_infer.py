@@ -73,15 +73,16 @@ def memory_probe(ckpt, height, width, extra=()):
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def memory_table(ckpt, sizes, photo=None):
-    """Print the peak-memory table (module docstring), a row as soon as it is measured; returns the rows."""
-    print(f"\npredict.py path, CenterFace, one image at its original size; {machine_description()}")
+def memory_table(ckpt, sizes, photo=None, model_args=(), name="CenterFace"):
+    """Print the peak-memory table (module docstring), a row as soon as it is measured; returns the rows.
+    model_args: config flags selecting another model (benchmarks/bench_memory.py: CenterNet pose)."""
+    print(f"\npredict.py path, {name}, one image at its original size; {machine_description()}")
     print("| image | network input | megapixels in | peak RSS (GB) | increase over load (GB) | GB per MP | "
           "detect (s) |")
     print("|---|---|---:|---:|---:|---:|---:|", flush=True)
-    runs = [((h, w), ["--max_input_side", "0"], "") for h, w in sizes]
+    runs = [((h, w), [*model_args, "--max_input_side", "0"], "") for h, w in sizes]
     if photo is not None:
-        runs.append((photo, [], " (default max_input_side)"))
+        runs.append((photo, list(model_args), " (default max_input_side)"))
     rows = []
     for (height, width), extra, note in runs:
         try:
@@ -94,13 +95,15 @@ def memory_table(ckpt, sizes, photo=None):
         grow = (row["peak_kb"] - row["before_kb"]) / 2 ** 20
         print(f"| {width}x{height}{note} | {w}x{h} | {mp:.2f} | {row['peak_kb'] / 2 ** 20:.2f} | {grow:.2f} | "
               f"{grow / mp:.3f} | {row['seconds']:.1f} |", flush=True)
-        rows.append({"size": (height, width), "bounded": not extra, "megapixels": mp, **row})
+        rows.append({"size": (height, width), "bounded": "--max_input_side" not in extra, "megapixels": mp, **row})
     plain = [r for r in rows if not r["bounded"]]
     if len(plain) >= 2:
         mps = np.array([r["megapixels"] for r in plain])
         peaks = np.array([r["peak_kb"] / 2 ** 20 for r in plain])
         slope, intercept = np.polyfit(mps, peaks, 1)
-        print(f"\nlinear fit of the peak: {intercept:.2f} GB + {slope:.3f} GB per megapixel of network input")
+        seconds, per_mp = np.polyfit(mps, [r["seconds"] for r in plain], 1)[::-1]
+        print(f"\nlinear fit of the peak: {intercept:.2f} GB + {slope:.3f} GB per megapixel of network input; "
+              f"detect: {seconds:.1f} s + {per_mp:.2f} s per megapixel")
     return rows
 
 

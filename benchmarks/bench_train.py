@@ -41,8 +41,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch is imported;
 
 import numpy as np  # noqa: E402
 
-from benchmarks.common import (interleaved_medians, machine_description, restart_with_malloc_tunables,  # noqa: E402
-                               torch_train_step)
+from benchmarks.common import (interleaved_medians, machine_description, mindspore_train_step,  # noqa: E402
+                               restart_with_malloc_tunables, torch_train_step)
 
 # The zoo recipe (docs/design.md "The old zoo's CenterFace recipe"): Adam, lr 5e-4 (1 device), weight decay 5e-4 off
 # bias/BN, loss scale 1024.
@@ -84,8 +84,6 @@ def mindspore_step(images, targets, threads, jit_level=None, cpu_kernels=False):
     """
     import mindspore as ms
 
-    from src.engine.optim import build_optimizer, param_groups
-    from src.engine.train_step import NetworkWithLoss, TrainStep, build_loss_scaler
     from src.centerface.loss import CenterFaceLoss
     from src.centerface.network import CenterFace
     from src.tasks import get_task
@@ -98,23 +96,8 @@ def mindspore_step(images, targets, threads, jit_level=None, cpu_kernels=False):
     if ms.get_context("device_target") != "CPU":
         ms.set_device("CPU")
     ms.set_seed(0)
-    network = CenterFace(get_task("centerface").heads)
-    network.set_train(True)
-    if cpu_kernels:
-        from src.models.kernels import enable_cpu_kernels
-
-        if not any(enable_cpu_kernels(network, num_threads=threads).values()):
-            return None
-    optimizer = build_optimizer("adam", param_groups(network, WEIGHT_DECAY), LR, weight_decay=WEIGHT_DECAY)
-    step = TrainStep(NetworkWithLoss(network, CenterFaceLoss()), optimizer,
-                     build_loss_scaler("static", LOSS_SCALE))
-    inputs = [ms.Tensor(images)] + [ms.Tensor(t) for t in targets]
-
-    def run():
-        loss, overflow, _, _ = step(*inputs)
-        return float(loss.asnumpy()), bool(overflow.asnumpy())
-
-    return run
+    return mindspore_train_step(CenterFace(get_task("centerface").heads), CenterFaceLoss(), images, targets, LR,
+                                WEIGHT_DECAY, loss_scale=LOSS_SCALE, cpu_kernels=cpu_kernels, num_threads=threads)
 
 
 def torch_step(images, targets, threads):

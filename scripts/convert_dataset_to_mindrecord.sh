@@ -12,8 +12,12 @@ usage: bash scripts/convert_dataset_to_mindrecord.sh COCO_DIR MINDRECORD_DIR [--
   --key value     other options of src/data/mindrecord.py: --mindrecord_prefix P (default coco_hp.train.mind),
                   --shards N (8), --split S (train2017), --overwrite (replace an existing set of the prefix),
                   --skip_crowd (crowd regions are not persons; default: persons without joints, as the original)
-Keeps the images with at least one person (empty boxes are not persons) and prints what was kept and dropped. Runs ${PYTHON:-python} (e.g. PYTHON=.venv/bin/python); DRY_RUN=1 prints the command instead.
-Exit status: 0 done, 2 bad arguments, 1 conversion failed (the message names the file and the problem).
+Keeps the images with at least one person (empty boxes are not persons) and prints what was kept and dropped; an
+image that cannot be read is named and left out. Runs ${PYTHON:-python} (e.g. PYTHON=.venv/bin/python); DRY_RUN=1
+prints the command instead.
+Exit status (README "Exit codes"): 0 done; 1 done, some images unreadable (each named); 2 bad input (one error:
+line naming the file and the problem); 3 operating-system error (permission, disk full, a file in the way);
+130 interrupted.
 USAGE
 }
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dependency.atomic import make_folder, reraise_naming
+from dependency.atomic import WRITES, make_folder, reraise_naming
 from src.onnx_utils import make_dynamic
 
 EXTENSIONS = {"MINDIR": ".mindir", "ONNX": ".onnx", "AIR": ".air"}
@@ -141,6 +141,18 @@ def _export_onnx(network, dummy, out, names=None, dynamic=True):
     atomic_write_bytes(out, model.SerializeToString())
 
 
+def _refuse_deformable_convs(network):
+    """ValueError naming the first deformable conv of `network` (any task's): MindSpore 2.10 does not export its
+    DeformableOffsets op to ONNX, and ONNX opset 11 / onnxruntime have no deformable convolution."""
+    from src.models.dcn import ModulatedDeformConv2d
+
+    layers = [name for name, cell in network.cells_and_names() if isinstance(cell, ModulatedDeformConv2d)]
+    if layers:
+        raise ValueError(f"ONNX cannot hold the {len(layers)} deformable convs of this network (first: {layers[0]}): "
+                         "MindSpore does not export DeformableOffsets and ONNX has no deformable conv; export "
+                         "MINDIR, or the network built with enable_dcn False (plain 3x3 convs)")
+
+
 def export_network(network, file_name, file_format, input_shape, device_target="CPU", names=None,
                    fold_bn=True, dynamic=True):
     """Export `network` for an input of `input_shape` (N, 3, H, W); returns the written path.
@@ -164,6 +176,8 @@ def export_network(network, file_name, file_format, input_shape, device_target="
     n, c, h, w = input_shape
     if c != 3 or h % 32 or w % 32 or n < 1:
         raise ValueError(f"input shape {tuple(input_shape)}: expected (N>=1, 3, H, W) with H and W multiples of 32")
+    if file_format == "ONNX":
+        _refuse_deformable_convs(network)
     network.set_train(False)
     if fold_bn:
         fold_batchnorm(network)
@@ -176,12 +190,13 @@ def export_network(network, file_name, file_format, input_shape, device_target="
     # Export under a temporary name, then move: a crash never leaves a truncated model behind.
     tmp_stem = out.parent / f".{out.stem}.{os.getpid()}.part"
     tmp = Path(f"{tmp_stem}{EXTENSIONS[file_format]}")
-    try:
-        ms.export(network, dummy, file_name=str(tmp_stem), file_format=file_format)
-        os.replace(tmp, out)
-    except OSError as err:  # name the model file, not the temporary (full disk, read-only folder)
-        reraise_naming(err, out)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    with WRITES:
+        try:
+            ms.export(network, dummy, file_name=str(tmp_stem), file_format=file_format)
+            os.replace(tmp, out)
+        except OSError as err:  # name the model file, not the temporary (full disk, read-only folder)
+            reraise_naming(err, out)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
     return out

@@ -317,3 +317,67 @@ def test_export_script_missing_ckpt_exits_2(repo_root, tmp_path):
     res = run_export_script(repo_root, "--ckpt_file", str(missing), "--file_name", str(tmp_path / "x"))
     assert res.returncode == 2
     assert res.stderr.strip().splitlines()[-1] == f"error: checkpoint {missing}: no such file"
+
+
+# ---------------------------------------------------------------------------------------------- CenterNet ResNet
+# The network of ctdet_coco_resdcn18 (src/models/resnet_dcn.py): full ConvTranspose 4x4/2 + BN (folded on export),
+# the stem's Pad + MaxPool; random weights and BN statistics far from the identity, so folding matters.
+CTDET_HEADS = (("hm", 80), ("wh", 2), ("reg", 2))
+
+
+def random_resnet_dcn(enable_dcn, seed):
+    from src.models.resnet_dcn import ResNetDCN
+    from tests.models.test_fold_bn import randomise_batchnorm
+
+    ms.set_seed(seed)
+    net = ResNetDCN(CTDET_HEADS, enable_dcn=enable_dcn)
+    randomise_batchnorm(net, np.random.default_rng(seed))
+    rng = np.random.default_rng(seed)
+    for name, param in net.parameters_and_names():
+        if name.endswith("conv_offset_mask.bias"):  # offsets off the grid
+            param.set_data(ms.Tensor(np.concatenate([rng.uniform(-1.5, 1.5, 18), rng.normal(0, 1, 9)]).astype(
+                np.float32)))
+    net.set_train(False)
+    return net
+
+
+def test_resnet_onnx_without_dcn_runs_any_size_like_the_cell(tmp_path):
+    """enable_dcn False: one export at 256x256 runs in onnxruntime at other sizes and batches like the (folded) Cell;
+    the full ConvTranspose keeps explicit pads (no output_shape: the size comes from the input) and the stem's
+    pool exports as Pad + MaxPool."""
+    import onnx
+
+    net = random_resnet_dcn(False, seed=1)
+    path = export_network(net, tmp_path / "resdcn18", "ONNX", (1, 3, 256, 256))
+    model = onnx.load(str(path))
+    assert {n.op_type for n in model.graph.node} <= {"Conv", "ConvTranspose", "Relu", "Add", "MaxPool", "Pad",
+                                                     "Constant"}
+    deconvs = [n for n in model.graph.node if n.op_type == "ConvTranspose"]
+    assert len(deconvs) == 3 and not any(n.op_type == "BatchNormalization" for n in model.graph.node)
+    for node in deconvs:
+        assert attributes(node) == {"kernel_shape": [4, 4], "strides": [2, 2], "pads": [1, 1, 1, 1],
+                                    "dilations": [1, 1], "group": 1}, node.name
+    assert dims(model.graph.input[0]) == ["N", 3, "H", "W"]
+    session = ort_session(path, dynamic=False)
+    for shape in ((1, 3, 128, 128), (2, 3, 192, 256)):
+        x = np.random.default_rng(shape[2]).standard_normal(shape).astype(np.float32)
+        got = session.run(None, {session.get_inputs()[0].name: x})
+        for (name, channels), a, b in zip(CTDET_HEADS, got, cell_outputs(net, x)):
+            assert a.shape == b.shape == (shape[0], channels, shape[2] // 4, shape[3] // 4), name
+            np.testing.assert_allclose(a, b, rtol=0, atol=head_tolerance(b), err_msg=name)
+
+
+def test_resnet_dcn_mindir_round_trip_is_exact_and_onnx_is_refused(tmp_path):
+    """With DCN: MINDIR reloads bit-exactly (MindSpore's deformable conv in the file); ONNX is one error naming the
+    first deformable conv, before anything is folded or written."""
+    net = random_resnet_dcn(True, seed=2)
+    with pytest.raises(ValueError, match=r"ONNX cannot hold the 3 deformable convs of this network \(first: "
+                                         r"deconv_layers\.0\).*enable_dcn False"):
+        export_network(net, tmp_path / "x", "ONNX", (1, 3, 128, 128))
+    assert os.listdir(tmp_path) == []
+    assert any(isinstance(cell, nn.BatchNorm2d) for _, cell in net.cells_and_names())  # left unfolded
+    path = export_network(net, tmp_path / "resdcn18", "MINDIR", (1, 3, 192, 256))
+    graph = nn.GraphCell(ms.load(str(path)))
+    x = np.random.default_rng(3).standard_normal((1, 3, 192, 256)).astype(np.float32)
+    for a, b in zip(graph(ms.Tensor(x)), cell_outputs(net, x)):
+        np.testing.assert_array_equal(a.asnumpy(), b)

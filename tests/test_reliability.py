@@ -26,6 +26,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.processes import interrupt_at
+
 ROOT = Path(__file__).resolve().parents[1]
 CLONE_NEWUSER = 0x10000000
 EXIT_USAGE, EXIT_OS, EXIT_INTERRUPTED = 2, 3, 130
@@ -302,6 +304,45 @@ def test_a_large_photo_is_tested_within_max_input_side_and_mapped_back(official_
     np.testing.assert_allclose(np.array(big_face["landmarks"]) / 4, face["landmarks"], atol=2.0)
 
 
+# ---------------------------------------------------------------- Ctrl-C in the middle of predict.py
+
+@pytest.mark.slow
+def test_ctrl_c_in_the_middle_of_predict_is_exit_130_and_leaves_a_reusable_folder(official_ckpt, tmp_path):
+    """SIGINT once the network is loaded (MindSpore then owns SIGINT and answers it with SIGTERM): exit 130 with the
+    interrupted line, only whole files in the output folder (no temporaries), and the folder is predict.py's run,
+    which the next run into it replaces."""
+    import cv2
+
+    images = tmp_path / "images"
+    images.mkdir()
+    photo = cv2.imread(str(ROOT / "assets" / "astronaut.png"))
+    for i in range(6):
+        cv2.imwrite(str(images / f"p{i}.jpg"), cv2.resize(photo, (640 + 32 * i, 640)))
+    out = tmp_path / "out"
+    args = [sys.executable, str(ROOT / "predict.py"), "--ckpt_path", str(official_ckpt), "--image", str(images),
+            "--output_path", str(out)]
+    proc = subprocess.Popen(args, cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in proc.stderr:
+            if "compiled CPU kernels" in line:  # the network is loaded; the first image's graph compiles next
+                break
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == EXIT_INTERRUPTED, stderr[-3000:]
+    assert stderr.strip().splitlines()[-1] == "error: interrupted"
+    names = sorted(p.name for p in out.rglob("*"))
+    assert ".run.json" in names and "config.yaml" in names
+    assert not [n for n in names if n.startswith(".") and n != ".run.json"]  # no temporary of a cut write
+    for result in out.glob("[!.]*.json"):
+        json.loads(result.read_text())  # whole
+    again = run_script("predict.py", "--ckpt_path", official_ckpt, "--image", images, "--output_path", out)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert sorted(p.name for p in out.glob("[!.]*.json")) == [f"p{i}.json" for i in range(6)]
+
+
 # ---------------------------------------------------------------- train.py (items 3, 5, 12, 14, Ctrl-C)
 
 TRAIN_ARGS = ["--batch_size", "4", "--train_size", "64,64", "--log_interval", "1", "--num_workers", "1",
@@ -337,7 +378,7 @@ def test_train_os_faults_before_the_first_checkpoint(tiny_train, read_only, tmp_
                               tmp_path / "a_file" / "run"), EXIT_OS, tmp_path / "a_file")
     folder, preexec = read_only
     one_error_line(run_script("train.py", *tiny_train, *TRAIN_ARGS, "--epochs", "1", "--output_path", folder,
-                              preexec=preexec), EXIT_OS, f"{folder / 'log_rank0.txt'}: Permission denied")
+                              preexec=preexec), EXIT_OS, f"{folder / '.run.json'}: Permission denied")
     full_log = tmp_path / "log_full"
     full_log.mkdir()
     (full_log / "log_rank0.txt").symlink_to("/dev/full")
@@ -365,18 +406,9 @@ def test_disk_full_at_the_checkpoint_write_is_one_line_and_leaves_no_temporary(t
 
 def _train_until_interrupted(args, checkpoint_name):
     """train.py with `args`, sent SIGINT (Ctrl-C) once `checkpoint_name` is saved; (return code, stderr)."""
-    proc = subprocess.Popen([sys.executable, str(ROOT / "train.py"), *map(str, args)], cwd=ROOT, env=ENV,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        for line in proc.stdout:
-            if "saved checkpoint" in line and line.rstrip().endswith(checkpoint_name):
-                proc.send_signal(signal.SIGINT)
-                break
-        _, stderr = proc.communicate(timeout=600)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    return proc.returncode, stderr
+    return interrupt_at([sys.executable, str(ROOT / "train.py"), *map(str, args)],
+                        lambda line: "saved checkpoint" in line and line.rstrip().endswith(checkpoint_name),
+                        signal.SIGINT, cwd=ROOT, env=ENV)
 
 
 @pytest.mark.slow

@@ -58,6 +58,8 @@ KEYPOINT_STAT_NAMES = ("AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75",
 BBOX_STAT_NAMES = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
 STAT_NAMES = {"keypoints": KEYPOINT_STAT_NAMES, "bbox": BBOX_STAT_NAMES}
 IOU_TYPES = ("keypoints", "bbox")
+TABLE_HEADINGS = {"keypoints": "person keypoints (COCOeval 'keypoints': OKS, maxDets 20):",
+                  "bbox": "person boxes (COCOeval 'bbox': IoU, maxDets 1/10/100):"}
 BACKENDS = ("auto", "pycocotools", "faster_coco_eval")
 ANNOTATION_KEYS = ("keypoints", "num_keypoints", "bbox", "area", "iscrowd")
 
@@ -378,7 +380,8 @@ def evaluate(annotations, results, iou_types=IOU_TYPES, backend="auto", image_id
     backend: "pycocotools", "faster_coco_eval" or "auto" (the module docstring says what they are).
     image_ids: the images that were run; only they are scored (COCOeval params.imgIds). Default: the keys of
       {image_id: detections} when results are given that way, else every image of the annotations.
-    print_fn: receives each line of pycocotools' summarize() table (keypoints first); None prints nothing.
+    print_fn: receives each line of pycocotools' summarize() tables (keypoints first), each after a heading line
+      naming it (TABLE_HEADINGS); None prints nothing.
     """
     iou_types = tuple(iou_types)
     if not iou_types or any(t not in IOU_TYPES for t in iou_types) or len(set(iou_types)) != len(iou_types):
@@ -407,7 +410,7 @@ def evaluate(annotations, results, iou_types=IOU_TYPES, backend="auto", image_id
     for iou_type in iou_types:
         values, lines = per_type[iou_type]
         if print_fn is not None:
-            for line in lines:
+            for line in (TABLE_HEADINGS[iou_type], *lines):
                 print_fn(line)
         stats[iou_type] = {name: float(value) for name, value in zip(STAT_NAMES[iou_type], values)}
     return stats

@@ -80,6 +80,13 @@ class CenterFaceTask(Task):
                     cfg.train_json)
         return source
 
+    def training_memory(self):
+        """Fitted to train.py runs at batch 2-8, 128-256 px (benchmarks/bench_memory.py --model centerface, README
+        "Memory"): within 0.01 GB of each."""
+        from src.engine.memory import MemoryModel
+
+        return MemoryModel(1.092, 1196, "benchmarks/bench_memory.py --part train --model centerface")
+
     def build_loss(self):
         from src.centerface.loss import CenterFaceLoss
 

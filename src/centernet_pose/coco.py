@@ -65,6 +65,7 @@ class CocoEvalSet:
         self.data_dir, self.run_mode, self.schema, self.visual = data_dir, run_mode, schema, bool(visual)
         self.annotations = annotation_file(data_dir, run_mode) if data_dir else None
         self._images = None
+        self._checked = False
 
     @property
     def can_evaluate(self) -> bool:
@@ -85,6 +86,8 @@ class CocoEvalSet:
         except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
             raise ValueError(f"{self.annotations}: not a COCO annotation file ({type(err).__name__}: {err})") from None
         folder = image_folder(self.data_dir, self.run_mode)
+        if self.can_evaluate:  # before any image runs, not after the whole run (pycocotools reads it only then)
+            self.check_annotations()
         images = [EvalImage(Path(name).stem, folder / name, {"image_id": image_id, "file_name": name})
                   for image_id, name in entries]
         if images and not any(image.path.is_file() for image in images[:1000]):
@@ -92,6 +95,18 @@ class CocoEvalSet:
                                     f"found under {folder} (e.g. {images[0].path})")
         self._images = images
         return images
+
+    def check_annotations(self) -> None:
+        """The ground truth as the evaluator needs it, checked once (ValueError naming the file, the entry and the
+        problem): the person category with the 17 COCO joints, every person annotation with a box and 51 keypoint
+        values (the training reader's checks, src/data/coco_keypoints.py)."""
+        if self._checked:
+            return
+        from src.data.coco_keypoints import load_person_keypoints
+
+        load_person_keypoints(self.annotations, image_folder(self.data_dir, self.run_mode), drop_empty=False,
+                              check_images=False)
+        self._checked = True
 
     def writer(self, out_dir) -> _CocoWriter:
         return _CocoWriter(out_dir, self.run_mode, self.schema, self.visual)
@@ -108,6 +123,7 @@ class CocoEvalSet:
         results = Path(out_dir) / results_name(self.run_mode)
         if not results.is_file():
             raise FileNotFoundError(f"result folder {out_dir}: no {results.name} (run test.py or eval.py first)")
+        self.check_annotations()
         run_ids = self._run_image_ids(out_dir)
         print(f"COCO person keypoints, {len(run_ids) if run_ids else 'all'} images of {self.annotations.name}",
               flush=True)

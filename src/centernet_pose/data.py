@@ -24,7 +24,7 @@ class PoseSource(TrainingSource):
     """
 
     def __init__(self, records, augment, targets, seed=0, epoch=0, name=""):
-        super().__init__(records, seed=seed, epoch=epoch, name=name)
+        super().__init__(records, seed=seed, epoch=epoch, name=name, image_path=lambda r: r.get("image_path"))
         self.augment = augment
         self.targets = targets
         self.column_names = ("image",) + tuple(targets.keys)

@@ -106,7 +106,7 @@ class CenterNetPoseTask(Task):
 
             json_path = Path(cfg.data_dir) / "annotations" / f"person_keypoints_{cfg.train_split}.json"
             records = load_person_keypoints(json_path, Path(cfg.data_dir) / cfg.train_split,
-                                            crowd_as_persons=cfg.crowd_as_persons)
+                                            crowd_as_persons=cfg.crowd_as_persons, check_images=False)
             name = str(json_path)
         height, width = cfg.train_size
         output = (height // self.output_stride, width // self.output_stride)
@@ -122,6 +122,16 @@ class CenterNetPoseTask(Task):
         logger.info("training data: %d images, %d persons from %s%s", len(source), source.num_persons, name,
                     f" ({summary})" if summary is not None else "")
         return source
+
+    def training_memory(self):
+        """Fitted to train.py runs at batch 1-2, 128-256 px, with and without DCN (benchmarks/bench_memory.py --model
+        pose / pose_nodcn, README "Memory"): within 0.02 GB of each; with DCN at 512x512 batch 8 it predicts 17.0 GB
+        where benchmarks/bench_centernet.py measured 16.3 GB."""
+        from src.engine.memory import MemoryModel
+
+        if self.cfg.enable_dcn:
+            return MemoryModel(1.535, 7924, "benchmarks/bench_memory.py --part train --model pose")
+        return MemoryModel(1.488, 5936, "benchmarks/bench_memory.py --part train --model pose_nodcn")
 
     def build_loss(self):
         """The original's loss; its terms follow the heads (a head that is off has no term)."""

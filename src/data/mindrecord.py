@@ -28,8 +28,10 @@ int32 keypoints: COCO joint coordinates are integer pixel positions (all 14 x 17
 are); the converter refuses (one line) a json with a non-integer coordinate rather than truncate it, so a
 MindRecord set always reads back exactly what load_person_keypoints returns.
 
-Images are decoded once during the conversion (truncated/undecodable files and sizes differing from the json
-stop it with a message naming the file), so training never meets a broken image from a converted set.
+Images are decoded once during the conversion, so training never meets a broken image from a converted set: an
+image that is missing, cannot be decoded (truncated, zero bytes, another format) or differs in size from the json
+is named in a warning and left out, as on every route (README "Exit codes and outputs"); the command then exits 1.
+The output folder is marked with a `.run.json` naming the converter (one run per folder).
 
 Interruptions: the shards are written into a temporary folder inside the output folder under their final
 names (each shard's header lists the other shards by name, without folder), committed, then moved into place
@@ -45,6 +47,7 @@ import os
 import re
 import shutil
 import tempfile
+from dataclasses import replace
 from typing import Optional, Sequence
 
 import numpy as np
@@ -58,6 +61,11 @@ from .coco_keypoints import (
     make_record,
 )
 from .image_io import decode_image
+from dependency.atomic import make_folder
+from src.io_utils import OutputFolderError, run_manifest_owner, write_run_manifest
+
+logger = logging.getLogger(__name__)
+RUN_SCRIPT = "convert_dataset_to_mindrecord"  # the name in the output folder's .run.json
 
 DEFAULT_PREFIX = "coco_hp.train.mind"
 DEFAULT_SHARDS = 8
@@ -147,19 +155,25 @@ def _integer_keypoints(record, json_path):
     return rounded.astype(np.int32).reshape(-1, 3 * NUM_JOINTS)
 
 
-def _row(record, index, person_category_id, json_path):
+def _unreadable(record, json_path):
+    """(the image file's bytes, None), or (None, why it cannot be used) when it is missing, cannot be decoded or
+    is not of the json's size."""
     path = record["image_path"]
     try:
         with open(path, "rb") as f:
             data = f.read()
     except OSError as exc:
-        raise ValueError(f"cannot read image {path}: {exc.strerror}") from None
+        return None, f"{path}: cannot be read ({exc.strerror})"
     image = decode_image(data, "BGR", ignore_orientation=True)
     if image is None:
-        raise ValueError(f"cannot read image {path}: truncated, or not an image file")
+        return None, f"{path}: cannot be read as an image (truncated, zero bytes or another format)"
     if image.shape[:2] != (record["height"], record["width"]):
-        raise ValueError(f"image {path} is {image.shape[1]}x{image.shape[0]} but {json_path} says "
-                         f"{record['width']}x{record['height']}")
+        return None, (f"{path}: the image is {image.shape[1]}x{image.shape[0]} but {json_path} says "
+                      f"{record['width']}x{record['height']}")
+    return data, None
+
+
+def _row(record, data, index, person_category_id, json_path):
     count = len(record["boxes_xywh"])
     return {"image": data, "num_objects": count, "keypoints": _integer_keypoints(record, json_path),
             "bbox": record["boxes_xywh"], "category_id": np.full(count, person_category_id, np.int32),
@@ -184,9 +198,13 @@ def convert_coco_to_mindrecord(coco_dir, mindrecord_dir, prefix=DEFAULT_PREFIX, 
         raise FileNotFoundError(f"image folder {image_dir}: no such folder (COCO_DIR/{split}/ expected)")
     existing = _set_files(mindrecord_dir, prefix)
     if existing and not overwrite:
-        raise FileExistsError(f"{mindrecord_dir} already holds the MindRecord set {prefix} ({len(existing)} files, "
-                              f"e.g. {existing[0]}): pass overwrite=True (--overwrite) to replace it")
-    records = load_person_keypoints(json_path, image_dir, drop_empty=True, crowd_as_persons=crowd_as_persons)
+        raise OutputFolderError(f"{mindrecord_dir} already holds the MindRecord set {prefix} ({len(existing)} files, "
+                                f"e.g. {existing[0]}): pass overwrite=True (--overwrite) to replace it")
+    owner = run_manifest_owner(mindrecord_dir)
+    if owner not in (None, RUN_SCRIPT):
+        raise OutputFolderError(f"{mindrecord_dir} holds a {owner} run (its .run.json): choose another folder")
+    records = load_person_keypoints(json_path, image_dir, drop_empty=True, crowd_as_persons=crowd_as_persons,
+                                    check_images=False)
     if not records:
         raise ValueError(f"{json_path}: no image with a usable person ({records.summary})")
 
@@ -194,18 +212,28 @@ def convert_coco_to_mindrecord(coco_dir, mindrecord_dir, prefix=DEFAULT_PREFIX, 
         FileWriter,  # lazily: the rest of the module needs no MindSpore
     )
 
-    os.makedirs(mindrecord_dir, exist_ok=True)
+    make_folder(mindrecord_dir)
+    write_run_manifest(mindrecord_dir, RUN_SCRIPT)
     temporary = tempfile.mkdtemp(prefix=f".{prefix}.partial-", dir=mindrecord_dir)
     try:
         writer = FileWriter(os.path.join(temporary, prefix), shard_num=shards)
         description = {"source": os.path.basename(json_path), "summary": records.summary.as_dict()}
         writer.add_schema(SCHEMA, json.dumps(description))
-        batch = []
-        for index, record in enumerate(tqdm(records, desc=f"MindRecord {prefix}", unit="img", disable=not progress)):
-            batch.append(_row(record, index, records.category_id, json_path))
+        batch, written, unreadable = [], 0, []
+        for record in tqdm(records, desc=f"MindRecord {prefix}", unit="img", disable=not progress):
+            data, why = _unreadable(record, json_path)
+            if data is None:
+                logger.warning("%s; skipped", why)
+                unreadable.append((record, why))
+                continue
+            batch.append(_row(record, data, written, records.category_id, json_path))
+            written += 1
             if len(batch) == WRITE_BATCH:
                 writer.write_raw_data(batch)
                 batch = []
+        if not written:
+            raise ValueError(f"{json_path}: none of its {len(records)} images with persons can be read "
+                             f"(e.g. {unreadable[0][1]})")
         if batch:
             writer.write_raw_data(batch)
         writer.commit()
@@ -216,7 +244,16 @@ def convert_coco_to_mindrecord(coco_dir, mindrecord_dir, prefix=DEFAULT_PREFIX, 
             os.replace(os.path.join(temporary, name), os.path.join(mindrecord_dir, name))
     finally:
         shutil.rmtree(temporary, ignore_errors=True)
-    return mindrecord_shards(mindrecord_dir, prefix), records.summary
+    return mindrecord_shards(mindrecord_dir, prefix), _summary_without(records.summary, [r for r, _ in unreadable])
+
+
+def _summary_without(summary, dropped):
+    """`summary` (a LoadSummary) after leaving out the records `dropped` (their images could not be read)."""
+    return replace(summary, images_kept=summary.images_kept - len(dropped),
+                   persons=summary.persons - sum(len(r["boxes"]) for r in dropped),
+                   persons_without_joints=summary.persons_without_joints
+                   - sum(int((r["num_keypoints"] == 0).sum()) for r in dropped),
+                   images_unreadable=summary.images_unreadable + len(dropped))
 
 
 def _stored_summary(header):
@@ -226,6 +263,30 @@ def _stored_summary(header):
         return LoadSummary(**stored)
     except (KeyError, IndexError, TypeError, ValueError):
         return None
+
+
+def _error_line(exc):
+    lines = [line for line in str(exc).splitlines() if "[ERROR]" in line] or [str(exc).splitlines()[0]]
+    return lines[0].strip()
+
+
+def _broken_shard_error(paths, exc):
+    """ValueError naming the shard of `paths` that MindSpore cannot read (each is opened alone: FileReader's error
+    for the set names none), with MindSpore's reason."""
+    from mindspore.mindrecord import FileReader
+
+    for path in paths:
+        try:
+            reader = FileReader([path], num_consumer=1)
+            try:
+                for _ in reader.get_next():
+                    pass
+            finally:
+                reader.close()
+        except RuntimeError as shard_exc:
+            return ValueError(f"cannot read MindRecord shard {path} (truncated or damaged; {len(paths)} shards in the "
+                              f"set): {_error_line(shard_exc)}; convert the COCO json again")
+    return ValueError(f"cannot read the MindRecord set of {len(paths)} shards {paths[0]} ...: {_error_line(exc)}")
 
 
 def read_mindrecord_records(mindrecord_dir, prefix=DEFAULT_PREFIX):
@@ -243,14 +304,16 @@ def read_mindrecord_records(mindrecord_dir, prefix=DEFAULT_PREFIX):
     try:
         reader = FileReader(paths, num_consumer=max(1, min(4, os.cpu_count() or 1)))
     except RuntimeError as exc:
-        lines = [line for line in str(exc).splitlines() if "[ERROR]" in line] or [str(exc).splitlines()[0]]
-        raise ValueError(f"cannot read MindRecord set {paths[0]}: {lines[0].strip()}") from None
+        raise _broken_shard_error(paths, exc) from None
     try:
         missing = sorted(set(SCHEMA) - set(reader.schema()))
         if missing:
             raise ValueError(f"MindRecord set {paths[0]}: fields {missing} missing: not written by "
                              f"src.data.mindrecord (the old zoo's sets lack them); convert the COCO json again")
-        rows = list(reader.get_next())
+        try:
+            rows = list(reader.get_next())
+        except RuntimeError as exc:
+            raise _broken_shard_error(paths, exc) from None
     finally:
         reader.close()
     rows.sort(key=lambda row: int(row["record_index"]))
@@ -271,17 +334,31 @@ def read_mindrecord_records(mindrecord_dir, prefix=DEFAULT_PREFIX):
                              row["keypoints"].reshape(count, NUM_JOINTS, 3))
         record["image_bytes"] = row["image"]
         records.append(record)
-    if records.summary is None or records.summary.images_kept != len(records):
-        records.summary = LoadSummary(images=len(records), images_kept=len(records),
-                                      persons=sum(len(r["boxes"]) for r in records),
-                                      persons_without_joints=sum(int((r["num_keypoints"] == 0).sum())
-                                                                 for r in records))
+    persons = sum(len(r["boxes"]) for r in records)
+    without_joints = sum(int((r["num_keypoints"] == 0).sum()) for r in records)
+    if records.summary is None:
+        records.summary = LoadSummary(images=len(records), images_kept=len(records), persons=persons,
+                                      persons_without_joints=without_joints)
+    elif records.summary.images_kept != len(records):  # the json's counts, written before unreadable images left
+        records.summary = replace(records.summary, images_kept=len(records), persons=persons,
+                                  persons_without_joints=without_joints,
+                                  images_unreadable=records.summary.images_kept - len(records))
     return records
 
 
+class _Parser(argparse.ArgumentParser):
+    """Bad flags are one `error:` line with exit 2, like every script (src/model_utils/cli.py)."""
+
+    def error(self, message):
+        from src.model_utils.config import ConfigError
+
+        raise ConfigError(message)
+
+
 def main(argv: Optional[Sequence[str]] = None):
-    """Command line: convert a COCO person-keypoint split to MindRecord (see the module docstring)."""
-    parser = argparse.ArgumentParser(prog="python -m src.data.mindrecord", description=__doc__.split("\n\n")[0])
+    """Command line: convert a COCO person-keypoint split to MindRecord (see the module docstring). Returns the exit
+    code: 0, or 1 when some images could not be read (each named in a warning)."""
+    parser = _Parser(prog="python -m src.data.mindrecord", description=__doc__.split("\n\n")[0])
     parser.add_argument("--coco_dir", required=True, help="COCO folder with annotations/ and the split's images")
     parser.add_argument("--mindrecord_dir", required=True, help="output folder of the shards")
     parser.add_argument("--mindrecord_prefix", default=DEFAULT_PREFIX, help="shard file name prefix")
@@ -292,17 +369,15 @@ def main(argv: Optional[Sequence[str]] = None):
     parser.add_argument("--skip_crowd", action="store_true",
                         help="leave crowd annotations out (default: persons without joints, as the original)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    try:
-        paths, summary = convert_coco_to_mindrecord(args.coco_dir, args.mindrecord_dir, args.mindrecord_prefix,
-                                                    args.shards, args.split, args.overwrite,
-                                                    crowd_as_persons=not args.skip_crowd)
-    except (ValueError, OSError) as error:
-        raise SystemExit(f"convert_dataset_to_mindrecord: error: {error}") from None
+    paths, summary = convert_coco_to_mindrecord(args.coco_dir, args.mindrecord_dir, args.mindrecord_prefix,
+                                                args.shards, args.split, args.overwrite,
+                                                crowd_as_persons=not args.skip_crowd)
     print(f"convert_dataset_to_mindrecord: wrote {summary.images_kept} images, {summary.persons} persons to "
           f"{len(paths)} shards {os.path.join(args.mindrecord_dir, args.mindrecord_prefix)}*: {summary}")
-    return paths
+    return 1 if summary.images_unreadable else 0
 
 
 if __name__ == "__main__":
-    main()
+    from src.model_utils.cli import run
+
+    run(main)

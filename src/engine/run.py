@@ -42,11 +42,13 @@ def check_output_folder(cfg):
     """One run per output folder (README "Exit codes and outputs"). Without `--resume True`, a folder whose
     `ckpt/` holds checkpoints (of any rank) belongs to another run: refused (ConfigError, before anything is
     written), since new checkpoints beside the old ones would mix two runs and a later resume would continue the
-    wrong one. Other files are left alone (train.py writes only config.yaml, log_rank*.txt, loss_history.json/csv,
-    loss_curve.png and ckpt/; the launchers' logs live there too). Then the folder is created, so that a read-only
-    place or a file in the way fails here, before MindSpore loads."""
+    wrong one. A folder holding another script's run (its `.run.json`) is refused too. Other files are left alone
+    (train.py writes only .run.json, config.yaml, log_rank*.txt, loss_history.json/csv, loss_curve.png and ckpt/;
+    the launchers' logs live there too). Then the folder is created and marked as train.py's (`.run.json`), so that a
+    read-only place or a file in the way fails here, before MindSpore loads."""
     from dependency.atomic import make_folder
     from src.engine.checkpoint import list_checkpoints
+    from src.io_utils import run_manifest_owner, write_run_manifest
 
     out_dir = Path(cfg.output_path)
     found = list_checkpoints(out_dir / "ckpt", rank=None)
@@ -54,7 +56,11 @@ def check_output_folder(cfg):
         raise ConfigError(f"--output_path {out_dir} holds {len(found)} checkpoint(s) of an earlier run (newest "
                           f"{Path(found[-1][2]).name} in {out_dir / 'ckpt'}): continue that run with --resume True, "
                           f"or choose another --output_path")
+    owner = run_manifest_owner(out_dir)
+    if owner not in (None, "train.py"):
+        raise ConfigError(f"--output_path {out_dir} holds a {owner} run (its .run.json): choose another --output_path")
     make_folder(out_dir)
+    write_run_manifest(out_dir, "train.py")
 
 
 def _start_fresh(out_dir, rank):
@@ -237,7 +243,17 @@ def run(task, cfg, device):
         _log_state(logger, "initial", device, network, optimizer)
     summary = trainer.train(resume=cfg.resume)
     _log_state(logger, "final", device, network, optimizer)
-    if getattr(source, "skipped_images", 0):
-        logger.warning("%d unreadable images were skipped in this process (see the warnings above)",
-                       source.skipped_images)
+    summary["unreadable_images"] = unreadable_report(logger)
     return summary
+
+
+def unreadable_report(logger):
+    """How often this process and its data workers met an unreadable image (src/data/dataset.py), said in one log
+    line when it happened: train.py then exits 1 (README "Exit codes")."""
+    from src.data.dataset import unreadable_images_seen
+
+    count = unreadable_images_seen()
+    if count:
+        logger.warning("an image could not be read %d time(s) and was skipped (each named in a warning above); "
+                       "training used the others (exit code 1)", count)
+    return count

@@ -86,6 +86,12 @@ def _lr_values(optimizer):
     return lr.asnumpy().reshape(-1)
 
 
+def _progress(global_step, steps_per_epoch):
+    """Where a run stands after `global_step` steps: "epoch E done", or "epoch E: S of N steps done" inside one."""
+    done, inside = divmod(global_step, steps_per_epoch)
+    return f"epoch {done} done" if not inside else f"epoch {done + 1}: {inside} of {steps_per_epoch} steps done"
+
+
 def _lr_at(optimizer):
     """Learning rate used by the optimizer's most recent update (the first one if none yet)."""
     lr = _lr_values(optimizer)
@@ -289,8 +295,8 @@ class Trainer:
             return 0
         path = state["path"]
         self.global_step = int(state["global_step"])
-        self.logger.info("resume: %s -> epoch %d done, global step %d, optimizer step %d, loss scale %s",
-                         path, state["epoch"], self.global_step,
+        self.logger.info("resume: %s -> %s, global step %d, optimizer step %d, loss scale %s", path,
+                         _progress(self.global_step, self.steps_per_epoch), self.global_step,
                          int(self.optimizer.global_step.asnumpy().reshape(-1)[0]), state["loss_scale"])
         self._load_history()
         return int(state["epoch"])
@@ -306,6 +312,15 @@ class Trainer:
             self.history[key] = [saved[key][i] for i in keep]
         self.history["components"] = {name: [values[i] for i in keep]
                                       for name, values in saved.get("components", {}).items()}
+
+    def _history_of_epoch(self, epoch):
+        """(finite losses, {component: finite values}) of the history's steps of 0-based `epoch`."""
+        h = self.history
+        rows = [i for i, e in enumerate(h["epoch"]) if e == epoch + 1]
+        losses = [h["loss"][i] for i in rows if h["loss"][i] is not None]
+        components = {name: [values[i] for i in rows if values[i] is not None]
+                      for name, values in h["components"].items()}
+        return losses, {name: values for name, values in components.items() if values}
 
     def _record(self, epoch, it, loss, overflow, scale, components):
         h = self.history
@@ -391,6 +406,8 @@ class Trainer:
         bar = tqdm(total=self.steps_per_epoch, initial=skip, desc=f"epoch {epoch + 1}/{self.epochs}", leave=False,
                    disable=not self._use_progress(), file=sys.stdout)
         self._interval, self._epoch_losses, self._epoch_components = [], [], {}
+        if skip:  # the epoch's mean covers the steps done before the resume too (from the loss history)
+            self._epoch_losses, self._epoch_components = self._history_of_epoch(epoch)
         self._skipped = 0
         images, compile_time, compile_images = 0, 0.0, 0
         done = skip

@@ -7,8 +7,7 @@ pose, object detection) uses them through `src/models/dla_seg.py`.
 from mindspore import Tensor, nn
 
 from src.models.dcn import ModulatedDeformConv2d, plain_conv3x3
-from src.models.dla import batch_norm
-from src.models.layers import bilinear_upsample_weight
+from src.models.layers import batch_norm, bilinear_upsample_weight
 
 __all__ = ["DeformConv", "IDAUp", "DLAUp"]
 

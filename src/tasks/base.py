@@ -24,7 +24,9 @@ network                `build_network()` (training form, with BatchNorm); `backb
 training               `check_train_inputs()` (before MindSpore loads); `training_source(logger)`: a random-access
                        source (`len`, `source[i]` -> tuple of arrays, `set_epoch`, `seed`) that
                        `src/data/dataset.py` batches and shards; `build_loss()`: a Cell `(*network outputs,
-                       *targets) -> (total, *components)`; `loss_components`: the component names logged
+                       *targets) -> (total, *components)`; `loss_components`: the component names logged;
+                       `training_memory()`: the measured memory line of a training run on CPU
+                       (src/engine/memory.py; optional)
 inference              `inference_options(purpose)` ("predict": predict.py; "test": test.py, eval.py, the offline
                        chain); `detect(forward, image, options)` runs every test-time pass (`run_pass`) and the
                        one NMS over them; `decode(outputs, meta, options)` turns one image's raw outputs into
@@ -37,7 +39,8 @@ What a model writes (the rest is generic and rarely overridden):
 
 * facts: `name`, `head_list()`, `check_config()`, and `keypoint_schema()` / `graph_names()` when not the defaults (no points;
   "input" and the head names);
-* `build_network`, `check_train_inputs`, `training_source`, `build_loss`, `eval_set`, `to_json`;
+* `build_network`, `check_train_inputs`, `training_source`, `build_loss`, `eval_set`, `to_json` (and
+  `training_memory` once measured);
 * inference: `pass_options(purpose)` (input size, test scales and what else differs from the shared inference
   keys), `make_input(image, one_pass, options)` (the model's input normalisation and placement),
   `decode_maps(maps, meta, options)`; `head_maps(outputs)` when its raw outputs need a transform before
@@ -128,6 +131,11 @@ class Task:
     def training_source(self, logger):
         """The random-access training source (see the module docstring)."""
         raise NotImplementedError
+
+    def training_memory(self):
+        """The `src.engine.memory.MemoryModel` of training this configuration on CPU (measured peak per batch
+        pixel), or None (not estimated)."""
+        return None
 
     def build_loss(self):
         """The loss Cell; returns (total, *components) with `loss_components` names."""

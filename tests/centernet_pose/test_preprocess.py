@@ -4,6 +4,8 @@ Expected affines are hand-computed from the original's rules (docs/centernet.md 
 get_affine_transform is rebuilt here from its definition (three point pairs solved by cv2.getAffineTransform),
 independently of the closed form in the module.
 """
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
@@ -207,3 +209,22 @@ def test_keep_res_bound_equals_the_scale_that_fits_and_fixed_res_is_unbounded():
     fixed, fixed_meta = pose_input(image, keep_res=False, max_side=256)  # the 512x512 input is used as given
     assert fixed_meta.input_hw == (512, 512)
     np.testing.assert_array_equal(fixed, pose_input(image, keep_res=False)[0])
+
+
+def test_the_pose_model_bounds_its_original_size_input_lower_than_centerface():
+    """predict.py --config_path configs/centernet_pose.yaml --keep_res True on a 10000x8000 photo: the pose model's
+    own bound (1536 px: DLA-34 with DCN needs 0.76 GB + 1.95 GB per megapixel, CenterFace 0.25 GB) applies, not
+    CenterFace's 4096 (which gave a 4096x3296 input: 26 GB by that line)."""
+    from src.inference.passes import plan_passes
+    from src.model_utils.config import parse_config
+    from src.tasks import get_task
+
+    config = Path(__file__).resolve().parents[2] / "configs" / "centernet_pose.yaml"
+    pose_cfg = parse_config(["--config_path", str(config), "--keep_res", "True"], script="predict")
+    face_cfg = parse_config([], script="predict")
+    assert (pose_cfg.max_input_side, face_cfg.max_input_side) == (1536, 4096)
+    task = get_task(pose_cfg)
+    options = task.inference_options("predict")
+    photo = np.zeros((8000, 10000, 3), np.uint8)
+    _, meta = task.make_input(photo, plan_passes(options, task.flip_in_batch)[0], options)
+    assert max(meta.input_hw) == 1536 and meta.input_hw == (1248, 1536)  # 8000 * 0.1535 = 1228 -> (1228 | 31) + 1

@@ -250,3 +250,48 @@ def test_images_listed_but_absent_are_named_skipped_and_exit_1(plain_ckpt, coco_
     assert "3 images of person_keypoints_val2017.json" in result.stdout + result.stderr
     results = json.loads((out / plain_ckpt.stem / "val_pred_eval.json").read_text())
     assert {r["image_id"] for r in results} and int(absent.stem) not in {r["image_id"] for r in results}
+
+
+@pytest.mark.parametrize("damage, expected", [
+    ("15 joints", "'keypoints' must be the 17 COCO joint names"),
+    ("no keypoints field", "'keypoints' must be a list of 51 numbers"),
+])
+def test_a_malformed_annotation_file_is_refused_before_any_image_runs(plain_ckpt, coco_dir, tmp_path, damage,
+                                                                      expected):
+    """eval.py checks the ground truth's content up front (as train.py and the converter do), not after running
+    every image: one error line, exit 2, no result folder."""
+    data = tmp_path / "coco"
+    shutil.copytree(coco_dir, data)
+    path = data / "annotations" / "person_keypoints_val2017.json"
+    annotations = json.loads(path.read_text())
+    if damage == "15 joints":
+        annotations["categories"][0]["keypoints"] = annotations["categories"][0]["keypoints"][:15]
+    else:
+        del annotations["annotations"][1]["keypoints"]
+    path.write_text(json.dumps(annotations))
+    out = tmp_path / "out"
+    result = run_script("eval.py", "--data_dir", data, "--load_checkpoint_path", plain_ckpt, "--save_result_dir", out,
+                        "--enable_dcn", "False")
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert error_line(result).startswith(f"error: {path}") and expected in error_line(result)
+    assert "test: " not in result.stdout and not out.exists()
+
+
+@pytest.mark.slow
+def test_training_from_coco_skips_unreadable_images_and_exits_1(pose_data, tmp_path):
+    """A missing and a corrupt train2017 image: each named, training uses the others, exit 1 (as predict.py,
+    eval.py and the MindRecord converter)."""
+    coco = tmp_path / "coco"
+    shutil.copytree(pose_data / "coco", coco)
+    images = sorted((coco / "train2017").iterdir())
+    images[0].unlink()
+    images[1].write_bytes(images[1].read_bytes()[:500])
+    result = run_script("train.py", "--data_dir", coco, "--output_path", tmp_path / "out", "--epochs", "1",
+                        "--enable_dcn", "False", "--train_size", "64,64", "--batch_size", "2", "--num_workers", "1",
+                        "--save_checkpoint_steps", "0")
+    assert result.returncode == 1, result.stderr[-3000:]
+    output = result.stdout + result.stderr
+    assert f"{images[0]}: no such image file" in output
+    assert f"cannot read image {images[1]}" in output
+    assert "skipped (each named in a warning above)" in output
+    assert sorted(p.name for p in (tmp_path / "out" / "ckpt").iterdir()) == ["0-1_3.ckpt"]  # 7 images, batch 2

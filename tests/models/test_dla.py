@@ -1,5 +1,5 @@
 """Tests for src/models/dla.py: original key layout and shapes, output strides, the unused projections, and
-parity with the PyTorch transcription of the original (tests/centernet_pose/torch_reference.py).
+parity with the PyTorch transcription of the original (tests/models/torch_reference.py).
 
 The expected key list is written here from docs/centernet.md "Network" (key patterns, channel rules, Root widths), not
 derived from our network.
@@ -117,7 +117,7 @@ def test_matches_torch_transcription(mode):
     renamed here). float32 through up to 35 layers: max error <= 1e-4 of each map's largest value (measured 5e-7 at
     level0 growing to 2e-5 at level5, the ordinary accumulation of float32 rounding)."""
     torch = require("torch")
-    from tests.centernet_pose.torch_reference import (
+    from tests.models.torch_reference import (
         TorchDLA34,
         calibrate_and_perturb_bn_,
         randomize_,

@@ -256,19 +256,6 @@ TINY = ["--enable_dcn", "False", "--train_size", "64,64", "--batch_size", "2", "
         "--log_interval", "1", "--seed", "5"]
 
 
-@pytest.fixture(scope="module")
-def pose_data(tmp_path_factory):
-    """8 synthetic training images (COCO layout) and their MindRecord conversion by the zoo's script."""
-    from src.data.synthetic_pose import generate
-
-    root = tmp_path_factory.mktemp("pose_data")
-    generate(str(root / "coco"), 8, 2, seed=4, image_size=128, progress=False)
-    result = helpers.run_script("convert_dataset_to_mindrecord.sh", root / "coco", root / "mindrecord", "--shards",
-                                "2", timeout=300)
-    assert result.returncode == 0, result.stderr
-    return root
-
-
 def final_state(log):
     found = re.findall(r"final state rank 0/1: weights sha256 (\w+), optimizer sha256 (\w+), moving_stats sha256 (\w+)",
                        log)

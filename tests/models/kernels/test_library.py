@@ -86,7 +86,7 @@ def test_enable_cpu_kernels_swaps_both_and_keeps_outputs():
     # 17 depthwise convs; 59 BatchNorms: 51 in the backbone (the stem, 2 in the first block, which has no
     # expand conv, 3 in each of the other 16) and 8 in the neck (4 laterals, 3 upsampling blocks, the fuse conv).
     assert enable_cpu_kernels(fast, library) == {"depthwise": 17, "bias_relu": 0, "batchnorm": 59,
-                                                 "dcn": 0, "winograd": 0}
+                                                 "dcn": 0, "winograd": 0, "maxpool": 0}
     x = Tensor(np.random.default_rng(3).uniform(0, 255, (2, 3, 64, 64)).astype(np.float32))
     for train in (True, False):
         plain.set_train(train)
@@ -103,9 +103,9 @@ def test_enable_cpu_kernels_without_library(monkeypatch, caplog):
     monkeypatch.setattr(cpu_kernels, "_warned", set())
     with caplog.at_level(logging.WARNING, logger="src.models.kernels"):
         assert enable_cpu_kernels(CenterFace(HEADS)) == {"depthwise": 0, "bias_relu": 0, "batchnorm": 0,
-                                                    "dcn": 0, "winograd": 0}
+                                                         "dcn": 0, "winograd": 0, "maxpool": 0}
         assert enable_cpu_kernels(CenterFace(HEADS)) == {"depthwise": 0, "bias_relu": 0, "batchnorm": 0,
-                                                    "dcn": 0, "winograd": 0}
+                                                         "dcn": 0, "winograd": 0, "maxpool": 0}
     # one line, once per process: the swaps after the first one do not repeat it
     assert [r.getMessage() for r in caplog.records] == [
         "compiled CPU kernels off, using MindSpore's ops: C++ compiler 'g++' not found: install g++"]
@@ -121,7 +121,7 @@ def test_enable_cpu_kernels_on_a_folded_network():
         net.set_train(False)
         fold_batchnorm(net)
     assert enable_cpu_kernels(fast, library) == {"depthwise": 17, "bias_relu": 22, "batchnorm": 0,
-                                                 "dcn": 0, "winograd": 0}
+                                                 "dcn": 0, "winograd": 0, "maxpool": 0}
     x = Tensor(np.random.default_rng(5).uniform(0, 255, (1, 3, 96, 64)).astype(np.float32))
     for got, want in zip(fast(x), plain(x)):
         assert np.abs(got.asnumpy() - want.asnumpy()).max() <= 1e-5 * max(1.0, np.abs(want.asnumpy()).max())
