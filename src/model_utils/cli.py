@@ -105,22 +105,27 @@ class _Interrupts:
         self.read_fd, self.write_fd = os.pipe()
         os.set_blocking(self.write_fd, False)
         self.previous_fd = signal.set_wakeup_fd(self.write_fd, warn_on_full_buffer=False)
-        threading.Thread(target=self._watch, name="interrupt-watchdog", daemon=True).start()
+        self.watchdog = threading.Thread(target=self._watch, name="interrupt-watchdog", daemon=True)
+        self.watchdog.start()
 
     def uninstall(self):
+        """Restore the handlers and stop the watchdog. The main thread owns the pipe's write end, the watchdog its
+        read end: each closes only its own, since the watchdog may see `stopped` before the wake-up byte is written
+        (a signal's byte pending) and end first."""
         signal.set_wakeup_fd(self.previous_fd)
         for signum, handler in self.previous.items():
             signal.signal(signum, handler)
         self.stopped = True
-        os.write(self.write_fd, b"\0")  # wakes the watchdog, which then closes the pipe
+        with contextlib.suppress(BrokenPipeError):  # the watchdog already ended and closed the read end
+            os.write(self.write_fd, b"\0")  # wakes the watchdog, which then closes the read end
+        os.close(self.write_fd)
 
     def _watch(self):
         received = 0  # interruptions signalled so far; the main thread's handler counts those it took up
         while True:
             data = os.read(self.read_fd, 64)
-            if self.stopped:
+            if self.stopped or not data:
                 os.close(self.read_fd)
-                os.close(self.write_fd)
                 return
             received += sum(byte in (signal.SIGINT, signal.SIGTERM) for byte in data)
             deadline = time.monotonic() + GRACE_SECONDS

@@ -75,6 +75,30 @@ def test_sigterm_is_an_interruption_with_what_was_kept(capsys):
     assert signal.getsignal(signal.SIGTERM) is before  # restored for whoever called run
 
 
+def test_uninstall_after_the_watchdog_saw_the_stop_first():
+    """On a loaded machine the watchdog thread may read a signal's wakeup byte only after `uninstall` has set
+    `stopped` and before it writes its own wake-up byte: the watchdog then ends at once. Each side closes only its
+    own end of the pipe, so `uninstall` still writes and closes without an error (it raised EBADF when the watchdog
+    closed both ends: the full suite met it once) and never touches a descriptor number the watchdog released."""
+    import os
+    import signal
+
+    from src.model_utils.cli import _Interrupts
+
+    interrupts = _Interrupts(None)
+    previous = signal.getsignal(signal.SIGTERM)
+    interrupts.install()
+    interrupts.stopped = True  # uninstall's first step, as the watchdog finds it ...
+    os.write(interrupts.write_fd, bytes([signal.SIGTERM]))  # ... with a wakeup byte it had not read yet
+    interrupts.watchdog.join(timeout=30)
+    assert not interrupts.watchdog.is_alive()
+    interrupts.uninstall()
+    assert signal.getsignal(signal.SIGTERM) is previous
+    for fd in (interrupts.read_fd, interrupts.write_fd):
+        with pytest.raises(OSError):
+            os.fstat(fd)  # both ends closed (no other thread of this test opens files meanwhile)
+
+
 def test_out_of_memory_is_one_line_exit_3_and_other_runtime_errors_keep_their_traceback(capsys):
     # The text of MindSpore 2.10's report (measured: predict.py on a 4096x3072 input on a machine short of memory)
     report = ("\n----------------------------------------------------\n- Memory not enough:\n"
