@@ -189,10 +189,19 @@ def run(main, argv=None, on_interrupt=None, memory_keys=INFERENCE_MEMORY_KEYS):
         interrupts.uninstall()
 
 
+def _silence_half_built_objects():
+    """An interruption can land inside a constructor (tqdm's, measured: its `__del__` then fails on the attribute
+    `__init__` never set), and that object's finaliser runs at interpreter exit, after the interrupted line, as an
+    "Exception ignored" traceback. Such errors of a process already ending on Ctrl-C say nothing: they are dropped,
+    so the interrupted line stays the last one."""
+    sys.unraisablehook = lambda unraisable: None
+
+
 def _run(main, argv, on_interrupt, memory_keys):
     try:
         code = main(argv)
     except KeyboardInterrupt:
+        _silence_half_built_objects()
         print(interrupted_line(on_interrupt), file=sys.stderr)
         sys.exit(EXIT_INTERRUPTED)
     except FileNotFoundError as err:

@@ -1,4 +1,6 @@
 """Tests for src/model_utils/cli.py: user errors become one stderr line and exit code 2."""
+import sys
+
 import pytest
 
 from src.model_utils.cli import run
@@ -260,3 +262,35 @@ def test_an_interruption_taken_up_by_the_main_thread_is_not_cut_short_by_the_wat
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     assert out == "clean-up done\n" and err.count("error: interrupted") == 1
+
+
+HALF_BUILT_ON_INTERRUPT = """
+import sys
+from src.model_utils.cli import run
+
+class HalfBuilt:  # like tqdm: __init__ interrupted before the attribute __del__ needs
+    def __init__(self):
+        raise KeyboardInterrupt
+        self.disable = False
+
+    def __del__(self):
+        self.disable
+
+def main(argv):
+    keep = []
+    def build():
+        keep.append(HalfBuilt.__new__(HalfBuilt))
+        keep[-1].__init__()
+    build()
+
+run(main)
+"""
+
+
+def test_an_object_half_built_when_interrupted_does_not_speak_after_the_interrupted_line(repo_root):
+    import subprocess
+
+    proc = subprocess.run([sys.executable, "-c", HALF_BUILT_ON_INTERRUPT], cwd=repo_root, capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 130, proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == "error: interrupted", proc.stderr
