@@ -12,6 +12,8 @@ from src.engine.checkpoint import load_weights
 from src.centerface.network import CenterFace
 from src.onnx_utils import OFFICIAL_INPUT, ort_session
 
+pytestmark = pytest.mark.numerics  # make test-portable (pyproject.toml)
+
 HEAD_NAMES = ("heatmap", "scale", "offset", "landmarks")
 # Heatmap: the bound. It is a sigmoid output in (0, 1), so float32 rounding differences shrink.
 HEATMAP_ATOL = 1e-4

@@ -22,6 +22,8 @@ from src.engine.checkpoint import load_weights
 from src.models.dla import DLA34
 from tests.requirements import require
 
+pytestmark = pytest.mark.numerics  # make test-portable (pyproject.toml)
+
 POSE_HEADS = CenterNetPoseTask.heads
 
 TORCH_BN = {"gamma": "weight", "beta": "bias", "moving_mean": "running_mean", "moving_variance": "running_var"}

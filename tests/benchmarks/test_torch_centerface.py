@@ -14,6 +14,8 @@ from src.centerface.loss import CenterFaceLoss
 from src.centerface.network import CenterFace
 from tests.requirements import require
 
+pytestmark = pytest.mark.numerics  # make test-portable (pyproject.toml)
+
 torch = require("torch")
 from benchmarks.torch_centerface import (  # noqa: E402
     TorchCenterFace,

@@ -11,6 +11,8 @@ import pytest
 from src.centerface.network import CenterFace
 from src.models.layers import count_parameters
 
+pytestmark = pytest.mark.numerics  # make test-portable (pyproject.toml)
+
 HEADS = (("heatmap", 1), ("scale", 2), ("offset", 2), ("landmarks", 10))
 
 

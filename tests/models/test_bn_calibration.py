@@ -8,6 +8,8 @@ from src.centerface.network import CenterFace
 from src.models.bn_calibration import recalibrate_batchnorm
 from tests.models.test_fold_bn import copy_parameters, randomise_batchnorm
 
+pytestmark = pytest.mark.numerics  # make test-portable (pyproject.toml)
+
 
 def test_single_bn_layer_matches_the_formula():
     rng = np.random.default_rng(0)

@@ -21,6 +21,8 @@ from src.models.dla_up import IDAUp
 from src.models.layers import bilinear_upsample_weight, count_parameters
 from tests.requirements import require
 
+pytestmark = pytest.mark.numerics  # make test-portable (pyproject.toml)
+
 POSE_HEADS = CenterNetPoseTask.heads
 
 # CENTERNET.md §A: 20,112,346 parameters (base.fc excluded): backbone 15.27 M, dla_up 3.52 M, ida_up 0.43 M,

@@ -25,6 +25,8 @@ from src.models.dla import BasicBlock, Root, conv_bn_relu
 from src.models.fold_bn import fold_batchnorm
 from src.models.layers import ConvBNAct
 
+pytestmark = pytest.mark.numerics  # make test-portable (pyproject.toml)
+
 POSE_HEADS = CenterNetPoseTask.heads
 
 SINGLE_LAYER_RTOL = 1e-5  # of the output's largest magnitude: a few float32 ulps (see the module docstring)

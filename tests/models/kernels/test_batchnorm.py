@@ -17,6 +17,8 @@ from src.centerface.network import CenterFace
 from src.models.kernels.batchnorm import FastBatchNorm2d, enable_fast_batchnorm, is_fast_batchnorm_candidate
 from src.models.layers import ConvBNAct
 
+pytestmark = pytest.mark.numerics  # make test-portable (pyproject.toml)
+
 ATOL = 1e-5
 
 

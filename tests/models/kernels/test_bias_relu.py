@@ -15,6 +15,8 @@ from src.models.fold_bn import fold_batchnorm
 from src.models.kernels.bias_relu import ConvBiasReLU, enable_fused_bias_relu
 from src.models.layers import ConvBNAct
 
+pytestmark = pytest.mark.numerics  # make test-portable (pyproject.toml)
+
 
 def conv_with_bias(seed=0):
     conv = nn.Conv2d(5, 7, 3, 2, pad_mode="pad", padding=1, has_bias=True)

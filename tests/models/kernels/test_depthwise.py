@@ -24,6 +24,8 @@ from src.models.kernels.library import KernelBuildError
 from src.models.kernels.depthwise import FastDepthwiseConv2d, enable_fast_depthwise, is_fast_depthwise_candidate
 from src.models.fold_bn import fold_batchnorm
 
+pytestmark = pytest.mark.numerics  # make test-portable (pyproject.toml)
+
 ATOL = 1e-5
 
 
