@@ -12,7 +12,7 @@ PYX := $(shell find src dependency -name '*.pyx' 2>/dev/null)
 OFFICIAL_ONNX := .cache/official/centerface.onnx
 OFFICIAL_CKPT := .cache/official/centerface_official.ckpt
 
-.PHONY: install build test test-fast demo bench weights clean
+.PHONY: install build test test-fast test-portable test-portable-fast demo bench weights clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,18 @@ test: build $(TEST_STAMP)
 # The unit tests without the integration tests marked slow.
 test-fast: build $(TEST_STAMP)
 	CI=$${CI:-true} $(PY) -m pytest -q -n 2 --dist loadfile -m "not slow" tests
+
+# The rounding-sensitive tests (marker `numerics`: training steps and outcomes, kernel and export parity, the 310
+# chain) again under what another CPU changes: oneDNN's SSE4.1 code instead of AVX2, and one thread (OMP_NUM_THREADS
+# also sets MindSpore's runtime_num_threads and the kernels' threads). test-portable-fast: without the slow ones.
+PORTABLE_SETTINGS := ONEDNN_MAX_CPU_ISA=SSE41 OMP_NUM_THREADS=1
+PORTABLE_MARK ?= numerics
+test-portable: build $(TEST_STAMP)
+	set -e; for setting in $(PORTABLE_SETTINGS); do echo "== $$setting"; \
+	  env $$setting CI=$${CI:-true} $(PY) -m pytest -q -n 2 --dist loadfile -m "$(PORTABLE_MARK)" tests; done
+
+test-portable-fast:
+	$(MAKE) test-portable PORTABLE_MARK="numerics and not slow"
 
 demo: build weights
 	$(PY) scripts/demo.py --ckpt_path $(OFFICIAL_CKPT) --image assets/astronaut.png --output_path outputs/demo

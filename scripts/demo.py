@@ -3,7 +3,10 @@ chain on CPU: synthetic faces -> fine-tune -> test.py over every epoch -> WIDER 
 official weights before fine-tuning for comparison.
 
     python scripts/demo.py --ckpt_path .cache/official/centerface_official.ckpt [--image assets/astronaut.png]
-        [--output_path outputs/demo] [--epochs 3] [--skip_training]
+        [--output_path outputs/demo] [--epochs E] [--skip_training]
+
+The data set and the fine-tuning settings are the `demo` recipe of src/centerface/demo_recipe.py (the one
+benchmarks/kernel_training_seeds.py measures over seeds, backends and one-ulp-moved starts).
 """
 import argparse
 import json
@@ -16,6 +19,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from src.centerface.demo_recipe import RECIPES, train_flags  # noqa: E402  (the repository root must be importable)
+
+RECIPE = RECIPES["demo"]
 AP_LINE = re.compile(r"^(Easy|Medium|Hard)\s+Val AP:\s*([0-9.eE+-]+)", re.M)
 
 
@@ -57,14 +64,14 @@ def synthetic_training(args):
     data = out / "synthetic"
     if not (data / "train" / "train.json").is_file():
         run([sys.executable, "-m", "src.data.synthetic", "--output_path", data, "--num_train", args.num_train,
-             "--num_val", args.num_val, "--seed", 0, "--overwrite"])
+             "--num_val", args.num_val, "--seed", RECIPE["data"]["seed"], "--image_size", RECIPE["data"]["image_size"],
+             "--overwrite"])
     before = evaluate(args.ckpt_path, data, out / "test_official")
     run_dir = out / "train"
     shutil.rmtree(run_dir, ignore_errors=True)  # the demo's own earlier run: train.py never mixes two runs
     start = time.time()
     run([sys.executable, "train.py", "--train_json", data / "train" / "train.json", "--output_path", run_dir,
-         "--ckpt_path", args.ckpt_path, "--epochs", args.epochs, "--train_size", "320,320", "--batch_size", 8,
-         "--lr", 5e-4, "--lr_scheduler", "cosine", "--log_interval", 10, "--keep_checkpoint_max", 0,
+         "--ckpt_path", args.ckpt_path, *train_flags("demo", epochs=args.epochs), "--keep_checkpoint_max", 0,
          "--cpu_kernels", args.cpu_kernels])
     train_minutes = (time.time() - start) / 60
     # Every epoch's checkpoint through the zoo-style sweep: test.py over the folder, then eval_all.
@@ -92,9 +99,9 @@ def main(argv=None):
     parser.add_argument("--ckpt_path", required=True, help="the converted official checkpoint")
     parser.add_argument("--image", default="assets/astronaut.png")
     parser.add_argument("--output_path", default="outputs/demo")
-    parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--num_train", type=int, default=300)
-    parser.add_argument("--num_val", type=int, default=60)
+    parser.add_argument("--epochs", type=int, default=RECIPE["train"]["epochs"])
+    parser.add_argument("--num_train", type=int, default=RECIPE["data"]["num_train"])
+    parser.add_argument("--num_val", type=int, default=RECIPE["data"]["num_val"])
     parser.add_argument("--skip_training", action="store_true", help="only the pretrained detection")
     parser.add_argument("--cpu_kernels", choices=("True", "False"), default="True",
                         help="train with the compiled CPU kernels (default) or MindSpore's ops (testing gives the "

@@ -16,6 +16,15 @@ import pytest  # noqa: E402
 DATA = ROOT / "tests" / "data"
 
 
+def pytest_configure(config):
+    """`OMP_NUM_THREADS=N` limits MindSpore's runtime and the compiled kernels in the test process too, as train.py
+    and the other scripts do (src/model_utils/device.apply_thread_limit; `make test-portable` runs with 1)."""
+    if os.environ.get("OMP_NUM_THREADS"):
+        from src.model_utils.device import apply_thread_limit
+
+        apply_thread_limit(log=lambda _message: None)
+
+
 def pytest_collection_modifyitems(config, items):
     """Files holding a test marked slow run first (stable otherwise). `make test` hands whole files to two
     pytest-xdist workers in collection order; a minutes-long file collected last kept one worker busy alone at the

@@ -16,6 +16,8 @@ from src.tasks import get_task
 
 HEADS = get_task("centerface").heads  # CenterFace's outputs, as its task computes them
 
+pytestmark = pytest.mark.numerics  # make test-portable (pyproject.toml)
+
 HEAD_NAMES = ("heatmap", "scale", "offset", "landmarks")
 # Heatmap: the bound. It is a sigmoid output in (0, 1), so float32 rounding differences shrink.
 HEATMAP_ATOL = 1e-4

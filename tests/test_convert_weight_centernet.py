@@ -28,6 +28,8 @@ from src.tasks import get_task
 from tests.models.parity import write_ctdet_config
 from tests.requirements import require
 
+pytestmark = pytest.mark.numerics  # make test-portable (pyproject.toml)
+
 POSE_HEADS = get_task("centernet_pose").heads
 CTDET_HEADS = (("hm", 80), ("wh", 2), ("reg", 2))
 

@@ -11,6 +11,8 @@ import pytest
 from src.convert_weight_mobilenetv2 import convert_state_dict, main
 from src.models.mobilenet_v2 import MobileNetV2Backbone
 
+pytestmark = pytest.mark.numerics  # make test-portable (pyproject.toml)
+
 # (t, c, n, s) of MobileNetV2 (Sandler et al. 2018, Table 2); torchvision uses the same table.
 SETTINGS = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2),
             (6, 320, 1, 1))

@@ -23,6 +23,8 @@ from src.tasks import get_task
 
 HEADS = get_task("centerface").heads  # CenterFace's outputs, as its task computes them
 
+pytestmark = pytest.mark.numerics  # make test-portable (pyproject.toml)
+
 HEAD_CHANNELS = (1, 2, 2, 10)  # heatmap, scale, offset, landmarks
 
 

@@ -21,6 +21,8 @@ import pytest
 
 from dependency.evaluate.eval import evaluate
 
+pytestmark = pytest.mark.numerics  # make test-portable (pyproject.toml)
+
 ROOT = Path(__file__).resolve().parents[1]
 INPUT_SIZE = "256,256"  # small canvas: one quick compilation, same code path as the zoo's 832
 BOX_TOL, SCORE_TOL, AP_TOL = 0.01, 1e-5, 1e-3

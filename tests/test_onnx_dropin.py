@@ -35,6 +35,8 @@ from src.tasks import get_task
 
 HEADS = get_task("centerface").heads  # CenterFace's outputs, as its task computes them
 
+pytestmark = pytest.mark.numerics  # make test-portable (pyproject.toml)
+
 THRESHOLD = 0.2
 BACKENDS = ("onnxrt", "opencv")
 COCO_IDS = ("000000000785", "000000040083", "000000196141", "000000197388")

@@ -23,7 +23,7 @@ import pytest
 
 from dependency.coco.keypoints_eval import evaluate
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.numerics]
 
 # scripts/demo_pose.py flags of the test recipe (the demo's defaults are the longer version)
 RECIPE = {"--num_train": 96, "--num_val": 24, "--pose_kinds": "standing", "--data_seed": 0, "--seed": 1,

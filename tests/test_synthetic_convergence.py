@@ -19,7 +19,7 @@ import pytest
 
 from dependency.evaluate.eval import evaluate
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.numerics]
 CANVAS = "320,320"  # val images are 256 wide and up to 320 high; the 310 chain needs one fixed input size
 AP_TOL = 1e-3
 

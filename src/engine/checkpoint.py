@@ -8,6 +8,10 @@
   name `global_step`): `train_epoch` (completed epochs), `train_step_in_epoch`, `train_global_step`
   (trainer iterations, overflowed steps included), `train_loss_scale`, `train_loss_scale_counter`
   (dynamic scaler), a `train_format` tag and `train_model` (the task name, when the caller gives it).
+* A checkpoint may present other weights than the ones being trained (`save_checkpoint(weights=...)`, e.g. the
+  average of src/engine/ema.py): those are stored under the network's parameter names, so every script that
+  loads weights uses them, and the training weights as `train_weights.<name>`, which `load_for_resume` puts
+  back into the network (returning the presented ones for the caller to restore).
 * Writes go to a hidden temporary name in the same folder, are flushed to disk and moved into place with
   `os.replace` (`src.io_utils.save_checkpoint_atomic`), so a reader never sees a half-written file under the
   final name; temporaries left by an interrupted write (SIGKILL, full disk) are removed by the next save and
@@ -32,9 +36,9 @@ from src.io_utils import files_matching, save_checkpoint_atomic
 # MindSpore is imported where it is needed: train.py lists checkpoints (src/engine/run.check_inputs) before
 # MindSpore loads, so that a refused output folder costs a fraction of a second.
 
-__all__ = ["CHECKPOINT_FORMAT", "KNOWN_PREFIXES", "checkpoint_name", "list_checkpoints", "latest_checkpoint",
-           "save_checkpoint", "load_for_resume", "load_latest_for_resume", "load_weights", "LoadReport",
-           "CheckpointError"]
+__all__ = ["CHECKPOINT_FORMAT", "KNOWN_PREFIXES", "TRAINING_WEIGHTS", "checkpoint_name", "list_checkpoints",
+           "latest_checkpoint", "save_checkpoint", "load_for_resume", "load_latest_for_resume", "check_recorded",
+           "load_weights", "LoadReport", "CheckpointError"]
 
 CHECKPOINT_FORMAT = "objects-as-points-engine-1"
 # The same format under the name it had when CenterFace was the only model: still resumable.
@@ -91,11 +95,27 @@ def _state_parameters(network, optimizer):
     return items
 
 
+TRAINING_WEIGHTS = "train_weights."  # prefix of the training weights when a checkpoint presents others
+
+
+def _presenting(items, weights):
+    """`items` with the network parameters named in `weights` presenting those values, and their own values added
+    as `train_weights.<name>` entries."""
+    unknown = sorted(set(weights) - {item["name"] for item in items})
+    if unknown:
+        raise ValueError(f"save_checkpoint: weights for {len(unknown)} names that are no parameter, e.g. {unknown[:3]}")
+    presented = [{"name": item["name"], "data": weights.get(item["name"], item["data"])} for item in items]
+    return presented + [{"name": TRAINING_WEIGHTS + item["name"], "data": item["data"]}
+                        for item in items if item["name"] in weights]
+
+
 def save_checkpoint(ckpt_dir, network, optimizer=None, *, epoch, step_in_epoch, global_step, loss_scaler=None,
-                    keep_last=0, rank=0, extra=None):
+                    keep_last=0, rank=0, extra=None, weights=None):
     """Write `{rank}-{epoch}_{step_in_epoch}.ckpt` atomically; then keep only the newest `keep_last` (0 = all).
 
-    `extra` (dict of int/float/str/bool) is stored as `train_<key>` entries. Returns the path.
+    `extra` (dict of int/float/str/bool) is stored as `train_<key>` entries. `weights` ({network parameter name:
+    Tensor}) are stored under those names instead of the parameters' values, which become `train_weights.<name>`
+    (module docstring). Returns the path.
     """
     if keep_last < 0:
         raise ValueError(f"save_checkpoint: keep_last must be >= 0 (0 = keep all), got {keep_last!r}")
@@ -113,7 +133,10 @@ def save_checkpoint(ckpt_dir, network, optimizer=None, *, epoch, step_in_epoch, 
         if key in state:
             raise ValueError(f"save_checkpoint: extra key {key!r} clashes with the training state")
         state[key] = value
-    save_checkpoint_atomic(_state_parameters(network, optimizer), final, append_dict=state)
+    items = _state_parameters(network, optimizer)
+    if weights:
+        items = _presenting(items, weights)
+    save_checkpoint_atomic(items, final, append_dict=state)
     if keep_last:
         for _, _, old in list_checkpoints(folder, rank)[:-keep_last]:
             os.remove(old)
@@ -207,7 +230,10 @@ def load_for_resume(ckpt_path, network, optimizer, loss_scaler=None):
 
     Every network and optimizer parameter must be present with its shape, except the optimizer's
     `learning_rate` (the schedule comes from the current configuration; its position is the restored
-    optimizer step counter). Returns {"epoch", "step_in_epoch", "global_step", "loss_scale", "path"}.
+    optimizer step counter). A network parameter stored also as `train_weights.<name>` (a checkpoint presenting
+    other weights, see `save_checkpoint`) is set from that entry. Returns {"epoch", "step_in_epoch", "global_step",
+    "loss_scale", "path", "recorded": every `train_<key>` scalar by key, "presented": {name: value} of the weights
+    the checkpoint presents instead of the training ones (empty for most checkpoints)}.
     """
     params = _read(ckpt_path)
     if _scalar(params.get("train_format", "")) not in (CHECKPOINT_FORMAT,) + _EARLIER_FORMATS:
@@ -218,10 +244,11 @@ def load_for_resume(ckpt_path, network, optimizer, loss_scaler=None):
         name, param = item["name"], item["data"]
         if name == "learning_rate" or name.endswith(".learning_rate"):
             continue
-        if name not in params:
-            missing.append(name)
-        elif tuple(params[name].shape) != tuple(param.shape):
-            bad_shapes.append(f"{name}: checkpoint {tuple(params[name].shape)} vs model {tuple(param.shape)}")
+        for key in (name, TRAINING_WEIGHTS + name):
+            if key not in params:
+                missing += [key] if key == name else []
+            elif tuple(params[key].shape) != tuple(param.shape):
+                bad_shapes.append(f"{key}: checkpoint {tuple(params[key].shape)} vs model {tuple(param.shape)}")
     counters = [f"train_{key}" for key in ("epoch", "step_in_epoch", "global_step")]
     missing += [key for key in counters if key not in params]
     if missing or bad_shapes:
@@ -230,12 +257,19 @@ def load_for_resume(ckpt_path, network, optimizer, loss_scaler=None):
     # Everything is checked before anything is set: a checkpoint that fails leaves the model untouched.
     from mindspore import Tensor
 
+    presented = {}
     for item in _state_parameters(network, optimizer):
         name, param = item["name"], item["data"]
         if name in params and not (name == "learning_rate" or name.endswith(".learning_rate")):
+            if TRAINING_WEIGHTS + name in params:
+                presented[name] = params[name].asnumpy()
+                name = TRAINING_WEIGHTS + name
             param.set_data(Tensor(params[name].asnumpy(), dtype=param.dtype))
     state = {key[len("train_"):]: int(_scalar(params[key])) for key in counters}
     state["path"] = str(ckpt_path)
+    state["presented"] = presented
+    state["recorded"] = {key[len("train_"):]: _scalar(value) for key, value in params.items()
+                         if key.startswith("train_") and tuple(getattr(value, "shape", ())) == ()}
     state["loss_scale"] = None
     if loss_scaler is not None and "train_loss_scale" in params:
         state["loss_scale"] = float(_scalar(params["train_loss_scale"]))
@@ -244,6 +278,21 @@ def load_for_resume(ckpt_path, network, optimizer, loss_scaler=None):
         if counter is not None and "train_loss_scale_counter" in params:
             counter.set_data(Tensor(np.int32(_scalar(params["train_loss_scale_counter"]))))
     return state
+
+
+def check_recorded(state, expected):
+    """Refuse (CheckpointError) a resumed checkpoint (`load_for_resume`'s state) that recorded another value for a
+    key of `expected` ({key: value} the run stores as `train_<key>`, e.g. {"freeze_bn": True}): the run would
+    silently continue with other settings than the ones it was trained with. Keys it did not record pass."""
+    for key, want in expected.items():
+        if key not in state["recorded"]:
+            continue
+        got = state["recorded"][key]
+        same = (np.isclose(float(got), want, rtol=1e-6, atol=0) if isinstance(want, float)  # floats stored as float32
+                else type(want)(got) == want)
+        if not same:
+            raise CheckpointError(f"checkpoint {state['path']} was written with {key} {got}; this run has {want} "
+                                  f"(resume with the settings of the run that wrote it)")
 
 
 def load_latest_for_resume(ckpt_dir, network, optimizer, loss_scaler=None, rank=0, logger=None):

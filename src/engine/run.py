@@ -210,6 +210,11 @@ def run(task, cfg, device):
     source, dataset = build_dataset(task, cfg, device, logger)
     if whole and cfg.bn_calibration_batches > 0:
         calibrate_on_training_data(network, source, cfg.bn_calibration_batches, cfg.batch_size, logger)
+    if cfg.freeze_bn:
+        from src.engine.frozen_bn import freeze_batchnorm
+
+        logger.info("BatchNorm frozen (freeze_bn): %d layers normalise with their moving statistics and keep them",
+                    freeze_batchnorm(network))
     if cfg.cpu_kernels and device.target == "CPU":
         from src.models.kernels import enable_cpu_kernels
 
@@ -226,6 +231,13 @@ def run(task, cfg, device):
     optimizer = build_optimizer(cfg.optimizer, param_groups(network, cfg.weight_decay), lr,
                                 weight_decay=cfg.weight_decay, momentum=cfg.momentum, eps=cfg.adam_eps)
     loss = task.build_loss()
+    ema = None
+    if cfg.ema_decay > 0:
+        from src.engine.ema import WeightAverage
+
+        ema = WeightAverage(network, cfg.ema_decay)  # starts at the initial weights (after BatchNorm re-centring)
+        logger.info("weight average (ema_decay %g) of %d parameters: checkpoints hold it", cfg.ema_decay,
+                    len(ema.names))
     logger.info("training on %d images (%d steps/epoch of %d per device x %d devices), %d epochs",
                 len(source), steps_per_epoch, cfg.batch_size, device.group_size, cfg.epochs)
     trainer = Trainer(NetworkWithLoss(network, loss), optimizer, dataset, steps_per_epoch, cfg.epochs,
@@ -235,10 +247,11 @@ def run(task, cfg, device):
                       keep_checkpoint_max=cfg.keep_checkpoint_max, ckpt_interval=cfg.ckpt_interval,
                       log_interval=cfg.log_interval, logger=logger,
                       on_epoch_begin=_shard_logger(dataset, source, device, logger),
-                      component_names=task.loss_components, checkpoint_extra={"model": task.name},
+                      component_names=task.loss_components,
+                      checkpoint_extra={"model": task.name, "freeze_bn": bool(cfg.freeze_bn)},
                       save_checkpoint_steps=cfg.save_checkpoint_steps, log_format=cfg.log_format,
                       rest_of_epoch=lambda epoch, done: build_dataset(task, cfg, device, logger, source, done)[1],
-                      data_sink=data_sink_factory(cfg, device, logger), sink_steps=cfg.data_sink_steps)
+                      data_sink=data_sink_factory(cfg, device, logger), sink_steps=cfg.data_sink_steps, ema=ema)
     if not cfg.resume:  # with resume the weights come from the checkpoint inside train()
         _log_state(logger, "initial", device, network, optimizer)
     summary = trainer.train(resume=cfg.resume)

@@ -104,10 +104,12 @@ class TrainStep:
         max_grad_norm: clip the (unscaled) gradients to this global norm; None or 0 = no clipping.
         jit: wrap the step in `mindspore.jit`.
         grad_reducer: "auto" (by parallel mode), None (never), or a callable on the gradient tuple.
+        after_update: a Cell called without arguments right after each update the optimizer makes, inside the
+            step (e.g. src/engine/ema.WeightAverage); None = nothing.
     """
 
     def __init__(self, network_with_loss, optimizer, loss_scaler, amp_level="O0", max_grad_norm=None,
-                 jit=True, grad_reducer="auto"):
+                 jit=True, grad_reducer="auto", after_update=None):
         if getattr(optimizer, "loss_scale", 1.0) != 1.0:
             raise ValueError(f"train step: the optimizer was built with loss_scale={optimizer.loss_scale}; "
                              "build it with loss_scale=1.0, the train step unscales the gradients itself")
@@ -121,6 +123,7 @@ class TrainStep:
         if grad_reducer == "auto":
             grad_reducer = build_grad_reducer(optimizer.parameters)
         self.grad_reducer = grad_reducer
+        self.after_update = after_update
         self.flag_reducer = ops.AllReduce(op=ops.ReduceOp.SUM) if is_data_parallel() else None
         self.grad_fn = ops.value_and_grad(self._forward, None, optimizer.parameters, has_aux=True)
         self._step = ms.jit(self._step_impl) if jit else self._step_impl
@@ -149,6 +152,8 @@ class TrainStep:
             if self.max_grad_norm is not None:
                 grads = ops.clip_by_global_norm(grads, self.max_grad_norm)
             loss = ops.depend(loss, self.optimizer(grads))
+            if self.after_update is not None:
+                loss = ops.depend(loss, self.after_update())
         self.loss_scaler.adjust(finite)
         return loss, ops.logical_not(finite), self.loss_scaler.scale_value.value(), outs[2:]
 

@@ -49,7 +49,8 @@ import numpy as np
 import mindspore as ms
 from mindspore import Tensor
 
-from src.engine.checkpoint import load_latest_for_resume, save_checkpoint
+from src.engine.checkpoint import check_recorded, load_latest_for_resume, save_checkpoint
+from src.engine.ema import resume_average
 from src.engine.logger import get_logger
 from src.engine.train_step import TrainStep, build_loss_scaler
 from src.io_utils import atomic_write_bytes
@@ -151,7 +152,10 @@ class Trainer:
         component_names: names of the loss components for logs/history, e.g. ("hm", "wh", "off", "lm").
         max_skipped_steps: consecutive skipped updates that abort training.
         progress: show a tqdm bar; None = only when stdout is a TTY (rank 0).
-        checkpoint_extra: entries stored in every checkpoint as `train_<key>` (e.g. {"model": task name}).
+        checkpoint_extra: entries stored in every checkpoint as `train_<key>` (e.g. {"model": task name}); a resumed
+            checkpoint that recorded another value for one of them is refused.
+        ema: a `src.engine.ema.WeightAverage` of the network, updated after every update; checkpoints hold its
+            averages as the network's weights (and the training weights for resume), None = no average.
         save_checkpoint_steps: also save every this many global steps (0 = only per epoch).
         log_format: "iter" or "percent": the form of the `log_interval` lines (module docstring).
         rest_of_epoch: callable(epoch, steps_done) -> re-iterable or mindspore dataset of the batches after
@@ -165,7 +169,7 @@ class Trainer:
                  group_size=1, keep_checkpoint_max=0, ckpt_interval=1, log_interval=100, logger=None,
                  on_epoch_begin=None, component_names=None, max_skipped_steps=100, progress=None,
                  checkpoint_extra=None, save_checkpoint_steps=0, log_format="iter", rest_of_epoch=None,
-                 data_sink=None, sink_steps=1):
+                 data_sink=None, sink_steps=1, ema=None):
         for name, value in (("steps_per_epoch", steps_per_epoch), ("epochs", epochs),
                             ("log_interval", log_interval), ("ckpt_interval", ckpt_interval),
                             ("max_skipped_steps", max_skipped_steps), ("group_size", group_size),
@@ -194,6 +198,7 @@ class Trainer:
         self.max_skipped_steps = max_skipped_steps
         self.progress = progress
         self.checkpoint_extra = dict(checkpoint_extra or {})
+        self.ema = ema
         self.save_checkpoint_steps = save_checkpoint_steps
         self.log_format = log_format
         self.rest_of_epoch = rest_of_epoch
@@ -202,7 +207,7 @@ class Trainer:
         self._sink = None
         self.loss_scaler = loss_scaler if loss_scaler is not None else build_loss_scaler("none")
         self.step = TrainStep(network_with_loss, optimizer, self.loss_scaler, amp_level=amp_level,
-                              max_grad_norm=max_grad_norm, jit=jit)
+                              max_grad_norm=max_grad_norm, jit=jit, after_update=ema)
         self.global_step = 0
         self._first_step_done = False
         self._saved = []
@@ -276,7 +281,8 @@ class Trainer:
         path = save_checkpoint(self.ckpt_dir, self.network, self.optimizer, epoch=epoch + 1,
                                step_in_epoch=step_in_epoch, global_step=self.global_step,
                                loss_scaler=self.loss_scaler, keep_last=self.keep_checkpoint_max, rank=0,
-                               extra=self.checkpoint_extra)
+                               extra={**self.checkpoint_extra, **(self.ema.checkpoint_entries() if self.ema else {})},
+                               weights=self.ema.averages() if self.ema else None)
         self._saved.append(path)
         self.logger.info("saved checkpoint %s", path)
         self._write_history()
@@ -294,6 +300,8 @@ class Trainer:
             self.logger.info("resume: no checkpoint in %s, starting from scratch", self.ckpt_dir)
             return 0
         path = state["path"]
+        check_recorded(state, self.checkpoint_extra)
+        resume_average(self.ema, state)
         self.global_step = int(state["global_step"])
         self.logger.info("resume: %s -> %s, global step %d, optimizer step %d, loss scale %s", path,
                          _progress(self.global_step, self.steps_per_epoch), self.global_step,

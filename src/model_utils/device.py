@@ -2,6 +2,13 @@
 
 Call `prepare_environment(target)` before `import mindspore` anywhere in the process (root scripts parse
 their config first, which imports no MindSpore), then `init_device(cfg)`.
+
+Threads on CPU: MindSpore does not read OMP_NUM_THREADS for its own runtime (it sizes its thread pool by
+`runtime_num_threads`, default the number of cores), and the compiled kernels take their thread count from
+`runtime_num_threads` (src/models/kernels/library.py). `apply_thread_limit` makes `OMP_NUM_THREADS=N` in the
+environment limit both, so that `OMP_NUM_THREADS=1` means one thread of computation (as far as MindSpore goes:
+its runtime keeps one actor thread next to at least one kernel thread; measured in 2.10, "The actor thread
+number: 1, the kernel thread number: 1" at `runtime_num_threads` 1 and 2).
 """
 import logging
 import os
@@ -47,6 +54,25 @@ def prepare_environment(device_target, log=LOG.info):
             "convolution here; export ONEDNN_MAX_CPU_ISA to override)")
 
 
+def apply_thread_limit(log=LOG.info):
+    """Set MindSpore's `runtime_num_threads` (and so the compiled kernels' threads) to OMP_NUM_THREADS when that is
+    set to a positive integer; returns the limit or None. Must run before MindSpore's runtime starts (the first
+    graph or op run); a value that is not a positive integer is ignored with a log line."""
+    value = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if not value:
+        return None
+    if not value.isdigit() or int(value) < 1:
+        log(f"OMP_NUM_THREADS={value!r} is not a positive integer: MindSpore's thread count left as it is")
+        return None
+    import mindspore as ms
+
+    threads = int(value)
+    if ms.get_context("runtime_num_threads") != threads:
+        ms.set_context(runtime_num_threads=threads)
+    log(f"OMP_NUM_THREADS={threads}: MindSpore's runtime_num_threads and the compiled kernels use {threads} thread(s)")
+    return threads
+
+
 def _check_available(device_target):
     from mindspore import device_context
 
@@ -67,6 +93,8 @@ def init_device(device_target="CPU", device_id=0, mode="GRAPH", distributed=Fals
     if mode not in ("GRAPH", "PYNATIVE"):
         raise ValueError(f"mode: expected GRAPH or PYNATIVE, got {mode!r}")
     ms.set_context(mode=ms.GRAPH_MODE if mode == "GRAPH" else ms.PYNATIVE_MODE)
+    if device_target == "CPU":
+        apply_thread_limit(log)
     if seed is not None:
         # Same seed on every rank: identical initial weights, so data-parallel replicas stay in sync.
         ms.set_seed(seed)

@@ -15,6 +15,8 @@ from src.centerface.network import CenterFace
 from src.tasks import get_task
 from tests.requirements import require
 
+pytestmark = pytest.mark.numerics  # make test-portable (pyproject.toml)
+
 HEADS = get_task("centerface").heads  # CenterFace's outputs, as its task computes them
 
 torch = require("torch")

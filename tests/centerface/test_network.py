@@ -14,6 +14,8 @@ from src.tasks import get_task
 
 HEADS = get_task("centerface").heads  # CenterFace's outputs, as its task computes them
 
+pytestmark = pytest.mark.numerics  # make test-portable (pyproject.toml)
+
 HEADS = (("heatmap", 1), ("scale", 2), ("offset", 2), ("landmarks", 10))
 
 

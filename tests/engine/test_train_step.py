@@ -11,6 +11,8 @@ from src.engine.train_step import (NetworkWithLoss, TrainStep, apply_mixed_preci
                                    build_loss_scaler)
 from tests.engine.toy import EpochDataset, ToyLoss, ToyNet
 
+pytestmark = pytest.mark.numerics  # make test-portable (pyproject.toml)
+
 
 class LinearLoss(nn.Cell):
     """loss = sum(w * x): the gradient is x itself, so a large x times the loss scale overflows the

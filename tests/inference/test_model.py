@@ -18,6 +18,8 @@ from src.model_utils.config import parse_config
 from src.models.kernels import library as kernel_library
 from src.tasks import get_task
 
+pytestmark = pytest.mark.numerics  # make test-portable (pyproject.toml)
+
 RTOL_OF_RANGE = 1e-5
 FOLDED_COUNTS = {"depthwise": 17, "bias_relu": 22}  # every depthwise conv; every other conv + ReLU after folding
 

@@ -1,4 +1,4 @@
-"""Tests for src/model_utils/device.py: the oneDNN ISA cap and device initialisation.
+"""Tests for src/model_utils/device.py: the oneDNN ISA cap, the thread limit and device initialisation.
 
 init_device changes MindSpore's process-wide context (mode, device), so it runs in subprocesses here and the
 test process keeps its own context.
@@ -109,3 +109,36 @@ def test_init_cpu_sets_context(repo_root):
     # First log line: the cap was set before MindSpore loaded (so it takes effect).
     assert "ONEDNN_MAX_CPU_ISA=AVX2 set for the CPU target" in lines[0]
     assert lines[-1] == "CPU 0 0 1 True CPU 5 AVX2"
+
+
+@pytest.mark.parametrize("value, threads, logged", [
+    ("1", 1, "OMP_NUM_THREADS=1: MindSpore's runtime_num_threads and the compiled kernels use 1 thread(s)"),
+    ("0", None, "OMP_NUM_THREADS='0' is not a positive integer"),
+    ("two", None, "OMP_NUM_THREADS='two' is not a positive integer"),
+])
+def test_omp_num_threads_limits_mindspore_and_the_kernels(repo_root, value, threads, logged):
+    """MindSpore 2.10 ignores OMP_NUM_THREADS for its own runtime (measured: runtime_num_threads stays at its
+    default); init_device makes it follow, and the kernel library is then given the same count."""
+    res = run_python(f"""
+        import os
+        os.environ["OMP_NUM_THREADS"] = {value!r}
+        from src.model_utils.device import init_device
+        init_device("CPU", 0, "GRAPH", log=print)
+        import mindspore as ms
+        from src.models.kernels import library
+        given = []
+        library.set_kernel_threads = lambda lib, n: given.append(n)
+        library.kernel_library_or_none("unused.so")
+        print("threads", ms.get_context("runtime_num_threads"), given)
+    """, repo_root)
+    assert res.returncode == 0, res.stderr
+    last = res.stdout.strip().splitlines()[-1].split(" ", 2)
+    if threads is None:
+        default = run_python("""
+            import mindspore as ms
+            print(ms.get_context("runtime_num_threads"))
+        """, repo_root).stdout.strip().splitlines()[-1]
+        assert last[:2] == ["threads", default] and last[2] == f"[{default}]"
+    else:
+        assert last == ["threads", str(threads), f"[{threads}]"]
+    assert logged in res.stdout

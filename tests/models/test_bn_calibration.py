@@ -9,6 +9,8 @@ from src.models.bn_calibration import recalibrate_batchnorm
 from src.tasks import get_task
 from tests.models.test_fold_bn import copy_parameters, randomise_batchnorm
 
+pytestmark = pytest.mark.numerics  # make test-portable (pyproject.toml)
+
 HEADS = get_task("centerface").heads  # CenterFace's outputs, as its task computes them
 
 

@@ -14,6 +14,8 @@ import pytest
 
 from src.models.dcn import ModulatedDeformConv2d, plain_conv3x3
 
+pytestmark = pytest.mark.numerics  # make test-portable (pyproject.toml)
+
 
 def conv3x3_numpy(x, weight, bias):
     """3x3 / stride 1 / pad 1 cross-correlation in float64: (N, C, H, W) -> (N, O, H, W)."""

@@ -11,6 +11,8 @@ import pytest
 from src.models.dla import DLA34
 from tests.requirements import require
 
+pytestmark = pytest.mark.numerics  # make test-portable (pyproject.toml)
+
 BN_OURS = ("gamma", "beta", "moving_mean", "moving_variance")
 BN_TORCH = {"gamma": "weight", "beta": "bias", "moving_mean": "running_mean", "moving_variance": "running_var"}
 

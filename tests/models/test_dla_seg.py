@@ -14,6 +14,8 @@ from src.models.layers import bilinear_upsample_weight, count_parameters
 from src.tasks import get_task
 from tests.models.parity import assert_parity, build_reference_checkpoint, execution_mode, write_ctdet_config
 
+pytestmark = pytest.mark.numerics  # make test-portable (pyproject.toml)
+
 POSE_HEADS = get_task("centernet_pose").heads
 CTDET_HEADS = (("hm", 80), ("wh", 2), ("reg", 2))
 

@@ -26,6 +26,8 @@ from src.models.layers import ConvBNAct
 from src.models.resnet_dcn import ResNetDCN
 from src.tasks import get_task
 
+pytestmark = pytest.mark.numerics  # make test-portable (pyproject.toml)
+
 HEADS = get_task("centerface").heads  # CenterFace's outputs, as its task computes them
 
 POSE_HEADS = get_task("centernet_pose").heads

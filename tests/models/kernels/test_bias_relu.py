@@ -18,6 +18,8 @@ from src.tasks import get_task
 
 HEADS = get_task("centerface").heads  # CenterFace's outputs, as its task computes them
 
+pytestmark = pytest.mark.numerics  # make test-portable (pyproject.toml)
+
 
 def conv_with_bias(seed=0):
     conv = nn.Conv2d(5, 7, 3, 2, pad_mode="pad", padding=1, has_bias=True)

@@ -23,6 +23,8 @@ from src.tasks import get_task
 from tests.models.test_dcn import dcnv2_numpy, random_layer
 from tests.requirements import require
 
+pytestmark = pytest.mark.numerics  # make test-portable (pyproject.toml)
+
 FLOAT64_RTOL = 2e-5
 MINDSPORE_RTOL = 1e-5
 

@@ -15,6 +15,8 @@ from src.models.kernels.winograd import MIN_IN_CHANNELS, WinogradConv2d, enable_
 from tests.models.kernels.test_dcn import _LayerGrads, assert_close
 from tests.models.test_dcn import conv3x3_numpy
 
+pytestmark = pytest.mark.numerics  # make test-portable (pyproject.toml)
+
 RTOL = 1e-5
 
 
