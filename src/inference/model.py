@@ -44,7 +44,9 @@ class InferenceModel:
     cpu_kernels: use the project's compiled CPU kernels (src/models/kernels/; on CPU only, and only when the
         library builds: otherwise one log line and MindSpore's ops). None = the task config's `cpu_kernels`.
         With dynamic_shape they need every kernel to infer its shapes in C++ (`supports_dynamic_shape`); a
-        network holding one that cannot keeps MindSpore's ops, said in the log.
+        network holding one that cannot keeps MindSpore's ops, said in the log. A network with a layer that cannot
+        take dynamic shapes on either path (the DCN on MindSpore's ops: GPU, Ascend, cpu_kernels False) compiles
+        one graph per input size instead, said in the log.
     """
 
     def __init__(self, task, dynamic_shape: bool = False, cpu_kernels: Optional[bool] = None):
@@ -64,11 +66,14 @@ class InferenceModel:
         if not any(self.kernel_counts.values()):
             return
         if self.dynamic_shape and not supports_dynamic_shape(self.network):
-            LOG.warning("compiled CPU kernels off for inputs of varying size: a kernel of %s infers its shapes in "
-                        "Python only (static shapes); using MindSpore's ops", self.task.name)
-            self.network = load_network(self.task, ckpt_path, logger=LOG)
-            self.kernel_counts = {}
-            return
+            plain = load_network(self.task, ckpt_path, logger=LOG)
+            if supports_dynamic_shape(plain):
+                LOG.warning("compiled CPU kernels off for inputs of varying size: a kernel of %s infers its shapes "
+                            "in Python only (static shapes); using MindSpore's ops", self.task.name)
+                self.network = plain
+                self.kernel_counts = {}
+                return
+            # MindSpore's ops cannot either: keep the kernels, with one graph per input size (load says so)
         LOG.info("compiled CPU kernels: %s", ", ".join(f"{n} {name}" for name, n in self.kernel_counts.items()))
 
     def load(self, ckpt_path) -> None:
@@ -82,7 +87,14 @@ class InferenceModel:
             if self.cpu_kernels:
                 self._enable_kernels(ckpt_path)
             if self.dynamic_shape:
-                self.network.set_inputs(ms.Tensor(shape=[None, 3, None, None], dtype=ms.float32))
+                from src.models.kernels.library import supports_dynamic_shape
+
+                if supports_dynamic_shape(self.network):
+                    self.network.set_inputs(ms.Tensor(shape=[None, 3, None, None], dtype=ms.float32))
+                else:
+                    LOG.info("inputs of varying size: one graph per input size (a layer of %s, e.g. the deformable "
+                             "convolution on MindSpore's ops, does not compile for dynamic shapes)", self.task.name)
+                    self.dynamic_shape = False
             return
         current = {p.name: p for p in self.network.get_parameters()}
         new = {p.name: p for p in folded.get_parameters()}

@@ -46,6 +46,11 @@ class ModulatedDeformConv2d(nn.Cell):
     `conv_offset_mask` weight and bias 0, so a fresh layer samples the regular grid with mask sigmoid(0) = 0.5.
     """
 
+    # MindSpore 2.10's ops.deformable_conv2d does not compile in a graph with dynamic input shapes (measured: GRAPH
+    # mode, set_inputs (None, 3, None, None) -> the conv of DeformableOffsets' output fails to infer): a network
+    # holding this cell runs one static graph per input size (src/inference/model.py).
+    supports_dynamic_shape = False
+
     def __init__(self, in_channels, out_channels):
         super().__init__()
         _check_channels("in_channels", in_channels)

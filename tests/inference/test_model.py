@@ -118,3 +118,27 @@ def test_cpu_kernels_false_keeps_mindspore_ops(official_ckpt):
     assert plain.kernel_counts == {}
     assert not any("Fast" in type(cell).__name__ or "BiasReLU" in type(cell).__name__
                    for _, cell in plain.network.cells_and_names())
+
+
+@pytest.mark.slow  # DLA-34 with DCN compiled for two sizes on MindSpore's ops: ~40 s on 2 cores
+def test_a_dcn_network_on_mindspore_ops_runs_images_of_varying_size_one_graph_per_size(repo_root, tmp_path, graph_mode,
+                                                                                       caplog):
+    """MindSpore's deformable_conv2d does not compile with dynamic shapes (GPU, Ascend, --cpu_kernels False): the
+    model says so once and compiles per size; the outputs equal those of a model built for fixed sizes."""
+    cfg = parse_config(["--config_path", str(repo_root / "configs" / "centernet_pose.yaml"), "--cpu_kernels", "False"])
+    task = get_task(cfg)
+    ckpt = tmp_path / "pose.ckpt"
+    ms.save_checkpoint(task.build_network(), str(ckpt))
+    with caplog.at_level(logging.INFO, logger="src.inference.model"):
+        varying = InferenceModel(task, dynamic_shape=True)
+        varying.load(str(ckpt))
+    assert not kernel_library.supports_dynamic_shape(varying.network)
+    assert sum("one graph per input size" in r.getMessage() for r in caplog.records) == 1
+    fixed = InferenceModel(task)
+    fixed.load(str(ckpt))
+    for x in images((1, 3, 64, 96), (1, 3, 96, 64), seed=1):
+        got, want = varying(x), fixed(x)
+        assert [g.shape for g in got] == [w.shape for w in want]
+        assert got[0].shape[2:] == (x.shape[2] // 4, x.shape[3] // 4)  # output stride 4
+        for g, w in zip(got, want):
+            np.testing.assert_array_equal(g, w)  # the same static graph per size on the same ops: bit-identical

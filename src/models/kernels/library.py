@@ -170,9 +170,12 @@ def aot_op(library, name, out_shape, out_dtype, bprop=None, num_outputs=1):
 
 
 def supports_dynamic_shape(network):
-    """False when a Custom AOT op held by a cell of `network` infers its shapes in Python only (such a graph
-    fails with dynamic input shapes); True otherwise, e.g. for a network without compiled kernels."""
+    """False when a cell of `network` cannot run in a graph with dynamic input shapes: a Custom AOT op that infers
+    its shapes in Python only, or a cell that says so (`supports_dynamic_shape = False`, e.g. the DCN on MindSpore's
+    ops); True otherwise."""
     for _, cell in network.cells_and_names():
+        if not getattr(cell, "supports_dynamic_shape", True):
+            return False
         for value in vars(cell).values():
             if isinstance(value, ops.Custom) and value.func_type == "aot" and not value.attrs.get("cpp_infer_shape"):
                 return False
