@@ -269,11 +269,30 @@ launch_distributed() {
   mkdir -p "${output_path}"
   if [[ -n "${announce}" ]]; then echo "${announce}"; fi
   if ! "${cmd[@]}"; then
-    echo "error: distributed training failed; last lines of the worker logs in ${log_dir}:" >&2
     if [[ -d "${log_dir}" ]]; then mapfile -d '' -t logs < <(find "${log_dir}" -type f -print0 | sort -z); fi
+    local code
+    code="$(worker_exit_code "${logs[@]}")"
+    if [[ "${code}" == 1 ]]; then
+      echo "distributed training done, but some images could not be read and were skipped (each named in the" \
+        "worker logs in ${log_dir}); exit code 1" >&2
+      exit 1
+    fi
+    echo "error: distributed training failed; last lines of the worker logs in ${log_dir}:" >&2
     if [[ ${#logs[@]} -gt 0 ]]; then tail -n 2 "${logs[@]}" >&2 || true; fi
-    exit 1
+    exit "${code:-1}"
   fi
+}
+
+# worker_exit_code LOG...: the exit code the workers' logs end with ("worker exit code N", written by every root
+# script started by msrun: src/model_utils/cli.py), for the launcher to pass on: the most serious one (130, 3, 2
+# before 1); empty when no log says (msrun then stopped the workers before they could).
+worker_exit_code() {
+  local codes
+  if [[ $# -eq 0 ]]; then return 0; fi
+  codes="$(grep -h -o '^worker exit code [0-9]*$' "$@" 2>/dev/null | awk '{print $4}' | sort -u)" || true
+  for code in 130 3 2 1; do
+    if grep -qx "${code}" <<<"${codes}"; then echo "${code}"; return 0; fi
+  done
 }
 
 # launch_rank_table RANK_TABLE_FILE OUTPUT_PATH NAME: the old zoo's Ascend launch: one `${PYTHON} train...` process

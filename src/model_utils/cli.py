@@ -160,6 +160,7 @@ class _Interrupts:
         with contextlib.suppress(Exception):
             sys.stdout.flush()
         print(line, file=sys.stderr, flush=True)
+        _say_worker_exit_code(EXIT_INTERRUPTED)
         os._exit(EXIT_INTERRUPTED)
 
 
@@ -183,10 +184,25 @@ def run(main, argv=None, on_interrupt=None, memory_keys=INFERENCE_MEMORY_KEYS):
     interrupts.install()
     try:
         _run(main, argv, on_interrupt, memory_keys)
+    except SystemExit as done:
+        _say_worker_exit_code(done.code)
+        raise
     finally:
         if interrupts.ending:  # the watchdog is ending the process with exit 130: no other exit code wins
             threading.Event().wait()
         interrupts.uninstall()
+
+
+WORKER_EXIT_LINE = "worker exit code {code}"
+
+
+def _say_worker_exit_code(code):
+    """A worker started by msrun ends its log with its exit code: msrun itself reports only that a worker failed
+    (and stops the others), so the launcher reads the codes from the worker logs to pass the right one on
+    (scripts/common.sh launch_distributed)."""
+    if os.environ.get("MS_ROLE") == "MS_WORKER":
+        code = 0 if code is None else code if isinstance(code, int) else 1
+        print(WORKER_EXIT_LINE.format(code=code), file=sys.stderr, flush=True)
 
 
 def _silence_half_built_objects():

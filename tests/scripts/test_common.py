@@ -1,6 +1,7 @@
 """Tests for scripts/common.sh, the code every scripts/*.sh launcher sources: shellcheck of all the scripts
 (following `source`, so common.sh is checked in the context of each script and on its own), which scripts
 source it, and its functions one by one in `bash -c` against expected values written out by hand."""
+import os
 import re
 import shlex
 import stat
@@ -212,3 +213,32 @@ def test_launch_distributed_puts_the_folder_first_in_path(tmp_path):
     result = bash('cmd=(bash -c \'echo "${PATH%%:*}"\'); launch_distributed "$1" logs /opt/bin ""; echo after',
                   tmp_path / "out")
     assert (result.returncode, result.stdout) == (0, "/opt/bin\nafter\n")
+
+
+def _workers_ending_with(*codes):
+    """A command writing one worker log per code, each ending "worker exit code N" (src/model_utils/cli.py), that
+    fails as msrun does when a worker does."""
+    writes = "; ".join(f'printf "training\\nworker exit code {c}\\n" >"$0/logs/worker_{r}.log"'
+                       for r, c in enumerate(codes))
+    return f'cmd=(bash -c \'mkdir -p "$0/logs"; {writes}; exit 1\' "$1")'
+
+
+@pytest.mark.parametrize("codes, expected", [((1, 1), 1), ((0, 1), 1), ((2, 0), 2), ((1, 130), 130), ((3, 2), 3)])
+def test_launch_distributed_passes_on_the_workers_exit_code(tmp_path, codes, expected):
+    result = bash(f'{_workers_ending_with(*codes)}; launch_distributed "$1" logs "" ""', tmp_path / "out")
+    assert result.returncode == expected
+    if expected == 1:  # done with skipped images: said as such, not as a failure
+        assert result.stderr.startswith("distributed training done, but some images could not be read")
+        assert "error" not in result.stderr
+    else:
+        assert result.stderr.startswith("error: distributed training failed")
+
+
+def test_a_worker_started_by_msrun_ends_its_log_with_its_exit_code(repo_root):
+    script = "from src.model_utils.cli import run\nrun(lambda argv: 1)\n"
+    env = dict(os.environ, MS_ROLE="MS_WORKER")
+    worker = subprocess.run([sys.executable, "-c", script], cwd=repo_root, env=env, capture_output=True, text=True,
+                            timeout=120)
+    assert (worker.returncode, worker.stderr.splitlines()[-1]) == (1, "worker exit code 1")
+    alone = subprocess.run([sys.executable, "-c", script], cwd=repo_root, capture_output=True, text=True, timeout=120)
+    assert (alone.returncode, alone.stderr) == (1, "")
