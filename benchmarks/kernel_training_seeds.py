@@ -2,7 +2,7 @@
 
     python benchmarks/kernel_training_seeds.py [--recipe demo|e2e] [--seeds 1 2 3 4 5]
         [--arms msops kernels nudged kernels_nudged] [--set KEY=VALUE ...] [--test_with kernels msops]
-        [--output_path outputs/kernel_seeds_<recipe>] [--ckpt_path CKPT]
+        [--output_path outputs/kernel_seeds_<recipe>] [--ckpt_path CKPT] [--first N]
 
 Runs a recipe of `src/centerface/demo_recipe.py` (`demo`: what `make demo` runs; `e2e`: the end-to-end test's
 smaller sibling) for every seed (`--seed`: augmentation draws and batch order; the data set is the same) in every
@@ -222,6 +222,51 @@ def table(results, test_key, official):
     return "\n".join(lines)
 
 
+def first_images_ap(prediction_dir, subset, work):
+    """{setting: AP} of the result files in `prediction_dir` (test.py's <event>/<name>.txt) restricted to the
+    images of the held-out set `subset` (a generated val split of the first N images: the generator draws image i
+    from (seed, split, i), so they are the first N of the study's own held-out images and their predictions)."""
+    from dependency.evaluate.eval import evaluate
+
+    shutil.rmtree(work, ignore_errors=True)
+    for image in (subset / "val" / "images").rglob("*.jpg"):
+        relative = image.relative_to(subset / "val" / "images").with_suffix(".txt")
+        (work / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(prediction_dir / relative, work / relative)
+    aps = evaluate(work, subset / "val" / "ground_truth")
+    return {s: aps[s] for s in SETTINGS}
+
+
+def first_images_gains(results, official_dir, out, recipe_data, first):
+    """Per run and backend, AP on the first `first` held-out images minus the official weights' AP on them; the
+    smallest gain per setting over all runs is what the end-to-end test (recipe e2e: those images) may assert."""
+    from src.data.synthetic import generate
+
+    subset = out / f"first{first}"
+    if not (subset / "val" / "val.json").is_file():
+        generate(str(subset), progress=False, overwrite=True, **{**recipe_data, "num_train": 0, "num_val": first})
+    work = out / f"first{first}_work"
+    official = first_images_ap(official_dir, subset, work)
+    rows = ["| training | seed | tested with | Easy | Medium | Hard |", "|---|---:|---|---:|---:|---:|",
+            "| official weights | - | kernels | " + " | ".join(f"{official[s]:.3f}" for s in SETTINGS) + " |"]
+    gains = {s: [] for s in SETTINGS}
+    for r in sorted(results, key=lambda r: (list(ARMS).index(r["variant"]), r["seed"])):
+        for backend in TEST_BACKENDS:
+            save = out / f"seed{r['seed']}_{r['variant']}_test_{backend}" / Path(r["checkpoint"]).stem
+            if not save.is_dir():
+                continue
+            aps = first_images_ap(save, subset, work)
+            for s in SETTINGS:
+                gains[s].append(aps[s] - official[s])
+            rows.append(f"| {ARMS[r['variant']][0]} | {r['seed']} | {backend} | "
+                        + " | ".join(f"{aps[s]:.3f}" for s in SETTINGS) + " |")
+    shutil.rmtree(work, ignore_errors=True)
+    if gains["easy"]:
+        rows += ["", f"smallest gain over the official weights on these {first} images ({len(gains['easy'])} "
+                     "tested checkpoints): " + ", ".join(f"{s} {min(g):+.3f}" for s, g in gains.items())]
+    return "\n".join(rows)
+
+
 def parse_settings(pairs):
     """`--set KEY=VALUE` pairs as {key: value} (values as given on train.py's command line)."""
     settings = {}
@@ -244,6 +289,9 @@ def main(argv=None):
                         help="test every checkpoint with these backends")
     parser.add_argument("--output_path", default=None, help="work folder (default outputs/kernel_seeds_<recipe>)")
     parser.add_argument("--ckpt_path", default=None, help="converted official checkpoint (converted if omitted)")
+    parser.add_argument("--first", type=int, default=RECIPES["e2e"]["data"]["num_val"],
+                        help="also AP on the first N held-out images, gains over the official weights (default: the "
+                             "e2e recipe's held-out images, tests/test_synthetic_convergence.py's bounds); 0 = off")
     args = parser.parse_args(argv)
 
     from src.data.synthetic import generate
@@ -281,6 +329,9 @@ def main(argv=None):
         print(f"\nAP on the held-out synthetic images (original size), tested with "
               f"{'the kernels' if backend == 'kernels' else 'MindSpore ops'}:\n")
         print(table(results, f"test_{backend}", saved["official"]))
+    if args.first:
+        print(f"\nAP on the first {args.first} held-out images (the end-to-end test's), from the same predictions:\n")
+        print(first_images_gains(results, out / "official_test" / Path(ckpt).stem, out, config["data"], args.first))
 
 
 if __name__ == "__main__":
