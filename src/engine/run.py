@@ -67,7 +67,7 @@ def _start_fresh(out_dir, rank):
     """A fresh run (no --resume) in a folder without checkpoints: the files an earlier run that never reached a
     checkpoint left (its log, loss history and curve) are removed, so that they describe this run only. Each
     rank removes its own log; rank 0 the shared files."""
-    from src.engine.trainer import HISTORY_CSV, HISTORY_JSON, LOSS_CURVE_PNG
+    from src.engine.hooks.history import HISTORY_CSV, HISTORY_JSON, LOSS_CURVE_PNG
 
     names = [f"log_rank{int(rank)}.txt"] + ([HISTORY_JSON, HISTORY_CSV, LOSS_CURVE_PNG] if int(rank) == 0 else [])
     for name in names:
