@@ -1,8 +1,8 @@
-"""docs/configuration.md, generated from the config files of the registered tasks (`python -m
+"""docs/configuration.md, generated from the config files shipped for the tasks (`python -m
 src.model_utils.config > docs/configuration.md`; tests/test_readme.py checks the page is current)."""
 import yaml
 
-from src.model_utils.config.schema import ROOT, load_schema, load_yaml
+from src.model_utils.config.schema import ROOT, load_schema, load_yaml, shipped_configs
 
 
 REFERENCE_HEADER = """\
@@ -51,15 +51,12 @@ def _key_rows(schema, keys):
 
 def reference_markdown():
     """docs/configuration.md: the shared keys, each model's own keys and per-script defaults, and the one table of
-    other accepted names (aliases), all from the config files of the registered tasks."""
-    from src.tasks import task_config_path, task_names
-
+    other accepted names (aliases), all from the config files shipped for the tasks (`shipped_configs`)."""
     base_path = ROOT / "configs" / "base.yaml"
     base = load_schema(base_path)
     lines = [REFERENCE_HEADER, "## Shared keys (`configs/base.yaml`)", "", *_key_rows(base, base.values), ""]
     accepted = {alias: [target, []] for alias, target in base.aliases.items()}
-    for name in task_names():
-        path = task_config_path(name)
+    for name, path in shipped_configs().items():
         relative = path.relative_to(ROOT).as_posix()
         schema = load_schema(path)
         values, helps, checks = load_yaml(path)

@@ -99,10 +99,25 @@ def _merge_file(schema, path, defines_keys, root):
         schema.checks[schema.canonical(key)] = spec
 
 
-def task_config(task):
-    from src.tasks import task_config_path
+def shipped_configs():
+    """Task name -> the config file shipped for it: `default_config.yaml` for the task it names (CenterFace, the
+    old zoo's file) and `configs/<task>.yaml` for every other model (a file there whose `task` is its own name).
+    Found by this rule, not from the registry: the config layer sits below `src/tasks` (docs/structure.md), and
+    tests/model_utils/config/test_reference.py checks that the registry names the same files."""
+    found = {_read_documents(DEFAULT_CONFIG)[0].get("task"): DEFAULT_CONFIG}
+    for path in sorted((ROOT / "configs").glob("*.yaml")):
+        if _read_documents(path)[0].get("task") == path.stem:
+            found.setdefault(path.stem, path)
+    return found
 
-    return task_config_path(task)
+
+def task_config(task):
+    """The config file shipped for `task` (ConfigError naming the known tasks otherwise)."""
+    configs = shipped_configs()
+    try:
+        return configs[task]
+    except (KeyError, TypeError):
+        raise ConfigError(f"task {task!r}: unknown; expected one of {', '.join(configs)}") from None
 
 
 def load_schema(path):

@@ -4,7 +4,8 @@ import subprocess
 import sys
 
 from src.model_utils.config import reference_markdown
-from src.tasks import task_config_path, task_names
+from src.model_utils.config.schema import shipped_configs, task_config
+from src.tasks import REGISTRY, task_config_path, task_names
 
 
 def test_the_module_command_prints_the_page(repo_root):
@@ -16,5 +17,13 @@ def test_the_module_command_prints_the_page(repo_root):
 
 def test_one_section_per_registered_model_after_the_shared_keys(repo_root):
     headings = [line for line in reference_markdown().splitlines() if line.startswith("## ")]
-    models = [f"## {name} (`{task_config_path(name).relative_to(repo_root).as_posix()}`)" for name in task_names()]
+    models = [f"## {name} (`{path.relative_to(repo_root).as_posix()}`)" for name, path in shipped_configs().items()]
     assert headings == ["## Shared keys (`configs/base.yaml`)", *models, "## Other accepted names"]
+
+
+def test_the_config_layer_finds_the_config_the_registry_names_for_every_task():
+    # the config layer finds shipped configs by rule (it sits below src/tasks and must not import it): the rule
+    # and the registry must agree, so a model whose config breaks the rule fails here, not at a user's run
+    assert sorted(shipped_configs()) == sorted(task_names())
+    for name in REGISTRY:
+        assert task_config(name).resolve() == task_config_path(name).resolve(), name
