@@ -221,7 +221,7 @@ def test_the_drawing_is_current():
 # ---------------------------------------------------------------- the drawing
 
 def _id(node):
-    return node.replace(".", "_")
+    return "n_" + node.replace(".", "_")  # a prefix keeps names such as `end` from being Mermaid words
 
 
 def drawing():
