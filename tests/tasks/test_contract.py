@@ -85,7 +85,8 @@ def trained(request, tmp_path_factory):
     finally:
         ms.set_context(mode=previous)
     state = {"loss": float(loss.asnumpy()), "overflow": bool(overflow.asnumpy()),
-             "components": [float(c.asnumpy()) for c in components], "gradients": gradients, "head_gradients": head_gradients, "before": before, "after": after,
+             "components": [float(c.asnumpy()) for c in components], "gradients": gradients,
+             "head_gradients": head_gradients, "before": before, "after": after,
              "ckpt": ckpt, "root": root, "num_samples": len(source)}
     return name, data, state
 
