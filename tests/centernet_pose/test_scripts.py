@@ -75,7 +75,8 @@ def check_record(record, width, height, count):
         assert set(det) == {"bbox", "score", "keypoints"}
         x1, y1, x2, y2 = det["bbox"]
         assert x1 <= x2 and y1 <= y2
-        assert abs((x1 + x2) / 2 - width / 2) <= reach and abs((y1 + y2) / 2 - height / 2) <= reach, (det, width, height)
+        centre = np.array([(x1 + x2) / 2 - width / 2, (y1 + y2) / 2 - height / 2])
+        assert np.all(np.abs(centre) <= reach), (det, width, height)
         points = np.array(det["keypoints"])
         assert points.shape == (17, 3) and np.all((points[:, 2] >= 0) & (points[:, 2] <= 1))
 

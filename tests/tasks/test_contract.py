@@ -13,7 +13,6 @@ computing the network): one step does not teach a network anything.
 import json
 import logging
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
