@@ -21,6 +21,9 @@ def test_bilinear_kernel_by_hand():
     # k = 3: f = 2, c = (4 - 1 - 0) / 4 = 0.75, ramp = 1 - |[0, 0.5, 1] - 0.75| = [0.25, 0.75, 0.75]
     ramp3 = [0.25, 0.75, 0.75]
     np.testing.assert_array_equal(bilinear_upsample_weight(1, 3)[0, 0], np.outer(ramp3, ramp3))
+    # k = 6 (odd f): f = 3, c = (6 - 1 - 1) / 6 = 2/3, ramp = 1 - |[0, 1, 2, 3, 4, 5] / 3 - 2/3|
+    ramp6 = np.array([1, 2, 3, 2, 1, 0]) / 3
+    np.testing.assert_allclose(bilinear_upsample_weight(1, 6)[0, 0], np.outer(ramp6, ramp6), rtol=0, atol=1e-7)
 
 
 def test_bilinear_kernel_upsamples_a_constant_to_the_constant_inside():
