@@ -78,4 +78,5 @@ def test_headline_aps_and_synthetic_data_refusal(tmp_path):
     metrics = {"keypoints": {"AP": 0.25, "AP50": 0.5}, "bbox": {"AP": 0.125}}
     assert task().headline_aps(metrics) == {"keypoints AP": 0.25, "bbox AP": 0.125}
     with pytest.raises(ConfigError, match="17 COCO joints"):
-        task("--num_joints", "3", "--flip_idx", "[[0, 2]]", "--edges", "[[0, 1]]").synthetic_dataset(tmp_path, 1, 1, 128)
+        three = task("--num_joints", "3", "--flip_idx", "[[0, 2]]", "--edges", "[[0, 1]]")
+        three.synthetic_dataset(tmp_path, 1, 1, 128)
