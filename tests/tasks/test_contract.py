@@ -26,10 +26,10 @@ SIZE = 128  # input side: divisible by 32 (every network's total stride) and sma
 BATCH = 2
 SMALL = ["--train_size", f"{SIZE},{SIZE}", "--input_size", f"{SIZE},{SIZE}", "--batch_size", str(BATCH),
          "--device_target", "CPU", "--num_workers", "1"]
-# Exported MINDIR vs the BatchNorm-folded network it was exported from, both on CPU: the same operators on the
-# same weights; only the execution (MindSpore graph vs the Cell) differs, which can change the order oneDNN
-# sums in (a few float32 ulps per layer, ~1e-6 of a head's range over ~100 layers). 1e-4 of the head's range is
-# far above that and far below what a wrong weight, a dropped layer or a swapped output (O(1e-2) and more) gives.
+# Exported MINDIR vs the BatchNorm-folded network it was exported from, both on CPU in one process: the same
+# operators on the same weights (measured: bit-identical for both tasks). The tolerance only allows another
+# execution order of oneDNN's sums (a few float32 ulps per layer, ~1e-6 of a head's range over ~100 layers); a
+# wrong weight, a dropped layer or swapped outputs differ by 1e-2 of the range and more.
 EXPORT_RTOL_OF_RANGE = 1e-4
 
 
