@@ -1,8 +1,8 @@
 """Tests for src/convert_weight_mobilenetv2.py on a synthetic torchvision mobilenet_v2 state dict.
 
-The key names and shapes are written here from torchvision's MobileNetV2 definition (features.0 conv-BN-ReLU6,
-17 inverted residual blocks, features.18 1x1 conv to 1280, classifier.1 Linear 1280->1000); their sizes add up
-to torchvision's published 3,504,872 parameters, which checks the list itself.
+The key names and shapes are written from torchvision's MobileNetV2 definition in
+tests/models/torchvision_mobilenet_v2.py; their sizes add up to torchvision's published 3,504,872 parameters,
+which checks the list itself.
 """
 import mindspore as ms
 import numpy as np
@@ -10,41 +10,13 @@ import pytest
 
 from src.convert_weight_mobilenetv2 import convert_state_dict, main
 from src.models.mobilenet_v2 import MobileNetV2Backbone
+from tests.models.torchvision_mobilenet_v2 import random_state, torchvision_keys
 
 pytestmark = pytest.mark.numerics  # make test-portable (pyproject.toml)
 
-# (t, c, n, s) of MobileNetV2 (Sandler et al. 2018, Table 2); torchvision uses the same table.
-SETTINGS = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2),
-            (6, 320, 1, 1))
 TORCHVISION_NUM_PARAMS = 3_504_872  # torchvision docs, MobileNet_V2_Weights.IMAGENET1K_V1 "num_params"
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406])
 IMAGENET_STD = np.array([0.229, 0.224, 0.225])
-
-
-def bn(prefix, channels):
-    return [(f"{prefix}.weight", (channels,)), (f"{prefix}.bias", (channels,)),
-            (f"{prefix}.running_mean", (channels,)), (f"{prefix}.running_var", (channels,)),
-            (f"{prefix}.num_batches_tracked", ())]
-
-
-def torchvision_keys():
-    """[(name, shape)] of torchvision.models.mobilenet_v2().state_dict()."""
-    keys = [("features.0.0.weight", (32, 3, 3, 3))] + bn("features.0.1", 32)
-    in_ch, index = 32, 1
-    for t, c, n, _ in SETTINGS:
-        for _ in range(n):
-            hidden, p = in_ch * t, f"features.{index}.conv"
-            if t == 1:
-                keys += [(f"{p}.0.0.weight", (hidden, 1, 3, 3))] + bn(f"{p}.0.1", hidden)
-                keys += [(f"{p}.1.weight", (c, hidden, 1, 1))] + bn(f"{p}.2", c)
-            else:
-                keys += [(f"{p}.0.0.weight", (hidden, in_ch, 1, 1))] + bn(f"{p}.0.1", hidden)
-                keys += [(f"{p}.1.0.weight", (hidden, 1, 3, 3))] + bn(f"{p}.1.1", hidden)
-                keys += [(f"{p}.2.weight", (c, hidden, 1, 1))] + bn(f"{p}.3", c)
-            in_ch, index = c, index + 1
-    keys += [("features.18.0.weight", (1280, 320, 1, 1))] + bn("features.18.1", 1280)
-    keys += [("classifier.1.weight", (1000, 1280)), ("classifier.1.bias", (1000,))]
-    return keys
 
 
 IGNORED = sorted(["features.18.0.weight", "features.18.1.weight", "features.18.1.bias", "features.18.1.running_mean",
@@ -56,22 +28,6 @@ def test_key_list_matches_torchvision_parameter_count():
     params = sum(int(np.prod(s)) for k, s in torchvision_keys() if not k.endswith(("running_mean", "running_var",
                                                                                    "num_batches_tracked")))
     assert params == TORCHVISION_NUM_PARAMS
-
-
-def random_state(seed=0):
-    """Random values in plausible ranges (so that ReLU6 is neither always 0 nor always saturated)."""
-    rng = np.random.default_rng(seed)
-    state = {}
-    for name, shape in torchvision_keys():
-        if name.endswith("num_batches_tracked"):
-            state[name] = np.array(1000, np.int64)
-        elif name.endswith("running_var"):
-            state[name] = rng.uniform(0.5, 2.0, shape).astype(np.float32)
-        elif name.endswith(".weight") and len(shape) == 1:  # BN gamma
-            state[name] = rng.uniform(0.5, 1.5, shape).astype(np.float32)
-        else:
-            state[name] = (rng.standard_normal(shape) * 0.1).astype(np.float32)
-    return state
 
 
 @pytest.fixture(scope="module")

@@ -329,7 +329,7 @@ CTDET_HEADS = (("hm", 80), ("wh", 2), ("reg", 2))
 
 def random_resnet_dcn(enable_dcn, seed):
     from src.models.resnet_dcn import ResNetDCN
-    from tests.models.test_fold_bn import randomise_batchnorm
+    from tests.models.weights import randomise_batchnorm
 
     ms.set_seed(seed)
     net = ResNetDCN(CTDET_HEADS, enable_dcn=enable_dcn)

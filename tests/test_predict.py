@@ -59,12 +59,26 @@ def test_json_contract_in_original_pixels(folder_run):
     np.testing.assert_allclose(np.array(small["landmarks"]) * 2, landmarks, atol=6)
 
 
-def test_drawn_image_has_the_original_size(folder_run):
+def test_drawn_image_is_the_original_with_the_detection_drawn_at_its_box(repo_root, folder_run):
     import cv2
 
     out, _ = folder_run
-    drawn = cv2.imread(str(out / "astronaut.jpg"))
-    assert drawn.shape == (512, 512, 3)
+    drawn = cv2.imread(str(out / "astronaut.jpg")).astype(np.float64)
+    photo = cv2.imread(str(repo_root / "assets" / "astronaut.png")).astype(np.float64)
+    assert drawn.shape == photo.shape == (512, 512, 3)
+    box = json.loads((out / "astronaut.json").read_text())["detections"][0]["bbox"]
+    x1, y1, x2, y2 = (int(round(v)) for v in box)
+    change = np.abs(drawn - photo).mean(axis=2)
+    # the 1-px green box outline (JPEG smears it over a few pixels and colours): the box's sides changed a lot
+    # (measured median 62 levels; the box drawn 12 px off gives 3)
+    sides = np.concatenate([change[y1 + 5:y2 - 5, x1 - 1:x1 + 2].max(axis=1),
+                            change[y1 + 5:y2 - 5, x2 - 1:x2 + 2].max(axis=1),
+                            change[y2 - 1:y2 + 2, x1 + 5:x2 - 5].max(axis=0)])
+    assert np.median(sides) > 40, np.median(sides)
+    # away from the box and its score label (above it): the photo, up to JPEG's loss (measured mean 1.9 levels)
+    away = np.ones(change.shape, bool)
+    away[max(0, y1 - 30):y2 + 8, max(0, x1 - 8):x2 + 8] = False
+    assert change[away].mean() < 4, change[away].mean()
 
 
 def test_detections_are_sorted_by_score(repo_root, official_ckpt, tmp_path):

@@ -15,6 +15,8 @@ import numpy as np
 import pytest
 import yaml
 
+from tests.training_runs import checkpoint_digests, logged_state
+
 ROOT = Path(__file__).resolve().parents[1]
 # 8 images, batch 4 -> 2 steps per epoch; multistep at epoch 2 (0-based), i.e. epoch 3 (1-based) runs at lr/10.
 TRAIN_ARGS = ["--epochs", "2", "--batch_size", "4", "--train_size", "128,128", "--log_interval", "1",
@@ -30,43 +32,6 @@ ZOO_EPOCH = re.compile(r"epoch:(\d+), avg_loss:([0-9.]+), hm:[0-9.]+, wh:[0-9.]+
 def run_train(*args, timeout=300):
     return subprocess.run([sys.executable, str(ROOT / "train.py"), *map(str, args)], capture_output=True, text=True,
                           cwd=ROOT, timeout=timeout)
-
-
-def digest(named_arrays):
-    """The digest documented in src/engine/run.digest_arrays, written out again from its description."""
-    sha = hashlib.sha256()
-    for name in sorted(named_arrays):
-        array = np.ascontiguousarray(named_arrays[name])
-        sha.update(f"{name}|{array.dtype.str}|{array.shape}|".encode())
-        sha.update(array.tobytes())
-    return sha.hexdigest()
-
-
-def checkpoint_digests(path):
-    """{weights, optimizer, moving_stats} digests of a training checkpoint, grouped by key name."""
-    import mindspore as ms
-
-    groups = {"weights": {}, "optimizer": {}, "moving_stats": {}}
-    for name, param in ms.load_checkpoint(str(path)).items():
-        if name.startswith("train_"):
-            continue
-        if name.startswith(("moment1.", "moment2.")) or name in ("global_step", "beta1_power", "beta2_power",
-                                                                  "learning_rate"):
-            group = "optimizer"
-        elif name.endswith((".moving_mean", ".moving_variance")):
-            group = "moving_stats"
-        else:
-            group = "weights"
-        groups[group][name] = param.asnumpy()
-    return {key: digest(values) for key, values in groups.items()}
-
-
-def logged_state(text, when):
-    """The digests of the '<when> state' line(s) of a log, as a list of dicts."""
-    pattern = rf"{when} state rank (\d+)/(\d+): weights sha256 (\w+), optimizer sha256 (\w+), " \
-              r"moving_stats sha256 (\w+)"
-    return [{"rank": int(m[0]), "weights": m[2], "optimizer": m[3], "moving_stats": m[4]}
-            for m in re.findall(pattern, text)]
 
 
 @pytest.fixture(scope="module")

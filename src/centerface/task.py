@@ -131,5 +131,25 @@ class CenterFaceTask(Task):
             require(cfg, "ground_truth_path", hint="the folder of wider_face_val.mat (it lists the images)")
         return WiderEvalSet(cfg.data_dir, cfg.ground_truth_path, cfg.eval_iou, cfg.eval_json, cfg.eval_plot)
 
+    def headline_aps(self, metrics):
+        """WIDER FACE's three settings (easy within medium within hard)."""
+        return {setting: float(metrics[setting]) for setting in ("easy", "medium", "hard")}
+
+    # ------------------------------------------------------------------ data
+    def synthetic_dataset(self, folder, num_train, num_val, image_size, seed=0):
+        """src/data/synthetic.py: COCO-format training faces and WIDER-layout validation with its .mat files;
+        faces from 8 px (or 1/16 of the image) to 0.7 x the image size."""
+        from src.data.synthetic import generate
+
+        min_face = max(8.0, image_size / 16)
+        paths = generate(str(folder), num_train, num_val, seed, image_size=image_size, min_face=min_face,
+                         max_face=max(min_face, 0.7 * image_size), progress=False)
+        values = {}
+        if num_train:
+            values.update(train_json=paths["train_json"], train_image_dir=paths["train_images"])
+        if num_val:
+            values.update(data_dir=paths["val_images"], ground_truth_path=paths["val_gt_dir"])
+        return values
+
 
 TASK_CLASS = CenterFaceTask

@@ -202,5 +202,20 @@ class CenterNetPoseTask(Task):
             require(cfg, "data_dir", hint="the COCO folder: annotations/person_keypoints_val2017.json and val2017/")
         return CocoEvalSet(cfg.data_dir, cfg.run_mode, self.keypoints, cfg.visual_image)
 
+    def headline_aps(self, metrics):
+        """COCO's keypoint AP (OKS 0.50:0.95) and person box AP, in the original's table order."""
+        return {"keypoints AP": float(metrics["keypoints"]["AP"]), "bbox AP": float(metrics["bbox"]["AP"])}
+
+    # ------------------------------------------------------------------ data
+    def synthetic_dataset(self, folder, num_train, num_val, image_size, seed=0):
+        """src/data/synthetic_pose.py: the COCO 2017 person-keypoint layout (17 COCO joints) read by `data_dir`."""
+        from src.data.synthetic_pose import generate
+
+        if self.keypoints.num_points != COCO_PERSON.num_points:
+            raise ConfigError(f"--num_joints {self.keypoints.num_points}: the synthetic persons carry the "
+                              f"{COCO_PERSON.num_points} COCO joints")
+        generate(str(folder), num_train, num_val, seed, image_size=image_size, progress=False)
+        return {"data_dir": str(folder), "mindrecord_dir": "", "train_split": "train2017", "run_mode": "val"}
+
 
 TASK_CLASS = CenterNetPoseTask

@@ -32,15 +32,19 @@ inference              `inference_options(purpose)` ("predict": predict.py; "tes
                        one NMS over them; `decode(outputs, meta, options)` turns one image's raw outputs into
                        Detections (the offline chain calls it on the runner's files)
 results                `to_json(dets, image_name)`: predict.py's record; `draw(image, dets)`
-evaluation             `eval_set(need_images)`: the images of a test run, a result writer and the evaluator
+evaluation             `eval_set(need_images)`: the images of a test run, a result writer and the evaluator;
+                       `headline_aps(metrics)`: the APs its metrics are judged by, in one form for every model
+data                   `synthetic_dataset(folder, ...)`: a small generated data set of the model's kind (exact
+                       ground truth) and the config values pointing a run at it (smoke runs, the contract test
+                       tests/tasks/test_contract.py)
 =====================  ===========================================================================================
 
 What a model writes (the rest is generic and rarely overridden):
 
 * facts: `name`, `head_list()`, `check_config()`, and `keypoint_schema()` / `graph_names()` when not the defaults (no points;
   "input" and the head names);
-* `build_network`, `check_train_inputs`, `training_source`, `build_loss`, `eval_set`, `to_json` (and
-  `training_memory` once measured);
+* `build_network`, `check_train_inputs`, `training_source`, `build_loss`, `eval_set`, `headline_aps`,
+  `synthetic_dataset`, `to_json` (and `training_memory` once measured);
 * inference: `pass_options(purpose)` (input size, test scales and what else differs from the shared inference
   keys), `make_input(image, one_pass, options)` (the model's input normalisation and placement),
   `decode_maps(maps, meta, options)`; `head_maps(outputs)` when its raw outputs need a transform before
@@ -220,6 +224,20 @@ class Task:
     def eval_set(self, need_images: bool = True):
         """The evaluation images, result writer and evaluator (see src/evaluation/eval_set.py);
         `need_images=False` when only existing results are evaluated or written."""
+        raise NotImplementedError
+
+    def headline_aps(self, metrics) -> Dict[str, float]:
+        """The APs (each in [0, 1]) by which `eval_set().evaluate(out_dir)`'s `metrics` are reported and compared,
+        name -> value, in the order the model's tables give them."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ data
+    def synthetic_dataset(self, folder, num_train: int, num_val: int, image_size: int,
+                          seed: int = 0) -> Dict[str, str]:
+        """Write a generated data set of this model's kind into the new folder `folder`: `num_train` training
+        and `num_val` evaluation images about `image_size` pixels wide, with exactly known ground truth (the
+        generators of src/data/). Returns the config values (key -> command-line text) that point a run at it:
+        its training source and its evaluation set."""
         raise NotImplementedError
 
     def __repr__(self):

@@ -63,15 +63,47 @@ def dcn_ckpt(tmp_path_factory):
 
 
 def check_record(record, width, height, count):
+    """predict.py's record of a (width x height) image: `count` persons, best first, in original-image pixels: every
+    box centre inside the part of the image plane the network saw (CenterNet's input is a square of the image's
+    longer side, or with keep_res the image padded to multiples of 32, both centred on the image), allowing one
+    4-px output cell of offset."""
     assert len(record["detections"]) == count
     scores = [d["score"] for d in record["detections"]]
     assert scores == sorted(scores, reverse=True)
+    reach = (max(width, height) + 32) / 2 + 4 * max(width, height) / 128
     for det in record["detections"]:
         assert set(det) == {"bbox", "score", "keypoints"}
         x1, y1, x2, y2 = det["bbox"]
         assert x1 <= x2 and y1 <= y2
+        centre = np.array([(x1 + x2) / 2 - width / 2, (y1 + y2) / 2 - height / 2])
+        assert np.all(np.abs(centre) <= reach), (det, width, height)
         points = np.array(det["keypoints"])
         assert points.shape == (17, 3) and np.all((points[:, 2] >= 0) & (points[:, 2] <= 1))
+
+
+def in_process_record(ckpt, image, *args):
+    """predict.py's record of `image` computed here through the task's API (InferenceModel, detect, to_json) with
+    predict.py's config and `args`: what the script must have written."""
+    from src.data.image_io import read_image
+    from src.inference.model import InferenceModel
+    from src.model_utils.config import parse_config
+    from src.tasks import get_task
+
+    task = get_task(parse_config([*POSE, *map(str, args)], script="predict"))
+    options = task.inference_options("predict")
+    model = InferenceModel(task, dynamic_shape=options.shapes_vary)
+    model.load(str(ckpt))
+    return task.to_json(task.detect(model, read_image(image), options), Path(image).name)
+
+
+def assert_same_record(got, want):
+    """Two runs of the same network on the same image in two processes: the same operators and thread count, so
+    the same numbers up to the order oneDNN sums in (measured: identical); 1e-4 relative is far below what a
+    different input size, flip or weight gives."""
+    assert got["image"] == want["image"] and len(got["detections"]) == len(want["detections"])
+    for key in ("score", "bbox", "keypoints"):
+        np.testing.assert_allclose([d[key] for d in got["detections"]], [d[key] for d in want["detections"]],
+                                   rtol=1e-4, atol=1e-3, err_msg=key)
 
 
 @pytest.mark.slow
@@ -90,19 +122,29 @@ def test_predict_json_and_drawing_default_and_keep_res_flip(plain_ckpt, coco_dir
         check_record(record, width, height, 20)  # --score_thresh 0: all K persons
         assert cv2.imread(str(out / f"{image.stem}.jpg")).shape[:2] == (height, width)
     out2 = tmp_path / "keep_res_flip"
-    result = run_script("predict.py", "--ckpt_path", plain_ckpt, "--enable_dcn", "False",
-                        "--image", images / "000000000785.jpg", "--output_path", out2, "--keep_res", "True",
-                        "--flip_test", "True", "--score_thresh", "0", "--top_k", "5")
+    args = ("--enable_dcn", "False", "--keep_res", "True", "--flip_test", "True", "--score_thresh", "0", "--top_k", "5")
+    image = images / "000000000785.jpg"
+    result = run_script("predict.py", "--ckpt_path", plain_ckpt, "--image", image, "--output_path", out2, *args)
     assert result.returncode == 0, result.stderr
-    check_record(json.loads((out2 / "000000000785.json").read_text()), 640, 425, 5)
+    record = json.loads((out2 / "000000000785.json").read_text())
+    check_record(record, 640, 425, 5)
+    assert_same_record(record, in_process_record(plain_ckpt, image, *args))
 
 
 @pytest.mark.slow
 def test_predict_with_deformable_convs(dcn_ckpt, coco_dir, tmp_path):
-    result = run_script("predict.py", "--ckpt_path", dcn_ckpt, "--image", coco_dir / "val2017" / "000000196141.jpg",
-                        "--output_path", tmp_path, "--score_thresh", "0", "--top_k", "3", "--input_size", "256,256")
+    """predict.py runs the deformable-conv network: its persons are the DCN network's (computed here), not those
+    of a network built or loaded otherwise."""
+    image = coco_dir / "val2017" / "000000196141.jpg"
+    args = ("--score_thresh", "0", "--top_k", "3", "--input_size", "256,256")
+    result = run_script("predict.py", "--ckpt_path", dcn_ckpt, "--image", image, "--output_path", tmp_path, *args)
     assert result.returncode == 0, result.stderr
-    check_record(json.loads((tmp_path / "000000196141.json").read_text()), 0, 0, 3)
+    record = json.loads((tmp_path / "000000196141.json").read_text())
+    import cv2
+
+    height, width = cv2.imread(str(image)).shape[:2]
+    check_record(record, width, height, 3)
+    assert_same_record(record, in_process_record(dcn_ckpt, image, *args))
 
 
 @pytest.mark.slow

@@ -9,7 +9,8 @@ import pytest
 
 from src.model_utils.config import parse_config
 from src.tasks import get_task
-from tests.test_convert_weight_mobilenetv2 import random_state
+from tests.models.torchvision_mobilenet_v2 import random_state
+from tests.training_runs import digest, logged_state
 
 LOG = logging.getLogger("test")
 
@@ -113,7 +114,6 @@ def test_fine_tuning_with_frozen_batchnorm_and_a_weight_average_through_train_py
     import mindspore as ms
 
     from src.engine.checkpoint import TRAINING_WEIGHTS
-    from tests.test_train import digest, logged_state
 
     run_dir, log = fine_tuned
     assert "BatchNorm frozen (freeze_bn): 59 layers" in log and "weight average (ema_decay 0.5) of 303" in log

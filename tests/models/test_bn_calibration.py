@@ -7,7 +7,7 @@ from mindspore import Tensor, nn
 from src.centerface.network import CenterFace
 from src.models.bn_calibration import recalibrate_batchnorm
 from src.tasks import get_task
-from tests.models.test_fold_bn import copy_parameters, randomise_batchnorm
+from tests.models.weights import copy_parameters, randomise_batchnorm
 
 pytestmark = pytest.mark.numerics  # make test-portable (pyproject.toml)
 

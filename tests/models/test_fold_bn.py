@@ -25,6 +25,7 @@ from src.models.fold_bn import fold_batchnorm
 from src.models.layers import ConvBNAct
 from src.models.resnet_dcn import ResNetDCN
 from src.tasks import get_task
+from tests.models.weights import copy_parameters, randomise_batchnorm
 
 pytestmark = pytest.mark.numerics  # make test-portable (pyproject.toml)
 
@@ -36,22 +37,6 @@ SINGLE_LAYER_RTOL = 1e-5  # of the output's largest magnitude: a few float32 ulp
 NETWORK_RTOL = 1e-4  # rounding compounded through ~60 layers
 
 
-def randomise_batchnorm(network, rng, min_variance=0.2):
-    """Give every BatchNorm2d in `network` arbitrary inference statistics: |gamma| in [0.5, 2] with random signs,
-    beta ~ N(0, 0.5), mean ~ N(0, 1), variance log-uniform in [min_variance, 3].
-
-    Keep `min_variance` ~0.2 for deep networks: a BN gains up to 2 / sqrt(min_variance), compounded per layer.
-    """
-    for _, cell in network.cells_and_names():
-        if isinstance(cell, nn.BatchNorm2d):
-            n = cell.gamma.shape[0]
-            gamma = rng.uniform(0.5, 2.0, n) * rng.choice([-1.0, 1.0], n)
-            variance = np.exp(rng.uniform(np.log(min_variance), np.log(3.0), n))
-            for param, value in ((cell.gamma, gamma), (cell.beta, rng.normal(0, 0.5, n)),
-                                 (cell.moving_mean, rng.normal(0, 1, n)), (cell.moving_variance, variance)):
-                param.set_data(Tensor(value.astype(np.float32)))
-
-
 def batchnorm_cells(network):
     """Names of the BatchNorm2d cells left in `network`."""
     return [name for name, cell in network.cells_and_names() if isinstance(cell, nn.BatchNorm2d)]
@@ -59,14 +44,6 @@ def batchnorm_cells(network):
 
 def as_tuple(outputs):
     return tuple(outputs) if isinstance(outputs, (tuple, list)) else (outputs,)
-
-
-def copy_parameters(source, target):
-    """Give `target` (built like `source`) the values of all of `source`'s parameters."""
-    pairs = list(zip(source.parameters_and_names(), target.parameters_and_names()))
-    assert [name for (name, _), _ in pairs] == [name for _, (name, _) in pairs]
-    for (_, value), (_, param) in pairs:
-        param.set_data(Tensor(value.asnumpy()))
 
 
 def check_folding_keeps_outputs(build, inputs, expected_count, rtol, min_variance=0.2, seed=0):

@@ -1,5 +1,7 @@
 """What the tests of the bash scripts (scripts/*.sh, ascend310_infer/build.sh) share: running a script, a stub
-python that records its calls, reading an option from a recorded command, shellcheck, the strictness check."""
+python that records its calls (`STUB`; HCCL rank tables: `rank_table`), reading an option from a recorded
+command, shellcheck, the strictness check."""
+import json
 import os
 import shutil
 import stat
@@ -55,3 +57,34 @@ def assert_strict_and_executable(script):
     text = script.read_text()
     assert text.startswith("#!/usr/bin/env bash\n") and "set -euo pipefail" in text
     assert script.stat().st_mode & stat.S_IXUSR
+
+
+# Stand-in for python: `-c CODE` (the rank-table parser) runs the real python; any other call accepts its
+# --output_path as train.py does (creates it and writes its .run.json) unless STUB_EXIT is set, prints a line,
+# records the rank-table environment and its arguments (one line per call) and exits with STUB_EXIT, or 3 when
+# RANK_ID equals STUB_FAIL_RANK.
+STUB = """#!/usr/bin/env bash
+if [[ "${1:-}" == "-c" ]]; then exec "${REAL_PYTHON:?}" "$@"; fi
+out="" previous=""
+for arg in "$@"; do
+  if [[ "${previous}" == "--output_path" ]]; then out="${arg}"; fi
+  previous="${arg}"
+done
+if [[ -n "${out}" && -z "${STUB_EXIT:-}" ]]; then mkdir -p "${out}" && echo '{"script": "stub"}' >"${out}/.run.json"; fi
+echo "stub training output"
+line="$(printf '%s\\x1f' "${RANK_TABLE_FILE:-}" "${DEVICE_ID:-}" "${RANK_ID:-}" "${RANK_SIZE:-}" "$@")"
+printf '%s\\n' "${line}" >>"${STUB_LOG:?}"
+if [[ -n "${STUB_FAIL_RANK:-}" && "${RANK_ID:-}" == "${STUB_FAIL_RANK}" ]]; then exit 3; fi
+exit "${STUB_EXIT:-0}"
+"""
+
+
+def rank_table(*servers):
+    """HCCL rank table json (version 1.0) with one entry per server: (server_id, [(device_id, rank_id), ...])."""
+    server_list = [{"server_id": sid, "host_nic_ip": "reserve",
+                    "device": [{"device_id": str(d), "device_ip": f"192.1.{i}.{d}", "rank_id": str(r)}
+                               for d, r in devices]}
+                   for i, (sid, devices) in enumerate(servers)]
+    return json.dumps({"version": "1.0", "server_count": str(len(servers)), "server_list": server_list,
+                       "status": "completed"})
+

@@ -19,9 +19,8 @@ import pytest
 import yaml
 
 from tests.scripts import helpers
-from tests.scripts.helpers import ROOT, assert_strict_and_executable, install_stub, option
-from tests.scripts.test_train_scripts import STUB, rank_table, state_lines
-from tests.test_train import checkpoint_digests
+from tests.scripts.helpers import ROOT, STUB, assert_strict_and_executable, install_stub, option, rank_table
+from tests.training_runs import checkpoint_digests, state_lines
 
 POSE_CONFIG = str(ROOT / "configs" / "centernet_pose.yaml")
 TRAIN_PY, EVAL_PY = str(ROOT / "train.py"), str(ROOT / "eval.py")

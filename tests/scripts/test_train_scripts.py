@@ -3,7 +3,6 @@ they would run (DRY_RUN=1), process start-up through a stub python (exit codes, 
 environment), and a real 2-worker msrun data-parallel CPU run whose ranks must end with identical weights
 after reading different samples. shellcheck of every script: tests/scripts/test_common.py."""
 import functools
-import json
 import os
 import re
 import shlex
@@ -14,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from tests.scripts import helpers
-from tests.scripts.helpers import ROOT, assert_strict_and_executable, install_stub, option
-from tests.test_train import checkpoint_digests
+from tests.scripts.helpers import ROOT, STUB, assert_strict_and_executable, install_stub, option, rank_table
+from tests.training_runs import checkpoint_digests, state_lines
 
 SCRIPTS = ["train_standalone.sh", "train_distribute.sh", "train_standalone_gpu.sh", "train_distribute_gpu.sh",
            "train_standalone_cpu.sh", "train_distribute_cpu.sh"]
@@ -24,35 +23,6 @@ MIN_ARGS = {"train_standalone.sh": 3, "train_standalone_gpu.sh": 3, "train_stand
 MSRUN = [sys.executable, "-m", "mindspore.parallel.cluster.run"]
 PATH_PREFIX = f"PATH={Path(sys.executable).parent}:$PATH"
 run_script = functools.partial(helpers.run_script, timeout=120)
-
-# Stand-in for python: `-c CODE` (the rank-table parser) runs the real python; any other call accepts its
-# --output_path as train.py does (creates it and writes its .run.json) unless STUB_EXIT is set, prints a line,
-# records the rank-table environment and its arguments (one line per call) and exits with STUB_EXIT, or 3 when
-# RANK_ID equals STUB_FAIL_RANK.
-STUB = """#!/usr/bin/env bash
-if [[ "${1:-}" == "-c" ]]; then exec "${REAL_PYTHON:?}" "$@"; fi
-out="" previous=""
-for arg in "$@"; do
-  if [[ "${previous}" == "--output_path" ]]; then out="${arg}"; fi
-  previous="${arg}"
-done
-if [[ -n "${out}" && -z "${STUB_EXIT:-}" ]]; then mkdir -p "${out}" && echo '{"script": "stub"}' >"${out}/.run.json"; fi
-echo "stub training output"
-line="$(printf '%s\\x1f' "${RANK_TABLE_FILE:-}" "${DEVICE_ID:-}" "${RANK_ID:-}" "${RANK_SIZE:-}" "$@")"
-printf '%s\\n' "${line}" >>"${STUB_LOG:?}"
-if [[ -n "${STUB_FAIL_RANK:-}" && "${RANK_ID:-}" == "${STUB_FAIL_RANK}" ]]; then exit 3; fi
-exit "${STUB_EXIT:-0}"
-"""
-
-
-def rank_table(*servers):
-    """HCCL rank table json (version 1.0) with one entry per server: (server_id, [(device_id, rank_id), ...])."""
-    server_list = [{"server_id": sid, "host_nic_ip": "reserve",
-                    "device": [{"device_id": str(d), "device_ip": f"192.1.{i}.{d}", "rank_id": str(r)}
-                               for d, r in devices]}
-                   for i, (sid, devices) in enumerate(servers)]
-    return json.dumps({"version": "1.0", "server_count": str(len(servers)), "server_list": server_list,
-                       "status": "completed"})
 
 
 TWO_SERVERS = rank_table(("10.0.0.1", [(0, 0), (1, 1)]), ("10.0.0.2", [(4, 2), (5, 3)]))
@@ -258,13 +228,6 @@ def test_rank_table_starts_every_local_rank_and_reports_failures(tmp_path, data,
 
 
 # ---------------------------------------------------------------- real data-parallel run on CPU
-
-def state_lines(log, when):
-    found = re.findall(rf"{when} state rank (\d)/2: weights sha256 (\w+), optimizer sha256 (\w+), "
-                       r"moving_stats sha256 (\w+)", log)
-    assert len(found) == 1, log[-3000:]
-    rank, weights, optimizer, moving = found[0]
-    return int(rank), {"weights": weights, "optimizer": optimizer, "moving_stats": moving}
 
 
 def test_two_cpu_workers_end_with_identical_weights_after_reading_different_samples(tmp_path):

@@ -17,6 +17,7 @@ from src.centerface.network import CenterFace
 from src.models.kernels.batchnorm import FastBatchNorm2d, enable_fast_batchnorm, is_fast_batchnorm_candidate
 from src.models.layers import ConvBNAct
 from src.tasks import get_task
+from tests.models.kernels.gradients import LayerGrads  # (y, dx, every parameter's gradient)
 
 HEADS = get_task("centerface").heads  # CenterFace's outputs, as its task computes them
 
@@ -196,9 +197,8 @@ def test_enable_reaches_sequential_cells_and_fuses_the_following_relu(library, m
     rng = np.random.default_rng(10)
     x = Tensor(rng.normal(0, 1, (2, 3, 6, 5)).astype(np.float32))
     dy = Tensor(rng.normal(0, 1, (2, 8, 6, 5)).astype(np.float32))
-    from tests.models.kernels.test_dcn import _LayerGrads  # (y, dx, every parameter's gradient)
 
-    got, want = _LayerGrads(fast)(x, dy), _LayerGrads(plain)(x, dy)
+    got, want = LayerGrads(fast)(x, dy), LayerGrads(plain)(x, dy)
     assert len(got) == len(want) == 2 + 2 + 6  # y, dx; two conv weights; gamma and beta of three BNs
     for g, w in zip(got, want):
         np.testing.assert_allclose(g.asnumpy(), w.asnumpy(), rtol=1e-5, atol=ATOL * 10)

@@ -4,7 +4,7 @@ References:
 * `im2col_numpy` below: a float64 numpy transcription of DCNv2's modulated deformable im2col written here from the
   sampling rule (docs/centernet.md "Deformable convolution layout"), vectorised over pixels; its central finite
   differences check the kernel's backward (input and raw offset/mask gradients) independently of any MindSpore gradient;
-* the scalar float64 transcription of the whole layer in tests/models/test_dcn.py (`dcnv2_numpy`);
+* the scalar float64 transcription of the whole layer in tests/models/dcn_reference.py (`dcnv2_numpy`);
 * MindSpore's own `ModulatedDeformConv2d` (`ops.deformable_conv2d`), the layer the kernel replaces: outputs and
   the gradients of every parameter and of the input, batch 2, GRAPH and PYNATIVE.
 Tolerances: the kernel computes in float32. Against float64: 2e-5 of the largest |value| (a few ulps of O(1)
@@ -20,7 +20,8 @@ from mindspore import Tensor, nn, ops
 from src.models.dcn import ModulatedDeformConv2d
 from src.models.kernels.dcn import FastModulatedDeformConv2d, deformable_im2col_op, enable_fast_dcn
 from src.tasks import get_task
-from tests.models.test_dcn import dcnv2_numpy, random_layer
+from tests.models.dcn_reference import dcnv2_numpy, random_layer
+from tests.models.kernels.gradients import LayerGrads, assert_close
 from tests.requirements import require
 
 pytestmark = pytest.mark.numerics  # make test-portable (pyproject.toml)
@@ -89,28 +90,6 @@ class _Im2colGrad(nn.Cell):
 
     def construct(self, x, om, dcols):
         return self.grad(self.im2col)(x, om, dcols)
-
-
-class _LayerGrads(nn.Cell):
-    """(y, dx, grads of the parameters in `trainable_params()` order) of sum(layer(x) * dy)."""
-
-    def __init__(self, layer):
-        super().__init__()
-        self.layer = layer
-        self.params = ms.ParameterTuple(layer.trainable_params())
-        self.grad = ops.GradOperation(get_all=True, get_by_list=True)
-
-    def loss(self, x, dy):
-        return (self.layer(x) * dy).sum()
-
-    def construct(self, x, dy):
-        (dx, _), param_grads = self.grad(self.loss, self.params)(x, dy)
-        return (self.layer(x), dx) + param_grads
-
-
-def assert_close(got, want, rtol):
-    want = np.asarray(want)
-    np.testing.assert_allclose(got, want, rtol=0, atol=rtol * max(1.0, float(np.abs(want).max())))
 
 
 def test_reference_reproduces_a_hand_computed_sample():
@@ -185,7 +164,7 @@ def test_layer_outputs_and_every_gradient_match_mindspore(library, mode, shape):
     rng = np.random.default_rng(3)
     x = Tensor(rng.standard_normal(shape).astype(np.float32))
     dy = Tensor(rng.standard_normal((n, 4, h, w)).astype(np.float32))
-    got, want = _LayerGrads(fast)(x, dy), _LayerGrads(layer)(x, dy)
+    got, want = LayerGrads(fast)(x, dy), LayerGrads(layer)(x, dy)
     assert len(got) == len(want) == 6  # y, dx, weight, bias, conv_offset_mask.weight, conv_offset_mask.bias
     for name, g, r in zip(("y", "dx", "weight", "bias", "offset weight", "offset bias"), got, want):
         assert np.abs(r.asnumpy()).max() > 0, name
@@ -207,10 +186,10 @@ def test_backward_over_several_pixel_tiles_and_channel_blocks(library, threads):
     dy = Tensor(rng.standard_normal((shape[0], 3) + shape[2:]).astype(np.float32))
     set_kernel_threads(library, threads)
     try:
-        got = _LayerGrads(fast)(x, dy)
+        got = LayerGrads(fast)(x, dy)
     finally:
         set_kernel_threads(library, ms.get_context("runtime_num_threads") or 0)
-    want = _LayerGrads(layer)(x, dy)
+    want = LayerGrads(layer)(x, dy)
     for name, g, r in zip(("y", "dx", "weight", "bias", "offset weight", "offset bias"), got, want):
         assert_close(g.asnumpy(), r.asnumpy(), MINDSPORE_RTOL)
 

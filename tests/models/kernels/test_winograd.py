@@ -1,6 +1,6 @@
 """Tests for src/models/kernels/winograd.py and its transforms src/models/kernels/winograd_cpu.cc.
 
-References: a float64 numpy 3x3 convolution (tests/models/test_dcn.py `conv3x3_numpy`) and MindSpore's own
+References: a float64 numpy 3x3 convolution (tests/models/dcn_reference.py `conv3x3_numpy`) and MindSpore's own
 nn.Conv2d, the layer the Winograd version replaces (outputs and the input, weight and bias gradients, batch > 1,
 odd sizes that cut the last 2x2 tile, 1x1 maps, GRAPH and PYNATIVE, dynamic shapes).
 Tolerance: 1e-5 of the largest |value| (measured 2-3e-7: F(2x2, 3x3)'s coefficients are 0, +-1 and +-1/2, so it
@@ -12,8 +12,8 @@ import pytest
 from mindspore import Tensor, nn
 
 from src.models.kernels.winograd import MIN_IN_CHANNELS, WinogradConv2d, enable_winograd_conv, is_winograd_candidate
-from tests.models.kernels.test_dcn import _LayerGrads, assert_close
-from tests.models.test_dcn import conv3x3_numpy
+from tests.models.dcn_reference import conv3x3_numpy
+from tests.models.kernels.gradients import LayerGrads, assert_close
 
 pytestmark = pytest.mark.numerics  # make test-portable (pyproject.toml)
 
@@ -42,7 +42,7 @@ def test_outputs_and_every_gradient_match_mindspore(library, mode, shape, has_bi
     rng = np.random.default_rng(1)
     x = Tensor(rng.standard_normal(shape).astype(np.float32))
     dy = Tensor(rng.standard_normal((shape[0], 6) + shape[2:]).astype(np.float32))
-    got, want = _LayerGrads(fast)(x, dy), _LayerGrads(layer)(x, dy)
+    got, want = LayerGrads(fast)(x, dy), LayerGrads(layer)(x, dy)
     assert len(got) == len(want) == (4 if has_bias else 3)  # y, dx, d weight [, d bias]
     for g, w in zip(got, want):
         assert_close(g.asnumpy(), w.asnumpy(), RTOL)
