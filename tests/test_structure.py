@@ -256,9 +256,9 @@ def drawing():
     for i, (name, nodes) in enumerate(layer_list):
         lines.append(f"{i}. **{name}**: " + ", ".join(f"`{node}`" for node in nodes))
     lines += ["", "## Imports", ""]
-    for (a, b), where in sorted(edges.items()):
-        how = "by name, from `REGISTRY`" if where == [LATE_BINDING] else f"{len(where)} import(s)"
-        lines.append(f"- `{a}` -> `{b}` ({how})")
+    for (a, b), where in sorted(edges.items()):  # which packages, not how many imports: the drawing changes only
+        how = " (by name, from `REGISTRY`)" if where == [LATE_BINDING] else ""  # when the structure does
+        lines.append(f"- `{a}` -> `{b}`{how}")
     return "\n".join(lines) + "\n"
 
 
