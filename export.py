@@ -4,7 +4,8 @@
                      [--file_name NAME] [--config_path configs/centernet_pose.yaml]
 
 BatchNorm is folded first. The exported model takes the model's network input (CenterFace: RGB 0..255 NCHW;
-CenterNet pose: BGR (x/255 - mean)/std NCHW) and returns its heads in order (README, each model's section).
+CenterNet: BGR (x/255 - mean)/std NCHW) and returns its heads in order (README, each model's section); ONNX names
+them as the task says (CenterFace: the official names; CenterNet: "input" and the head names).
 """
 import numpy as np  # noqa: F401  (keeps numpy's import ahead of MindSpore's)
 
@@ -29,9 +30,8 @@ def main(argv=None):
     network = load_network(task, cfg, cfg.ckpt_path)
     height, width = cfg.input_size
     shape = (cfg.batch_size, 3, height, width)
-    names = task.onnx_names(cfg)
     path = export_network(network, cfg.file_name or task.name, cfg.file_format, shape, cfg.device_target,
-                          official_names=names is not None, fold_bn=False, dynamic=cfg.onnx_dynamic)
+                          official_names=False, fold_bn=False, dynamic=cfg.onnx_dynamic, names=task.onnx_names(cfg))
     print(f"exported {cfg.ckpt_path} -> {path} (input {'x'.join(map(str, shape))}, {task.name})")
     return 0
 

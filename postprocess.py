@@ -26,7 +26,6 @@ def main(argv=None):
     from tqdm import tqdm
 
     from src.evaluation.offline_io import list_meta_files, read_heads, read_meta
-    from src.inference.passes import merge_passes
     from src.io_utils import claim_output_folder
 
     options = task.inference_options(cfg, "test")
@@ -44,7 +43,7 @@ def main(argv=None):
             LOG.error("%s; skipped", err)
             failed.append(image.key)
             continue
-        dets = merge_passes([task.decode([h[0] for h in heads], meta, options)], options)
+        dets = task.merge([task.decode([h[0] for h in heads], meta, options)], options)
         writer.add(image, dets, meta.orig_hw)
         found += len(dets)
     writer.close()

@@ -109,7 +109,7 @@ def make_size_independent(model):
     return make_dynamic(model)
 
 
-def _export_onnx(network, dummy, out, official_names, dynamic=True):
+def _export_onnx(network, dummy, out, names, dynamic=True):
     """mindspore.onnx.export into a private temporary folder, then the size-independent rewrite, written atomically.
 
     The temporary folder also keeps `out` away from MindSpore's file-name check (letters, digits and `@_-.:/\\`
@@ -120,20 +120,20 @@ def _export_onnx(network, dummy, out, official_names, dynamic=True):
 
     from src.io_utils import atomic_write_bytes
 
-    names = {"input_names": [OFFICIAL_INPUT], "output_names": list(OFFICIAL_OUTPUTS)} if official_names else {}
+    named = {"input_names": [names[0]], "output_names": list(names[1])} if names else {}
     with tempfile.TemporaryDirectory(prefix="onnx_export_") as tmp:
         raw = Path(tmp) / "raw.onnx"
-        ms.onnx.export(network, dummy, file_name=str(raw), **names)
+        ms.onnx.export(network, dummy, file_name=str(raw), **named)
         if not raw.is_file():  # mindspore.onnx.export logs write errors instead of raising them
             raise OSError(errno.EIO, "mindspore.onnx.export could not write its temporary file there (disk full or "
                           "not writable? its log line above says why; TMPDIR picks another folder)",
                           tempfile.gettempdir())
         model = onnx.load(str(raw))
-    if official_names:
+    if names:
         got = ([i.name for i in model.graph.input], [o.name for o in model.graph.output])
-        if got != ([OFFICIAL_INPUT], list(OFFICIAL_OUTPUTS)):
-            raise RuntimeError(f"mindspore.onnx.export named inputs/outputs {got}; expected the official "
-                               f"{([OFFICIAL_INPUT], list(OFFICIAL_OUTPUTS))}")
+        if got != ([names[0]], list(names[1])):
+            raise RuntimeError(f"mindspore.onnx.export named inputs/outputs {got}; expected "
+                               f"{([names[0]], list(names[1]))}")
     # dynamic=False keeps the export size (OpenCV DNN 4.10 cannot infer the shapes of some graphs with symbolic
     # dims, e.g. CenterNet pose's IDAUp sums); the deconvolutions are freed either way.
     model = make_size_independent(model) if dynamic else _free_deconvolutions(model)
@@ -142,14 +142,16 @@ def _export_onnx(network, dummy, out, official_names, dynamic=True):
 
 
 def export_network(network, file_name, file_format, input_shape, device_target="CPU", official_names=True,
-                   fold_bn=True, dynamic=True):
+                   fold_bn=True, dynamic=True, names=None):
     """Export `network` for an input of `input_shape` (N, 3, H, W); returns the written path.
 
     With `fold_bn` (default) BatchNorm is folded into the convolutions first (in place: the network is for
     inference afterwards), giving the graph of the official BN-merged model. MINDIR and AIR keep the given shape;
     ONNX runs at any batch and any H, W multiple of 32 (`input_shape` only traces the graph; `dynamic=False` keeps
     it at `input_shape`). With
-    `official_names` the ONNX input is `input.1` and the outputs `537..540` (heatmap, scale, offset, landmarks).
+    `official_names` the ONNX input is `input.1` and the outputs `537..540` (heatmap, scale, offset, landmarks);
+    `names` = (input name, output names) names them otherwise (a task's `onnx_names`, e.g. CenterNet's head names),
+    and wins over `official_names`.
     """
     import mindspore as ms
 
@@ -171,7 +173,9 @@ def export_network(network, file_name, file_format, input_shape, device_target="
     make_folder(out.parent)
     dummy = ms.Tensor(np.zeros(input_shape, np.float32))
     if file_format == "ONNX":
-        _export_onnx(network, dummy, out, official_names, dynamic)
+        if names is None and official_names:
+            names = (OFFICIAL_INPUT, OFFICIAL_OUTPUTS)
+        _export_onnx(network, dummy, out, names, dynamic)
         return out
     # Export under a temporary name, then move: a crash never leaves a truncated model behind.
     tmp_stem = out.parent / f".{out.stem}.{os.getpid()}.part"

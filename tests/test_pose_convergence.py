@@ -21,7 +21,7 @@ import sys
 import numpy as np
 import pytest
 
-from dependency.coco.keypoints_eval import evaluate
+from dependency.coco.coco_eval import evaluate
 
 pytestmark = pytest.mark.slow
 

@@ -1,9 +1,11 @@
-"""CenterNet multi-person pose plugged into the shared machinery (see src/tasks/base.py for each member).
+"""CenterNet multi-person pose plugged into the shared machinery (see src/tasks/base.py for each member, and
+src/tasks/centernet.py for what it shares with CenterNet detection: network, input, flip test in one batch,
+options, training data, COCO evaluation).
 
-Differences from CenterFace that the seam carries: the input is BGR `(x/255 - mean)/std` placed by the
-original's centre/scale affine (`preprocess.py`); the flip test runs [image, mirrored] in one batch and merges
-the maps (`flip_in_batch`, `decode.flip_merge`); the heads are raw logits decoded by `decode.pose_detections`;
-results are COCO json (`coco.py`).
+What is the pose model's own: its heads (hm, wh, hps, reg, hm_hp, hp_offset, checked against num_joints and the
+head switches), the keypoint schema (flip pairs, skeleton), the joint rules of the flip merge and of the decode
+(`decode.flip_merge`, `decode.pose_detections`), the person-keypoint records and targets, the loss, and COCO
+keypoint (OKS) evaluation.
 """
 from pathlib import Path
 
@@ -12,22 +14,20 @@ import numpy as np
 from src.data.keypoints import COCO_PERSON, KeypointSchema
 from src.model_utils.cli import require
 from src.model_utils.config import ConfigError
-from src.tasks.base import Task
+from src.tasks.centernet import CenterNetTask
 
 __all__ = ["CenterNetPoseTask", "TASK_CLASS"]
 
 HEAD_ORDER = ("hm", "wh", "hps", "reg", "hm_hp", "hp_offset")
 
 
-class CenterNetPoseTask(Task):
+class CenterNetPoseTask(CenterNetTask):
     name = "centernet_pose"
     keypoints = COCO_PERSON
     heads = (("hm", 1), ("wh", 2), ("hps", 34), ("reg", 2), ("hm_hp", 17), ("hp_offset", 2))
-    output_stride = 4
-    backbone_prefix = "base."
-    checkpoint_prefixes = ()
     loss_components = ("hm", "hp", "hm_hp", "hp_offset", "wh", "off")
-    flip_in_batch = True
+    annotation_prefix = "person_keypoints"
+    heatmap_heads = ("hm", "hm_hp")
 
     # ------------------------------------------------------------------ config-derived facts
     def head_list(self, cfg):
@@ -59,64 +59,31 @@ class CenterNetPoseTask(Task):
         except ValueError as err:
             raise ConfigError(f"--flip_idx / --edges: {err}") from None
 
-    # ------------------------------------------------------------------ network
-    def build_network(self, cfg):
-        from src.models.dla_seg import DLASeg
-
-        return DLASeg(self.head_list(cfg), head_conv=cfg.head_conv, enable_dcn=cfg.enable_dcn,
-                             down_ratio=cfg.down_ratio)
-
-    def check_export(self, cfg, file_format):
-        """ONNX cannot hold the deformable convs: MindSpore 2.10 does not export its DeformableOffsets op, and
-        ONNX opset 11 / onnxruntime 1.19 have no deformable convolution."""
-        if file_format.upper() == "ONNX" and cfg.enable_dcn:
-            raise ConfigError("--file_format ONNX: the deformable convs (enable_dcn True) cannot be written to ONNX "
-                              "(MindSpore 2.10 does not export DeformableOffsets; ONNX has no deformable conv); "
-                              "use MINDIR, or --enable_dcn False for the plain-conv variant")
-
     # ------------------------------------------------------------------ training
-    def check_train_inputs(self, cfg):
-        if cfg.mindrecord_dir:
-            if not Path(cfg.mindrecord_dir).is_dir():
-                raise FileNotFoundError(f"--mindrecord_dir {cfg.mindrecord_dir}: no such folder")
-            return
-        require(cfg, "data_dir", hint="a COCO folder (annotations/person_keypoints_train2017.json, train2017/) or "
-                                      "--mindrecord_dir from scripts/convert_dataset_to_mindrecord.sh")
-        json_path = Path(cfg.data_dir) / "annotations" / f"person_keypoints_{cfg.train_split}.json"
-        if not json_path.is_file():
-            raise FileNotFoundError(f"--data_dir {cfg.data_dir}: no {json_path}")
-        if not (Path(cfg.data_dir) / cfg.train_split).is_dir():
-            raise FileNotFoundError(f"--data_dir {cfg.data_dir}: no image folder {cfg.train_split}/")
-
-    def training_source(self, cfg, logger):
-        from src.centernet_pose.augment import PoseAugment
-        from src.centernet_pose.data import PoseSource
-        from src.centernet_pose.targets import PoseTargets
-
+    def load_records(self, cfg):
         if cfg.mindrecord_dir:
             from src.data.mindrecord import read_mindrecord_records
 
-            records = read_mindrecord_records(cfg.mindrecord_dir, cfg.mindrecord_prefix)
-            name = str(Path(cfg.mindrecord_dir) / cfg.mindrecord_prefix)
-        else:
-            from src.data.coco_keypoints import load_person_keypoints
+            return (read_mindrecord_records(cfg.mindrecord_dir, cfg.mindrecord_prefix),
+                    str(Path(cfg.mindrecord_dir) / cfg.mindrecord_prefix))
+        from src.data.coco_keypoints import load_person_keypoints
 
-            json_path = Path(cfg.data_dir) / "annotations" / f"person_keypoints_{cfg.train_split}.json"
-            records = load_person_keypoints(json_path, Path(cfg.data_dir) / cfg.train_split,
-                                            crowd_as_persons=cfg.crowd_as_persons)
-            name = str(json_path)
-        height, width = cfg.train_size
-        output = (height // cfg.down_ratio, width // cfg.down_ratio)
-        augment = PoseAugment(tuple(cfg.train_size), output, rand_crop=cfg.rand_crop, scale=cfg.aug_scale,
-                              shift=cfg.aug_shift, aug_rot=cfg.aug_rot, rotate=cfg.rotate,
-                              flip_prob=cfg.aug_flip_prob, color_aug=cfg.color_aug, mean=cfg.mean, std=cfg.std,
-                              flip_pairs=self.schema(cfg).flip_pairs)
-        targets = PoseTargets(output, num_joints=cfg.num_joints, max_objs=cfg.max_objs, dense_hp=cfg.dense_hp)
-        source = PoseSource(records, augment, targets, seed=cfg.seed, name=name)
-        summary = getattr(records, "summary", None)
-        logger.info("training data: %d images, %d persons from %s%s", len(source), source.num_persons, name,
-                    f" ({summary})" if summary is not None else "")
-        return source
+        json_path = self.annotation_json(cfg, cfg.train_split)
+        return (load_person_keypoints(json_path, Path(cfg.data_dir) / cfg.train_split,
+                                      crowd_as_persons=cfg.crowd_as_persons), str(json_path))
+
+    def build_augment(self, cfg, flip_pairs=None):
+        return super().build_augment(cfg, self.schema(cfg).flip_pairs if flip_pairs is None else flip_pairs)
+
+    def build_targets(self, cfg, output_res):
+        from src.centernet_pose.targets import PoseTargets
+
+        return PoseTargets(output_res, num_joints=cfg.num_joints, max_objs=cfg.max_objs, dense_hp=cfg.dense_hp)
+
+    def build_source(self, cfg, records, augment, targets, name):
+        from src.centernet_pose.data import PoseSource
+
+        return PoseSource(records, augment, targets, seed=cfg.seed, name=name)
 
     def build_loss(self, cfg):
         from src.centernet_pose.loss import CenterNetPoseLoss, PoseHeadsLoss
@@ -127,45 +94,19 @@ class CenterNetPoseTask(Task):
         return PoseHeadsLoss(loss, tuple(name for name, _ in self.head_list(cfg)))
 
     # ------------------------------------------------------------------ inference
-    def inference_options(self, cfg, purpose):
-        """keep_res tests at the original size (input_size None); `test_scales` are the original's
-        multi_scales (more than one: merged by Soft-NMS); `soft_nms` merges by Gaussian Soft-NMS."""
-        from src.inference.passes import InferenceOptions
+    def pass_maps(self, named):
+        from src.centernet_pose.decode import head_maps
 
-        scales = tuple(cfg.test_scales)
-        nms = "soft_gaussian" if cfg.soft_nms or len(scales) > 1 else cfg.nms
-        return InferenceOptions(input_size=None if cfg.keep_res else tuple(cfg.input_size), fit_scale=1.0,
-                                scales=scales, flip=cfg.flip_test, score_thresh=cfg.score_thresh, top_k=cfg.top_k,
-                                nms=nms, nms_iou=cfg.nms_iou, soft_sigma=cfg.soft_sigma,
-                                max_input_side=cfg.max_input_side or None)
+        return head_maps(named)
 
-    def make_input(self, image, one_pass, options):
-        from src.centernet_pose.preprocess import pose_input
+    def flip_maps(self, named):
+        from src.centernet_pose.decode import flip_merge
 
-        cfg = self.bound_cfg
-        if one_pass.input_size is None:  # keep_res: the image at its size times the scale, padded
-            return pose_input(image, scale=one_pass.scale, keep_res=True, pad=cfg.pad, mean=cfg.mean, std=cfg.std,
-                              max_side=options.max_input_side)
-        return pose_input(image, scale=1.0, keep_res=False, input_res=one_pass.input_size, pad=cfg.pad,
-                          mean=cfg.mean, std=cfg.std)
+        return flip_merge(named, self.schema(self.bound_cfg).flip_order)
 
-    def decode(self, heads, meta, options):
-        from src.centernet_pose.decode import head_maps, pose_detections
+    def decode_maps(self, maps, meta, options):
+        from src.centernet_pose.decode import pose_detections
 
-        maps = head_maps({name: h[None] for (name, _), h in zip(self.head_list(self.bound_cfg), heads)})
-        return pose_detections(maps, meta, K=options.top_k, score_thresh=options.score_thresh,
-                               down_ratio=self.output_stride)
-
-    def run_pass(self, forward, image, one_pass, options):
-        """One scale: the image (and, for the flip test, its mirror in the same batch) through the network,
-        the maps merged as the original (`flip_merge`), decoded to original pixels."""
-        from src.centernet_pose.decode import flip_merge, head_maps, pose_detections
-        from src.centernet_pose.preprocess import flip_batch
-
-        chw, meta = self.make_input(image, one_pass, options)
-        outputs = forward(flip_batch(chw) if one_pass.flip else chw[None])
-        named = {name: out for (name, _), out in zip(self.head_list(self.bound_cfg), outputs)}
-        maps = flip_merge(named, self.schema(self.bound_cfg).flip_order) if one_pass.flip else head_maps(named)
         return pose_detections(maps, meta, K=options.top_k, score_thresh=options.score_thresh,
                                down_ratio=self.output_stride)
 
@@ -187,11 +128,14 @@ class CenterNetPoseTask(Task):
 
     # ------------------------------------------------------------------ evaluation
     def eval_set(self, cfg, need_images=True):
-        from src.centernet_pose.coco import CocoEvalSet
+        from src.evaluation.coco import CocoEvalSet
+        from src.inference.draw import draw_detections
 
         if need_images:
             require(cfg, "data_dir", hint="the COCO folder: annotations/person_keypoints_val2017.json and val2017/")
-        return CocoEvalSet(cfg.data_dir, cfg.run_mode, self.schema(cfg), cfg.visual_image)
+        schema = self.schema(cfg)
+        return CocoEvalSet(cfg.data_dir, cfg.run_mode, self.annotation_prefix, ("keypoints", "bbox"),
+                           draw=lambda image, dets: draw_detections(image, dets, schema), visual=cfg.visual_image)
 
 
 TASK_CLASS = CenterNetPoseTask

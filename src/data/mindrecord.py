@@ -1,9 +1,13 @@
-"""COCO person keypoints -> MindRecord shards (the old zoo's CenterNet training-set format), and back.
+"""COCO person keypoints or instances -> MindRecord shards (the old zoo's CenterNet training-set format), and back.
 
-    python -m src.data.mindrecord --coco_dir COCO --mindrecord_dir OUT [--mindrecord_prefix coco_hp.train.mind]
-        [--shards 8] [--split train2017] [--overwrite]
+    python -m src.data.mindrecord --coco_dir COCO --mindrecord_dir OUT [--config_path configs/centernet_pose.yaml]
+        [--mindrecord_prefix coco_hp.train.mind] [--shards 8] [--split train2017] [--overwrite] [--skip_crowd]
 
-reads COCO/annotations/person_keypoints_{split}.json and the images in COCO/{split}/ and writes
+The model's config says which annotations a set holds (its task's COCO annotation prefix) and its default prefix:
+configs/centernet_pose.yaml (the default) reads COCO/annotations/person_keypoints_{split}.json (prefix
+coco_hp.train.mind); configs/centernet_det.yaml reads COCO/annotations/instances_{split}.json (prefix
+coco_det.train.mind, every image, the schema below without keypoints). For the pose set: it reads
+COCO/annotations/person_keypoints_{split}.json and the images in COCO/{split}/ and writes
 OUT/<prefix>0 .. OUT/<prefix>7, each with its index file <name>.db (FileWriter names the shards <prefix> plus
 the shard number, zero-padded to the width of shards - 1: <prefix>00 .. <prefix>11 for 12 shards; a single
 shard is <prefix> itself). ``read_mindrecord_records(OUT, prefix)`` gives the records back in the structure of
@@ -23,6 +27,11 @@ order). The summary of the conversion (LoadSummary) is kept as JSON in the schem
 Content differs from the zoo's: the zoo stored every annotation of an image (empty boxes too); here only the
 persons load_person_keypoints keeps (policy in its module docstring: crowd regions are persons without joints,
 as the original, unless --skip_crowd), so num_objects >= 1.
+
+Detection sets (kind "instances"): the same fields without keypoints; category_id holds each object's COCO
+category id, every image of the json is kept (the original ctdet trains on images without objects too), and the
+description keeps the json's category table. The reader maps category ids to the model's classes
+(`category_ids` of its config) and refuses a set of the other kind, naming it.
 
 int32 keypoints: COCO joint coordinates are integer pixel positions (all 14 x 17 joints of the mini test set
 are); the converter refuses (one line) a json with a non-integer coordinate rather than truncate it, so a
@@ -50,6 +59,8 @@ from typing import Optional, Sequence
 import numpy as np
 from tqdm import tqdm
 
+from .coco_instances import CocoCategories, CocoRecords, InstanceSummary, load_coco_instances
+from .coco_instances import make_record as make_object_record
 from .coco_keypoints import (
     NUM_JOINTS,
     LoadSummary,
@@ -75,6 +86,8 @@ SCHEMA = {
     "height": {"type": "int32"},
     "record_index": {"type": "int64"},
 }
+OBJECT_SCHEMA = {key: value for key, value in SCHEMA.items() if key != "keypoints"}  # kind "instances"
+KINDS = ("person_keypoints", "instances")  # COCO annotation prefixes: what a set holds
 SCHEMA_NAME = "centernet_pose_coco_person_keypoints"
 WRITE_BATCH = 64  # rows per FileWriter.write_raw_data call
 _HEADER_LIMIT = 1 << 27  # FileWriter.set_header_size allows at most 128 MB (default 16 MB)
@@ -147,7 +160,8 @@ def _integer_keypoints(record, json_path):
     return rounded.astype(np.int32).reshape(-1, 3 * NUM_JOINTS)
 
 
-def _row(record, index, person_category_id, json_path):
+def _row(record, index, category_ids, json_path):
+    """One MindRecord row of a record; category_ids: the COCO id of each class (the person id for pose)."""
     path = record["image_path"]
     try:
         with open(path, "rb") as f:
@@ -160,25 +174,31 @@ def _row(record, index, person_category_id, json_path):
     if image.shape[:2] != (record["height"], record["width"]):
         raise ValueError(f"image {path} is {image.shape[1]}x{image.shape[0]} but {json_path} says "
                          f"{record['width']}x{record['height']}")
-    count = len(record["boxes_xywh"])
-    return {"image": data, "num_objects": count, "keypoints": _integer_keypoints(record, json_path),
-            "bbox": record["boxes_xywh"], "category_id": np.full(count, person_category_id, np.int32),
-            "file_name": record["file_name"], "image_id": record["image_id"], "width": record["width"],
-            "height": record["height"], "record_index": index}
+    row = {"image": data, "num_objects": len(record["boxes_xywh"]), "bbox": record["boxes_xywh"],
+           "category_id": np.asarray(category_ids, np.int32)[record["labels"]].reshape(-1),
+           "file_name": record["file_name"], "image_id": record["image_id"], "width": record["width"],
+           "height": record["height"], "record_index": index}
+    if "keypoints" in record:
+        row["keypoints"] = _integer_keypoints(record, json_path)
+    return row
 
 
 def convert_coco_to_mindrecord(coco_dir, mindrecord_dir, prefix=DEFAULT_PREFIX, shards=DEFAULT_SHARDS,
-                               split=DEFAULT_SPLIT, overwrite=False, progress=True, crowd_as_persons=True):
-    """Write the persons of coco_dir/annotations/person_keypoints_{split}.json (images in coco_dir/{split}/)
-    as a MindRecord set <prefix>* of ``shards`` shards in mindrecord_dir (schema and guarantees: module
-    docstring). Refuses (FileExistsError) to replace an existing set of the same prefix unless overwrite.
-    crowd_as_persons: load_person_keypoints' policy (the original's: crowd regions are persons without joints).
-    Returns (shard paths, LoadSummary)."""
+                               split=DEFAULT_SPLIT, overwrite=False, progress=True, crowd_as_persons=True,
+                               kind="person_keypoints"):
+    """Write the persons of coco_dir/annotations/person_keypoints_{split}.json (kind "person_keypoints"), or every
+    image and object of coco_dir/annotations/instances_{split}.json (kind "instances"), images in
+    coco_dir/{split}/, as a MindRecord set <prefix>* of ``shards`` shards in mindrecord_dir (schema and
+    guarantees: module docstring). Refuses (FileExistsError) to replace an existing set of the same prefix unless
+    overwrite. crowd_as_persons: the loaders' crowd policy (the original's: crowd regions are objects; persons
+    without joints). Returns (shard paths, LoadSummary or InstanceSummary)."""
     _check_prefix(prefix)
+    if kind not in KINDS:
+        raise ValueError(f"kind {kind!r}: expected one of {', '.join(KINDS)}")
     if type(shards) is not int or not 1 <= shards <= MAX_SHARDS:
         raise ValueError(f"shards {shards!r}: expected an integer in [1, {MAX_SHARDS}]")
     coco_dir, mindrecord_dir = str(coco_dir), str(mindrecord_dir)
-    json_path = os.path.join(coco_dir, "annotations", f"person_keypoints_{split}.json")
+    json_path = os.path.join(coco_dir, "annotations", f"{kind}_{split}.json")
     image_dir = os.path.join(coco_dir, split)
     if not os.path.isdir(image_dir):
         raise FileNotFoundError(f"image folder {image_dir}: no such folder (COCO_DIR/{split}/ expected)")
@@ -186,9 +206,17 @@ def convert_coco_to_mindrecord(coco_dir, mindrecord_dir, prefix=DEFAULT_PREFIX, 
     if existing and not overwrite:
         raise FileExistsError(f"{mindrecord_dir} already holds the MindRecord set {prefix} ({len(existing)} files, "
                               f"e.g. {existing[0]}): pass overwrite=True (--overwrite) to replace it")
-    records = load_person_keypoints(json_path, image_dir, drop_empty=True, crowd_as_persons=crowd_as_persons)
-    if not records:
-        raise ValueError(f"{json_path}: no image with a usable person ({records.summary})")
+    if kind == "person_keypoints":
+        records = load_person_keypoints(json_path, image_dir, drop_empty=True, crowd_as_persons=crowd_as_persons)
+        if not records:
+            raise ValueError(f"{json_path}: no image with a usable person ({records.summary})")
+        category_ids, schema, extra = [records.category_id], SCHEMA, {}
+    else:
+        records = load_coco_instances(json_path, image_dir, crowd_as_objects=crowd_as_persons)
+        if not records.summary.objects:
+            raise ValueError(f"{json_path}: no usable object ({records.summary})")
+        category_ids, schema = records.categories.ids, OBJECT_SCHEMA
+        extra = {"kind": kind, "categories": records.categories.as_dict()}
 
     from mindspore.mindrecord import (
         FileWriter,  # lazily: the rest of the module needs no MindSpore
@@ -198,11 +226,11 @@ def convert_coco_to_mindrecord(coco_dir, mindrecord_dir, prefix=DEFAULT_PREFIX, 
     temporary = tempfile.mkdtemp(prefix=f".{prefix}.partial-", dir=mindrecord_dir)
     try:
         writer = FileWriter(os.path.join(temporary, prefix), shard_num=shards)
-        description = {"source": os.path.basename(json_path), "summary": records.summary.as_dict()}
-        writer.add_schema(SCHEMA, json.dumps(description))
+        description = {"source": os.path.basename(json_path), "summary": records.summary.as_dict(), **extra}
+        writer.add_schema(schema, json.dumps(description))
         batch = []
         for index, record in enumerate(tqdm(records, desc=f"MindRecord {prefix}", unit="img", disable=not progress)):
-            batch.append(_row(record, index, records.category_id, json_path))
+            batch.append(_row(record, index, category_ids, json_path))
             if len(batch) == WRITE_BATCH:
                 writer.write_raw_data(batch)
                 batch = []
@@ -219,25 +247,26 @@ def convert_coco_to_mindrecord(coco_dir, mindrecord_dir, prefix=DEFAULT_PREFIX, 
     return mindrecord_shards(mindrecord_dir, prefix), records.summary
 
 
-def _stored_summary(header):
-    """The LoadSummary the converter kept in the schema description, or None (e.g. a zoo-made set)."""
+def _description(header):
+    """The JSON description the converter kept with the schema ({} for a set made elsewhere, e.g. the zoo's)."""
     try:
-        stored = json.loads(header["schema"][0]["desc"])["summary"]
-        return LoadSummary(**stored)
+        description = json.loads(header["schema"][0]["desc"])
     except (KeyError, IndexError, TypeError, ValueError):
+        return {}
+    return description if isinstance(description, dict) else {}
+
+
+def _stored_summary(description, summary_class=LoadSummary):
+    """The summary the converter kept in the schema description, or None (e.g. a zoo-made set)."""
+    try:
+        return summary_class(**description["summary"])
+    except (KeyError, TypeError, ValueError):
         return None
 
 
-def read_mindrecord_records(mindrecord_dir, prefix=DEFAULT_PREFIX):
-    """All images of the MindRecord set <prefix> in mindrecord_dir as a PersonRecords list, in the order of
-    the conversion, each record as load_person_keypoints makes it but with ``image_bytes`` (the image file's
-    bytes, decoded on use by load_record_image) instead of ``image_path``. ``.summary`` is the conversion's.
-
-    Every image's bytes are held in memory (COCO train2017's 64k person images: about 10 GB).
-    FileNotFoundError naming a missing shard; ValueError for a set not written by this module (the old zoo's
-    sets lack file_name/image_id/width/height/record_index: convert again)."""
-    paths = mindrecord_shards(mindrecord_dir, prefix)
-    header = read_shard_header(paths[0])
+def _read_rows(paths, fields):
+    """Every row of the set, in conversion order (FileReader returns them in no fixed order), after checking that
+    the set has `fields`."""
     from mindspore.mindrecord import FileReader
 
     try:
@@ -246,7 +275,7 @@ def read_mindrecord_records(mindrecord_dir, prefix=DEFAULT_PREFIX):
         lines = [line for line in str(exc).splitlines() if "[ERROR]" in line] or [str(exc).splitlines()[0]]
         raise ValueError(f"cannot read MindRecord set {paths[0]}: {lines[0].strip()}") from None
     try:
-        missing = sorted(set(SCHEMA) - set(reader.schema()))
+        missing = sorted(set(fields) - set(reader.schema()))
         if missing:
             raise ValueError(f"MindRecord set {paths[0]}: fields {missing} missing: not written by "
                              f"src.data.mindrecord (the old zoo's sets lack them); convert the COCO json again")
@@ -257,11 +286,47 @@ def read_mindrecord_records(mindrecord_dir, prefix=DEFAULT_PREFIX):
     if [int(row["record_index"]) for row in rows] != list(range(len(rows))):
         raise ValueError(f"MindRecord set {paths[0]}: record_index is not 0..{len(rows) - 1} (rows missing or "
                          f"duplicated)")
+    return rows
+
+
+def set_kind(header):
+    """What a set holds: "person_keypoints" or "instances" (the converter's description, else its fields)."""
+    kind = _description(header).get("kind")
+    if kind in KINDS:
+        return kind
+    fields = {field for entry in header["schema"] for field in entry.get("schema", {})}
+    return "instances" if fields and "keypoints" not in fields else "person_keypoints"
+
+
+def read_mindrecord_records(mindrecord_dir, prefix=DEFAULT_PREFIX, kind="person_keypoints", category_ids=None):
+    """All images of the MindRecord set <prefix> in mindrecord_dir, in the order of the conversion, each record as
+    the json loaders make it but with ``image_bytes`` (the image file's bytes, decoded on use by
+    load_record_image) instead of ``image_path``. ``.summary`` is the conversion's.
+
+    kind "person_keypoints": a PersonRecords list (load_person_keypoints' records). kind "instances": a
+    CocoRecords list (load_coco_instances' records) whose labels are the classes of `category_ids` (the model's
+    class table; None: the set's own categories). A set of the other kind is a one-line ValueError naming it.
+    Every image's bytes are held in memory (COCO train2017's 64k person images: about 10 GB).
+    FileNotFoundError naming a missing shard; ValueError for a set not written by this module (the old zoo's
+    sets lack file_name/image_id/width/height/record_index: convert again)."""
+    paths = mindrecord_shards(mindrecord_dir, prefix)
+    header = read_shard_header(paths[0])
+    if kind not in KINDS:
+        raise ValueError(f"kind {kind!r}: expected one of {', '.join(KINDS)}")
+    found = set_kind(header)
+    if found != kind:
+        raise ValueError(f"MindRecord set {paths[0]} holds {found} records, this model trains on {kind}: convert "
+                         f"the COCO json with the model's config (scripts/convert_dataset_to_mindrecord.sh "
+                         f"COCO_DIR MINDRECORD_DIR --config_path CONFIG)")
+    if kind == "instances":
+        return _object_records(paths, header, category_ids)
+    rows = _read_rows(paths, SCHEMA)
     category_ids = {int(v) for row in rows for v in row["category_id"]}
     if len(category_ids) > 1:
         raise ValueError(f"MindRecord set {paths[0]}: several category ids {sorted(category_ids)}, expected "
                          f"the person category only")
-    records = PersonRecords(summary=_stored_summary(header), category_id=min(category_ids, default=None))
+    records = PersonRecords(summary=_stored_summary(_description(header)),
+                            category_id=min(category_ids, default=None))
     for row in rows:
         count = int(row["num_objects"])
         if row["bbox"].shape != (count, 4) or row["keypoints"].shape != (count, 3 * NUM_JOINTS):
@@ -279,28 +344,87 @@ def read_mindrecord_records(mindrecord_dir, prefix=DEFAULT_PREFIX):
     return records
 
 
+def _object_records(paths, header, category_ids):
+    """The records of a detection set (kind "instances"); see read_mindrecord_records."""
+    description = _description(header)
+    stored = description.get("categories") or {}
+    table = CocoCategories(tuple(stored.get("ids", ())), tuple(stored.get("names", ())))
+    if category_ids is not None:
+        if table.ids and tuple(category_ids) != table.ids:
+            raise ValueError(f"MindRecord set {paths[0]}: categories {list(table.ids)[:10]} ({len(table)}) differ "
+                             f"from the {len(category_ids)} expected by the config (category_ids)")
+        table = CocoCategories(tuple(int(i) for i in category_ids), table.names or tuple(map(str, category_ids)))
+    class_of = table.class_of
+    records = CocoRecords(summary=_stored_summary(description, InstanceSummary), categories=table)
+    for row in _read_rows(paths, OBJECT_SCHEMA):
+        count = int(row["num_objects"])
+        ids = row["category_id"].reshape(-1)
+        if row["bbox"].reshape(-1, 4).shape != (count, 4) or ids.shape != (count,):
+            raise ValueError(f"MindRecord set {paths[0]}: row {row['record_index']} ({row['file_name']}) has "
+                             f"num_objects {count} but bbox {row['bbox'].shape}, category_id {ids.shape}")
+        unknown = sorted({int(i) for i in ids} - set(class_of))
+        if unknown:
+            raise ValueError(f"MindRecord set {paths[0]}: row {row['record_index']} ({row['file_name']}) has "
+                             f"category ids {unknown} outside the {len(table)} classes")
+        record = make_object_record(row["file_name"], row["image_id"], row["width"], row["height"],
+                                    row["bbox"].reshape(count, 4), labels=[class_of[int(i)] for i in ids])
+        record["image_bytes"] = row["image"]
+        records.append(record)
+    if records.summary is None or records.summary.images_kept != len(records):
+        records.summary = InstanceSummary(images=len(records), images_kept=len(records),
+                                          objects=sum(len(r["boxes"]) for r in records))
+    return records
+
+
+def config_kind(config_path):
+    """(kind, default prefix) of a model config: its task's COCO annotation prefix and its mindrecord_prefix
+    (ValueError naming the file for a config of a model that does not train from COCO MindRecord sets)."""
+    from src.model_utils.config import ConfigError, load_schema
+    from src.tasks import get_task
+
+    try:
+        values = load_schema(config_path).values
+        kind = getattr(get_task(values.get("task", "centerface")), "annotation_prefix", "")
+    except (ConfigError, KeyError) as err:
+        raise ValueError(f"--config_path {config_path}: {err}") from None
+    if kind not in KINDS or "mindrecord_prefix" not in values:
+        raise ValueError(f"--config_path {config_path}: its model ({values.get('task')}) does not train from COCO "
+                         f"MindRecord sets; expected a CenterNet config (configs/centernet_pose.yaml, "
+                         f"configs/centernet_det.yaml)")
+    return kind, values["mindrecord_prefix"]
+
+
 def main(argv: Optional[Sequence[str]] = None):
-    """Command line: convert a COCO person-keypoint split to MindRecord (see the module docstring)."""
+    """Command line: convert a COCO split to MindRecord for the model of --config_path (see the module docstring)."""
     parser = argparse.ArgumentParser(prog="python -m src.data.mindrecord", description=__doc__.split("\n\n")[0])
     parser.add_argument("--coco_dir", required=True, help="COCO folder with annotations/ and the split's images")
     parser.add_argument("--mindrecord_dir", required=True, help="output folder of the shards")
-    parser.add_argument("--mindrecord_prefix", default=DEFAULT_PREFIX, help="shard file name prefix")
+    parser.add_argument("--config_path", default=None,
+                        help="the model's config: configs/centernet_pose.yaml (the default: person keypoints) or "
+                             "configs/centernet_det.yaml (instances of every category)")
+    parser.add_argument("--mindrecord_prefix", default=None,
+                        help="shard file name prefix (default: the config's, coco_hp.train.mind for pose)")
     parser.add_argument("--shards", type=int, default=DEFAULT_SHARDS, help="number of shard files")
-    parser.add_argument("--split", default=DEFAULT_SPLIT, help="COCO split: annotations/person_keypoints_"
-                                                               "{split}.json and images in {split}/")
+    parser.add_argument("--split", default=DEFAULT_SPLIT, help="COCO split: annotations/<kind>_{split}.json and "
+                                                               "images in {split}/")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing set of the same prefix")
     parser.add_argument("--skip_crowd", action="store_true",
-                        help="leave crowd annotations out (default: persons without joints, as the original)")
+                        help="leave crowd annotations out (default: kept as objects, persons without joints, as the "
+                             "original)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
-        paths, summary = convert_coco_to_mindrecord(args.coco_dir, args.mindrecord_dir, args.mindrecord_prefix,
-                                                    args.shards, args.split, args.overwrite,
-                                                    crowd_as_persons=not args.skip_crowd)
+        kind, prefix = ("person_keypoints", DEFAULT_PREFIX) if args.config_path is None else \
+            config_kind(args.config_path)
+        prefix = args.mindrecord_prefix or prefix
+        paths, summary = convert_coco_to_mindrecord(args.coco_dir, args.mindrecord_dir, prefix, args.shards,
+                                                    args.split, args.overwrite, crowd_as_persons=not args.skip_crowd,
+                                                    kind=kind)
     except (ValueError, OSError) as error:
         raise SystemExit(f"convert_dataset_to_mindrecord: error: {error}") from None
-    print(f"convert_dataset_to_mindrecord: wrote {summary.images_kept} images, {summary.persons} persons to "
-          f"{len(paths)} shards {os.path.join(args.mindrecord_dir, args.mindrecord_prefix)}*: {summary}")
+    count = f"{summary.persons} persons" if kind == "person_keypoints" else f"{summary.objects} objects"
+    print(f"convert_dataset_to_mindrecord: wrote {summary.images_kept} images, {count} to "
+          f"{len(paths)} shards {os.path.join(args.mindrecord_dir, prefix)}*: {summary}")
     return paths
 
 

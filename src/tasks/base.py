@@ -15,8 +15,9 @@ training data           `check_train_inputs(cfg)` (before MindSpore loads); `tra
 loss                   `build_loss(cfg)`: a Cell `(*network outputs, *targets) -> (total, *components)`;
                        `loss_components`: the component names logged per epoch
 inference              `make_input(image_rgb, one_pass, options)` -> (CHW float32, InputMeta); `decode(heads, meta,
-                       options)` -> Detections in original pixels (no NMS); `flip_in_batch`: the flip test runs in
-                       one batch and merges the maps (CenterNet) instead of merging flipped detections (CenterFace)
+                       options)` -> Detections in original pixels (no NMS); `merge(passes' detections, options)`
+                       -> the image's result (NMS, best K); `flip_in_batch`: the flip test runs in one batch and
+                       merges the maps (CenterNet) instead of merging flipped detections (CenterFace)
 results                `keypoints` (KeypointSchema); `to_json(dets, image_name)`: predict.py's record;
                        `draw(image, dets)`
 evaluation             `eval_set(cfg)`: the images of a test run, a result writer and the evaluator
@@ -110,13 +111,20 @@ class Task:
         dets = self.decode([h[0] for h in heads], meta, options)
         return flip_detections(dets, image.shape[1], self.keypoints) if one_pass.flip else dets
 
+    def merge(self, detections, options):
+        """One image's detections of all its passes (original pixels) -> the result: the options' NMS, best
+        first, at most `options.top_k` (a model with another rule overrides this; the offline chain uses it too)."""
+        from src.inference.passes import merge_passes
+
+        return merge_passes(detections, options)
+
     def detect(self, forward, image: np.ndarray, options, passes=None):
         """Detections of one RGB image: every test-time pass through `forward` (NCHW float32 -> head arrays),
-        merged by the options' NMS, best first, at most `options.top_k`."""
-        from src.inference.passes import merge_passes, plan_passes
+        merged by `merge`."""
+        from src.inference.passes import plan_passes
 
         passes = passes or plan_passes(options, self.flip_in_batch)
-        return merge_passes([self.run_pass(forward, image, p, options) for p in passes], options)
+        return self.merge([self.run_pass(forward, image, p, options) for p in passes], options)
 
     # ------------------------------------------------------------------ results
     def to_json(self, dets, image_name: str) -> Dict[str, object]:

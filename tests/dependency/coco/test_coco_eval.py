@@ -1,4 +1,4 @@
-"""Tests for dependency/coco/keypoints_eval.py on the 4 real COCO val images of tests/data/coco_person_kpt_mini
+"""Tests for dependency/coco/coco_eval.py on the 4 real COCO val images of tests/data/coco_person_kpt_mini
 (14 persons, 2 of them without labelled joints).
 
 Independent references: pycocotools called directly here (COCO(file), loadRes, COCOeval with its default
@@ -15,8 +15,8 @@ import pytest
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-from dependency.coco import keypoints_eval as ke
-from dependency.coco.keypoints_eval import (BBOX_STAT_NAMES, KEYPOINT_STAT_NAMES, evaluate, load_annotations,
+from dependency.coco import coco_eval as ke
+from dependency.coco.coco_eval import (BBOX_STAT_NAMES, KEYPOINT_STAT_NAMES, evaluate, load_annotations,
                                             resolve_backend, results_from_detections, round_decimals, write_results)
 
 # COCO keypoint OKS constants (cocodataset.org/#keypoints-eval): per-joint sigmas in the 17-joint order
