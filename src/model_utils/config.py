@@ -247,6 +247,10 @@ def load_schema(path):
     schema = Schema()
     for file_path, defines_keys in reversed(chain):
         _merge_file(schema, file_path, defines_keys, chain[-1][0])
+    if "task" in schema.values and "task" not in schema.checks:  # the registry names the tasks, no file repeats it
+        from src.tasks import task_names
+
+        schema.checks["task"] = list(task_names())
     return schema
 
 
