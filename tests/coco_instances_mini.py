@@ -32,13 +32,24 @@ def instances_json(mini_dir):
     return {"images": images + [EMPTY_IMAGE], "annotations": annotations, "categories": categories}
 
 
-def write_instances_set(root, mini_dir, split="val2017"):
+def write_instances_set(root, mini_dir, split="val2017", copies=1):
     """root/annotations/instances_{split}.json and root/{split}/ with the 4 images and empty.jpg (a copy of the
-    first image: an image without annotations); returns root."""
+    first image: an image without annotations); with `copies` > 1 the 5 images and their annotations are repeated
+    under new ids and file names (c1_..., c2_...), for runs that need more images. Returns root."""
     (root / "annotations").mkdir(parents=True, exist_ok=True)
     (root / split).mkdir(exist_ok=True)
     for image in mini_dir.glob("*.jpg"):
         shutil.copy(image, root / split / image.name)
     shutil.copy(mini_dir / "000000000785.jpg", root / split / EMPTY_IMAGE["file_name"])
-    (root / "annotations" / f"instances_{split}.json").write_text(json.dumps(instances_json(mini_dir)))
+    data = instances_json(mini_dir)
+    images, annotations = list(data["images"]), list(data["annotations"])
+    for copy in range(1, copies):
+        for image in data["images"]:
+            name = f"c{copy}_{image['file_name']}"
+            shutil.copy(root / split / image["file_name"], root / split / name)
+            images.append({**image, "id": image["id"] + 10 ** 7 * copy, "file_name": name})
+        annotations += [{**ann, "id": ann["id"] + 10 ** 7 * copy, "image_id": ann["image_id"] + 10 ** 7 * copy}
+                        for ann in data["annotations"]]
+    data.update(images=images, annotations=annotations)
+    (root / "annotations" / f"instances_{split}.json").write_text(json.dumps(data))
     return root
