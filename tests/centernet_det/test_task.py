@@ -1,0 +1,156 @@
+"""Tests for src/centernet_det/task.py: the config's heads and class table checked in one line, the arch dispatch
+(DLA-34; ResNet-18 through src.models.resnet_dcn's agreed interface), the backbone prefixes, predict.py's record,
+labelled drawings, and the training source from COCO json and MindRecord: every target decodes back to its box in
+the original image (an independent geometric property), the peak sits in the box's class channel, and both routes
+give the same arrays."""
+import sys
+import types
+
+import cv2
+import numpy as np
+import pytest
+
+from src.inference.detections import Detections
+from src.model_utils.config import ConfigError, parse_config
+from src.tasks import get_task
+from tests.coco_instances_mini import write_instances_set
+from tests.conftest import ROOT
+
+DET = ["--config_path", str(ROOT / "configs" / "centernet_det.yaml")]
+THREE = ["--num_classes", "3", "--heads", "{hm: 3, wh: 2, reg: 2}", "--category_ids", "1,5,9", "--class_names",
+         "ring,cross,star"]
+
+
+def task_of(*args):
+    return get_task(parse_config([*DET, *args]))
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--num_classes", "3"], "--category_ids: 80 entries for num_classes 3"),
+    (THREE[:4] + ["--category_ids", "1,5"], "--category_ids: 2 entries for num_classes 3"),
+    (THREE[:6] + ["--class_names", "a,b"], "--class_names: 2 entries for num_classes 3"),
+    (THREE[:4] + ["--category_ids", "1,5,5", "--class_names", "a,b,c"], "ids must be distinct"),
+    (THREE + ["--cat_spec_wh", "True"], "expected {'hm': 3, 'wh': 6, 'reg': 2}"),
+    (THREE + ["--reg_offset", "False"], "expected {'hm': 3, 'wh': 2}"),
+    (["--heads", "{hm: 80, wh: 2}"], "expected {'hm': 80, 'wh': 2, 'reg': 2}"),
+])
+def test_config_mismatches_are_one_line(args, fragment):
+    task = task_of(*args)
+    with pytest.raises(ConfigError) as error:
+        task.head_list(task.cfg)
+    assert "\n" not in str(error.value) and fragment in str(error.value)
+
+
+def test_heads_head_conv_and_backbone_of_each_arch():
+    task = task_of()
+    assert task.heads == (("hm", 80), ("wh", 2), ("reg", 2)) and task.head_names() == ("hm", "wh", "reg")
+    assert task.head_conv(task.cfg) == 256 and task.backbone_prefix == "base."
+    resnet = task_of("--arch", "resdcn_18")
+    assert resnet.head_conv(resnet.cfg) == 64 and resnet.backbone_prefix[:2] == ("conv1.", "bn1.")
+    explicit = task_of("--head_conv", "128")
+    assert explicit.head_conv(explicit.cfg) == 128
+    spec = task_of("--cat_spec_wh", "True", "--heads", "{hm: 80, wh: 160, reg: 2}")
+    assert spec.heads == (("hm", 80), ("wh", 160), ("reg", 2))
+    with pytest.raises(ConfigError, match="head_conv 0"):
+        explicit.head_conv(parse_config([*DET, "--head_conv", "0"]))
+
+
+def test_resdcn_18_is_built_through_the_agreed_interface(monkeypatch):
+    """`ResNetDCN(heads, num_layers=18, head_conv=64, enable_dcn, down_ratio)` of src/models/resnet_dcn.py (written
+    with the network); a stand-in module records the call."""
+    calls = []
+    module = types.ModuleType("src.models.resnet_dcn")
+    module.ResNetDCN = lambda heads, **kwargs: calls.append((heads, kwargs)) or "network"
+    monkeypatch.setitem(sys.modules, "src.models.resnet_dcn", module)
+    task = task_of("--arch", "resdcn_18", "--enable_dcn", "False", *THREE)
+    assert task.build_network(task.cfg) == "network"
+    assert calls == [((("hm", 3), ("wh", 2), ("reg", 2)),
+                      {"num_layers": 18, "head_conv": 64, "enable_dcn": False, "down_ratio": 4})]
+    monkeypatch.setitem(sys.modules, "src.models.resnet_dcn", None)  # an import that fails
+    with pytest.raises(ConfigError, match="--arch resdcn_18: its network .* cannot be imported"):
+        task.build_network(task.cfg)
+
+
+def test_predict_record_names_the_coco_category():
+    task = task_of()
+    dets = Detections([[1.5, 2, 30, 40.25], [5, 5, 9, 9]], [0.9, 0.4], np.zeros((2, 0, 2)), labels=[11, 79])
+    assert task.to_json(dets, "a.jpg") == {"image": "a.jpg", "detections": [
+        {"bbox": [1.5, 2.0, 30.0, 40.25], "score": pytest.approx(0.9), "category_id": 13, "label": "stop sign"},
+        {"bbox": [5.0, 5.0, 9.0, 9.0], "score": pytest.approx(0.4), "category_id": 90, "label": "toothbrush"}]}
+
+
+def test_drawing_colours_boxes_by_class_and_keeps_small_images_readable():
+    task = task_of()
+    image = np.zeros((400, 600, 3), np.uint8)
+    dets = Detections([[50, 100, 200, 300], [300, 100, 450, 300]], [0.9, 0.8], np.zeros((2, 0, 2)), labels=[0, 2])
+    drawn = task.draw(image, dets)
+    assert tuple(drawn[200, 50]) != tuple(drawn[200, 300])  # left edges of two classes: two colours
+    labelled = (drawn[:100] != 0).any(axis=2)
+    assert labelled[80:100, 50:120].any() and not labelled[:70].any()  # "person 0.90" just above the first box
+    # a 64 x 48 image: "motorcycle 0.90" would cover half of it; the name alone (or nothing) is drawn, inside it
+    small = task.draw(np.zeros((48, 64, 3), np.uint8),
+                      Detections([[10, 20, 30, 40]], [0.9], np.zeros((1, 0, 2)), labels=[3]))
+    assert (small != 0).any(axis=2).sum() < 0.3 * 48 * 64
+
+
+@pytest.fixture(scope="module")
+def coco(coco_mini_dir, tmp_path_factory):
+    return write_instances_set(tmp_path_factory.mktemp("det"), coco_mini_dir, "train2017")
+
+
+def test_training_targets_decode_back_to_the_annotated_boxes(coco):
+    """Through the source's own augmentation (random crop, flip, colour): each object slot with reg_mask has its
+    centre (ind cell + reg, x4, inverse input affine) at the annotated box centre of the original image, its size
+    (wh x4 / scale) the box size, and a peak of 1 in its class channel; objects cut by the crop are clipped, so the
+    check takes boxes that stay inside the window."""
+    task = task_of("--data_dir", str(coco), "--train_size", "256,256")
+    source = task.training_source(task.cfg, _Logger())
+    assert source.column_names == ("image", "hm", "wh", "reg", "ind", "reg_mask") and len(source) == 5
+    checked = 0
+    for index, record in enumerate(source.records):
+        image = cv2.imread(record["image_path"])
+        for epoch in range(3):
+            rng = source.rng_for(index, epoch)
+            chw, boxes, _, transforms = source.augment(image, record["boxes"], None, rng)
+            sample = source.targets(boxes, record["labels"])
+            source.set_epoch(epoch)
+            np.testing.assert_array_equal(source[index][1], sample["hm"])  # the source composes these two
+            inverse = cv2.invertAffineTransform(transforms.output_affine)
+            for k in np.flatnonzero(sample["reg_mask"]):
+                if not (boxes[k, :2] >= 0).all() or not (boxes[k, 2:] <= 63).all():
+                    continue  # clipped by the crop: its target describes the visible part
+                row, col = divmod(int(sample["ind"][k]), 64)
+                centre = inverse[:, :2] @ (np.array([col, row]) + sample["reg"][k]) + inverse[:, 2]
+                box = record["boxes"][k]
+                np.testing.assert_allclose(centre, (box[:2] + box[2:]) / 2, atol=2e-2)
+                size = sample["wh"][k] / abs(transforms.output_affine[0, 0])
+                np.testing.assert_allclose(size, box[2:] - box[:2], rtol=1e-4, atol=2e-2)
+                assert sample["hm"][record["labels"][k], row, col] == 1.0
+                checked += 1
+    assert checked >= 10
+
+
+def test_mindrecord_route_gives_the_json_route_samples(coco, tmp_path):
+    from src.data.mindrecord import convert_coco_to_mindrecord
+
+    convert_coco_to_mindrecord(coco, tmp_path / "mr", prefix="coco_det.train.mind", shards=2, progress=False,
+                               kind="instances")
+    from_json = task_of("--data_dir", str(coco), "--train_size", "128,128")
+    from_mindrecord = task_of("--mindrecord_dir", str(tmp_path / "mr"), "--train_size", "128,128")
+    a = from_json.training_source(from_json.cfg, _Logger())
+    b = from_mindrecord.training_source(from_mindrecord.cfg, _Logger())
+    assert len(a) == len(b) == 5 and a.num_objects == b.num_objects == 14
+    for index in range(5):
+        for x, y in zip(a[index], b[index]):
+            np.testing.assert_array_equal(x, y)
+
+
+def test_a_training_json_of_other_categories_is_a_config_error(coco):
+    task = task_of("--data_dir", str(coco), *THREE)
+    with pytest.raises(ConfigError, match="differ from the 3 expected by the config: set --num_classes, --heads"):
+        task.training_source(task.cfg, _Logger())
+
+
+class _Logger:
+    def info(self, *args):
+        self.last = args[0] % args[1:]
