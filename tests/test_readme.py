@@ -1,9 +1,9 @@
-"""The README is the user's manual: it must name every config key (of both models), script and root entry point."""
+"""The README is the user's manual: it must name every config key (of every model), script and root entry point."""
 import pytest
 
 from src.model_utils.config import load_schema
 
-CONFIGS = ("default_config.yaml", "configs/centernet_pose.yaml")
+CONFIGS = ("default_config.yaml", "configs/centernet_pose.yaml", "configs/centernet_det.yaml")
 
 
 def test_readme_starts_with_the_two_commands(repo_root):
