@@ -1,11 +1,11 @@
 """Detect objects in an image or a folder of images with the model of the config (CenterFace by default).
 
-    python predict.py [--config_path configs/centernet_pose.yaml] --ckpt_path CKPT --image PATH_OR_DIR
+    python predict.py [--config_path configs/centernet_det.yaml] --ckpt_path CKPT --image PATH_OR_DIR
                       --output_path DIR [--score_thresh 0.5] [--input_size H,W]
 
 (`--ckpt` and `--out_dir` are accepted too.) Writes DIR/<name>.json (the model's record: boxes, scores and
-landmarks or keypoints in original-image pixels, sorted by score) and DIR/<name>.jpg with the detections drawn;
-for a folder, each result keeps the image's path relative to the folder. Exit code 0 when every image was
+landmarks, keypoints or classes in original-image pixels, sorted by score) and DIR/<name>.jpg with the detections
+drawn; for a folder, each result keeps the image's path relative to the folder. Exit code 0 when every image was
 processed, 1 when some could not be read (see README "Exit codes").
 """
 import logging

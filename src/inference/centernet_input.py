@@ -1,7 +1,7 @@
 """Test-time input of every CenterNet task (detection, multi-person pose), exactly as the original's
 ``BaseDetector.pre_process`` (shared by its ``CtdetDetector`` and ``MultiPoseDetector``).
 
-Facts from xingyizhou/CenterNet (CENTERNET.md §E; ``detectors/base_detector.py``, ``utils/image.py``):
+Facts from xingyizhou/CenterNet (``detectors/base_detector.py``, ``utils/image.py``; docs/centernet_det.md):
 
 * The image is first resized by ``scale`` to ``new_h = int(h * scale)``, ``new_w = int(w * scale)``
   (``cv2.resize``, bilinear; a no-op copy at scale 1).
