@@ -65,11 +65,14 @@ def main(argv=None):
             continue
         dets = task.detect(model, image, options)
         found += len(dets)
-        write_json_atomic(out_dir / f"{name}.json", task.to_json(dets, path.name), indent=1)
+        record = task.to_json(dets, path.name)
+        write_json_atomic(out_dir / f"{name}.json", record, indent=1)
         save_image(out_dir / f"{name}.jpg", task.draw(image, dets))
         if len(images) == 1:
-            for box, score in zip(dets.boxes, dets.scores):
-                print(f"  {task.name} score {score:.3f} box [{', '.join(f'{v:.1f}' for v in box)}]")
+            for det in record["detections"]:
+                label = f" {det['label']}" if "label" in det else ""
+                box = ", ".join(f"{v:.1f}" for v in det["bbox"])
+                print(f"  {task.name}{label} score {det['score']:.3f} box [{box}]")
     done = len(images) - len(failed)
     print(f"predict: {done}/{len(images)} images, {found} detections (score >= {options.score_thresh}) -> "
           f"{out_dir}" + (f"; {len(failed)} unreadable: {', '.join(p.name for p in failed[:5])}" if failed else ""))

@@ -21,6 +21,7 @@ __all__ = ["CenterNetDetTask", "TASK_CLASS", "ARCHS"]
 HEAD_ORDER = ("hm", "wh", "reg")
 # --arch -> (network family, depth, the original's default head width: opts.py `256 if 'dla' in arch else 64`)
 ARCHS = {"dla_34": ("dla", 34, 256), "resdcn_18": ("resdcn", 18, 64)}
+DRAWING_MIN_SIDE = 480  # px: smaller images are drawn enlarged (readable labels that do not cover them)
 # parameter names an ImageNet backbone checkpoint fills: DLA-34 under `base.`, torchvision's ResNet at the top
 RESNET_BACKBONE_PREFIXES = ("conv1.", "bn1.", "layer1.", "layer2.", "layer3.", "layer4.")
 
@@ -157,9 +158,11 @@ class CenterNetDetTask(CenterNetTask):
         return {"image": str(image_name), "detections": items}
 
     def draw(self, image, dets):
+        """Boxes in their class's colour with "name score" labels; an image under 480 px is drawn enlarged (an
+        integer factor, nearest-neighbour) so that the labels are readable without covering it."""
         from src.inference.draw import draw_detections
 
-        return draw_detections(image, dets, class_names=self.bound_cfg.class_names)
+        return draw_detections(image, dets, class_names=self.bound_cfg.class_names, enlarge_below=DRAWING_MIN_SIDE)
 
     # ------------------------------------------------------------------ evaluation
     def eval_set(self, cfg, need_images=True):

@@ -48,13 +48,17 @@ def _class_label(canvas, box, text, short_text, color, font_scale):
 
 
 def draw_detections(image_rgb: np.ndarray, dets: Detections, schema=None, show_scores: bool = True,
-                    min_keypoint_score: float = 0.0, class_names: Optional[Sequence[str]] = None) -> np.ndarray:
+                    min_keypoint_score: float = 0.0, class_names: Optional[Sequence[str]] = None,
+                    enlarge_below: int = 0) -> np.ndarray:
     """A copy of `image_rgb` (h, w, 3) uint8 with boxes, scores and keypoints of `dets` drawn on it.
 
     schema: the KeypointSchema (point colours, skeleton edges); None draws points in one colour, no edges.
     min_keypoint_score: with keypoint scores, points (and their edges) scoring below it are not drawn.
     class_names: for detections with labels, the name of each class: boxes take their class's colour and the
-    label reads "name score" (shortened or left out where it would cover a small image, see _class_label).
+    label reads "name score" (shortened or left out where it would cover the image, see _class_label).
+    enlarge_below: an image whose longer side is below this is drawn enlarged by the smallest integer factor
+    reaching it (nearest-neighbour: its pixels stay visible as they are), so that labels are readable without
+    covering it (a 120 px image gets a 480 px drawing); 0 keeps every image's size.
     """
     if not isinstance(image_rgb, np.ndarray) or image_rgb.ndim != 3 or image_rgb.shape[2] != 3 \
             or image_rgb.dtype != np.uint8:
@@ -62,6 +66,12 @@ def draw_detections(image_rgb: np.ndarray, dets: Detections, schema=None, show_s
                          f"{getattr(image_rgb, 'shape', type(image_rgb).__name__)} "
                          f"{getattr(image_rgb, 'dtype', '')}")
     canvas = np.ascontiguousarray(image_rgb).copy()
+    factor = -(-int(enlarge_below) // max(canvas.shape[:2])) if max(canvas.shape[:2]) < enlarge_below else 1
+    if factor > 1:
+        canvas = cv2.resize(canvas, (canvas.shape[1] * factor, canvas.shape[0] * factor),
+                            interpolation=cv2.INTER_NEAREST)
+        dets = Detections(dets.boxes * factor, dets.scores, dets.keypoints * factor, dets.keypoint_scores,
+                          dets.labels)
     # Line width and font size grow with the image so drawings stay visible on large photos.
     thickness = max(1, round(max(canvas.shape[:2]) / 500))
     radius = thickness + 1
@@ -70,8 +80,11 @@ def draw_detections(image_rgb: np.ndarray, dets: Detections, schema=None, show_s
     edges = schema.edges if schema is not None else ()
     point_scores = dets.keypoint_scores if dets.keypoint_scores is not None else np.ones(dets.keypoints.shape[:2])
     labels = dets.labels if dets.labels is not None else [None] * len(dets)
-    for box, score, points, visible, label in zip(dets.boxes, dets.scores, dets.keypoints,
-                                                  point_scores >= min_keypoint_score, labels):
+    # the best drawn last: on top of the boxes and labels it overlaps
+    order = np.argsort(dets.scores, kind="stable")
+    for box, score, points, visible, label in zip(dets.boxes[order], dets.scores[order], dets.keypoints[order],
+                                                  (point_scores >= min_keypoint_score)[order],
+                                                  [labels[i] for i in order]):
         x1, y1, x2, y2 = (int(round(float(v))) for v in box)
         color = BOX_COLOR if label is None else class_color(label)
         cv2.rectangle(canvas, (x1, y1), (x2, y2), color, thickness)

@@ -84,13 +84,20 @@ def test_drawing_colours_boxes_by_class_and_keeps_small_images_readable():
     image = np.zeros((400, 600, 3), np.uint8)
     dets = Detections([[50, 100, 200, 300], [300, 100, 450, 300]], [0.9, 0.8], np.zeros((2, 0, 2)), labels=[0, 2])
     drawn = task.draw(image, dets)
+    assert drawn.shape == image.shape  # large enough: drawn at its size
     assert tuple(drawn[200, 50]) != tuple(drawn[200, 300])  # left edges of two classes: two colours
     labelled = (drawn[:100] != 0).any(axis=2)
     assert labelled[80:100, 50:120].any() and not labelled[:70].any()  # "person 0.90" just above the first box
-    # a 64 x 48 image: "motorcycle 0.90" would cover half of it; the name alone (or nothing) is drawn, inside it
-    small = task.draw(np.zeros((48, 64, 3), np.uint8),
-                      Detections([[10, 20, 30, 40]], [0.9], np.zeros((1, 0, 2)), labels=[3]))
-    assert (small != 0).any(axis=2).sum() < 0.3 * 48 * 64
+    # a 64 x 48 image is drawn 8x enlarged (nearest: each pixel an 8x8 block), where "motorcycle 0.90" fits
+    # above its box and covers a small part of the picture
+    small = np.zeros((48, 64, 3), np.uint8)
+    small[0, 0] = 200
+    drawn = task.draw(small, Detections([[10, 20, 30, 40]], [0.9], np.zeros((1, 0, 2)), labels=[3]))
+    assert drawn.shape == (384, 512, 3) and (drawn[:8, :8] == 200).all()
+    text = (drawn[:160] != 0).any(axis=2)
+    text[:8, :8] = False
+    assert text[120:160, 80:].any()  # the label band above the box (top edge at y = 160)
+    assert text.sum() < 0.05 * 384 * 512
 
 
 @pytest.fixture(scope="module")
