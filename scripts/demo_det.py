@@ -2,7 +2,7 @@
 after every epoch -> predict.py drawings, and the COCO box AP table.
 
     python scripts/demo_det.py [--out_dir outputs/demo_det] [--epochs E] [--num_train N] [--num_val N]
-        [--generator_args "--no_clutter --max_objects 4"] [--data_dir COCO_DIR] ...
+        [--generator_args "--no_clutter --max_objects 3 --object_size 0.25,0.6"] [--data_dir COCO_DIR] ...
 
 1. `python -m src.data.synthetic_objects` writes a COCO instances data set (train2017/, val2017/,
    annotations/instances_*.json) of procedurally drawn shapes of several classes; the validation images are held
@@ -20,6 +20,11 @@ after every epoch -> predict.py drawings, and the COCO box AP table.
    or only the last with `--eval_epochs last`): COCO box AP over all classes on the held-out images, all K
    detections per image. predict.py draws what the last checkpoint finds on the held-out images (`predict/`).
 6. The AP table is printed and written with every number to `summary.json`.
+
+The defaults are the demo recipe: 256 training images of at most 3 objects (6 classes) on plain backgrounds,
+objects 0.25-0.6 of the short side of images about 128 px wide, 8 epochs of batch 8 at 128x128 (256 Adam steps),
+48 held-out images; measured box AP 0.000 -> 0.074 (AP50 0.202, AR100 0.405) in 12.6 minutes on 2 shared cores.
+tests/test_det_convergence.py runs the same script with a smaller recipe.
 """
 import argparse
 import json
@@ -72,8 +77,9 @@ def parse_args(argv):
     data.add_argument("--num_val", type=int, default=48, help="held-out images (AP is measured on them)")
     data.add_argument("--image_size", type=int, default=128, help="typical long side of the images")
     data.add_argument("--data_seed", type=int, default=0, help="seed of the synthetic data")
-    data.add_argument("--generator_args", default="--no_clutter --max_objects 4",
-                      help="more options of the generator, one string (default: plain scenes, at most 4 objects)")
+    data.add_argument("--generator_args", default="--no_clutter --max_objects 3 --object_size 0.25,0.6",
+                      help="more options of the generator, one string (default: plain scenes, at most 3 objects of "
+                           "0.25-0.6 of the image's short side)")
     recipe = add_recipe_arguments(parser, train_size=128, batch_size=8)
     recipe.add_argument("--rand_crop", default="False", choices=("True", "False"),
                         help="the original's random crop (default: the gentler shift/scale augmentation)")

@@ -11,7 +11,7 @@ The original project runs both through one `BaseDetector` and one data recipe, a
 
 A CenterNet task fills `name`, `annotation_prefix`, `heatmap_heads`, the config-derived `head_list(cfg)`,
 `pass_maps` / `flip_maps` (raw head outputs -> decodable maps), `decode_maps` (maps -> Detections), and its
-records and targets (`load_records`, `build_targets`, `source_class`).
+records, targets and source (`load_records`, `build_targets`, `build_source`) and loss.
 """
 from pathlib import Path
 
