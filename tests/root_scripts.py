@@ -1,5 +1,6 @@
 """What the tests of the root scripts (predict.py, eval.py, export.py, ...) with a model's config share: running a
-script in a subprocess from the repository with that config, and the one-line error it ended with."""
+script in a subprocess from the repository with that config, the one-line error it ended with, and the CPU MindIR
+runner of the offline chain (src/infer_mindir_cpu.py)."""
 import os
 import subprocess
 import sys
@@ -18,3 +19,12 @@ def error_line(result):
     """The last line a script wrote to stderr (its one-line error)."""
     lines = result.stderr.strip().splitlines()
     return lines[-1] if lines else ""
+
+
+def run_mindir_runner(mindir, input_dir, output_dir, timeout=900):
+    """src/infer_mindir_cpu.py over preprocess.py's inputs (it must succeed) -> CompletedProcess."""
+    runner = subprocess.run([sys.executable, str(ROOT / "src" / "infer_mindir_cpu.py"), "--mindir_path", str(mindir),
+                             "--input_path", str(input_dir), "--output_path", str(output_dir)], capture_output=True,
+                            text=True, cwd=ROOT, timeout=timeout)
+    assert runner.returncode == 0, runner.stderr
+    return runner

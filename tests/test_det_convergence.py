@@ -11,13 +11,12 @@ asserted on the held-out images against the margins below.
 """
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 from dependency.coco.coco_eval import evaluate
+from tests.demo_runs import run_demo
 
 pytestmark = pytest.mark.slow
 
@@ -29,21 +28,10 @@ RECIPE = {"--num_train": 128, "--num_val": 24, "--data_seed": 0, "--seed": 1, "-
 MARGINS = {"AP": 0.025, "AP50": 0.07, "AR100": 0.1}
 
 
-def _demo(repo_root, out_dir, **overrides):
-    flags = {**RECIPE, **overrides}
-    cmd = [sys.executable, "scripts/demo_det.py", "--out_dir", str(out_dir), "--eval_epochs", "last",
-           "--skip_predict"]
-    for key, value in flags.items():
-        cmd += [key, str(value)]
-    proc = subprocess.run(cmd, cwd=repo_root, capture_output=True, text=True, env={**os.environ, "GLOG_v": "3"})
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
-    return json.loads((out_dir / "summary.json").read_text()), proc.stdout
-
-
 @pytest.fixture(scope="module")
 def demo_run(repo_root, tmp_path_factory):
     out_dir = tmp_path_factory.mktemp("det_convergence")
-    summary, stdout = _demo(repo_root, out_dir)
+    summary, stdout = run_demo(repo_root, "demo_det.py", out_dir, RECIPE)
     return out_dir, summary, stdout
 
 

@@ -5,15 +5,13 @@ contracts, not the accuracy, are under test here): predict.py's JSON and drawing
 eval.py's results, export.py (MINDIR outputs in the original's order, ONNX named from the heads and run in
 onnxruntime), and one-line errors for bad input."""
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 from tests.coco_instances_mini import COCO_IDS, COCO_NAMES, write_instances_set
 from tests.conftest import ROOT
-from tests.root_scripts import error_line, run_root_script
+from tests.root_scripts import error_line, run_mindir_runner, run_root_script
 
 DET = ["--config_path", str(ROOT / "configs" / "centernet_det.yaml")]
 SMALL = ["--enable_dcn", "False", "--input_size", "256,256"]
@@ -119,10 +117,7 @@ def test_eval_and_the_offline_chain_give_the_same_results(plain_ckpt, coco_dir, 
     for script, *args in steps:
         step = run_script(script, *args)
         assert step.returncode == 0, step.stderr
-    runner = subprocess.run([sys.executable, str(ROOT / "src" / "infer_mindir_cpu.py"), "--mindir_path",
-                             tmp_path / "det.mindir", "--input_path", pre / "input", "--output_path", res],
-                            capture_output=True, text=True, cwd=ROOT, timeout=900)
-    assert runner.returncode == 0, runner.stderr
+    run_mindir_runner(tmp_path / "det.mindir", pre / "input", res)
     post = run_script("postprocess.py", "--preprocess_path", pre, "--result_path", res, "--output_path", pred,
                       "--data_dir", coco_dir, "--top_k", "30", *SMALL)
     assert post.returncode == 0, post.stderr

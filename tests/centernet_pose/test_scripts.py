@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.root_scripts import error_line, run_root_script
+from tests.root_scripts import error_line, run_mindir_runner, run_root_script
 
 ROOT = Path(__file__).resolve().parents[2]
 POSE = ["--config_path", str(ROOT / "configs" / "centernet_pose.yaml")]
@@ -120,10 +120,7 @@ def test_eval_and_the_offline_chain_give_the_same_results(plain_ckpt, coco_dir, 
     for script, *args in steps:
         step = run_script(script, *args)
         assert step.returncode == 0, step.stderr
-    runner = subprocess.run([sys.executable, str(ROOT / "src" / "infer_mindir_cpu.py"), "--mindir_path",
-                             tmp_path / "pose.mindir", "--input_path", pre / "input", "--output_path", res],
-                            capture_output=True, text=True, cwd=ROOT, timeout=900)
-    assert runner.returncode == 0, runner.stderr
+    run_mindir_runner(tmp_path / "pose.mindir", pre / "input", res)
     post = run_script("postprocess.py", "--preprocess_path", pre, "--result_path", res, "--output_path", pred,
                       "--data_dir", coco_dir, "--top_k", "10")
     assert post.returncode == 0, post.stderr

@@ -6,7 +6,6 @@ a COCO box evaluation of its checkpoint. The pose launchers' own tests: tests/sc
 import json
 import re
 import shlex
-import socket
 import sys
 
 import pytest
@@ -97,21 +96,10 @@ def test_two_cpu_workers_train_the_detector_and_its_checkpoint_is_evaluated(det_
     """run_distributed_train_cpu.sh 2 MINDRECORD_DIR --config_path configs/centernet_det.yaml: 8 images, 2 per
     worker per step, 2 all-reduced steps; then run_standalone_eval_cpu.sh val on its checkpoint prints the box
     table."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
     out = tmp_path / "run"
-    result = helpers.run_script("run_distributed_train_cpu.sh", "2", det_data / "mindrecord", "--output_path", out,
-                                "--epochs", "1", *TINY, "--config_path", DET_CONFIG, env={"MASTER_PORT": str(port)},
-                                timeout=900)
-    worker_logs = "".join(p.read_text() for p in sorted((out / "msrun_log").glob("worker_*.log")))
-    assert result.returncode == 0, (result.stdout + result.stderr + worker_logs)[-5000:]
-    logs = [(out / f"log_rank{r}.txt").read_text() for r in (0, 1)]
-    shards = []
-    for rank, log in enumerate(logs):
-        found = re.findall(rf"epoch 1 shard {rank}/2: 4 images: ([\d,]+)$", log, re.M)
-        assert len(found) == 1, log[-3000:]
-        shards.append({int(i) for i in found[0].split(",")})
+    logs = helpers.run_two_cpu_workers(det_data / "mindrecord", out, "--epochs", "1", *TINY, "--config_path",
+                                       DET_CONFIG)
+    shards = helpers.epoch_shards(logs, 4)
     assert not shards[0] & shards[1] and shards[0] | shards[1] == set(range(8))
     final = [state_lines(log, "final") for log in logs]
     assert final[0][1]["weights"] == final[1][1]["weights"] and final[0][1]["optimizer"] == final[1][1]["optimizer"]
