@@ -40,10 +40,10 @@ install: $(STAMP)
 build: .cache/build.stamp
 
 $(OFFICIAL_ONNX): | $(STAMP)
-	$(PY) -m src.pretrained fetch --out $(OFFICIAL_ONNX)
+	$(PY) -m src.pretrained fetch --output_path $(OFFICIAL_ONNX)
 
 $(OFFICIAL_CKPT): $(OFFICIAL_ONNX) src/convert_weight_centerface.py
-	$(PY) src/convert_weight_centerface.py --onnx $(OFFICIAL_ONNX) --out_ckpt $(OFFICIAL_CKPT)
+	$(PY) src/convert_weight_centerface.py --onnx $(OFFICIAL_ONNX) --output_path $(OFFICIAL_CKPT)
 
 weights: $(OFFICIAL_CKPT)
 
@@ -57,17 +57,19 @@ test-fast: build $(TEST_STAMP)
 	CI=$${CI:-true} $(PY) -m pytest -q -n 2 --dist loadfile -m "not slow" tests
 
 demo: build weights
-	$(PY) scripts/demo.py --ckpt $(OFFICIAL_CKPT) --image assets/astronaut.png --out_dir outputs/demo
+	$(PY) scripts/demo.py --ckpt_path $(OFFICIAL_CKPT) --image assets/astronaut.png --output_path outputs/demo
 
 # Benchmarks compare against peers measured in the same run; torch (PyTorch twin) is benchmark-only.
 bench: build weights $(TEST_STAMP)
-	$(PY) benchmarks/bench_infer.py --ckpt $(OFFICIAL_CKPT) --onnx $(OFFICIAL_ONNX)
-	$(PY) benchmarks/bench_predict.py --ckpt $(OFFICIAL_CKPT) --onnx $(OFFICIAL_ONNX)
+	$(PY) benchmarks/bench_infer.py --ckpt_path $(OFFICIAL_CKPT) --onnx $(OFFICIAL_ONNX)
+	$(PY) benchmarks/bench_predict.py --ckpt_path $(OFFICIAL_CKPT) --onnx $(OFFICIAL_ONNX)
 	$(PY) benchmarks/bench_eval.py
 	$(PY) benchmarks/bench_data.py
 	$(PY) benchmarks/bench_train.py
 	$(PY) benchmarks/bench_coco_eval.py
-	$(PY) benchmarks/bench_pose.py
+	$(PY) benchmarks/bench_centernet.py
+	$(PY) benchmarks/bench_centernet.py --model ctdet_resdcn18
+	$(PY) benchmarks/bench_centernet.py --model ctdet_dla --part infer
 
 clean:
 	rm -rf build .cache/build.stamp

@@ -1,7 +1,7 @@
 """Evaluate the model of the config: a result folder of test.py (`--pred_dir`), or checkpoints run first.
 
     python eval.py --pred_dir outputs/test/0-140_1610 --ground_truth_path GT_DIR [--eval_iou 0.5]  # CenterFace
-    python eval.py --pred PRED_DIR --gt GT_DIR [--iou 0.5] [--json OUT.json] [--plot OUT.png]       # zoo flags
+    python eval.py --pred PRED_DIR --gt GT_DIR [--eval_iou 0.5]                                   # zoo flags
     python eval.py --config_path configs/centernet_pose.yaml --data_dir COCO_DIR --run_mode val \\
                    --load_checkpoint_path CKPT [--visual_image True --save_result_dir DIR]        # pose (seed)
     python eval.py --config_path configs/centernet_det.yaml --data_dir COCO_DIR --run_mode val \\
@@ -15,12 +15,16 @@ code: see README "Exit codes".
 """
 from src.model_utils.cli import EXIT_PARTIAL, run
 from src.model_utils.config import parse_config
+from src.model_utils.moxing_adapter import moxing_wrapper
 from src.tasks import get_task
 
 
 def main(argv=None):
     cfg = parse_config(argv, description=__doc__, script="eval")
-    task = get_task(cfg)
+    return moxing_wrapper(cfg)(evaluate)(get_task(cfg), cfg)  # ModelArts: data and checkpoints in, results out
+
+
+def evaluate(task, cfg):
     from src.evaluation.sweep import evaluate_results, test_checkpoints
 
     if cfg.pred_dir:

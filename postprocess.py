@@ -6,7 +6,7 @@
 For every meta file of preprocess.py, reads `<result_path>/<name>_<k>.bin` (the model's heads in order),
 decodes them with the stored affine exactly as test.py does (same `score_thresh`, `top_k`, `nms`, `nms_iou`,
 `soft_sigma` of the test settings) and writes the model's result files into `output_path` (CenterFace: WIDER
-files; CenterNet pose: the COCO results json). When the evaluation's ground truth is given
+files; CenterNet: the COCO results json). When the evaluation's ground truth is given
 (`--ground_truth_path`, or `--data_dir` with COCO annotations) it then prints the metrics. Exit code 0 when
 every image was decoded, 1 when some outputs were missing or malformed.
 """
@@ -28,22 +28,21 @@ def main(argv=None):
     from src.evaluation.offline_io import list_meta_files, read_heads, read_meta
     from src.io_utils import claim_output_folder
 
-    options = task.inference_options(cfg, "test")
-    eval_set = task.eval_set(cfg, need_images=False)
+    options = task.inference_options("test")
+    eval_set = task.eval_set(need_images=False)
     meta_files = list_meta_files(cfg.preprocess_path)
     out_dir = claim_output_folder(cfg.output_path, "postprocess.py")
     writer = eval_set.writer(out_dir)
-    channels = [c for _, c in task.heads]
     failed, found = [], 0
     for meta_file in tqdm(meta_files, desc="postprocess", unit="img"):
         image, meta = read_meta(meta_file)
         try:
-            heads = read_heads(cfg.result_path, image.key, meta.input_hw, channels, task.output_stride)
+            outputs = read_heads(cfg.result_path, image.key, meta.input_hw, task.heads, task.output_stride)
         except (FileNotFoundError, ValueError) as err:
             LOG.error("%s; skipped", err)
             failed.append(image.key)
             continue
-        dets = task.merge([task.decode([h[0] for h in heads], meta, options)], options)
+        dets = task.merge([task.decode(outputs, meta, options)], options)
         writer.add(image, dets, meta.orig_hw)
         found += len(dets)
     writer.close()

@@ -3,10 +3,10 @@
     python predict.py [--config_path configs/centernet_det.yaml] --ckpt_path CKPT --image PATH_OR_DIR
                       --output_path DIR [--score_thresh 0.5] [--input_size H,W]
 
-(`--ckpt` and `--out_dir` are accepted too.) Writes DIR/<name>.json (the model's record: boxes, scores and
-landmarks, keypoints or classes in original-image pixels, sorted by score) and DIR/<name>.jpg with the detections
-drawn; for a folder, each result keeps the image's path relative to the folder. Exit code 0 when every image was
-processed, 1 when some could not be read (see README "Exit codes").
+(The old zoos' `--ckpt_file`, `--load_checkpoint_path` and `--save_dir` are accepted too.) Writes DIR/<name>.json
+(the model's record: boxes, scores and landmarks, keypoints or classes in original-image pixels, sorted by score)
+and DIR/<name>.jpg with the detections drawn; for a folder, each result keeps the image's path relative to the
+folder. Exit code 0 when every image was processed, 1 when some could not be read (see README "Exit codes").
 """
 import logging
 from pathlib import Path
@@ -44,7 +44,7 @@ def main(argv=None):
     names = output_names(images, cfg.image)
     out_dir = claim_output_folder(cfg.output_path, "predict.py", inputs=images)
     save_config(cfg, out_dir)
-    options = task.inference_options(cfg, "predict")
+    options = task.inference_options("predict")
 
     from tqdm import tqdm
 
@@ -54,7 +54,7 @@ def main(argv=None):
     from src.inference.draw import save_image
     from src.inference.model import InferenceModel
 
-    model = InferenceModel(task, cfg, dynamic_shape=options.shapes_vary)  # one graph for images of any size
+    model = InferenceModel(task, dynamic_shape=options.shapes_vary)  # one graph for images of any size
     model.load(cfg.ckpt_path)
     failed, found = [], 0
     for path, name in tqdm(list(zip(images, names)), desc="predict", unit="img", disable=len(images) == 1):

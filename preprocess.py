@@ -6,7 +6,7 @@
 Each image of the model's evaluation set (CenterFace: WIDER val; CenterNet pose: COCO val) becomes the input of
 test.py's single-scale pass at the fixed `input_size`: `<preprocess_path>/input/<name>.bin` (float32 1x3xHxW,
 the model's normalisation) and `<preprocess_path>/meta/<name>.json` (the affine back to the original image;
-src/evaluation/offline_io.py). Export the MindIR with the same H and W (export.py --input_h H --input_w W
+src/evaluation/offline_io.py). Export the MindIR with the same H and W (export.py --input_size H,W
 --batch_size 1). The folder holds one run: an earlier preprocess.py run there is replaced. Exit code 0 when
 every image was written, 1 when some could not be read.
 """
@@ -30,12 +30,12 @@ def main(argv=None):
     from src.inference.passes import plan_passes
     from src.io_utils import claim_output_folder
 
-    options = task.inference_options(cfg, "test")
+    options = task.inference_options("test")
     if options.input_size is None or options.flip or len(options.scales) > 1:
-        raise ConfigError("preprocess.py: the offline chain runs one pass of a fixed-shape MindIR; set "
-                          "--input_size H,W and leave --multi_scale and --flip_test off")
+        raise ConfigError("preprocess.py: the offline chain runs one pass of a fixed-shape MindIR: a fixed "
+                          "--input_size H,W (CenterNet: --keep_res False), one test scale and --flip_test False")
     (single_pass,) = plan_passes(options, task.flip_in_batch)
-    images = task.eval_set(cfg).images
+    images = task.eval_set().images
     check_unique_keys(images)
     root = claim_output_folder(cfg.preprocess_path, "preprocess.py", inputs=[image.path for image in images])
 

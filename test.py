@@ -13,11 +13,16 @@ scripts. Exit code 0 when every image was processed, 1 when some could not be re
 """
 from src.model_utils.cli import EXIT_PARTIAL, run
 from src.model_utils.config import parse_config
+from src.model_utils.moxing_adapter import moxing_wrapper
 from src.tasks import get_task
 
 
 def main(argv=None):
     cfg = parse_config(argv, description=__doc__, script="test")
+    return moxing_wrapper(cfg)(run_tests)(cfg)  # ModelArts: data and checkpoints in, results out
+
+
+def run_tests(cfg):
     from src.evaluation.sweep import test_checkpoints
 
     summaries = test_checkpoints(get_task(cfg), cfg)

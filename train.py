@@ -7,13 +7,16 @@
 
 One run per output folder: without `--resume True`, an `--output_path` whose ckpt/ holds checkpoints is refused
 (exit 2, nothing written); other files there are left alone. `--resume True` continues from the newest checkpoint
-that reads whole (a truncated newer one is skipped, with a warning). Exit code: see README "Exit codes"; Ctrl-C
-(exit 130) says where the last checkpoint is.
+that reads whole (a truncated newer one is skipped, with a warning). Exit code: see README "Exit codes" (1: training
+done, but some images could not be read and were skipped, each named); Ctrl-C (exit 130) says where the last
+checkpoint is.
 """
+import logging
 from pathlib import Path
 
-from src.model_utils.cli import run
+from src.model_utils.cli import EXIT_PARTIAL, run
 from src.model_utils.config import parse_config
+from src.model_utils.moxing_adapter import moxing_wrapper
 from src.tasks import get_task
 
 _OUTPUT = {}
@@ -23,16 +26,23 @@ def main(argv=None):
     cfg = parse_config(argv, description=__doc__, script="train")
     task = get_task(cfg)
     _OUTPUT["path"] = Path(cfg.output_path)
+    return moxing_wrapper(cfg)(train)(task, cfg)  # ModelArts: data in, outputs out (src/model_utils/moxing_adapter.py)
+
+
+def train(task, cfg):
+    from src.engine.memory import check_training_memory
     from src.engine.run import check_inputs
 
-    check_inputs(task, cfg)  # before MindSpore loads: bad paths fail in a fraction of a second
+    # Before MindSpore loads and before anything is written: a run that cannot fit and bad paths fail at once.
+    check_training_memory(task, cfg, logging.getLogger("train"))
+    check_inputs(task, cfg)
     from src.model_utils.device import init_device
 
     device = init_device(cfg.device_target, cfg.device_id, cfg.mode, cfg.is_distributed, cfg.seed)
     from src.engine.run import run as train_run
 
-    train_run(task, cfg, device)
-    return 0
+    summary = train_run(task, cfg, device)
+    return EXIT_PARTIAL if summary["unreadable_images"] else 0
 
 
 def last_checkpoint_line():
@@ -48,4 +58,4 @@ def last_checkpoint_line():
 
 
 if __name__ == "__main__":
-    run(main, on_interrupt=last_checkpoint_line)
+    run(main, on_interrupt=last_checkpoint_line, memory_keys=("--train_size", "--batch_size"))

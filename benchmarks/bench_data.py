@@ -1,9 +1,9 @@
 """Training data pipeline throughput of ONE worker process: read JPEG + augment + targets + CHW.
 
-    python benchmarks/bench_data.py [--images 50] [--samples 300] [--input-size 512] [--seed 0]
-                                    [--image-size 640 480]
+    python benchmarks/bench_data.py [--images 50] [--samples 300] [--train_size 512] [--seed 0]
+                                    [--image_size 640 480]
 
-Writes `--images` random JPEGs of `--image-size` (default 640x480; WIDER FACE images are 1024 wide):
+Writes `--images` random JPEGs of `--image_size` (default 640x480; WIDER FACE images are 1024 wide):
 smooth random colour fields plus noise, quality 90, 1-12 faces with landmarks each, and their COCO json,
 into a temporary folder. Then times `FaceDetectionSource.__getitem__` (what every MindSpore worker runs)
 over `--samples` samples with OpenCV limited to one thread, i.e. per core, by wall clock and by process
@@ -136,25 +136,25 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=50)
     parser.add_argument("--samples", type=int, default=300)
-    parser.add_argument("--input-size", type=int, default=512)
+    parser.add_argument("--train_size", type=int, default=512)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--image-size", type=int, nargs=2, default=(640, 480), metavar=("W", "H"),
+    parser.add_argument("--image_size", type=int, nargs=2, default=(640, 480), metavar=("W", "H"),
                         help="generated JPEG size (WIDER FACE images are 1024 wide)")
     args = parser.parse_args(argv)
     print(machine_description())
     with tempfile.TemporaryDirectory() as tmp:
         write_benchmark_images(tmp, args.images, tuple(args.image_size), seed=args.seed)
-        rate = measure_data_throughput(args.images, args.input_size, args.samples, args.seed, folder=tmp,
+        rate = measure_data_throughput(args.images, args.train_size, args.samples, args.seed, folder=tmp,
                                        progress=True)
-        cpu_rate = measure_data_throughput(args.images, args.input_size, args.samples, args.seed, folder=tmp,
+        cpu_rate = measure_data_throughput(args.images, args.train_size, args.samples, args.seed, folder=tmp,
                                            progress=True, cpu_time=True)
         previous = _one_thread_opencv()
         try:
-            stages = stage_breakdown(build_source(tmp, args.input_size, args.seed), args.samples)
+            stages = stage_breakdown(build_source(tmp, args.train_size, args.seed), args.samples)
         finally:
             cv2.setNumThreads(previous)
     width, height = args.image_size
-    print(f"\n{args.images} images {width}x{height} JPEG -> {args.input_size}x{args.input_size}, "
+    print(f"\n{args.images} images {width}x{height} JPEG -> {args.train_size}x{args.train_size}, "
           f"{args.samples} samples, one process, OpenCV 1 thread")
     print(f"{'stage':<16}{'CPU ms/sample':>14}")
     for key, value in stages.items():

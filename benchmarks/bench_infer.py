@@ -1,6 +1,6 @@
 """CenterFace inference latency on CPU: our MindSpore model vs onnxruntime on the official ONNX.
 
-    python benchmarks/bench_infer.py [--size 640] [--runs 20]
+    python benchmarks/bench_infer.py [--input_size 640] [--runs 20]
 
 (a) MindSpore, GRAPH_MODE, BatchNorm folded (`src/models/fold_bn.py`), the project's compiled CPU kernels
     (`src/models/kernels/`, the default of predict.py/test.py/train.py: `cpu_kernels True`), official weights;
@@ -15,7 +15,7 @@ c/b <= 1.05.
 Peak memory of predict.py's path (config, InferenceModel, task.detect on one random image of each size at its
 original size, `max_input_side 0`), one fresh subprocess per size, peak RSS from `resource.getrusage`: the
 table gives the peak, the increase over the process's RSS just before detect, and that increase per megapixel
-of network input; `--photo` adds one large photo with the default `max_input_side` (the bound, issue 10 item 13).
+of network input; `--photo` adds one large photo with the default `max_input_side` (the bound).
 """
 import argparse
 import os
@@ -25,7 +25,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")  # DESIGN.md §1; before mindspore is imported
+os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")  # docs/design.md "Platform facts"; before mindspore is imported
 
 import numpy as np  # noqa: E402
 
@@ -46,9 +46,9 @@ from src.tasks import get_task
 cfg = parse_config(["--ckpt_path", {ckpt!r}] + {extra!r}, script="predict")
 task = get_task(cfg)
 init_device(cfg.device_target, cfg.device_id, cfg.mode)
-model = InferenceModel(task, cfg)
+model = InferenceModel(task)
 model.load(cfg.ckpt_path)
-options = task.inference_options(cfg, "predict")
+options = task.inference_options("predict")
 image = np.random.default_rng(0).integers(0, 256, ({height}, {width}, 3), dtype=np.uint8)
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 _, meta = task.make_input(image, plan_passes(options)[0], options)
@@ -73,15 +73,16 @@ def memory_probe(ckpt, height, width, extra=()):
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def memory_table(ckpt, sizes, photo=None):
-    """Print the peak-memory table (module docstring), a row as soon as it is measured; returns the rows."""
-    print(f"\npredict.py path, CenterFace, one image at its original size; {machine_description()}")
+def memory_table(ckpt, sizes, photo=None, model_args=(), name="CenterFace"):
+    """Print the peak-memory table (module docstring), a row as soon as it is measured; returns the rows.
+    model_args: config flags selecting another model (benchmarks/bench_memory.py: CenterNet pose)."""
+    print(f"\npredict.py path, {name}, one image at its original size; {machine_description()}")
     print("| image | network input | megapixels in | peak RSS (GB) | increase over load (GB) | GB per MP | "
           "detect (s) |")
     print("|---|---|---:|---:|---:|---:|---:|", flush=True)
-    runs = [((h, w), ["--max_input_side", "0"], "") for h, w in sizes]
+    runs = [((h, w), [*model_args, "--max_input_side", "0"], "") for h, w in sizes]
     if photo is not None:
-        runs.append((photo, [], " (default max_input_side)"))
+        runs.append((photo, list(model_args), " (default max_input_side)"))
     rows = []
     for (height, width), extra, note in runs:
         try:
@@ -94,13 +95,15 @@ def memory_table(ckpt, sizes, photo=None):
         grow = (row["peak_kb"] - row["before_kb"]) / 2 ** 20
         print(f"| {width}x{height}{note} | {w}x{h} | {mp:.2f} | {row['peak_kb'] / 2 ** 20:.2f} | {grow:.2f} | "
               f"{grow / mp:.3f} | {row['seconds']:.1f} |", flush=True)
-        rows.append({"size": (height, width), "bounded": not extra, "megapixels": mp, **row})
+        rows.append({"size": (height, width), "bounded": "--max_input_side" not in extra, "megapixels": mp, **row})
     plain = [r for r in rows if not r["bounded"]]
     if len(plain) >= 2:
         mps = np.array([r["megapixels"] for r in plain])
         peaks = np.array([r["peak_kb"] / 2 ** 20 for r in plain])
         slope, intercept = np.polyfit(mps, peaks, 1)
-        print(f"\nlinear fit of the peak: {intercept:.2f} GB + {slope:.3f} GB per megapixel of network input")
+        seconds, per_mp = np.polyfit(mps, [r["seconds"] for r in plain], 1)[::-1]
+        print(f"\nlinear fit of the peak: {intercept:.2f} GB + {slope:.3f} GB per megapixel of network input; "
+              f"detect: {seconds:.1f} s + {per_mp:.2f} s per megapixel")
     return rows
 
 
@@ -114,12 +117,12 @@ def _sizes(text):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--size", type=int, default=640, help="input height and width (multiple of 32)")
+    parser.add_argument("--input_size", type=int, default=640, help="input height and width (multiple of 32)")
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="onnxruntime intra-op threads")
     parser.add_argument("--onnx", default=None, help="official centerface.onnx (fetched if omitted)")
-    parser.add_argument("--ckpt", default=None, help="converted official checkpoint (converted if omitted)")
+    parser.add_argument("--ckpt_path", default=None, help="converted official checkpoint (converted if omitted)")
     parser.add_argument("--memory", action="store_true", help="the peak-memory table instead of the latency one")
     parser.add_argument("--memory_sizes", default="640x480,1280x960,1920x1440,2560x1920",
                         help="WxH image sizes of the memory table")
@@ -129,7 +132,7 @@ def main(argv=None):
         from benchmarks.common import official_checkpoint
 
         photo = _sizes(args.photo)[0] if args.photo else None
-        memory_table(official_checkpoint(args.ckpt), _sizes(args.memory_sizes), photo)
+        memory_table(official_checkpoint(args.ckpt_path), _sizes(args.memory_sizes), photo)
         return
 
     import mindspore as ms
@@ -142,17 +145,19 @@ def main(argv=None):
     from src.models.kernels import enable_cpu_kernels
     from src.onnx_utils import ort_session
     from src.pretrained import fetch_official_onnx
+    from src.tasks import get_task
 
+    task = get_task("centerface")
     ms.set_context(mode=ms.GRAPH_MODE)
     ms.set_device("CPU")
     onnx_path = Path(args.onnx) if args.onnx else fetch_official_onnx()
     tmp = Path(tempfile.mkdtemp(prefix="bench_infer_"))
-    ckpt = Path(args.ckpt) if args.ckpt else tmp / "official.ckpt"
+    ckpt = Path(args.ckpt_path) if args.ckpt_path else tmp / "official.ckpt"
     if not ckpt.is_file():
-        convert_main(["--onnx", str(onnx_path), "--out_ckpt", str(ckpt)])
+        convert_main(["--onnx", str(onnx_path), "--output_path", str(ckpt)])
 
     def load(kernels):
-        net = CenterFace()
+        net = CenterFace(task.heads)
         load_weights(net, ckpt, strict=True)
         net.set_train(False)
         fold_batchnorm(net)
@@ -160,10 +165,11 @@ def main(argv=None):
             enable_cpu_kernels(net)
         return net
 
-    x = np.random.default_rng(0).uniform(0, 255, (1, 3, args.size, args.size)).astype(np.float32)
+    x = np.random.default_rng(0).uniform(0, 255, (1, 3, args.input_size, args.input_size)).astype(np.float32)
     x_ms = ms.Tensor(x)
     with_kernels, without_kernels = load(True), load(False)
-    ours_onnx = export_network(load(False), tmp / "ours", "ONNX", x.shape)
+    ours_onnx = export_network(load(False), tmp / "ours", "ONNX", x.shape,
+                               names=(task.input_name, task.output_names))
     official = ort_session(onnx_path, num_threads=args.threads)
     exported = ort_session(ours_onnx, num_threads=args.threads, dynamic=False)
     candidates = {
@@ -176,7 +182,7 @@ def main(argv=None):
     labels = {"a": "MindSpore CPU, GRAPH, BN folded + compiled kernels (ours)",
               "a0": "MindSpore CPU, GRAPH, BN folded, MindSpore's ops",
               "b": "onnxruntime, official centerface.onnx (peer)", "c": "onnxruntime, our exported ONNX"}
-    print(f"\nCenterFace {args.size}x{args.size} batch 1, median of {args.runs} interleaved runs; "
+    print(f"\nCenterFace {args.input_size}x{args.input_size} batch 1, median of {args.runs} interleaved runs; "
           f"onnxruntime {args.threads} threads; {machine_description()}")
     print(f"ONEDNN_MAX_CPU_ISA={os.environ.get('ONEDNN_MAX_CPU_ISA')}\n")
     print("| variant | latency (ms) | ratio to (b) |")

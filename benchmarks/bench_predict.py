@@ -33,7 +33,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")  # DESIGN.md §1; before mindspore is imported
+os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")  # docs/design.md "Platform facts"; before mindspore is imported
 
 import numpy as np  # noqa: E402
 
@@ -79,18 +79,19 @@ class Pipeline:
         # predict.py's configuration: original size, the config's defaults (cpu_kernels True)
         self.cfg = parse_config(["--ckpt_path", str(ckpt), "--image", str(out_dir), "--output_path", str(out_dir)])
         self.task = get_task(self.cfg)
-        self.options = self.task.inference_options(self.cfg, "predict")
+        self.options = self.task.inference_options("predict")
         self.forward_seconds = 0.0
         if name == "ours":
             from src.inference.model import InferenceModel
             from src.model_utils.device import init_device
 
             init_device(self.cfg.device_target, self.cfg.device_id, self.cfg.mode)
-            self.model = InferenceModel(self.task, self.cfg, dynamic_shape=self.options.shapes_vary)
+            self.model = InferenceModel(self.task, dynamic_shape=self.options.shapes_vary)
             self.model.load(ckpt)
             self.kernel_counts = self.model.kernel_counts
         else:
-            from src.onnx_utils import OFFICIAL_INPUT, ort_session
+            from src.onnx_utils import ort_session
+            from src.pretrained import OFFICIAL_INPUT
 
             session = ort_session(onnx_path, num_threads=threads, spinning=name == "onnxruntime")
             self.model = lambda batch: tuple(session.run(None, {OFFICIAL_INPUT: batch}))
@@ -173,14 +174,14 @@ def peak_rss_mb():
 def memory_probe(args):
     """Child process: one pipeline over the given images; prints its peak RSS in MB as JSON."""
     with tempfile.TemporaryDirectory() as tmp:
-        run = Pipeline(args.memory_probe, args.ckpt, args.onnx, args.threads, tmp)
+        run = Pipeline(args.memory_probe, args.ckpt_path, args.onnx, args.threads, tmp)
         for path in args.probe_images:
             run(Path(path))
     print(json.dumps({"max_rss_mb": peak_rss_mb()}))
 
 
 def peak_memory(name, images, ckpt, onnx_path, threads):
-    proc = subprocess.run([sys.executable, __file__, "--memory_probe", name, "--ckpt", str(ckpt), "--onnx",
+    proc = subprocess.run([sys.executable, __file__, "--memory_probe", name, "--ckpt_path", str(ckpt), "--onnx",
                            str(onnx_path), "--threads", str(threads), "--probe_images", *map(str, images)],
                           capture_output=True, text=True, check=True, env=dict(os.environ, GLOG_v="3"))
     return json.loads(proc.stdout.strip().splitlines()[-1])["max_rss_mb"]
@@ -201,9 +202,9 @@ def main(argv=None):
     parser.add_argument("--memory_sizes", nargs="*", default=["640x480", "1280x720", "1920x1080", "2560x1440"],
                         help="WxH sizes for the peak-memory probes (none: skip)")
     parser.add_argument("--no_cold", action="store_true", help="skip the fresh-process predict.py run")
-    parser.add_argument("--ckpt", default=None, help="converted official checkpoint (converted if omitted)")
+    parser.add_argument("--ckpt_path", default=None, help="converted official checkpoint (converted if omitted)")
     parser.add_argument("--onnx", default=None, help="official centerface.onnx (fetched if omitted)")
-    parser.add_argument("--out", default=None, help="work folder (default: a temporary one)")
+    parser.add_argument("--output_path", default=None, help="work folder (default: a temporary one)")
     parser.add_argument("--memory_probe", choices=PIPELINES, help=argparse.SUPPRESS)
     parser.add_argument("--probe_images", nargs="*", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -217,9 +218,9 @@ def main(argv=None):
 
     from src.pretrained import fetch_official_onnx
 
-    ckpt = official_checkpoint(args.ckpt)
+    ckpt = official_checkpoint(args.ckpt_path)
     onnx_path = Path(args.onnx) if args.onnx else fetch_official_onnx()
-    work = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="bench_predict_"))
+    work = Path(args.output_path) if args.output_path else Path(tempfile.mkdtemp(prefix="bench_predict_"))
     photos = make_photos(work / "photos", args.num_images, args.width)
     heights = sorted({int(cv2.imread(str(p)).shape[0]) for p in photos})
     print(f"{len(photos)} photos {args.width} px wide, {heights[0]}..{heights[-1]} high ({len(heights)} sizes) in "

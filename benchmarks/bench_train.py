@@ -1,10 +1,10 @@
 """CenterFace training throughput on CPU: MindSpore vs the same network and loss in PyTorch, plus data.
 
-    python benchmarks/bench_train.py [--size 512] [--batch 8] [--runs 10] [--warmup 2] [--threads N]
+    python benchmarks/bench_train.py [--train_size 512] [--batch 8] [--runs 10] [--warmup 2] [--threads N]
 
 (a) MindSpore GRAPH_MODE, the project's real train step (`src.engine.train_step.TrainStep`: forward,
     `CenterFaceLoss`, backward, static loss scale 1024 with the finite check, Adam with weight decay on
-    kernels only), ONEDNN_MAX_CPU_ISA=AVX2 unless set (DESIGN.md §1), with the project's compiled CPU
+    kernels only), ONEDNN_MAX_CPU_ISA=AVX2 unless set (docs/design.md "Platform facts"), with the project's compiled CPU
     kernels for depthwise convs and BatchNorm+ReLU (`src.models.cpu_kernels`; (a) is skipped with a note
     if they cannot be built);
 (a0) the same with MindSpore's own ops only, for reference;
@@ -35,16 +35,17 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")  # DESIGN.md §1; before mindspore is imported
+os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")  # docs/design.md "Platform facts"; before mindspore is imported
 os.environ.setdefault("GLOG_v", "3")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch is imported; see the module docstring
 
 import numpy as np  # noqa: E402
 
-from benchmarks.common import (interleaved_medians, machine_description, restart_with_malloc_tunables,  # noqa: E402
-                               torch_train_step)
+from benchmarks.common import (interleaved_medians, machine_description, mindspore_train_step,  # noqa: E402
+                               restart_with_malloc_tunables, torch_train_step)
 
-# The zoo recipe (DESIGN.md §3): Adam, lr 5e-4 (1 device), weight decay 5e-4 off bias/BN, loss scale 1024.
+# The zoo recipe (docs/design.md "The old zoo's CenterFace recipe"): Adam, lr 5e-4 (1 device), weight decay 5e-4 off
+# bias/BN, loss scale 1024.
 LR, WEIGHT_DECAY, LOSS_SCALE = 5e-4, 5e-4, 1024.0
 TARGET_RATIO, TARGET_DATA = 1.0, 100.0
 
@@ -83,10 +84,9 @@ def mindspore_step(images, targets, threads, jit_level=None, cpu_kernels=False):
     """
     import mindspore as ms
 
-    from src.engine.optim import build_optimizer, param_groups
-    from src.engine.train_step import NetworkWithLoss, TrainStep, build_loss_scaler
     from src.centerface.loss import CenterFaceLoss
     from src.centerface.network import CenterFace
+    from src.tasks import get_task
 
     ms.set_context(mode=ms.GRAPH_MODE)
     if ms.get_context("runtime_num_threads") != threads:  # settable only before MindSpore's runtime starts
@@ -96,23 +96,8 @@ def mindspore_step(images, targets, threads, jit_level=None, cpu_kernels=False):
     if ms.get_context("device_target") != "CPU":
         ms.set_device("CPU")
     ms.set_seed(0)
-    network = CenterFace()
-    network.set_train(True)
-    if cpu_kernels:
-        from src.models.kernels import enable_cpu_kernels
-
-        if not any(enable_cpu_kernels(network, num_threads=threads).values()):
-            return None
-    optimizer = build_optimizer("adam", param_groups(network, WEIGHT_DECAY), LR, weight_decay=WEIGHT_DECAY)
-    step = TrainStep(NetworkWithLoss(network, CenterFaceLoss()), optimizer,
-                     build_loss_scaler("static", LOSS_SCALE))
-    inputs = [ms.Tensor(images)] + [ms.Tensor(t) for t in targets]
-
-    def run():
-        loss, overflow, _, _ = step(*inputs)
-        return float(loss.asnumpy()), bool(overflow.asnumpy())
-
-    return run
+    return mindspore_train_step(CenterFace(get_task("centerface").heads), CenterFaceLoss(), images, targets, LR,
+                                WEIGHT_DECAY, loss_scale=LOSS_SCALE, cpu_kernels=cpu_kernels, num_threads=threads)
 
 
 def torch_step(images, targets, threads):
@@ -159,7 +144,7 @@ def print_table(rows, batch, size, threads, runs):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--size", type=int, default=512, help="input height and width (multiple of 32)")
+    parser.add_argument("--train_size", type=int, default=512, help="input height and width (multiple of 32)")
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--runs", type=int, default=10, help="timed steps per framework")
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps after the compiling one")
@@ -171,10 +156,10 @@ def main(argv=None):
     parser.add_argument("--default-malloc", action="store_true",
                         help="do not restart with the GLIBC_TUNABLES allocator setting (see the module docstring)")
     args = parser.parse_args(argv)
-    if args.size % 32 or args.size <= 0:
-        parser.error(f"--size {args.size}: expected a positive multiple of 32")
+    if args.train_size % 32 or args.train_size <= 0:
+        parser.error(f"--train_size {args.train_size}: expected a positive multiple of 32")
 
-    images, targets = synthetic_batch(args.batch, args.size)
+    images, targets = synthetic_batch(args.batch, args.train_size)
     candidates, notes = {}, []
     has_torch = torch_available()
     if not args.torch_only:
@@ -200,7 +185,7 @@ def main(argv=None):
     if args.data_samples > 0 and not args.torch_only:
         from benchmarks.bench_data import measure_data_throughput
 
-        data_rate = measure_data_throughput(input_size=args.size, num_samples=args.data_samples, progress=True)
+        data_rate = measure_data_throughput(input_size=args.train_size, num_samples=args.data_samples, progress=True)
 
     labels = {"a": "(a) MindSpore GRAPH, CPU, with our compiled kernels (ours)",
               "a0": "(a0) MindSpore GRAPH, CPU, MindSpore ops only",
@@ -208,7 +193,7 @@ def main(argv=None):
     rows = [(labels[k], medians[k], args.batch / medians[k]) for k in ("a", "a0", "b") if k in medians]
     if data_rate is not None:
         rows.append(("(c) data pipeline, one worker process (read + augment + targets)", None, data_rate))
-    print_table(rows, args.batch, args.size, args.threads, args.runs)
+    print_table(rows, args.batch, args.train_size, args.threads, args.runs)
     for note in notes:
         print(note)
     summary = {"a": medians.get("a"), "a0": medians.get("a0"), "b": medians.get("b"), "c": data_rate}

@@ -52,8 +52,37 @@ def official_checkpoint(path=None):
         from src.pretrained import fetch_official_onnx
 
         cached.parent.mkdir(parents=True, exist_ok=True)
-        convert_main(["--onnx", str(fetch_official_onnx()), "--out_ckpt", str(cached)])
+        convert_main(["--onnx", str(fetch_official_onnx()), "--output_path", str(cached)])
     return cached
+
+
+def mindspore_train_step(network, loss, images, targets, lr, weight_decay, adam_eps=1e-8, loss_scale=1024.0,
+                         cpu_kernels=False, num_threads=None):
+    """A callable running one MindSpore training step (`src.engine.train_step.TrainStep`: forward, `loss`,
+    backward, static loss scale with the finite check, Adam) of `network` on the fixed numpy batch; returns
+    (loss, overflow). None when the compiled kernels were asked for but could not be built. The MindSpore side
+    of the training benchmarks."""
+    import mindspore as ms
+
+    from src.engine.optim import build_optimizer, param_groups
+    from src.engine.train_step import NetworkWithLoss, TrainStep, build_loss_scaler
+
+    network.set_train(True)
+    if cpu_kernels:
+        from src.models.kernels import enable_cpu_kernels
+
+        if not any(enable_cpu_kernels(network, num_threads=num_threads).values()):
+            return None
+    optimizer = build_optimizer("adam", param_groups(network, weight_decay), lr, weight_decay=weight_decay,
+                                eps=adam_eps)
+    step = TrainStep(NetworkWithLoss(network, loss), optimizer, build_loss_scaler("static", loss_scale))
+    inputs = [ms.Tensor(images)] + [ms.Tensor(t) for t in targets]
+
+    def run():
+        value, overflow, _, _ = step(*inputs)
+        return float(value.asnumpy()), bool(overflow.asnumpy())
+
+    return run
 
 
 def torch_train_step(network, loss_fn, optimizer, images, targets):

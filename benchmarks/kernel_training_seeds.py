@@ -1,6 +1,6 @@
 """Does fine-tuning with the compiled CPU kernels reach the same AP as with MindSpore's ops? Seeds x both.
 
-    python benchmarks/kernel_training_seeds.py [--recipe e2e|demo] [--seeds 1 2 3 4 5] [--out outputs/kernel_seeds]
+    python benchmarks/kernel_training_seeds.py [--recipe e2e|demo] [--seeds 1 2 3 4 5] [--output_path outputs/kernel_seeds]
 
 Trains the same short CenterFace fine-tuning of the official weights with `--cpu_kernels False` and `True`
 for every seed (`--seed`: augmentation draws and batch order; the data set and the starting weights are the
@@ -107,7 +107,7 @@ def train_and_test(recipe, data, ckpt, out, seed, variant):
         shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
     start = nudged_checkpoint(ckpt, out) if variant == "nudged" else ckpt
     run([sys.executable, "train.py", "--train_json", data / "train" / "train.json", "--output_path", run_dir,
-         "--pretrained", start, "--seed", seed, "--cpu_kernels", kernels, *RECIPES[recipe]["train"]],
+         "--ckpt_path", start, "--seed", seed, "--cpu_kernels", kernels, *RECIPES[recipe]["train"]],
         out / f"{name}.train.log")
     check_kernels_used(run_dir, kernels)
     final = sorted((run_dir / "ckpt").glob("0-*.ckpt"), key=lambda p: int(p.stem.split("-")[1].split("_")[0]))[-1]
@@ -116,7 +116,7 @@ def train_and_test(recipe, data, ckpt, out, seed, variant):
     for test_kernels in (False, True):
         save = out / f"{name}_test_{'kernels' if test_kernels else 'msops'}"
         run([sys.executable, "test.py", "--ckpt_path", final, "--data_dir", data / "val" / "images",
-             "--ground_truth_path", data / "val" / "ground_truth", "--save_dir", save, "--test_input_size", "",
+             "--ground_truth_path", data / "val" / "ground_truth", "--save_dir", save, "--input_size", "",
              "--cpu_kernels", test_kernels], out / f"{name}.test.log")
         aps = evaluate(save / final.stem, data / "val" / "ground_truth")
         result["test_kernels" if test_kernels else "test_msops"] = {s: aps[s] for s in SETTINGS}
@@ -196,17 +196,17 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--recipe", choices=sorted(RECIPES), default="e2e")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
-    parser.add_argument("--out", default=None, help="work folder (default outputs/kernel_seeds_<recipe>)")
-    parser.add_argument("--ckpt", default=None, help="converted official checkpoint (converted if omitted)")
+    parser.add_argument("--output_path", default=None, help="work folder (default outputs/kernel_seeds_<recipe>)")
+    parser.add_argument("--ckpt_path", default=None, help="converted official checkpoint (converted if omitted)")
     parser.add_argument("--control", action="store_true",
                         help="also the control arm: MindSpore's ops from the official weights moved by one ulp")
     args = parser.parse_args(argv)
 
     from src.data.synthetic import generate
 
-    out = Path(args.out or ROOT / "outputs" / f"kernel_seeds_{args.recipe}")
+    out = Path(args.output_path or ROOT / "outputs" / f"kernel_seeds_{args.recipe}")
     out.mkdir(parents=True, exist_ok=True)
-    ckpt = official_checkpoint(args.ckpt)
+    ckpt = official_checkpoint(args.ckpt_path)
     data = out / "synthetic"
     if not (data / "train" / "train.json").is_file():
         generate(str(data), progress=False, overwrite=True, **RECIPES[args.recipe]["data"])

@@ -9,11 +9,15 @@ name means nothing to a user).
 import errno
 import os
 import tempfile
+import threading
 from pathlib import Path
 
-__all__ = ["atomic_write", "make_folder", "os_error_naming", "reraise_naming"]
+__all__ = ["WRITES", "atomic_write", "make_folder", "os_error_naming", "reraise_naming"]
 
 NOT_A_FOLDER = "is a file; expected a folder"
+# Held while a file is written (here and by the checkpoint writer): a process ended from another thread (Ctrl-C
+# while the main thread runs a long graph, src/model_utils/cli.py) waits for it, so that no write is cut short.
+WRITES = threading.RLock()
 
 
 def os_error_naming(err, path):
@@ -41,6 +45,11 @@ def atomic_write(path, write):
     """Call `write(binary_file)` to fill `path` atomically; parent folders are created. Returns the Path."""
     path = Path(path)
     make_folder(path.parent)
+    with WRITES:
+        return _write_and_replace(path, write)
+
+
+def _write_and_replace(path, write):
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     except OSError as err:

@@ -85,32 +85,61 @@ is_dry_run() { [[ "${DRY_RUN:-0}" == "1" ]]; }
 # print_command WORD...: one line a shell would split back into WORD... (what DRY_RUN=1 shows).
 print_command() { printf '%q ' "$@"; echo; }
 
-# run_logged OUTPUT_PATH LOG_NAME ANNOUNCE: runs `cmd` in the foreground with its output also in
-# OUTPUT_PATH/LOG_NAME, after printing ANNOUNCE; the exit code is the command's (pipefail). With DRY_RUN=1 prints
-# the command instead and exits 0 (nothing created).
+# run_logged OUTPUT_PATH LOG_NAME ANNOUNCE: runs `cmd` in the foreground after printing ANNOUNCE; its output is
+# shown and appended to OUTPUT_PATH/LOG_NAME once the run has accepted its output folder (see log_once_accepted):
+# a resumed run adds to the interrupted attempt's log, and a run refused at the start (bad flags, a folder of
+# another run) creates no folder and writes no log. The exit code is the command's (pipefail). With DRY_RUN=1
+# prints the command instead and exits 0 (nothing created).
 run_logged() {
   if is_dry_run; then print_command "${cmd[@]}"; exit 0; fi
-  mkdir -p "$1"
+  local started status=0
+  started="$(mktemp)"
   echo "$3"
-  "${cmd[@]}" 2>&1 | tee "$1/$2"
+  "${cmd[@]}" 2>&1 | log_once_accepted "$1" "$1/$2" "${started}" || status=$?
+  rm -f "${started}"
+  return "${status}"
 }
 
-# output_path_option DEFAULT ARG...: the folder a train.py/eval.py run with the ARGs writes to: the value of the
-# last --output_path among them (or of its aliases --save_checkpoint_path, --save_result_dir, --save_dir,
-# --out_dir; as "--key value" or "--key=value"), else DEFAULT.
-output_path_option() {
-  local value="$1"
-  shift
-  while [[ $# -gt 0 ]]; do
-    case "$1" in
-      --output_path=* | --save_checkpoint_path=* | --save_result_dir=* | --save_dir=* | --out_dir=*)
-        value="${1#*=}" ;;
-      --output_path | --save_checkpoint_path | --save_result_dir | --save_dir | --out_dir)
-        if [[ $# -ge 2 ]]; then value="$2"; shift; fi ;;
-    esac
-    shift
+# log_once_accepted OUTPUT_PATH LOG STARTED: copies its input to stdout line by line and appends it to LOG from the
+# moment a run manifest (.run.json) newer than the file STARTED appears in OUTPUT_PATH or a folder directly inside
+# it (train.py marks its folder, test.py/eval.py each checkpoint's folder, once accepted), earlier lines included;
+# nothing if none appears. Ctrl-C is ignored here (it reaches the whole process group): the run's last lines,
+# which say what it kept, still reach the log.
+log_once_accepted() {
+  local out="$1" log="$2" started="$3" line accepted="" pending=()
+  trap '' INT
+  while IFS= read -r line || [[ -n "${line}" ]]; do
+    printf '%s\n' "${line}"
+    if [[ -n "${accepted}" ]]; then
+      printf '%s\n' "${line}" >>"${log}"
+      continue
+    fi
+    pending+=("${line}")
+    if run_accepted "${out}" "${started}"; then
+      accepted=1
+      printf '%s\n' "${pending[@]}" >>"${log}"
+      pending=()
+    fi
   done
-  printf '%s\n' "${value}"
+  if [[ -z "${accepted}" && ${#pending[@]} -gt 0 ]] && run_accepted "${out}" "${started}"; then
+    printf '%s\n' "${pending[@]}" >>"${log}"
+  fi
+}
+
+# run_accepted OUTPUT_PATH STARTED: a .run.json newer than STARTED is in OUTPUT_PATH or a folder directly inside.
+run_accepted() {
+  [[ -d "$1" && -n "$(find "$1" -maxdepth 2 -name .run.json -newer "$2" -print -quit 2>/dev/null)" ]]
+}
+
+# output_path_option CONFIG DEFAULT ARG...: the folder a train.py/eval.py run with the ARGs and --config_path CONFIG
+# writes to: the value of the last --output_path among them (by any name CONFIG gives it; "--key value" or
+# "--key=value"), else DEFAULT. The config answers (src.model_utils.config.flag_value), so no name list is copied
+# here.
+output_path_option() {
+  require_python
+  "${PYTHON}" -c 'import sys; sys.path.insert(0, sys.argv[1])
+from src.model_utils.config import flag_value
+print(flag_value(sys.argv[4:], "output_path", sys.argv[3], sys.argv[2]))' "${ROOT}" "$@"
 }
 
 # ---------------------------------------------------------------- the Python entry points
@@ -124,7 +153,7 @@ test_py() {
 # eval_py PRED_DIR GT_DIR IOU: runs eval.py on one result folder; it prints the Easy / Medium / Hard Val AP
 # lines and writes PRED_DIR/eval.json.
 eval_py() {
-  "${PYTHON}" "${ROOT}/eval.py" --pred "$1" --gt "$2" --iou "$3" --json "$1/eval.json"
+  "${PYTHON}" "${ROOT}/eval.py" --pred "$1" --gt "$2" --eval_iou "$3" --eval_json "$1/eval.json"
 }
 
 # ---------------------------------------------------------------- training launchers
@@ -394,7 +423,8 @@ centernet_train_args() {
     init=(--load_checkpoint_path "${ckpt}")
   fi
   centernet_config "$@"
-  OUTPUT_PATH="$(output_path_option "outputs/train_${CENTERNET_MODEL}" "${centernet_args[@]}")"
+  OUTPUT_PATH="$(output_path_option "${CENTERNET_CONFIG}" "outputs/train_${CENTERNET_MODEL}" \
+    "${centernet_args[@]}")" || exit 2
   # shellcheck disable=SC2034  # used by the sourcing script
   train=("${ROOT}/train.py" --config_path "${CENTERNET_CONFIG}" --device_target "${target}" "${device[@]}"
          "${data[@]}" "${init[@]}" --output_path "${OUTPUT_PATH}" "${centernet_args[@]}")
@@ -487,7 +517,8 @@ centernet_eval() {
   require_dir DATA_DIR "${data_dir}"
   require_path CKPT "${ckpt}" "checkpoint file or folder"
   centernet_config "$@"
-  output_path="$(output_path_option "outputs/eval_${CENTERNET_MODEL}" "${centernet_args[@]}")"
+  output_path="$(output_path_option "${CENTERNET_CONFIG}" "outputs/eval_${CENTERNET_MODEL}" \
+    "${centernet_args[@]}")" || exit 2
   cmd=("${PYTHON}" "${ROOT}/eval.py" --config_path "${CENTERNET_CONFIG}" --device_target "${target}" "${device[@]}"
        --run_mode "${run_mode}" --data_dir "${data_dir}" --load_checkpoint_path "${ckpt}"
        --output_path "${output_path}" "${centernet_args[@]}")

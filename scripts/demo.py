@@ -2,8 +2,8 @@
 chain on CPU: synthetic faces -> fine-tune -> test.py over every epoch -> WIDER evaluation, with the AP of the
 official weights before fine-tuning for comparison.
 
-    python scripts/demo.py --ckpt .cache/official/centerface_official.ckpt [--image assets/astronaut.png]
-        [--out_dir outputs/demo] [--epochs 3] [--skip_training]
+    python scripts/demo.py --ckpt_path .cache/official/centerface_official.ckpt [--image assets/astronaut.png]
+        [--output_path outputs/demo] [--epochs 3] [--skip_training]
 """
 import argparse
 import json
@@ -30,8 +30,8 @@ def run(cmd, capture=False):
 
 
 def pretrained_detection(args):
-    out = Path(args.out_dir) / "pretrained"
-    run([sys.executable, "predict.py", "--ckpt", args.ckpt, "--image", args.image, "--out_dir", out])
+    out = Path(args.output_path) / "pretrained"
+    run([sys.executable, "predict.py", "--ckpt_path", args.ckpt_path, "--image", args.image, "--output_path", out])
     stem = Path(args.image).stem
     result = json.loads((out / f"{stem}.json").read_text())
     print(f"\n== Official CenterFace weights, MindSpore on CPU: {len(result['detections'])} face(s) in {args.image}")
@@ -45,37 +45,37 @@ def pretrained_detection(args):
 def evaluate(ckpt, data, save_dir):
     """test.py + eval.py on the synthetic val set; returns {setting: AP}."""
     run([sys.executable, "test.py", "--ckpt_path", ckpt, "--data_dir", data / "val" / "images",
-         "--ground_truth_path", data / "val" / "ground_truth", "--save_dir", save_dir, "--test_input_size", ""])
+         "--ground_truth_path", data / "val" / "ground_truth", "--save_dir", save_dir, "--input_size", ""])
     pred = Path(save_dir) / Path(ckpt).stem
     text = run([sys.executable, "eval.py", "--pred", pred, "--gt", data / "val" / "ground_truth",
-                "--plot", pred / "pr_curves.png"], capture=True)
+                "--eval_plot", pred / "pr_curves.png"], capture=True)
     return {k.lower(): float(v) for k, v in AP_LINE.findall(text)}
 
 
 def synthetic_training(args):
-    out = Path(args.out_dir)
+    out = Path(args.output_path)
     data = out / "synthetic"
     if not (data / "train" / "train.json").is_file():
-        run([sys.executable, "-m", "src.data.synthetic", "--out", data, "--num_train", args.num_train,
+        run([sys.executable, "-m", "src.data.synthetic", "--output_path", data, "--num_train", args.num_train,
              "--num_val", args.num_val, "--seed", 0, "--overwrite"])
-    before = evaluate(args.ckpt, data, out / "test_official")
+    before = evaluate(args.ckpt_path, data, out / "test_official")
     run_dir = out / "train"
     shutil.rmtree(run_dir, ignore_errors=True)  # the demo's own earlier run: train.py never mixes two runs
     start = time.time()
     run([sys.executable, "train.py", "--train_json", data / "train" / "train.json", "--output_path", run_dir,
-         "--pretrained", args.ckpt, "--epochs", args.epochs, "--train_size", "320,320", "--batch_size", 8,
+         "--ckpt_path", args.ckpt_path, "--epochs", args.epochs, "--train_size", "320,320", "--batch_size", 8,
          "--lr", 5e-4, "--lr_scheduler", "cosine", "--log_interval", 10, "--keep_checkpoint_max", 0,
          "--cpu_kernels", args.cpu_kernels])
     train_minutes = (time.time() - start) / 60
     # Every epoch's checkpoint through the zoo-style sweep: test.py over the folder, then eval_all.
     run(["bash", "scripts/test_and_eval.sh", run_dir / "ckpt", data / "val" / "images", data / "val" / "ground_truth",
-         out / "test_epochs", "CPU", "0", "--test_input_size", ""])
+         out / "test_epochs", "CPU", "0", "--input_size", ""])
     last = sorted((run_dir / "ckpt").glob("0-*.ckpt"), key=lambda p: int(p.stem.split("-")[1].split("_")[0]))[-1]
     after = json.loads((out / "test_epochs" / last.stem / "eval.json").read_text())
     run([sys.executable, "eval.py", "--pred", out / "test_epochs" / last.stem, "--gt", data / "val" / "ground_truth",
-         "--plot", out / "test_epochs" / last.stem / "pr_curves.png"], capture=True)
+         "--eval_plot", out / "test_epochs" / last.stem / "pr_curves.png"], capture=True)
     first_event = sorted((data / "val" / "images").iterdir())[0]
-    run([sys.executable, "predict.py", "--ckpt", last, "--image", first_event, "--out_dir", out / "detections",
+    run([sys.executable, "predict.py", "--ckpt_path", last, "--image", first_event, "--output_path", out / "detections",
          "--score_thresh", 0.3])
     print("\n== Synthetic faces: WIDER-protocol AP on held-out images (IoU 0.5)")
     print("| weights | Easy | Medium | Hard |\n|---|---|---|---|")
@@ -83,15 +83,15 @@ def synthetic_training(args):
     print(f"| fine-tuned {args.epochs} epochs on CPU ({train_minutes:.1f} min) | {after['easy']:.3f} | "
           f"{after['medium']:.3f} | {after['hard']:.3f} |")
     print(f"\nloss curve: {run_dir / 'loss_curve.png'}; per-epoch table: {out / 'test_epochs' / 'eval_all.txt'}")
-    print(f"PR curves: {out / 'test_official' / Path(args.ckpt).stem / 'pr_curves.png'} (before), "
+    print(f"PR curves: {out / 'test_official' / Path(args.ckpt_path).stem / 'pr_curves.png'} (before), "
           f"{out / 'test_epochs' / last.stem / 'pr_curves.png'} (after); drawn detections: {out / 'detections'}")
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--ckpt", required=True, help="the converted official checkpoint")
+    parser.add_argument("--ckpt_path", required=True, help="the converted official checkpoint")
     parser.add_argument("--image", default="assets/astronaut.png")
-    parser.add_argument("--out_dir", default="outputs/demo")
+    parser.add_argument("--output_path", default="outputs/demo")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--num_train", type=int, default=300)
     parser.add_argument("--num_val", type=int, default=60)

@@ -1,7 +1,7 @@
 """CenterNet object detection trained from scratch on CPU: synthetic objects -> train.py -> eval.py before and
 after every epoch -> predict.py drawings, and the COCO box AP table.
 
-    python scripts/demo_det.py [--out_dir outputs/demo_det] [--epochs E] [--num_train N] [--num_val N]
+    python scripts/demo_det.py [--output_path outputs/demo_det] [--epochs E] [--num_train N] [--num_val N]
         [--generator_args "--no_clutter --max_objects 3 --object_size 0.25,0.6"] [--data_dir COCO_DIR] ...
 
 1. `python -m src.data.synthetic_objects` writes a COCO instances data set (train2017/, val2017/,
@@ -9,8 +9,9 @@ after every epoch -> predict.py drawings, and the COCO box AP table.
    out (other images of the same generator). `--generator_args` passes more of its options; `--data_dir` uses an
    existing COCO instances folder instead (train2017 and val2017 with their annotations).
 2. The model's class table comes from the training json: its categories sorted by id (the class order of
-   src/data/coco_instances.py) become `num_classes`, `heads`, `category_ids` and `class_names` of an override
-   config, `<out_dir>/det_config.yaml` over configs/centernet_det.yaml, which every script of the run reads.
+   src/data/coco_instances.py) become `num_classes`, `category_ids` and `class_names` of an override config,
+   `<output_path>/det_config.yaml` over configs/centernet_det.yaml, which every script of the run reads (the heads
+   follow from num_classes).
 3. The network train.py starts from (random initialisation: no pretrained weights offline) is written as
    `initial/initial.ckpt` and given to train.py; its weight digest is checked against the one train.py logs, so
    the "before" row is exactly the network that was trained (scripts/demo_training.py).
@@ -49,8 +50,8 @@ def write_class_config(data_dir, path):
     categories = json.loads((Path(data_dir) / TRAIN_JSON).read_text(encoding="utf-8"))["categories"]
     categories = sorted(categories, key=lambda c: c["id"])
     count = len(categories)
-    values = {"task": "centernet_det", "num_classes": count, "heads": {"hm": count, "wh": 2, "reg": 2},
-              "category_ids": [c["id"] for c in categories], "class_names": [str(c["name"]) for c in categories]}
+    values = {"task": "centernet_det", "num_classes": count, "category_ids": [c["id"] for c in categories],
+              "class_names": [str(c["name"]) for c in categories]}
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     Path(path).write_text("# the class table of " + str(Path(data_dir) / TRAIN_JSON) + "\n" + yaml.safe_dump(values),
                           encoding="utf-8")
@@ -70,7 +71,7 @@ def table(rows):
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out_dir", default="outputs/demo_det")
+    parser.add_argument("--output_path", default="outputs/demo_det")
     data = parser.add_argument_group("synthetic data (python -m src.data.synthetic_objects)")
     data.add_argument("--data_dir", default="", help="an existing COCO instances folder instead of generated data")
     data.add_argument("--num_train", type=int, default=256, help="training images")
@@ -89,11 +90,11 @@ def parse_args(argv):
 
 def main(argv=None):
     args = parse_args(argv)
-    out = Path(args.out_dir).resolve()
+    out = Path(args.output_path).resolve()
     started = time.time()
     data = Path(args.data_dir).resolve() if args.data_dir else out / "data"
     if not args.data_dir:
-        run([sys.executable, "-m", "src.data.synthetic_objects", "--out", data, "--num_train", args.num_train,
+        run([sys.executable, "-m", "src.data.synthetic_objects", "--output_path", data, "--num_train", args.num_train,
              "--num_val", args.num_val, "--seed", args.data_seed, "--image_size", args.image_size, "--overwrite",
              *shlex.split(args.generator_args)])
     config = out / "det_config.yaml"

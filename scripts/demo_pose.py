@@ -1,7 +1,7 @@
 """CenterNet multi-person pose trained from scratch on CPU: synthetic people -> train.py -> eval.py before and
 after every epoch -> predict.py drawings, and the COCO keypoint AP table.
 
-    python scripts/demo_pose.py [--out_dir outputs/demo_pose] [--epochs E] [--num_train N] [--num_val N] ...
+    python scripts/demo_pose.py [--output_path outputs/demo_pose] [--epochs E] [--num_train N] [--num_val N] ...
 
 1. `src.data.synthetic_pose` writes a COCO-layout data set (train2017/, val2017/, annotations/) of procedurally
    drawn people; the validation images are held out (other images of the same generator). The default recipe
@@ -52,7 +52,7 @@ def table(rows):
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out_dir", default="outputs/demo_pose")
+    parser.add_argument("--output_path", default="outputs/demo_pose")
     data = parser.add_argument_group("synthetic data (src/data/synthetic_pose.py)")
     data.add_argument("--num_train", type=int, default=256, help="training images")
     data.add_argument("--num_val", type=int, default=48, help="held-out images (AP is measured on them)")
@@ -74,7 +74,7 @@ def main(argv=None):
     args = parse_args(argv)
     from src.data.synthetic_pose import generate
 
-    out = Path(args.out_dir).resolve()
+    out = Path(args.output_path).resolve()
     data = out / "data"
     started = time.time()
     person_height = tuple(float(v) for v in args.person_height.split(","))

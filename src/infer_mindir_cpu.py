@@ -6,7 +6,7 @@
 Same contract as the C++ runner (see src/evaluation/offline_io.py): every ``<name>.bin`` in input_path
 (raw float32, the MindIR's input shape) gives ``<name>_0.bin`` .. ``<name>_3.bin`` in output_path. The
 model runs through ``mindspore.load`` + ``nn.GraphCell``, which reproduces the exported Cell bit for bit on
-CPU (DESIGN.md §1), so preprocess.py -> this -> postprocess.py checks the whole offline chain without an
+CPU (docs/design.md "Export"), so preprocess.py -> this -> postprocess.py checks the whole offline chain without an
 Ascend device. A file of the wrong size is reported, skipped and counted; the exit code is 1 if any was.
 """
 import argparse

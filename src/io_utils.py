@@ -7,7 +7,7 @@ import os
 import re
 from pathlib import Path
 
-from dependency.atomic import NOT_A_FOLDER, atomic_write, make_folder, reraise_naming
+from dependency.atomic import NOT_A_FOLDER, WRITES, atomic_write, make_folder, reraise_naming
 
 
 def atomic_write_bytes(path, data):
@@ -116,21 +116,22 @@ def save_checkpoint_atomic(save_obj, path, append_dict=None):
         reraise_naming(err, path.parent)
     tmp = path.parent / f".{path.name}.{os.getpid()}.part.ckpt"
     temporaries = (tmp, tmp.with_suffix(".tmp"))  # ours, and the one MindSpore writes before renaming it to ours
-    try:
-        with _mindspore_log_silenced():
-            ms.save_checkpoint(save_obj, str(tmp), append_dict=append_dict)
-        _fsync(tmp)
-        os.replace(tmp, path)
-        with contextlib.suppress(OSError):  # the new name made durable; not every file system can fsync a folder
-            _fsync(path.parent, directory=True)
-    except OSError as err:
-        reraise_naming(err, path)
-    except RuntimeError as err:  # MindSpore's writer may wrap an I/O failure
-        raise OSError(errno.EIO, f"writing the checkpoint failed ({err})", str(path)) from err
-    finally:
-        for item in temporaries:
-            if item.exists():
-                item.unlink()
+    with WRITES:
+        try:
+            with _mindspore_log_silenced():
+                ms.save_checkpoint(save_obj, str(tmp), append_dict=append_dict)
+            _fsync(tmp)
+            os.replace(tmp, path)
+            with contextlib.suppress(OSError):  # the new name made durable; not every file system can fsync a folder
+                _fsync(path.parent, directory=True)
+        except OSError as err:
+            reraise_naming(err, path)
+        except RuntimeError as err:  # MindSpore's writer may wrap an I/O failure
+            raise OSError(errno.EIO, f"writing the checkpoint failed ({err})", str(path)) from err
+        finally:
+            for item in temporaries:
+                if item.exists():
+                    item.unlink()
     return path
 
 
@@ -139,6 +140,22 @@ class OutputFolderError(ValueError):
 
 
 RUN_MANIFEST = ".run.json"
+
+
+def run_manifest_owner(folder):
+    """The script named by `folder`'s run manifest, or None (no manifest, or an unreadable one)."""
+    manifest = Path(folder) / RUN_MANIFEST
+    if not manifest.is_file():
+        return None
+    try:
+        return json.loads(manifest.read_text()).get("script")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def write_run_manifest(folder, script):
+    """Mark `folder` as the output folder of a run of `script` (this process)."""
+    write_json_atomic(Path(folder) / RUN_MANIFEST, {"script": script, "pid": os.getpid()})
 
 
 def claim_output_folder(path, script, inputs=(), keep=()):
@@ -166,14 +183,8 @@ def claim_output_folder(path, script, inputs=(), keep=()):
                                     f"among their inputs: choose another folder")
     if folder.is_dir():
         entries = [e for e in folder.iterdir() if e.name not in keep]
-        manifest = folder / RUN_MANIFEST
         if entries:
-            owner = None
-            if manifest.is_file():
-                try:
-                    owner = json.loads(manifest.read_text()).get("script")
-                except (OSError, ValueError, AttributeError):
-                    owner = None
+            owner = run_manifest_owner(folder)
             if owner != script:
                 raise OutputFolderError(
                     f"output folder {folder} is not empty and holds no earlier {script} run "
@@ -183,5 +194,5 @@ def claim_output_folder(path, script, inputs=(), keep=()):
                     shutil.rmtree(entry)
                 else:
                     entry.unlink()
-    write_json_atomic(folder / RUN_MANIFEST, {"script": script, "pid": os.getpid()})
+    write_run_manifest(folder, script)
     return folder

@@ -1,14 +1,11 @@
 """onnxruntime helpers for the official model and our exported ONNX files."""
 from pathlib import Path
 
-OFFICIAL_INPUT = "input.1"
-OFFICIAL_OUTPUTS = ("537", "538", "539", "540")  # heatmap, scale, offset, landmarks
-
 
 def make_dynamic(model):
     """Rewrite the batch and spatial dims of the first input (and of all outputs) to symbolic ones; returns `model`.
 
-    The official file declares a fixed 10x3x32x32 input (DESIGN.md §2) and MindSpore's export the export size;
+    The official CenterFace file declares a fixed 10x3x32x32 input and MindSpore's export the export size;
     onnxruntime would refuse any other input. Input dims become (N, C, H, W), output dims (N, C, h, w).
     """
     for value, names in ((model.graph.input[:1], ("N", None, "H", "W")),

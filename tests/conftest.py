@@ -7,7 +7,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-# Must precede any `import mindspore` (DESIGN.md §1: oneDNN picks a reference conv on AVX-512).
+# Must precede any `import mindspore` (docs/design.md "Platform facts": oneDNN picks a reference conv on AVX-512).
 os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")
 os.environ.setdefault("GLOG_v", "3")
 
@@ -53,7 +53,7 @@ def official_ckpt(official_onnx, tmp_path_factory):
     from src.convert_weight_centerface import main as convert_main
 
     out = tmp_path_factory.mktemp("official") / "centerface_official.ckpt"
-    convert_main(["--onnx", str(official_onnx), "--out_ckpt", str(out)])
+    convert_main(["--onnx", str(official_onnx), "--output_path", str(out)])
     return out
 
 
@@ -88,3 +88,41 @@ def mode(request):
     ms.set_context(mode=ms.GRAPH_MODE if request.param == "graph" else ms.PYNATIVE_MODE)
     yield request.param
     ms.set_context(mode=previous)
+
+
+# ---------------------------------------------------------------- tiny data sets shared by the script tests
+
+@pytest.fixture(scope="session")
+def tiny_set(tmp_path_factory):
+    """(train_json, image_dir) of 8 synthetic face images (160 px): 2 steps of batch 4."""
+    from src.data.synthetic import generate
+
+    out = tmp_path_factory.mktemp("tiny")
+    paths = generate(str(out), 8, 0, seed=11, image_size=160, min_face=12, max_face=120, progress=False)
+    return paths["train_json"], paths["train_images"]
+
+
+@pytest.fixture(scope="session")
+def pose_data(tmp_path_factory):
+    """8 synthetic pose training and 2 validation images (COCO layout, `coco/`) and the training images'
+    MindRecord conversion by the zoo's script (`mindrecord/`)."""
+    from src.data.synthetic_pose import generate
+    from tests.scripts import helpers
+
+    root = tmp_path_factory.mktemp("pose_data")
+    generate(str(root / "coco"), 8, 2, seed=4, image_size=128, progress=False)
+    result = helpers.run_script("convert_dataset_to_mindrecord.sh", root / "coco", root / "mindrecord", "--shards",
+                                "2", timeout=300)
+    assert result.returncode == 0, result.stderr
+    return root
+
+
+@pytest.fixture()
+def clean_locks():
+    """Removes the /tmp/copy_sync.lock* files of src/model_utils/moxing_adapter.sync_data that the test made."""
+    import glob
+
+    before = set(glob.glob("/tmp/copy_sync.lock*"))
+    yield
+    for lock in set(glob.glob("/tmp/copy_sync.lock*")) - before:
+        os.unlink(lock)

@@ -7,8 +7,10 @@ import sys
 
 
 def run_demo(repo_root, script, out_dir, flags):
-    """`python scripts/SCRIPT --out_dir OUT --eval_epochs last --skip_predict FLAGS...` -> (summary.json, stdout)."""
-    cmd = [sys.executable, f"scripts/{script}", "--out_dir", str(out_dir), "--eval_epochs", "last", "--skip_predict"]
+    """`python scripts/SCRIPT --output_path OUT --eval_epochs last --skip_predict FLAGS...` -> (summary.json,
+    stdout)."""
+    cmd = [sys.executable, f"scripts/{script}", "--output_path", str(out_dir), "--eval_epochs", "last",
+           "--skip_predict"]
     for key, value in flags.items():
         cmd += [key, str(value)]
     proc = subprocess.run(cmd, cwd=repo_root, capture_output=True, text=True, env={**os.environ, "GLOG_v": "3"})

@@ -7,10 +7,14 @@ import mindspore as ms
 import numpy as np
 import pytest
 
+from src.centerface.network import CenterFace
 from src.convert_weight_centerface import check_against_network, convert, main
 from src.engine.checkpoint import load_weights
-from src.centerface.network import CenterFace
-from src.onnx_utils import OFFICIAL_INPUT, ort_session
+from src.onnx_utils import ort_session
+from src.pretrained import OFFICIAL_INPUT
+from src.tasks import get_task
+
+HEADS = get_task("centerface").heads  # CenterFace's outputs, as its task computes them
 
 HEAD_NAMES = ("heatmap", "scale", "offset", "landmarks")
 # Heatmap: the bound. It is a sigmoid output in (0, 1), so float32 rounding differences shrink.
@@ -25,7 +29,7 @@ REGRESSION_ATOL = 1e-3
 
 @pytest.fixture(scope="module")
 def official_net(official_ckpt):
-    net = CenterFace(neck_width=24, act="relu")
+    net = CenterFace(HEADS, neck_width=24, act="relu")
     load_weights(net, official_ckpt, strict=True)
     net.set_train(False)
     return net
@@ -87,22 +91,22 @@ def test_head_names_map_to_our_heads(converted, official_onnx):
 
 
 def test_conversion_covers_the_network_exactly(converted):
-    check_against_network(converted, CenterFace(neck_width=24))
+    check_against_network(converted, CenterFace(HEADS, neck_width=24))
     assert all(v.dtype == np.float32 for v in converted.values())
 
 
 def test_shape_mismatch_is_caught(converted):
-    net = CenterFace(neck_width=24)
+    net = CenterFace(HEADS, neck_width=24)
     bad = dict(converted)
     bad["neck.fuse.conv.weight"] = np.zeros((24, 24, 1, 1), np.float32)
     with pytest.raises(ValueError, match=r"neck\.fuse\.conv\.weight.*\(24, 24, 1, 1\).*\(24, 24, 3, 3\)"):
         check_against_network(bad, net)
     with pytest.raises(ValueError, match=r"conv\.weight"):
-        check_against_network(converted, CenterFace(neck_width=64))
+        check_against_network(converted, CenterFace(HEADS, neck_width=64))
 
 
 def test_missing_and_unexpected_keys_are_caught(converted):
-    net = CenterFace(neck_width=24)
+    net = CenterFace(HEADS, neck_width=24)
     missing = {k: v for k, v in converted.items() if k != "head_offset.bias"}
     with pytest.raises(ValueError, match=r"missing \['head_offset\.bias'\]"):
         check_against_network(missing, net)
@@ -116,5 +120,5 @@ def test_missing_onnx_file_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="nope.onnx: no such file"):
         convert(missing)
     with pytest.raises(FileNotFoundError, match="nope.onnx"):
-        main(["--onnx", str(missing), "--out_ckpt", str(tmp_path / "out.ckpt")])
+        main(["--onnx", str(missing), "--output_path", str(tmp_path / "out.ckpt")])
     assert not (tmp_path / "out.ckpt").exists()

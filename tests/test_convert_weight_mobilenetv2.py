@@ -116,7 +116,7 @@ def load_backbone(ckpt, act="relu"):
 def test_cli_moves_values_one_to_one_without_fold(state_npz, tmp_path, capsys):
     state, npz = state_npz
     out = tmp_path / "backbone.ckpt"
-    main(["--npz", str(npz), "--out_ckpt", str(out), "--no_fold_norm"])
+    main(["--npz", str(npz), "--output_path", str(out), "--no_fold_norm"])
     printed = capsys.readouterr().out
     assert f"ignored {len(IGNORED)} keys" in printed and "features.18" in printed and "classifier" in printed
     net = load_backbone(out)
@@ -156,7 +156,7 @@ def torchvision_stem_numpy(x_raw, state):
 def test_folded_normalisation_reproduces_torchvision_stem(state_npz, tmp_path):
     state, npz = state_npz
     out = tmp_path / "folded.ckpt"
-    main(["--npz", str(npz), "--out_ckpt", str(out)])
+    main(["--npz", str(npz), "--output_path", str(out)])
     net = load_backbone(out, act="relu6")  # torchvision's MobileNetV2 uses ReLU6
     x = (np.random.default_rng(1).random((2, 3, 32, 40)) * 255).astype(np.float32)
     ours = net.features[0](ms.Tensor(x)).asnumpy()
@@ -191,17 +191,17 @@ def test_wrong_shape_is_named(state_npz, tmp_path):
     path = tmp_path / "bad.npz"
     np.savez(path, **bad)
     with pytest.raises(ValueError, match=r"backbone\.features\.5\.depthwise\.conv\.weight.*\(192, 1, 3, 3\)"):
-        main(["--npz", str(path), "--out_ckpt", str(tmp_path / "bad.ckpt")])
+        main(["--npz", str(path), "--output_path", str(tmp_path / "bad.ckpt")])
     assert not (tmp_path / "bad.ckpt").exists()
 
 
 def test_missing_input_and_pth_without_torch(tmp_path):
     with pytest.raises(FileNotFoundError, match="nope.npz: no such file"):
-        main(["--npz", str(tmp_path / "nope.npz"), "--out_ckpt", str(tmp_path / "o.ckpt")])
+        main(["--npz", str(tmp_path / "nope.npz"), "--output_path", str(tmp_path / "o.ckpt")])
     pth = tmp_path / "weights.pth"
     pth.write_bytes(b"not read")
     try:
         import torch  # noqa: F401
     except ImportError:
         with pytest.raises(RuntimeError, match="needs torch.*--npz"):
-            main(["--pth", str(pth), "--out_ckpt", str(tmp_path / "o.ckpt")])
+            main(["--pth", str(pth), "--output_path", str(tmp_path / "o.ckpt")])

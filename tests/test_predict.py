@@ -25,7 +25,7 @@ def folder_run(repo_root, official_ckpt, tmp_path_factory):
     cv2.imwrite(str(images / "sub" / "half.jpg"), cv2.resize(photo, (256, 256), interpolation=cv2.INTER_AREA))
     (images / "broken.jpg").write_bytes(b"not an image")
     out = tmp_path_factory.mktemp("out")
-    return out, _predict(repo_root, "--ckpt", official_ckpt, "--image", images, "--out_dir", out,
+    return out, _predict(repo_root, "--ckpt_path", official_ckpt, "--image", images, "--output_path", out,
                          "--score_thresh", 0.5)
 
 
@@ -68,8 +68,8 @@ def test_drawn_image_has_the_original_size(folder_run):
 
 
 def test_detections_are_sorted_by_score(repo_root, official_ckpt, tmp_path):
-    result = _predict(repo_root, "--ckpt", official_ckpt, "--image", repo_root / "assets" / "astronaut.png",
-                      "--out_dir", tmp_path, "--score_thresh", 0.02)
+    result = _predict(repo_root, "--ckpt_path", official_ckpt, "--image", repo_root / "assets" / "astronaut.png",
+                      "--output_path", tmp_path, "--score_thresh", 0.02)
     assert result.returncode == 0, result.stderr
     scores = [d["score"] for d in json.loads((tmp_path / "astronaut.json").read_text())["detections"]]
     assert len(scores) > 3 and scores == sorted(scores, reverse=True) and min(scores) > 0.02
@@ -77,8 +77,8 @@ def test_detections_are_sorted_by_score(repo_root, official_ckpt, tmp_path):
 
 def test_missing_arguments_and_paths_are_one_line_errors(repo_root, official_ckpt, tmp_path):
     for args, message in ((["--image", tmp_path], "--ckpt_path is required"),
-                          (["--ckpt", official_ckpt], "--image is required"),
-                          (["--ckpt", official_ckpt, "--image", tmp_path / "nope.jpg"], "no such file or folder"),
-                          (["--ckpt", official_ckpt, "--image", tmp_path], "folder holds no images")):
-        result = _predict(repo_root, *args, "--out_dir", tmp_path / "o")
+                          (["--ckpt_path", official_ckpt], "--image is required"),
+                          (["--ckpt_path", official_ckpt, "--image", tmp_path / "nope.jpg"], "no such file or folder"),
+                          (["--ckpt_path", official_ckpt, "--image", tmp_path], "folder holds no images")):
+        result = _predict(repo_root, *args, "--output_path", tmp_path / "o")
         assert result.returncode == 2 and message in result.stderr.strip().splitlines()[-1], result.stderr

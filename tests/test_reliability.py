@@ -1,4 +1,4 @@
-"""Faults and bad input through the real scripts, in subprocesses (issue 10): inputs never modified, one run per
+"""Faults and bad input through the real scripts, in subprocesses: inputs never modified, one run per
 output folder, one `error:` line with the documented exit code for every user and operating-system fault, bounded
 memory for large photos, Ctrl-C and resume after a damaged checkpoint.
 
@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from tests.processes import interrupt_at
 
 ROOT = Path(__file__).resolve().parents[1]
 CLONE_NEWUSER = 0x10000000
@@ -117,13 +119,13 @@ def test_predict_never_writes_among_its_inputs_and_keeps_every_result(official_c
     (images / "b" / "cut.jpg").write_bytes((images / "a" / "photo.jpg").read_bytes()[:3000])  # truncated JPEG
     before = snapshot(images)
 
-    refused = run_script("predict.py", "--ckpt_path", official_ckpt, "--image", images, "--out_dir", images)
+    refused = run_script("predict.py", "--ckpt_path", official_ckpt, "--image", images, "--output_path", images)
     one_error_line(refused, EXIT_USAGE, f"output folder {images} holds the input")
     assert snapshot(images) == before
 
     out = images / "predictions"  # inside the input folder: left out of the walk, on every run
     for _ in range(2):
-        proc = run_script("predict.py", "--ckpt_path", official_ckpt, "--image", images, "--out_dir", out)
+        proc = run_script("predict.py", "--ckpt_path", official_ckpt, "--image", images, "--output_path", out)
         assert proc.returncode == 1, proc.stderr[-3000:]  # the truncated JPEG is unreadable: named, others done
         assert "cut.jpg: cannot be read as an image" in proc.stderr and "predict: 3/4 images" in proc.stdout
     assert sorted(str(p.relative_to(out)) for p in out.rglob("[!.]*.json")) == [
@@ -147,7 +149,7 @@ def test_predict_never_writes_among_its_inputs_and_keeps_every_result(official_c
 ])
 def test_bad_inference_values_are_one_line_naming_the_flag(official_ckpt, tmp_path, args, fragment):
     proc = run_script("predict.py", "--ckpt_path", official_ckpt, "--image", ROOT / "assets" / "astronaut.png",
-                      "--out_dir", tmp_path / "out", *args, cwd=tmp_path)
+                      "--output_path", tmp_path / "out", *args, cwd=tmp_path)
     one_error_line(proc, EXIT_USAGE, fragment)
     assert "device: CPU" not in proc.stderr  # refused before MindSpore started
     assert not (tmp_path / "rank_0").exists() and not (tmp_path / "out").exists()
@@ -224,14 +226,14 @@ def test_predict_os_faults_are_one_line_naming_the_path_exit_3(official_ckpt, re
     photo = ROOT / "assets" / "astronaut.png"
     (tmp_path / "a_file").write_text("x")
     common = ("--ckpt_path", official_ckpt, "--image", photo)
-    one_error_line(run_script("predict.py", *common, "--out_dir", tmp_path / "a_file" / "out"), EXIT_OS,
+    one_error_line(run_script("predict.py", *common, "--output_path", tmp_path / "a_file" / "out"), EXIT_OS,
                    tmp_path / "a_file")
-    one_error_line(run_script("predict.py", *common, "--out_dir", tmp_path / "a_file"), EXIT_OS,
+    one_error_line(run_script("predict.py", *common, "--output_path", tmp_path / "a_file"), EXIT_OS,
                    f"{tmp_path / 'a_file'}: is a file; expected a folder")
-    full = run_script("predict.py", *common, "--out_dir", tmp_path / "full", file_size_limit=20000)
+    full = run_script("predict.py", *common, "--output_path", tmp_path / "full", file_size_limit=20000)
     one_error_line(full, EXIT_OS, f"{tmp_path / 'full' / 'astronaut.jpg'}: File too large")
     folder, preexec = read_only
-    one_error_line(run_script("predict.py", *common, "--out_dir", folder / "out", preexec=preexec), EXIT_OS,
+    one_error_line(run_script("predict.py", *common, "--output_path", folder / "out", preexec=preexec), EXIT_OS,
                    f"{folder / 'out'}: Permission denied")
     assert os.listdir(folder) == []
 
@@ -264,7 +266,7 @@ def test_eval_os_faults_are_one_line_exit_3(wider_results, read_only, tmp_path):
 @pytest.mark.parametrize("file_format", ["MINDIR", "ONNX"])
 def test_export_os_faults_are_one_line_exit_3(official_ckpt, read_only, tmp_path, file_format):
     suffix = {"MINDIR": ".mindir", "ONNX": ".onnx"}[file_format]
-    common = ("--ckpt_file", official_ckpt, "--file_format", file_format, "--input_h", 64, "--input_w", 64)
+    common = ("--ckpt_file", official_ckpt, "--file_format", file_format, "--input_size", "64,64")
     folder, preexec = read_only
     one_error_line(run_script("export.py", *common, "--file_name", folder / "m", preexec=preexec), EXIT_OS,
                    f"{folder / 'm'}{suffix}: Permission denied")
@@ -286,8 +288,8 @@ def test_a_large_photo_is_tested_within_max_input_side_and_mapped_back(official_
     large.parent.mkdir()
     cv2.imwrite(str(large), cv2.resize(photo, (2048, 2048), interpolation=cv2.INTER_CUBIC))
     small = run_script("predict.py", "--ckpt_path", official_ckpt, "--image", ROOT / "assets" / "astronaut.png",
-                       "--out_dir", tmp_path / "small")
-    bounded = run_script("predict.py", "--ckpt_path", official_ckpt, "--image", large, "--out_dir",
+                       "--output_path", tmp_path / "small")
+    bounded = run_script("predict.py", "--ckpt_path", official_ckpt, "--image", large, "--output_path",
                          tmp_path / "bounded", "--max_input_side", 512)
     for proc in (small, bounded):
         assert proc.returncode == 0, proc.stderr[-3000:]
@@ -300,6 +302,45 @@ def test_a_large_photo_is_tested_within_max_input_side_and_mapped_back(official_
     # (within 4x a couple of pixels: the down- and up-scaled image is not bit-identical to the original).
     np.testing.assert_allclose(np.array(big_face["bbox"]) / 4, face["bbox"], atol=2.0)
     np.testing.assert_allclose(np.array(big_face["landmarks"]) / 4, face["landmarks"], atol=2.0)
+
+
+# ---------------------------------------------------------------- Ctrl-C in the middle of predict.py
+
+@pytest.mark.slow
+def test_ctrl_c_in_the_middle_of_predict_is_exit_130_and_leaves_a_reusable_folder(official_ckpt, tmp_path):
+    """SIGINT once the network is loaded (MindSpore then owns SIGINT and answers it with SIGTERM): exit 130 with the
+    interrupted line, only whole files in the output folder (no temporaries), and the folder is predict.py's run,
+    which the next run into it replaces."""
+    import cv2
+
+    images = tmp_path / "images"
+    images.mkdir()
+    photo = cv2.imread(str(ROOT / "assets" / "astronaut.png"))
+    for i in range(6):
+        cv2.imwrite(str(images / f"p{i}.jpg"), cv2.resize(photo, (640 + 32 * i, 640)))
+    out = tmp_path / "out"
+    args = [sys.executable, str(ROOT / "predict.py"), "--ckpt_path", str(official_ckpt), "--image", str(images),
+            "--output_path", str(out)]
+    proc = subprocess.Popen(args, cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in proc.stderr:
+            if "compiled CPU kernels" in line:  # the network is loaded; the first image's graph compiles next
+                break
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == EXIT_INTERRUPTED, stderr[-3000:]
+    assert stderr.strip().splitlines()[-1] == "error: interrupted"
+    names = sorted(p.name for p in out.rglob("*"))
+    assert ".run.json" in names and "config.yaml" in names
+    assert not [n for n in names if n.startswith(".") and n != ".run.json"]  # no temporary of a cut write
+    for result in out.glob("[!.]*.json"):
+        json.loads(result.read_text())  # whole
+    again = run_script("predict.py", "--ckpt_path", official_ckpt, "--image", images, "--output_path", out)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert sorted(p.name for p in out.glob("[!.]*.json")) == [f"p{i}.json" for i in range(6)]
 
 
 # ---------------------------------------------------------------- train.py (items 3, 5, 12, 14, Ctrl-C)
@@ -337,7 +378,7 @@ def test_train_os_faults_before_the_first_checkpoint(tiny_train, read_only, tmp_
                               tmp_path / "a_file" / "run"), EXIT_OS, tmp_path / "a_file")
     folder, preexec = read_only
     one_error_line(run_script("train.py", *tiny_train, *TRAIN_ARGS, "--epochs", "1", "--output_path", folder,
-                              preexec=preexec), EXIT_OS, f"{folder / 'log_rank0.txt'}: Permission denied")
+                              preexec=preexec), EXIT_OS, f"{folder / '.run.json'}: Permission denied")
     full_log = tmp_path / "log_full"
     full_log.mkdir()
     (full_log / "log_rank0.txt").symlink_to("/dev/full")
@@ -365,18 +406,9 @@ def test_disk_full_at_the_checkpoint_write_is_one_line_and_leaves_no_temporary(t
 
 def _train_until_interrupted(args, checkpoint_name):
     """train.py with `args`, sent SIGINT (Ctrl-C) once `checkpoint_name` is saved; (return code, stderr)."""
-    proc = subprocess.Popen([sys.executable, str(ROOT / "train.py"), *map(str, args)], cwd=ROOT, env=ENV,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        for line in proc.stdout:
-            if "saved checkpoint" in line and line.rstrip().endswith(checkpoint_name):
-                proc.send_signal(signal.SIGINT)
-                break
-        _, stderr = proc.communicate(timeout=600)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    return proc.returncode, stderr
+    return interrupt_at([sys.executable, str(ROOT / "train.py"), *map(str, args)],
+                        lambda line: "saved checkpoint" in line and line.rstrip().endswith(checkpoint_name),
+                        signal.SIGINT, cwd=ROOT, env=ENV)
 
 
 @pytest.mark.slow

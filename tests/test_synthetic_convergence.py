@@ -39,7 +39,7 @@ def trained(repo_root, official_ckpt, tmp_path_factory):
     data = tmp / "synthetic"
     generate(data, num_train=64, num_val=16, seed=3, image_size=256, progress=False)
     run_dir = tmp / "run"
-    _run(["train.py", "--train_json", data / "train" / "train.json", "--output_path", run_dir, "--pretrained",
+    _run(["train.py", "--train_json", data / "train" / "train.json", "--output_path", run_dir, "--ckpt_path",
           official_ckpt, "--epochs", 3, "--train_size", "256,256", "--batch_size", 4, "--lr", 5e-4,
           "--warmup_epochs", 0.5, "--lr_scheduler", "cosine", "--log_interval", 4], repo_root)
     return tmp, data, run_dir
@@ -47,7 +47,7 @@ def trained(repo_root, official_ckpt, tmp_path_factory):
 
 def _ap_at_original_size(repo_root, ckpt, data, save_dir):
     _run(["test.py", "--ckpt_path", ckpt, "--data_dir", data / "val" / "images", "--ground_truth_path",
-          data / "val" / "ground_truth", "--save_dir", save_dir, "--test_input_size", ""], repo_root)
+          data / "val" / "ground_truth", "--save_dir", save_dir, "--input_size", ""], repo_root)
     return evaluate(save_dir / ckpt.stem, data / "val" / "ground_truth")
 
 
@@ -72,7 +72,7 @@ def test_epoch_sweep_and_310_chain_agree_on_the_trained_checkpoint(repo_root, tr
     images, gt = data / "val" / "images", data / "val" / "ground_truth"
     sweep = tmp / "sweep"
     swept_run = _run(["scripts/test_and_eval.sh", run_dir / "ckpt", images, gt, sweep, "CPU", "0",
-                      "--test_input_size", CANVAS, "--test_scale", 1.0], repo_root, script=True)
+                      "--input_size", CANVAS, "--test_scale", 1.0], repo_root, script=True)
     assert sorted(p.name for p in sweep.iterdir() if p.is_dir()) == ["0-1_16", "0-2_16", "0-3_16"]
     assert "best Sum:" in (sweep / "eval_all.txt").read_text()
     swept = json.loads((sweep / "0-3_16" / "eval.json").read_text())

@@ -30,7 +30,7 @@ def val_set(tmp_path_factory):
 def test_multi_scale_flip_soft_nms_at_original_size(official_ckpt, val_set, tmp_path):
     images, gt_dir = val_set
     result = run_test_py("--ckpt_path", official_ckpt, "--data_dir", images, "--ground_truth_path", gt_dir,
-                         "--save_dir", tmp_path, "--test_input_size", "", "--multi_scale", "True",
+                         "--save_dir", tmp_path, "--input_size", "", "--multi_scale", "True",
                          "--test_scales", "0.75,1.25", "--flip_test", "True", "--nms", "soft_gaussian")
     assert result.returncode == 0, result.stderr
     assert "4 pass(es) per image" in result.stdout
@@ -59,15 +59,15 @@ def test_multi_scale_flip_soft_nms_at_original_size(official_ckpt, val_set, tmp_
 def test_flipped_pass_agrees_with_unflipped_on_a_real_face(official_ckpt, astronaut_rgb):
     """The official network on the astronaut photo: the flipped pass mapped back must land on the same face,
     with the left eye still the left (smaller x) one."""
-    from src.centerface.task import TASK
     from src.inference.model import InferenceModel
     from src.inference.passes import InferenceOptions, InferencePass
-    from src.model_utils.config import parse_config
+    from src.tasks import get_task
 
-    model = InferenceModel(TASK, parse_config([]))  # in the process's current mode: the context is left alone
+    task = get_task("centerface")
+    model = InferenceModel(task)  # in the process's current mode: the context is left alone
     model.load(official_ckpt)
     options = InferenceOptions(input_size=(256, 256), score_thresh=0.3)
-    found = [TASK.run_pass(model, astronaut_rgb, InferencePass((256, 256), 0.999, flip), options)
+    found = [task.run_pass(model, astronaut_rgb, InferencePass((256, 256), 0.999, flip), options)
              for flip in (False, True)]
     plain, flipped = (d.select(np.argsort(-d.scores)[:1]) for d in found)
     assert len(plain) == 1 and len(flipped) == 1
@@ -81,7 +81,7 @@ def test_flipped_pass_agrees_with_unflipped_on_a_real_face(official_ckpt, astron
     (["--data_dir", "d", "--ground_truth_path", "g"], "--ckpt_path is required"),
     (["--ckpt_path", "{tmp}/none.ckpt", "--data_dir", "{tmp}", "--ground_truth_path", "{tmp}"],
      "ckpt_path {tmp}/none.ckpt: no such checkpoint file or folder"),
-    (["--ckpt_path", "{tmp}", "--data_dir", "{tmp}", "--ground_truth_path", "{tmp}", "--test_input_size", "250,256"],
+    (["--ckpt_path", "{tmp}", "--data_dir", "{tmp}", "--ground_truth_path", "{tmp}", "--input_size", "250,256"],
      "'input_size': value 250 is not a multiple of 32 (--input_size)"),
     (["--ckpt_path", "{tmp}", "--data_dir", "{tmp}", "--ground_truth_path", "{tmp}", "--start", "2", "--end", "1"],
      "start=2 > end=1"),

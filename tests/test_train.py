@@ -70,15 +70,6 @@ def logged_state(text, when):
 
 
 @pytest.fixture(scope="module")
-def tiny_set(tmp_path_factory):
-    from src.data.synthetic import generate
-
-    out = tmp_path_factory.mktemp("tiny")
-    paths = generate(str(out), 8, 0, seed=11, image_size=160, min_face=12, max_face=120, progress=False)
-    return paths["train_json"], paths["train_images"]
-
-
-@pytest.fixture(scope="module")
 def first_run(tiny_set, tmp_path_factory):
     out = tmp_path_factory.mktemp("run") / "out"
     proc = run_train("--train_json", tiny_set[0], "--train_image_dir", tiny_set[1], "--output_path", out, *TRAIN_ARGS)
@@ -213,6 +204,40 @@ def test_bad_input_exits_2_with_one_error_line(tmp_path, tiny_set, args, message
     assert errors == [proc.stderr.strip().splitlines()[-1]] and "Traceback" not in proc.stderr
     assert message.replace("{tmp}", str(tmp_path)) in errors[0]
     assert not (tmp_path / "out" / "ckpt").exists()
+
+
+def test_the_run_folder_is_marked_and_another_scripts_folder_is_refused(first_run, tiny_set, tmp_path):
+    """README: every output folder carries a .run.json naming its script; train.py refuses a folder holding
+    another script's run (predict.py's results here) before writing anything."""
+    out, _ = first_run
+    assert json.loads((out / ".run.json").read_text())["script"] == "train.py"
+    other = tmp_path / "predictions"
+    other.mkdir()
+    (other / ".run.json").write_text('{"script": "predict.py", "pid": 1}')
+    (other / "photo.json").write_text("{}")
+    proc = run_train("--train_json", tiny_set[0], "--output_path", other, timeout=120)
+    assert proc.returncode == 2 and proc.stderr.strip().splitlines()[-1] == (
+        f"error: --output_path {other} holds a predict.py run (its .run.json): choose another --output_path")
+    assert sorted(p.name for p in other.iterdir()) == [".run.json", "photo.json"]
+
+
+@pytest.mark.slow
+def test_unreadable_images_are_named_skipped_and_exit_1(tiny_set, tmp_path):
+    """README's policy on every route: a missing and a corrupt training image are each named, training goes on
+    with the others, and the exit code is 1 (done, some inputs unreadable)."""
+    images = tmp_path / "images"
+    shutil.copytree(tiny_set[1], images)
+    names = sorted(p.name for p in images.iterdir())
+    (images / names[0]).unlink()
+    (images / names[1]).write_bytes((images / names[1]).read_bytes()[:300])
+    proc = run_train("--train_json", tiny_set[0], "--train_image_dir", images, "--output_path", tmp_path / "out",
+                     *TRAIN_ARGS, "--epochs", "1")
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    output = proc.stdout + proc.stderr
+    assert f"{images / names[0]}: no such image file" in output
+    assert f"cannot read image {images / names[1]}" in output
+    assert "training on 7 images" in output and "skipped (each named in a warning above)" in output
+    assert sorted(p.name for p in (tmp_path / "out" / "ckpt").iterdir()) == ["0-1_1.ckpt"]  # 7 images: 1 step
 
 
 # ---------------------------------------------------------------- digest helper

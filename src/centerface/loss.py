@@ -1,4 +1,4 @@
-"""The CenterFace objective (DESIGN.md §3, weights of the old MindSpore zoo):
+"""The CenterFace objective (docs/design.md "The old zoo's CenterFace recipe", weights of the old MindSpore zoo):
 `hm_weight * focal(heatmap) + wh_weight * SmoothL1(scale, weighted by size_weight)
 + off_weight * SmoothL1(offset) + lm_weight * L1(landmarks, landmark_mask)`, built from the shared losses.
 """
@@ -19,8 +19,8 @@ class CenterFaceLoss(nn.Cell):
               heatmap (N,1,h,w), ind (N,K) int32, mask (N,K), scale (N,K,2), offset (N,K,2),
               landmarks (N,K,10), landmark_mask (N,K,10), size_weight (N,K))
     i.e. the network's four outputs followed by the targets in the order of `src/data/targets.py`.
-    Default weights are the zoo's (DESIGN.md §3). Unlike the zoo, `size_weight` weights only the
-    scale term, not the offset term.
+    Default weights are the zoo's (docs/design.md "The old zoo's CenterFace recipe"). Unlike the zoo, `size_weight`
+    weights only the scale term, not the offset term.
     """
 
     def __init__(self, hm_weight=1.0, wh_weight=0.1, off_weight=1.0, lm_weight=0.1):

@@ -1,6 +1,7 @@
 """CenterFace (Xu et al., 2019): MobileNetV2 + FPN-style neck + four 1x1 heads at output stride 4.
 
-Output layout (the official one, DESIGN.md §2; README "Output layout"):
+Output layout (the official one, docs/design.md "The official CenterFace model"; the task's `heads` in order,
+src/centerface/task.py):
   heatmap   (N, 1, H/4, W/4)  face-centre probability (sigmoid applied)
   scale     (N, 2, H/4, W/4)  [log(box_h / 4), log(box_w / 4)]
   offset    (N, 2, H/4, W/4)  [off_y, off_x] sub-cell centre offset
@@ -12,13 +13,10 @@ import math
 from mindspore import nn, ops
 from mindspore.common.initializer import Constant, Normal
 
-from src.centerface.task import CenterFaceTask
 from src.models.layers import ConvBNAct, NamedHeads, activation
 from src.models.mobilenet_v2 import MobileNetV2Backbone
 
-# The network's outputs in order (name, channels), as the task declares them to the machinery; checkpoint names
-# are `head_<name>.weight/.bias`.
-HEADS = CenterFaceTask.heads
+HEATMAP = "heatmap"  # the head that goes through the sigmoid; the first output
 
 
 class UpBlock(nn.Cell):
@@ -53,26 +51,30 @@ class CenterFaceNeck(nn.Cell):
 
 
 class CenterFace(NamedHeads):
-    """The whole detector: backbone, neck, heads dict. `neck_width` 24 is the official model, 64 the old
-    MindSpore zoo's."""
+    """The whole detector: backbone, neck, one 1x1 conv per head. `heads`: ((name, channels), ...) in output
+    order, the heatmap first (the task's `heads`); checkpoint names are `head_<name>.weight/.bias`.
+    `neck_width` 24 is the official model, 64 the old MindSpore zoo's."""
 
-    def __init__(self, neck_width=24, act="relu", heatmap_prior=0.1):
+    def __init__(self, heads, neck_width=24, act="relu", heatmap_prior=0.1):
         super().__init__()
+        heads = tuple((str(name), int(channels)) for name, channels in heads)
+        if not heads or heads[0] != (HEATMAP, 1):
+            raise ValueError(f"CenterFace: heads {heads}: expected ({HEATMAP!r}, 1) first")
         self.backbone = MobileNetV2Backbone(act=act)
         self.neck = CenterFaceNeck(self.backbone.tap_channels, neck_width, act)
         # Heatmap bias so that sigmoid starts at the prior (CenterNet's -2.19 for 0.1): keeps the focal loss
         # from exploding on the first steps. Regression heads start near zero.
         prior_bias = -math.log((1 - heatmap_prior) / heatmap_prior)
-        heads = {}
-        for name, channels in HEADS:
-            is_heatmap = name == "heatmap"
-            heads[f"head_{name}"] = nn.Conv2d(neck_width, channels, 1, has_bias=True,
+        cells = {}
+        for name, channels in heads:
+            is_heatmap = name == HEATMAP
+            cells[f"head_{name}"] = nn.Conv2d(neck_width, channels, 1, has_bias=True,
                                               weight_init=Normal(0.01 if is_heatmap else 0.001),
                                               bias_init=Constant(prior_bias) if is_heatmap else "zeros")
-        self.set_heads(heads)
+        self.set_heads(cells)
         self.sigmoid = ops.Sigmoid()
 
     def construct(self, x):
         c2, c3, c4, c5 = self.backbone(x)
-        heatmap, scale, offset, landmarks = self.apply_heads(self.neck(c2, c3, c4, c5))
-        return self.sigmoid(heatmap), scale, offset, landmarks
+        outputs = self.apply_heads(self.neck(c2, c3, c4, c5))
+        return (self.sigmoid(outputs[0]),) + outputs[1:]

@@ -1,9 +1,9 @@
 """Decoding the CenterNet pose heads of one image into persons (box, score, 17 joints), in numpy.
 
-Follows the original xingyizhou/CenterNet test path (CENTERNET.md §E: ``detectors/multi_pose.py``,
+Follows the original xingyizhou/CenterNet test path (docs/centernet.md "Test path": ``detectors/multi_pose.py``,
 ``models/decode.py multi_pose_decode``, ``utils/post_process.py``); facts carried over, code our own.
 
-Heads (output stride 4, channel layouts of CENTERNET.md §A): ``hm (1,H,W)`` person centres, ``wh (2,H,W) =
+Heads (output stride 4, channel layouts of docs/centernet.md "Network"): ``hm (1,H,W)`` person centres, ``wh (2,H,W) =
 (w, h)`` in output cells, ``hps (2J,H,W)``: channel ``2j = dx_j``, ``2j+1 = dy_j`` of joint j relative to the
 INTEGER centre cell, ``reg (2,H,W) = (dx, dy)`` sub-cell centre offset, ``hm_hp (J,H,W)`` joint heatmaps,
 ``hp_offset (2,H,W) = (dx, dy)`` sub-cell joint offset shared by all joints. The network returns hm and hm_hp
@@ -17,7 +17,15 @@ Pipeline:
    optionally snapped to a joint-heatmap peak (rule in that function's docstring).
 3. :func:`pose_detections`: output cells -> original pixels through the InputMeta of
    :mod:`src.inference.centernet_input`, as :class:`~src.inference.detections.Detections`.
-4. :func:`merge_scales`: multi-scale test merge (Soft-NMS), as the original's ``merge_outputs``.
+
+The task (``src/centernet_pose/task.py``) runs these per test-time pass; the machinery merges the passes of
+several test scales with one Gaussian Soft-NMS (sigma 0.5, scores below 0.001 dropped), as the original's
+``merge_outputs`` (``soft_nms_39(Nt=0.5, method=2)``), and otherwise only sorts (``--nms`` none; the author:
+"We didn't use soft nms in CenterNet"). Deliberate differences from ``soft_nms_39``: IoU in continuous
+coordinates (no +1 pixel, as everywhere in src/inference/nms.py), and persons whose score falls below 0.001 are
+DROPPED. The original ignores the keep list it returns, so those stay in its results, and its swap-to-the-end
+copies the box and score of another detection while swapping only the joints, pairing dropped joints with a
+kept person's box and score (a bug not reproduced).
 """
 from __future__ import annotations
 
@@ -25,13 +33,13 @@ from typing import Dict, Mapping, NamedTuple, Optional, Sequence
 
 import numpy as np
 
-from src.inference.detections import Detections, merge_detections
+from src.inference.detections import Detections
 from src.inference.head_maps import flip_merge_maps, sigmoid, single_pass_maps
 from src.inference.peaks import top_k_peaks
 from src.inference.preprocess import InputMeta, invert_points
 
 __all__ = ["HEAD_NAMES", "SNAP_RULES", "PoseDecoding", "sigmoid", "head_maps", "flip_merge", "multi_pose_decode",
-           "pose_detections", "decode_outputs", "merge_scales"]
+           "pose_detections"]
 
 HEAD_NAMES = ("hm", "wh", "hps", "reg", "hm_hp", "hp_offset")  # the network's output order
 HEATMAP_HEADS = ("hm", "hm_hp")  # logits: the sigmoid is applied before decoding
@@ -168,8 +176,8 @@ def multi_pose_decode(hm, wh, hps, reg=None, hm_hp=None, hp_offset=None, K: int 
       box test, so a nearer candidate outside the box blocks a farther one inside it; the paper's text
       ("considering only joint detections within the bounding box", Zhou et al. 2019, §4.2) reads as
       ``snap="in_box"``: the nearest candidate among those inside the box with score >= 0.1, still within the
-      0.3 distance. (Issue #452 proposes AND instead of OR; "outside left AND outside right" can never hold,
-      so that would snap every joint and is not offered.)
+      0.3 distance. (xingyizhou/CenterNet issue #452 proposes AND instead of OR; "outside left AND outside
+      right" can never hold, so that would snap every joint and is not offered.)
     * Joint score (our addition; the original has none): the snapped candidate's hm_hp score, else hm_hp[j]
       at the regressed joint's cell (floor of x, y, clipped into the map).
     """
@@ -294,29 +302,3 @@ def pose_detections(maps: Mapping[str, np.ndarray], meta: InputMeta, K: int = 10
     dets = Detections(corners, decoded.scores, joints, decoded.keypoint_scores)
     return dets.select(dets.scores >= score_thresh).sorted()
 
-
-def decode_outputs(outputs, meta: InputMeta, flip_order: Optional[Sequence[int]] = None, K: int = 100,
-                   score_thresh: float = 0.0, down_ratio: int = 4, snap: str = "original") -> Detections:
-    """Raw network outputs of one image (batch 1, or batch 2 = [image, mirrored] when flip_order is given)
-    -> Detections in original pixels: head_maps or flip_merge, then pose_detections."""
-    maps = head_maps(outputs) if flip_order is None else flip_merge(outputs, flip_order)
-    return pose_detections(maps, meta, K=K, score_thresh=score_thresh, down_ratio=down_ratio, snap=snap)
-
-
-def merge_scales(detections: Sequence[Detections], nms: str = "soft_gaussian", soft_sigma: float = 0.5,
-                 soft_min_score: float = 0.001, nms_iou: float = 0.5) -> Detections:
-    """Detections of several test scales of one image (original pixels) merged, as the original's
-    ``merge_outputs``: concatenated, then Soft-NMS when multi-scale or ``--nms`` (``soft_nms_39(Nt=0.5,
-    method=2)``: Gaussian, sigma 0.5, score threshold 0.001); ``nms="none"`` only sorts (single scale without
-    --nms; the author: "We didn't use soft nms in CenterNet").
-
-    Deliberate differences from the original's soft_nms_39: IoU in continuous coordinates (no +1 pixel, as
-    src/inference/nms.py everywhere), and boxes whose score falls below soft_min_score are DROPPED. The original
-    ignores the keep list it returns, so such boxes stay in its results, and its swap-to-the-end copies the
-    box and score of another detection while swapping only the joints, pairing dropped joints with a kept
-    person's box and score (a bug not reproduced).
-    """
-    if len(detections) == 0:
-        raise ValueError("merge_scales: got an empty list of detections (one Detections per test scale)")
-    return merge_detections(detections, nms=nms, nms_iou=nms_iou, soft_sigma=soft_sigma,
-                            soft_min_score=soft_min_score)

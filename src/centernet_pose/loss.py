@@ -1,5 +1,5 @@
 """CenterNet multi-person pose training loss (MindSpore Cell, GRAPH and PYNATIVE), as the original
-(CENTERNET.md §D; ``trains/multi_pose.py`` and ``models/losses.py`` of xingyizhou/CenterNet, facts only).
+(docs/centernet.md "Loss"; ``trains/multi_pose.py`` and ``models/losses.py`` of xingyizhou/CenterNet, facts only).
 
     total = hm_weight * hm_loss + wh_weight * wh_loss + off_weight * off_loss + hp_weight * hp_loss
             + hm_hp_weight * hm_hp_loss + off_weight * hp_offset_loss
@@ -31,12 +31,14 @@ the clamp boundary times sigmoid'(logit): the same loss value, a small but non-z
 because it is the shared loss of both models and shrinks the dead-cell range; in float32 the gradient is still
 exactly 0 once the sigmoid rounds to 1 (logit >= ~17) or to 0 (logit <= ~-88, measured), and always finite.
 """
+import inspect
+
 import mindspore as ms
 from mindspore import nn, ops
 
 from src.losses import REG_LOSS_KINDS, FocalLoss, ObjectRegLoss, RegLoss
 
-__all__ = ["CenterNetPoseLoss", "LOSS_NAMES"]
+__all__ = ["CenterNetPoseLoss", "PoseHeadsLoss", "LOSS_NAMES"]
 
 # Names of construct's outputs, in order (the original's loss_stats order).
 LOSS_NAMES = ("loss", "hm_loss", "hp_loss", "hm_hp_loss", "hp_offset_loss", "wh_loss", "off_loss")
@@ -112,28 +114,30 @@ class CenterNetPoseLoss(nn.Cell):
 
 
 class PoseHeadsLoss(nn.Cell):
-    """`CenterNetPoseLoss` fed by a network whose heads are `head_names` (a subset of hm, wh, hps, reg, hm_hp,
-    hp_offset, in that order, when the config turns heads off): the missing maps are passed as None.
+    """`CenterNetPoseLoss` fed by a network whose outputs are the heads `head_names` (the task's, in its order;
+    a subset of the loss's map arguments when options turn heads off): the missing maps are passed as None.
 
     construct(*head maps, *targets) -> the loss's (total, *components).
     """
 
-    HEAD_ORDER = ("hm", "wh", "hps", "reg", "hm_hp", "hp_offset")
-
     def __init__(self, loss, head_names):
         super().__init__()
-        unknown = [name for name in head_names if name not in self.HEAD_ORDER]
+        unknown = [name for name in head_names if name not in MAP_ARGUMENTS]
         if unknown:
-            raise ValueError(f"PoseHeadsLoss: unknown heads {unknown}; expected names from {self.HEAD_ORDER}")
+            raise ValueError(f"PoseHeadsLoss: unknown heads {unknown}; expected names from {MAP_ARGUMENTS}")
         self.loss = loss
         self.num_heads = len(head_names)
-        # position of each of the six maps among the network's outputs (-1: the head is off)
-        self.slots = tuple(head_names.index(name) if name in head_names else -1 for name in self.HEAD_ORDER)
+        # position of each map argument of the loss among the network's outputs (-1: the head is off)
+        self.slots = tuple(head_names.index(name) if name in head_names else -1 for name in MAP_ARGUMENTS)
 
     def construct(self, *inputs):
         maps = inputs[:self.num_heads]
         targets = inputs[self.num_heads:]
-        six = ()
+        arguments = ()
         for slot in self.slots:
-            six = six + ((maps[slot] if slot >= 0 else None),)
-        return self.loss(*six, *targets)
+            arguments = arguments + ((maps[slot] if slot >= 0 else None),)
+        return self.loss(*arguments, *targets)
+
+
+# The maps CenterNetPoseLoss.construct takes before the targets, by its parameter names.
+MAP_ARGUMENTS = tuple(inspect.signature(CenterNetPoseLoss.construct).parameters)[1:7]

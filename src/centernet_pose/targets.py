@@ -1,4 +1,5 @@
-"""CenterNet multi-person pose training targets on the output grid, as the original (CENTERNET.md §C).
+"""CenterNet multi-person pose training targets on the output grid, as the original (docs/centernet.md "Training data
+and targets").
 
 Input: boxes (N,4) xyxy and joints (N,J,3) [x, y, v] already in OUTPUT pixels (what
 :class:`src.data.centernet_augment.CenterNetAugment` returns), pixel-index convention (integer = pixel centre).
@@ -11,7 +12,7 @@ Gaussian on ``hm[0]``), with these pose rules:
   * the person's radius ``r`` is shared by its centre and all its joints;
   * a person whose joints are all unlabelled (sum of v == 0) keeps its centre Gaussian (peak 1, a focal-loss
     positive) but gets ``reg_mask = 0``, i.e. no size/offset loss (the original first writes 0.9999 at the
-    centre, which the Gaussian drawn afterwards overwrites with 1; CenterNet issue #957 asks why);
+    centre, which the Gaussian drawn afterwards overwrites with 1; xingyizhou/CenterNet issue #957 asks why);
   * joint j with v > 0 and ``0 <= x < W, 0 <= y < H``: ``hps[k, 2j:2j+2] = pt - ct_int`` (x then y) with
     ``hps_mask`` 1, ``hp_offset[k*J + j] = pt - int(pt)``, ``hp_ind[k*J + j] = int(y) * W + int(x)``,
     ``hp_mask`` 1 and a radius-``r`` Gaussian on ``hm_hp[j]`` at ``int(pt)``;

@@ -1,9 +1,9 @@
 """CenterNet multi-person pose plugged into the shared machinery (see src/tasks/base.py for each member, and
-src/tasks/centernet.py for what it shares with CenterNet detection: network, input, flip test in one batch,
-options, training data, COCO evaluation).
+src/tasks/centernet.py for what it shares with CenterNet detection: network, input, sigmoid, flip test in one
+batch, options, training data, COCO evaluation).
 
-What is the pose model's own: its heads (hm, wh, hps, reg, hm_hp, hp_offset, checked against num_joints and the
-head switches), the keypoint schema (flip pairs, skeleton), the joint rules of the flip merge and of the decode
+What is the pose model's own: its heads (they follow from the config's options as in the original, `head_list`),
+the keypoint schema (flip pairs, skeleton), the joint rules of the flip merge and of the decode
 (`decode.flip_merge`, `decode.pose_detections`), the person-keypoint records and targets, the loss, and COCO
 keypoint (OKS) evaluation.
 """
@@ -18,49 +18,48 @@ from src.tasks.centernet import CenterNetTask
 
 __all__ = ["CenterNetPoseTask", "TASK_CLASS"]
 
-HEAD_ORDER = ("hm", "wh", "hps", "reg", "hm_hp", "hp_offset")
-
 
 class CenterNetPoseTask(CenterNetTask):
     name = "centernet_pose"
-    keypoints = COCO_PERSON
-    heads = (("hm", 1), ("wh", 2), ("hps", 34), ("reg", 2), ("hm_hp", 17), ("hp_offset", 2))
     loss_components = ("hm", "hp", "hm_hp", "hp_offset", "wh", "off")
+    min_keypoint_score = 0.1  # the original's joint-candidate threshold (decode.JOINT_SCORE_THRESH)
     annotation_prefix = "person_keypoints"
+    object_name = "person"
     heatmap_heads = ("hm", "hm_hp")
 
-    # ------------------------------------------------------------------ config-derived facts
-    def head_list(self, cfg):
-        """((name, channels), ...) of `cfg.heads` in the original's order, checked against the options."""
-        heads = dict(cfg.heads)
-        unknown = sorted(set(heads) - set(HEAD_ORDER))
-        if unknown or not {"hm", "wh", "hps"} <= set(heads):
-            raise ConfigError(f"--heads {heads}: expected hm, wh, hps and optionally reg, hm_hp, hp_offset")
-        joints = cfg.num_joints
-        expected = {"hm": 1, "wh": 2, "hps": 2 * joints, "reg": 2, "hm_hp": joints, "hp_offset": 2}
-        wrong = {k: v for k, v in heads.items() if v != expected[k]}
-        if wrong:
-            raise ConfigError(f"--heads {heads}: channels {wrong} do not fit num_joints {joints} (expected "
-                              f"{ {k: expected[k] for k in wrong} })")
-        for flag, head in (("hm_hp", "hm_hp"), ("reg_offset", "reg"), ("reg_hp_offset", "hp_offset")):
-            if getattr(cfg, flag) != (head in heads):
-                raise ConfigError(f"--{flag} {getattr(cfg, flag)} but --heads {'has' if head in heads else 'lacks'} "
-                                  f"{head!r}; set both")
-        return tuple((name, heads[name]) for name in HEAD_ORDER if name in heads)
+    # ------------------------------------------------------------------ facts of the config
+    def check_config(self):
+        super().check_config()
+        if self.cfg.reg_hp_offset and not self.cfg.hm_hp:
+            raise ConfigError("--reg_hp_offset True needs --hm_hp True (the joint offset is read at joint-heatmap "
+                              "peaks); set --reg_hp_offset False too")
 
-    def schema(self, cfg):
-        """The keypoint schema of `cfg` (COCO names for 17 joints; flip pairs and edges from the config)."""
+    def head_list(self):
+        """The original's heads in its output order: hm 1, wh 2, hps 2J, then reg 2 (reg_offset), hm_hp J
+        (hm_hp) and hp_offset 2 (reg_hp_offset, which reads joint-heatmap peaks and so needs hm_hp)."""
+        cfg = self.cfg
+        joints = self.keypoints.num_points
+        heads = [("hm", 1), ("wh", 2), ("hps", 2 * joints)]
+        heads += [("reg", 2)] if cfg.reg_offset else []
+        heads += [("hm_hp", joints)] if cfg.hm_hp else []
+        heads += [("hp_offset", 2)] if cfg.reg_hp_offset else []
+        return heads
+
+    def keypoint_schema(self):
+        """The joints of `num_joints` (COCO names and colours for 17), flip pairs and edges from the config."""
+        cfg = self.cfg
         joints = cfg.num_joints
-        names = COCO_PERSON.names if joints == COCO_PERSON.num_points else tuple(f"joint_{j}" for j in range(joints))
-        colors = COCO_PERSON.colors if joints == COCO_PERSON.num_points else None
+        coco = joints == COCO_PERSON.num_points
+        names = COCO_PERSON.names if coco else tuple(f"joint_{j}" for j in range(joints))
         try:
             return KeypointSchema(names, tuple(tuple(p) for p in cfg.flip_idx), tuple(tuple(e) for e in cfg.edges),
-                                  colors)
+                                  COCO_PERSON.colors if coco else None)
         except ValueError as err:
             raise ConfigError(f"--flip_idx / --edges: {err}") from None
 
     # ------------------------------------------------------------------ training
-    def load_records(self, cfg):
+    def load_records(self):
+        cfg = self.cfg
         if cfg.mindrecord_dir:
             from src.data.mindrecord import read_mindrecord_records
 
@@ -68,41 +67,44 @@ class CenterNetPoseTask(CenterNetTask):
                     str(Path(cfg.mindrecord_dir) / cfg.mindrecord_prefix))
         from src.data.coco_keypoints import load_person_keypoints
 
-        json_path = self.annotation_json(cfg, cfg.train_split)
+        json_path = self.annotation_json(cfg.train_split)
         return (load_person_keypoints(json_path, Path(cfg.data_dir) / cfg.train_split,
-                                      crowd_as_persons=cfg.crowd_as_persons), str(json_path))
+                                      crowd_as_persons=cfg.crowd_as_persons, check_images=False), str(json_path))
 
-    def build_augment(self, cfg, flip_pairs=None):
-        return super().build_augment(cfg, self.schema(cfg).flip_pairs if flip_pairs is None else flip_pairs)
-
-    def build_targets(self, cfg, output_res):
+    def build_targets(self, output_res):
         from src.centernet_pose.targets import PoseTargets
 
-        return PoseTargets(output_res, num_joints=cfg.num_joints, max_objs=cfg.max_objs, dense_hp=cfg.dense_hp)
+        cfg = self.cfg
+        return PoseTargets(output_res, num_joints=self.keypoints.num_points, max_objs=cfg.max_objs,
+                           dense_hp=cfg.dense_hp)
 
-    def build_source(self, cfg, records, augment, targets, name):
-        from src.centernet_pose.data import PoseSource
+    def training_memory(self):
+        """Fitted to train.py runs at batch 1-2, 128-256 px, with and without DCN (benchmarks/bench_memory.py --model
+        pose / pose_nodcn, README "Memory"): within 0.02 GB of each; with DCN at 512x512 batch 8 it predicts 17.0 GB
+        where benchmarks/bench_centernet.py measured 16.3 GB."""
+        from src.engine.memory import MemoryModel
 
-        return PoseSource(records, augment, targets, seed=cfg.seed, name=name)
+        if self.cfg.enable_dcn:
+            return MemoryModel(1.535, 7924, "benchmarks/bench_memory.py --part train --model pose")
+        return MemoryModel(1.488, 5936, "benchmarks/bench_memory.py --part train --model pose_nodcn")
 
-    def build_loss(self, cfg):
+    def build_loss(self):
+        """The original's loss; its terms follow the heads (a head that is off has no term)."""
         from src.centernet_pose.loss import CenterNetPoseLoss, PoseHeadsLoss
 
+        cfg, names = self.cfg, self.head_names
         loss = CenterNetPoseLoss(cfg.hm_weight, cfg.wh_weight, cfg.off_weight, cfg.hp_weight, cfg.hm_hp_weight,
-                                 hm_hp=cfg.hm_hp, reg_offset=cfg.reg_offset, reg_hp_offset=cfg.reg_hp_offset,
-                                 dense_hp=cfg.dense_hp, mse_loss=cfg.mse_loss, reg_loss=cfg.reg_loss)
-        return PoseHeadsLoss(loss, tuple(name for name, _ in self.head_list(cfg)))
+                                 hm_hp="hm_hp" in names, reg_offset="reg" in names,
+                                 reg_hp_offset="hp_offset" in names, dense_hp=cfg.dense_hp, mse_loss=cfg.mse_loss,
+                                 reg_loss=cfg.reg_loss)
+        return PoseHeadsLoss(loss, names)
 
     # ------------------------------------------------------------------ inference
-    def pass_maps(self, named):
-        from src.centernet_pose.decode import head_maps
-
-        return head_maps(named)
-
-    def flip_maps(self, named):
+    def merge_flip(self, outputs):
+        """The original's flip test with its joint rules (decode.flip_merge)."""
         from src.centernet_pose.decode import flip_merge
 
-        return flip_merge(named, self.schema(self.bound_cfg).flip_order)
+        return flip_merge(dict(zip(self.head_names, outputs)), self.keypoints.flip_order)
 
     def decode_maps(self, maps, meta, options):
         from src.centernet_pose.decode import pose_detections
@@ -121,21 +123,15 @@ class CenterNetPoseTask(CenterNetTask):
                                                              scores.astype(np.float64))]
         return {"image": str(image_name), "detections": items}
 
-    def draw(self, image, dets):
-        from src.inference.draw import draw_detections
-
-        return draw_detections(image, dets, self.schema(self.bound_cfg), min_keypoint_score=0.1)
-
     # ------------------------------------------------------------------ evaluation
-    def eval_set(self, cfg, need_images=True):
+    def eval_set(self, need_images=True):
         from src.evaluation.coco import CocoEvalSet
-        from src.inference.draw import draw_detections
 
+        cfg = self.cfg
         if need_images:
             require(cfg, "data_dir", hint="the COCO folder: annotations/person_keypoints_val2017.json and val2017/")
-        schema = self.schema(cfg)
-        return CocoEvalSet(cfg.data_dir, cfg.run_mode, self.annotation_prefix, ("keypoints", "bbox"),
-                           draw=lambda image, dets: draw_detections(image, dets, schema), visual=cfg.visual_image)
+        return CocoEvalSet(cfg.data_dir, cfg.run_mode, self.annotation_prefix, ("keypoints", "bbox"), draw=self.draw,
+                           visual=cfg.visual_image)
 
 
 TASK_CLASS = CenterNetPoseTask

@@ -1,4 +1,5 @@
-"""Training-time augmentation of every CenterNet task (object detection, multi-person pose), as the original.
+"""Training-time augmentation of every CenterNet task (object detection, multi-person pose), as the original
+(docs/centernet.md "Training data and targets").
 
 The original's ``datasets/sample/ctdet.py`` and ``multi_pose.py`` share one recipe (facts only, no code taken);
 keypoints are optional (ctdet has none). One sample goes through:

@@ -22,11 +22,13 @@ class CenterNetSource(TrainingSource):
     targets: a callable (boxes, labels) -> dict (detection: CenterTargets) or (boxes, keypoints) -> dict
     (`keypoints` True; pose: PoseTargets), with `keys` in the loss's order. ``source[i]`` is (image (3, H, W)
     float32, then the targets in ``targets.keys`` order); `column_names` says so. ``num_objects`` counts the
-    objects of the records (none at all is an error; `what` names them in that message).
+    objects of the records (none at all is an error; `what` names them in that message). A record's image file
+    missing when the source is built, or unreadable when a sample is read, is skipped by the policy of
+    src/data/dataset.py (named in a warning; MindRecord records hold their bytes).
     """
 
     def __init__(self, records, augment, targets, seed=0, epoch=0, name="", keypoints=False, what="object"):
-        super().__init__(records, seed=seed, epoch=epoch, name=name)
+        super().__init__(records, seed=seed, epoch=epoch, name=name, image_path=lambda r: r.get("image_path"))
         self.augment = augment
         self.targets = targets
         self.keypoints = bool(keypoints)

@@ -101,13 +101,16 @@ class InstanceSummary:
     crowd_annotations: int = 0          # annotations with iscrowd 1 (objects, or skipped: crowd_as_objects)
     empty_boxes: int = 0                # annotations with w <= 0 or h <= 0 (skipped)
     other_categories: int = 0           # annotations of categories not asked for (ignored)
+    images_unreadable: int = 0          # images left out because they cannot be read (MindRecord)
 
     def as_dict(self):
         return asdict(self)
 
     def __str__(self):
+        unreadable = f", {self.images_unreadable} unreadable" if self.images_unreadable else ""
         return (f"{self.images_kept} of {self.images} images kept ({self.images_without_objects} without objects, "
-                f"{self.images_only_crowd_or_empty} with only crowd regions or empty boxes); {self.objects} objects; "
+                f"{self.images_only_crowd_or_empty} with only crowd regions or empty boxes{unreadable}); "
+                f"{self.objects} objects; "
                 f"{self.crowd_annotations} crowd annotations; skipped {self.empty_boxes} empty boxes, "
                 f"{self.other_categories} annotations of other categories")
 

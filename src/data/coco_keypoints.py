@@ -22,7 +22,7 @@ datasets/sample/multi_pose.py):
   one usable person (not crowd, w > 0 and h > 0), and an image whose person annotations are all crowd or empty
   boxes is dropped too (the original keeps it), since training on it would teach that the people of the crowd
   region are background. Both kinds of dropped images are counted separately in the summary.
-- Persons without labelled joints are kept (as the original: they get a centre peak; issue #957).
+- Persons without labelled joints are kept (as the original: they get a centre peak; xingyizhou/CenterNet issue #957).
 - Person boxes with w <= 0 or h <= 0 are skipped and counted; annotations of other categories are
   ignored and counted. max_objs (32 in the original) is the target builder's business, not applied here.
 
@@ -60,13 +60,15 @@ class LoadSummary:
     crowd_annotations: int = 0          # person annotations with iscrowd 1 (persons, or skipped: crowd_as_persons)
     empty_boxes: int = 0                # person annotations with w <= 0 or h <= 0 (skipped)
     other_categories: int = 0           # annotations of other categories (ignored)
+    images_unreadable: int = 0          # images with persons left out because they cannot be read (MindRecord)
 
     def as_dict(self):
         return asdict(self)
 
     def __str__(self):
+        unreadable = f", {self.images_unreadable} unreadable" if self.images_unreadable else ""
         return (f"{self.images_kept} of {self.images} images kept ({self.images_without_persons} without persons, "
-                f"{self.images_only_crowd_or_empty} with only crowd regions or empty boxes); "
+                f"{self.images_only_crowd_or_empty} with only crowd regions or empty boxes{unreadable}); "
                 f"{self.persons} persons ({self.persons_without_joints} without labelled joints); "
                 f"{self.crowd_annotations} crowd annotations; skipped {self.empty_boxes} empty boxes, "
                 f"{self.other_categories} annotations of other categories")

@@ -15,10 +15,12 @@ count or order. The epoch reaches worker processes inside the index itself: the 
 OpenCV threading is left alone: calling cv2.setNumThreads inside a forked MindSpore worker deadlocked
 (3 of 4 runs) once the parent process had used OpenCV's thread pool.
 
-Errors: a missing image file is reported when a source is built (subclasses check all paths, the message
-names the first missing ones). An image that cannot be decoded when read (corrupt, truncated, zero bytes, or
-of another size than its annotation says) is skipped: a warning names it, ``skipped_images`` counts it, and
-the next image of the set takes its place in the batch, so training goes on with the rest (never silently).
+Unreadable images, the policy of every route (README "Exit codes and outputs"): an image file missing when a source
+is built (``image_path`` given) is named in a warning and left out; one that cannot be decoded when read (corrupt,
+truncated, zero bytes, or of another size than its annotation says) is skipped: a warning names it, and the next
+image of the set takes its place in the batch, so training goes on with the rest (never silently). Both are counted
+in ``skipped_images`` (this process) and in ``unreadable_images_seen()``, a counter this process shares with the
+dataset workers it forks, from which train.py takes its exit code 1. None found at all is an error (a wrong folder).
 """
 import copy
 import functools
@@ -47,6 +49,40 @@ class UnreadableImageError(ValueError):
     """A training image cannot be decoded (the message names the file)."""
 
 
+_UNREADABLE = None  # multiprocessing.RawValue: unreadable images met by this process and its forked workers
+
+
+def _unreadable_counter():
+    """The shared counter, created on first use: before create_dataset forks its workers, which inherit it."""
+    global _UNREADABLE
+    if _UNREADABLE is None:
+        import multiprocessing
+
+        _UNREADABLE = multiprocessing.RawValue("q", 0)
+    return _UNREADABLE
+
+
+def unreadable_images_seen():
+    """How many times an image was found unreadable (left out at start or skipped when read) by any source of this
+    process or of the dataset workers it forked (a file skipped in several epochs counts each time)."""
+    return int(_unreadable_counter().value)
+
+
+def present_records(records, image_path, name):
+    """`records` without those whose `image_path(record)` file does not exist (None: nothing to check), each of
+    them named in a warning and counted; FileNotFoundError when none exists (a wrong image folder)."""
+    present, missing = [], []
+    for record in records:
+        path = image_path(record)
+        (missing if path is not None and not os.path.isfile(path) else present).append(record)
+    if missing and not present:
+        raise FileNotFoundError(f"{name}: none of its {len(missing)} images found (e.g. {image_path(missing[0])})")
+    for record in missing:
+        logger.warning("%s: no such image file (listed in %s); skipped", image_path(record), name)
+    _unreadable_counter().value += len(missing)
+    return present, len(missing)
+
+
 class TrainingSource:
     """Random-access training samples; subclasses set ``column_names`` and implement ``sample``.
 
@@ -54,6 +90,7 @@ class TrainingSource:
         records: one entry per image (whatever ``sample`` needs).
         seed: base seed of the per-sample generators. epoch: initial epoch (see set_epoch).
         name: what the source reads, for messages (e.g. the annotation file).
+        image_path: record -> its image file (None: held in memory), to leave out missing files at once.
 
     ``source[i]`` returns ``sample(i, rng_for(i, epoch))``: a tuple of arrays in ``column_names`` order. When
     ``sample`` raises UnreadableImageError the image is skipped (warned once per file, counted in
@@ -62,15 +99,17 @@ class TrainingSource:
 
     column_names = ()
 
-    def __init__(self, records, seed=0, epoch=0, name=""):
-        self.records = list(records)
+    def __init__(self, records, seed=0, epoch=0, name="", image_path=None):
         self.name = str(name)
+        self.skipped_images = 0
+        if image_path is not None:
+            records, self.skipped_images = present_records(records, image_path, self.name)
+        self.records = list(records)
         if not self.records:
             raise ValueError(f"{self.name or 'training source'}: no images")
         self.seed = int(seed)
         self.epoch = int(epoch)
         self._epoch_counter = _EpochCounter(self.epoch)
-        self.skipped_images = 0
         self._warned = set()
 
     def __len__(self):
@@ -102,6 +141,7 @@ class TrainingSource:
                 return self.sample(current, self.rng_for(current, epoch))
             except UnreadableImageError as err:
                 self.skipped_images += 1
+                _unreadable_counter().value += 1
                 if str(err) not in self._warned:
                     self._warned.add(str(err))
                     logger.warning("%s; skipped (the next image takes its place)", err)
@@ -197,6 +237,7 @@ def create_dataset(source, batch_size, num_shards=None, shard_id=None, num_worke
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     num_workers = default_num_workers(num_shards) if num_workers is None else int(num_workers)
+    _unreadable_counter()  # before the workers fork, so that they count into the parent's counter
     per_shard = math.ceil(len(source) / num_shards)
     if not 0 <= skip_batches * batch_size < per_shard:
         raise ValueError(f"skip_batches must leave samples of the {per_shard} per shard, got {skip_batches} "

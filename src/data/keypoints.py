@@ -1,9 +1,9 @@
 """Keypoint schemas: how many points an object carries, which swap under a horizontal flip, which are joined.
 
-Both models of the repository predict an object centre plus a fixed list of points: CenterFace 5 face
-landmarks, CenterNet pose 17 COCO person joints. Everything that depends on the list (target layout, flip
-augmentation, flip test, decoding, drawing, result files) reads it from one `KeypointSchema`, so the generic
-code never hard-codes a count or a pair.
+The models of the repository predict an object centre plus a fixed list of points: CenterFace 5 face
+landmarks, CenterNet pose 17 COCO person joints, a plain detector none (`NO_KEYPOINTS`). Everything that depends
+on the list (target layout, flip augmentation, flip test, decoding, drawing, result files) reads it from one
+`KeypointSchema` (a task's `keypoints`), so the generic code never hard-codes a count or a pair.
 
     schema = COCO_PERSON
     schema.num_points       # 17
@@ -17,12 +17,12 @@ from typing import Tuple
 
 import numpy as np
 
-__all__ = ["KeypointSchema", "FACE_LANDMARKS", "COCO_PERSON"]
+__all__ = ["KeypointSchema", "NO_KEYPOINTS", "FACE_LANDMARKS", "COCO_PERSON"]
 
 
 @dataclass(frozen=True)
 class KeypointSchema:
-    """names: one name per point, in channel order. flip_pairs: (left, right) index pairs that swap under a
+    """names: one name per point, in channel order (none: objects without points). flip_pairs: (left, right) index pairs that swap under a
     horizontal flip (points not in a pair stay). edges: (a, b) index pairs drawn as a skeleton.
     colors: one RGB colour per point for drawing (None: a default palette)."""
 
@@ -33,8 +33,8 @@ class KeypointSchema:
 
     def __post_init__(self):
         count = len(self.names)
-        if count < 1 or len(set(self.names)) != count:
-            raise ValueError(f"KeypointSchema: names must be unique and non-empty, got {self.names}")
+        if len(set(self.names)) != count or not all(self.names):
+            raise ValueError(f"KeypointSchema: names must be unique non-empty strings, got {self.names}")
         seen = set()
         for pair in self.flip_pairs:
             if len(pair) != 2 or pair[0] == pair[1] or not all(0 <= i < count for i in pair) or seen & set(pair):
@@ -67,6 +67,9 @@ class KeypointSchema:
         flipped[..., 0] = width - flipped[..., 0]
         return flipped
 
+
+# Objects without points (boxes only).
+NO_KEYPOINTS = KeypointSchema(names=())
 
 # WIDER FACE / RetinaFace landmark order; "left" = smaller x in the image. Drawn colours: left eye red, right
 # eye blue, nose yellow, left mouth corner magenta, right mouth corner cyan.

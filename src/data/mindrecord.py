@@ -37,8 +37,10 @@ int32 keypoints: COCO joint coordinates are integer pixel positions (all 14 x 17
 are); the converter refuses (one line) a json with a non-integer coordinate rather than truncate it, so a
 MindRecord set always reads back exactly what load_person_keypoints returns.
 
-Images are decoded once during the conversion (truncated/undecodable files and sizes differing from the json
-stop it with a message naming the file), so training never meets a broken image from a converted set.
+Images are decoded once during the conversion, so training never meets a broken image from a converted set: an
+image that is missing, cannot be decoded (truncated, zero bytes, another format) or differs in size from the json
+is named in a warning and left out, as on every route (README "Exit codes and outputs"); the command then exits 1.
+The output folder is marked with a `.run.json` naming the converter (one run per folder).
 
 Interruptions: the shards are written into a temporary folder inside the output folder under their final
 names (each shard's header lists the other shards by name, without folder), committed, then moved into place
@@ -54,6 +56,7 @@ import os
 import re
 import shutil
 import tempfile
+from dataclasses import replace
 from typing import Optional, Sequence
 
 import numpy as np
@@ -69,6 +72,11 @@ from .coco_keypoints import (
     make_record,
 )
 from .image_io import decode_image
+from dependency.atomic import make_folder
+from src.io_utils import OutputFolderError, run_manifest_owner, write_run_manifest
+
+logger = logging.getLogger(__name__)
+RUN_SCRIPT = "convert_dataset_to_mindrecord"  # the name in the output folder's .run.json
 
 DEFAULT_PREFIX = "coco_hp.train.mind"
 DEFAULT_SHARDS = 8
@@ -160,20 +168,27 @@ def _integer_keypoints(record, json_path):
     return rounded.astype(np.int32).reshape(-1, 3 * NUM_JOINTS)
 
 
-def _row(record, index, category_ids, json_path):
-    """One MindRecord row of a record; category_ids: the COCO id of each class (the person id for pose)."""
+def _unreadable(record, json_path):
+    """(the image file's bytes, None), or (None, why it cannot be used) when it is missing, cannot be decoded or
+    is not of the json's size."""
     path = record["image_path"]
     try:
         with open(path, "rb") as f:
             data = f.read()
     except OSError as exc:
-        raise ValueError(f"cannot read image {path}: {exc.strerror}") from None
+        return None, f"{path}: cannot be read ({exc.strerror})"
     image = decode_image(data, "BGR", ignore_orientation=True)
     if image is None:
-        raise ValueError(f"cannot read image {path}: truncated, or not an image file")
+        return None, f"{path}: cannot be read as an image (truncated, zero bytes or another format)"
     if image.shape[:2] != (record["height"], record["width"]):
-        raise ValueError(f"image {path} is {image.shape[1]}x{image.shape[0]} but {json_path} says "
-                         f"{record['width']}x{record['height']}")
+        return None, (f"{path}: the image is {image.shape[1]}x{image.shape[0]} but {json_path} says "
+                      f"{record['width']}x{record['height']}")
+    return data, None
+
+
+def _row(record, data, index, category_ids, json_path):
+    """One MindRecord row of a record and its image bytes; category_ids: the COCO id of each class (the person id
+    for pose)."""
     row = {"image": data, "num_objects": len(record["boxes_xywh"]), "bbox": record["boxes_xywh"],
            "category_id": np.asarray(category_ids, np.int32)[record["labels"]].reshape(-1),
            "file_name": record["file_name"], "image_id": record["image_id"], "width": record["width"],
@@ -189,9 +204,10 @@ def convert_coco_to_mindrecord(coco_dir, mindrecord_dir, prefix=DEFAULT_PREFIX, 
     """Write the persons of coco_dir/annotations/person_keypoints_{split}.json (kind "person_keypoints"), or every
     image and object of coco_dir/annotations/instances_{split}.json (kind "instances"), images in
     coco_dir/{split}/, as a MindRecord set <prefix>* of ``shards`` shards in mindrecord_dir (schema and
-    guarantees: module docstring). Refuses (FileExistsError) to replace an existing set of the same prefix unless
+    guarantees: module docstring). Refuses (OutputFolderError) to replace an existing set of the same prefix unless
     overwrite. crowd_as_persons: the loaders' crowd policy (the original's: crowd regions are objects; persons
-    without joints). Returns (shard paths, LoadSummary or InstanceSummary)."""
+    without joints). Returns (shard paths, LoadSummary or InstanceSummary), unreadable images left out and counted
+    in the summary's ``images_unreadable``."""
     _check_prefix(prefix)
     if kind not in KINDS:
         raise ValueError(f"kind {kind!r}: expected one of {', '.join(KINDS)}")
@@ -204,15 +220,19 @@ def convert_coco_to_mindrecord(coco_dir, mindrecord_dir, prefix=DEFAULT_PREFIX, 
         raise FileNotFoundError(f"image folder {image_dir}: no such folder (COCO_DIR/{split}/ expected)")
     existing = _set_files(mindrecord_dir, prefix)
     if existing and not overwrite:
-        raise FileExistsError(f"{mindrecord_dir} already holds the MindRecord set {prefix} ({len(existing)} files, "
-                              f"e.g. {existing[0]}): pass overwrite=True (--overwrite) to replace it")
+        raise OutputFolderError(f"{mindrecord_dir} already holds the MindRecord set {prefix} ({len(existing)} files, "
+                                f"e.g. {existing[0]}): pass overwrite=True (--overwrite) to replace it")
+    owner = run_manifest_owner(mindrecord_dir)
+    if owner not in (None, RUN_SCRIPT):
+        raise OutputFolderError(f"{mindrecord_dir} holds a {owner} run (its .run.json): choose another folder")
     if kind == "person_keypoints":
-        records = load_person_keypoints(json_path, image_dir, drop_empty=True, crowd_as_persons=crowd_as_persons)
+        records = load_person_keypoints(json_path, image_dir, drop_empty=True, crowd_as_persons=crowd_as_persons,
+                                        check_images=False)
         if not records:
             raise ValueError(f"{json_path}: no image with a usable person ({records.summary})")
         category_ids, schema, extra = [records.category_id], SCHEMA, {}
     else:
-        records = load_coco_instances(json_path, image_dir, crowd_as_objects=crowd_as_persons)
+        records = load_coco_instances(json_path, image_dir, crowd_as_objects=crowd_as_persons, check_images=False)
         if not records.summary.objects:
             raise ValueError(f"{json_path}: no usable object ({records.summary})")
         category_ids, schema = records.categories.ids, OBJECT_SCHEMA
@@ -222,18 +242,28 @@ def convert_coco_to_mindrecord(coco_dir, mindrecord_dir, prefix=DEFAULT_PREFIX, 
         FileWriter,  # lazily: the rest of the module needs no MindSpore
     )
 
-    os.makedirs(mindrecord_dir, exist_ok=True)
+    make_folder(mindrecord_dir)
+    write_run_manifest(mindrecord_dir, RUN_SCRIPT)
     temporary = tempfile.mkdtemp(prefix=f".{prefix}.partial-", dir=mindrecord_dir)
     try:
         writer = FileWriter(os.path.join(temporary, prefix), shard_num=shards)
         description = {"source": os.path.basename(json_path), "summary": records.summary.as_dict(), **extra}
         writer.add_schema(schema, json.dumps(description))
-        batch = []
-        for index, record in enumerate(tqdm(records, desc=f"MindRecord {prefix}", unit="img", disable=not progress)):
-            batch.append(_row(record, index, category_ids, json_path))
+        batch, written, unreadable = [], 0, []
+        for record in tqdm(records, desc=f"MindRecord {prefix}", unit="img", disable=not progress):
+            data, why = _unreadable(record, json_path)
+            if data is None:
+                logger.warning("%s; skipped", why)
+                unreadable.append((record, why))
+                continue
+            batch.append(_row(record, data, written, category_ids, json_path))
+            written += 1
             if len(batch) == WRITE_BATCH:
                 writer.write_raw_data(batch)
                 batch = []
+        if not written:
+            raise ValueError(f"{json_path}: none of its {len(records)} images with {_what(kind)} can be read "
+                             f"(e.g. {unreadable[0][1]})")
         if batch:
             writer.write_raw_data(batch)
         writer.commit()
@@ -244,7 +274,27 @@ def convert_coco_to_mindrecord(coco_dir, mindrecord_dir, prefix=DEFAULT_PREFIX, 
             os.replace(os.path.join(temporary, name), os.path.join(mindrecord_dir, name))
     finally:
         shutil.rmtree(temporary, ignore_errors=True)
-    return mindrecord_shards(mindrecord_dir, prefix), records.summary
+    return mindrecord_shards(mindrecord_dir, prefix), _summary_of(records, [r for r, _ in unreadable],
+                                                                   records.summary)
+
+
+def _what(kind):
+    return "persons" if kind == "person_keypoints" else "objects"
+
+
+def _summary_of(records, dropped, summary):
+    """`summary` (LoadSummary or InstanceSummary) of `records` after leaving out the records `dropped` (their
+    images could not be read): the kept images and their objects counted again, the dropped ones as
+    ``images_unreadable``."""
+    dropped_ids = {id(r) for r in dropped}
+    kept = [r for r in records if id(r) not in dropped_ids]
+    counts = {"images_kept": len(kept), "images_unreadable": summary.images_unreadable + len(dropped)}
+    if isinstance(summary, LoadSummary):
+        counts.update(persons=sum(len(r["boxes"]) for r in kept),
+                      persons_without_joints=sum(int((r["num_keypoints"] == 0).sum()) for r in kept))
+    else:
+        counts["objects"] = sum(len(r["boxes"]) for r in kept)
+    return replace(summary, **counts)
 
 
 def _description(header):
@@ -264,6 +314,42 @@ def _stored_summary(description, summary_class=LoadSummary):
         return None
 
 
+def _read_summary(records, stored, summary_class):
+    """The summary of records read back: the conversion's (`stored`), whose counts are the json's, written before
+    unreadable images were left out, so they are counted again when the set holds fewer images; for a set without
+    one (made elsewhere), counted from the records."""
+    if stored is None:
+        return _summary_of(records, [], summary_class(images=len(records)))
+    if stored.images_kept == len(records):
+        return stored
+    summary = _summary_of(records, [], stored)
+    return replace(summary, images_unreadable=stored.images_kept - len(records))
+
+
+def _error_line(exc):
+    lines = [line for line in str(exc).splitlines() if "[ERROR]" in line] or [str(exc).splitlines()[0]]
+    return lines[0].strip()
+
+
+def _broken_shard_error(paths, exc):
+    """ValueError naming the shard of `paths` that MindSpore cannot read (each is opened alone: FileReader's error
+    for the set names none), with MindSpore's reason."""
+    from mindspore.mindrecord import FileReader
+
+    for path in paths:
+        try:
+            reader = FileReader([path], num_consumer=1)
+            try:
+                for _ in reader.get_next():
+                    pass
+            finally:
+                reader.close()
+        except RuntimeError as shard_exc:
+            return ValueError(f"cannot read MindRecord shard {path} (truncated or damaged; {len(paths)} shards in the "
+                              f"set): {_error_line(shard_exc)}; convert the COCO json again")
+    return ValueError(f"cannot read the MindRecord set of {len(paths)} shards {paths[0]} ...: {_error_line(exc)}")
+
+
 def _read_rows(paths, fields):
     """Every row of the set, in conversion order (FileReader returns them in no fixed order), after checking that
     the set has `fields`."""
@@ -272,14 +358,16 @@ def _read_rows(paths, fields):
     try:
         reader = FileReader(paths, num_consumer=max(1, min(4, os.cpu_count() or 1)))
     except RuntimeError as exc:
-        lines = [line for line in str(exc).splitlines() if "[ERROR]" in line] or [str(exc).splitlines()[0]]
-        raise ValueError(f"cannot read MindRecord set {paths[0]}: {lines[0].strip()}") from None
+        raise _broken_shard_error(paths, exc) from None
     try:
         missing = sorted(set(fields) - set(reader.schema()))
         if missing:
             raise ValueError(f"MindRecord set {paths[0]}: fields {missing} missing: not written by "
                              f"src.data.mindrecord (the old zoo's sets lack them); convert the COCO json again")
-        rows = list(reader.get_next())
+        try:
+            rows = list(reader.get_next())
+        except RuntimeError as exc:
+            raise _broken_shard_error(paths, exc) from None
     finally:
         reader.close()
     rows.sort(key=lambda row: int(row["record_index"]))
@@ -301,7 +389,8 @@ def set_kind(header):
 def read_mindrecord_records(mindrecord_dir, prefix=DEFAULT_PREFIX, kind="person_keypoints", category_ids=None):
     """All images of the MindRecord set <prefix> in mindrecord_dir, in the order of the conversion, each record as
     the json loaders make it but with ``image_bytes`` (the image file's bytes, decoded on use by
-    load_record_image) instead of ``image_path``. ``.summary`` is the conversion's.
+    load_record_image) instead of ``image_path``. ``.summary`` is the conversion's (images it left out as
+    unreadable counted in ``images_unreadable``).
 
     kind "person_keypoints": a PersonRecords list (load_person_keypoints' records). kind "instances": a
     CocoRecords list (load_coco_instances' records) whose labels are the classes of `category_ids` (the model's
@@ -325,8 +414,7 @@ def read_mindrecord_records(mindrecord_dir, prefix=DEFAULT_PREFIX, kind="person_
     if len(category_ids) > 1:
         raise ValueError(f"MindRecord set {paths[0]}: several category ids {sorted(category_ids)}, expected "
                          f"the person category only")
-    records = PersonRecords(summary=_stored_summary(_description(header)),
-                            category_id=min(category_ids, default=None))
+    records = PersonRecords(category_id=min(category_ids, default=None))
     for row in rows:
         count = int(row["num_objects"])
         if row["bbox"].shape != (count, 4) or row["keypoints"].shape != (count, 3 * NUM_JOINTS):
@@ -336,11 +424,7 @@ def read_mindrecord_records(mindrecord_dir, prefix=DEFAULT_PREFIX, kind="person_
                              row["keypoints"].reshape(count, NUM_JOINTS, 3))
         record["image_bytes"] = row["image"]
         records.append(record)
-    if records.summary is None or records.summary.images_kept != len(records):
-        records.summary = LoadSummary(images=len(records), images_kept=len(records),
-                                      persons=sum(len(r["boxes"]) for r in records),
-                                      persons_without_joints=sum(int((r["num_keypoints"] == 0).sum())
-                                                                 for r in records))
+    records.summary = _read_summary(records, _stored_summary(_description(header)), LoadSummary)
     return records
 
 
@@ -355,7 +439,7 @@ def _object_records(paths, header, category_ids):
                              f"from the {len(category_ids)} expected by the config (category_ids)")
         table = CocoCategories(tuple(int(i) for i in category_ids), table.names or tuple(map(str, category_ids)))
     class_of = table.class_of
-    records = CocoRecords(summary=_stored_summary(description, InstanceSummary), categories=table)
+    records = CocoRecords(categories=table)
     for row in _read_rows(paths, OBJECT_SCHEMA):
         count = int(row["num_objects"])
         ids = row["category_id"].reshape(-1)
@@ -370,33 +454,40 @@ def _object_records(paths, header, category_ids):
                                     row["bbox"].reshape(count, 4), labels=[class_of[int(i)] for i in ids])
         record["image_bytes"] = row["image"]
         records.append(record)
-    if records.summary is None or records.summary.images_kept != len(records):
-        records.summary = InstanceSummary(images=len(records), images_kept=len(records),
-                                          objects=sum(len(r["boxes"]) for r in records))
+    records.summary = _read_summary(records, _stored_summary(description, InstanceSummary), InstanceSummary)
     return records
 
 
 def config_kind(config_path):
     """(kind, default prefix) of a model config: its task's COCO annotation prefix and its mindrecord_prefix
     (ValueError naming the file for a config of a model that does not train from COCO MindRecord sets)."""
-    from src.model_utils.config import ConfigError, load_schema
+    from src.model_utils.config import ConfigError, parse_config
     from src.tasks import get_task
 
     try:
-        values = load_schema(config_path).values
-        kind = getattr(get_task(values.get("task", "centerface")), "annotation_prefix", "")
-    except (ConfigError, KeyError) as err:
+        cfg = parse_config(["--config_path", str(config_path)])
+        kind = getattr(get_task(cfg), "annotation_prefix", "")
+    except ConfigError as err:
         raise ValueError(f"--config_path {config_path}: {err}") from None
-    if kind not in KINDS or "mindrecord_prefix" not in values:
-        raise ValueError(f"--config_path {config_path}: its model ({values.get('task')}) does not train from COCO "
-                         f"MindRecord sets; expected a CenterNet config (configs/centernet_pose.yaml, "
-                         f"configs/centernet_det.yaml)")
-    return kind, values["mindrecord_prefix"]
+    if kind not in KINDS or not getattr(cfg, "mindrecord_prefix", ""):
+        raise ValueError(f"--config_path {config_path}: its model ({cfg.task}) does not train from COCO MindRecord "
+                         f"sets; expected a CenterNet config (configs/centernet_pose.yaml, configs/centernet_det.yaml)")
+    return kind, cfg.mindrecord_prefix
+
+
+class _Parser(argparse.ArgumentParser):
+    """Bad flags are one `error:` line with exit 2, like every script (src/model_utils/cli.py)."""
+
+    def error(self, message):
+        from src.model_utils.config import ConfigError
+
+        raise ConfigError(message)
 
 
 def main(argv: Optional[Sequence[str]] = None):
-    """Command line: convert a COCO split to MindRecord for the model of --config_path (see the module docstring)."""
-    parser = argparse.ArgumentParser(prog="python -m src.data.mindrecord", description=__doc__.split("\n\n")[0])
+    """Command line: convert a COCO split to MindRecord for the model of --config_path (see the module docstring).
+    Returns the exit code: 0, or 1 when some images could not be read (each named in a warning)."""
+    parser = _Parser(prog="python -m src.data.mindrecord", description=__doc__.split("\n\n")[0])
     parser.add_argument("--coco_dir", required=True, help="COCO folder with annotations/ and the split's images")
     parser.add_argument("--mindrecord_dir", required=True, help="output folder of the shards")
     parser.add_argument("--config_path", default=None,
@@ -412,21 +503,17 @@ def main(argv: Optional[Sequence[str]] = None):
                         help="leave crowd annotations out (default: kept as objects, persons without joints, as the "
                              "original)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    try:
-        kind, prefix = ("person_keypoints", DEFAULT_PREFIX) if args.config_path is None else \
-            config_kind(args.config_path)
-        prefix = args.mindrecord_prefix or prefix
-        paths, summary = convert_coco_to_mindrecord(args.coco_dir, args.mindrecord_dir, prefix, args.shards,
-                                                    args.split, args.overwrite, crowd_as_persons=not args.skip_crowd,
-                                                    kind=kind)
-    except (ValueError, OSError) as error:
-        raise SystemExit(f"convert_dataset_to_mindrecord: error: {error}") from None
+    kind, prefix = ("person_keypoints", DEFAULT_PREFIX) if args.config_path is None else config_kind(args.config_path)
+    prefix = args.mindrecord_prefix or prefix
+    paths, summary = convert_coco_to_mindrecord(args.coco_dir, args.mindrecord_dir, prefix, args.shards, args.split,
+                                                args.overwrite, crowd_as_persons=not args.skip_crowd, kind=kind)
     count = f"{summary.persons} persons" if kind == "person_keypoints" else f"{summary.objects} objects"
     print(f"convert_dataset_to_mindrecord: wrote {summary.images_kept} images, {count} to "
           f"{len(paths)} shards {os.path.join(args.mindrecord_dir, prefix)}*: {summary}")
-    return paths
+    return 1 if summary.images_unreadable else 0
 
 
 if __name__ == "__main__":
-    main()
+    from src.model_utils.cli import run
+
+    run(main)

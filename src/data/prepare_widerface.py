@@ -1,6 +1,6 @@
 """Convert WIDER FACE annotations (+ optional RetinaFace 5-point landmarks) into the project's COCO-format json.
 
-    python -m src.data.prepare_widerface --wider_root ROOT --split train --out train.json \
+    python -m src.data.prepare_widerface --wider_root ROOT --split train --output_path train.json \
         [--landmarks retinaface/train/label.txt]
 
 Inputs: ROOT/wider_face_split/wider_face_{split}_bbx_gt.txt (per image: path line, face count line, then
@@ -230,15 +230,15 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--wider_root", required=True, help="folder holding wider_face_split/ and WIDER_<split>/")
     parser.add_argument("--split", required=True, choices=["train", "val"])
-    parser.add_argument("--out", required=True, help="output COCO json path")
+    parser.add_argument("--output_path", required=True, help="output COCO json path")
     parser.add_argument("--landmarks", default=None, help="RetinaFace label.txt with 5 landmarks per face")
     args = parser.parse_args(argv)
     try:
         document, counts = convert_wider(args.wider_root, args.split, args.landmarks)
     except (ValueError, FileNotFoundError) as error:
         raise SystemExit(f"prepare_widerface: error: {error}") from None
-    write_json_atomic(args.out, document, separators=(",", ":"))
-    print(f"prepare_widerface: wrote {args.out}: {format_summary(counts)}")
+    write_json_atomic(args.output_path, document, separators=(",", ":"))
+    print(f"prepare_widerface: wrote {args.output_path}: {format_summary(counts)}")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 Powers unit tests, CPU convergence checks and the demo without downloading WIDER FACE:
 
-    python -m src.data.synthetic --out DIR --num_train 200 --num_val 40 --seed 0 [--image_size 320]
+    python -m src.data.synthetic --output_path DIR --num_train 200 --num_val 40 --seed 0 [--image_size 320]
         [--min_face 8] [--max_face 300] [--overwrite]
 
 Each image has a cluttered background (colour gradient, random shapes, face-like skin blobs without eyes
@@ -31,11 +31,15 @@ heavily occluded, medium h >= 20 and not heavily occluded, hard h >= 8 (easy wit
 Occlusion label as in WIDER: 0 none (< 1 % of the head hidden), 1 partial (<= 30 %), 2 heavy (> 30 %).
 The same seed gives byte-identical json/.mat files and identical images; image i of a split depends only
 on (seed, split, i).
+
+The background, the palettes, placement without too much overlap and where occluders go are the scene pieces
+all three generators share (src/data/synthetic_scene.py); the faces keep their own finish (normal sensor noise,
+rounded half up through numpy) because its blur and darkening are labelled as WIDER attributes and the data
+set must stay byte for byte what it was.
 """
 import argparse
 import math
 import os
-import shutil
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -48,6 +52,10 @@ from tqdm import tqdm
 from src.io_utils import atomic_write_bytes, write_json_atomic
 
 from .prepare_widerface import coco_document, face_annotation
+from .raster import AREA, draw_ellipse, draw_line, fill_polygon
+from .synthetic_coco import encode_jpeg, one_line_errors, prepare_output_folder
+from .synthetic_scene import (HAIR_COLOURS, SKIN_TONES, draw_background, first_fit, jitter_colour, occluder_anchor,
+                              random_polygon)
 from .wider_gt import SETTINGS, write_wider_gt
 
 VAL_EVENTS = ("0--Synthetic_Street", "1--Synthetic_Crowd", "2--Synthetic_Group", "3--Synthetic_Portrait")
@@ -59,15 +67,6 @@ MAX_TILT_DEG = 30.0
 MAX_OVERLAP = 0.15          # intersection / smaller box area allowed between two faces
 OCCLUDED_FACE_PROBABILITY = 0.2
 SPLIT_CODES = {"train": 0, "val": 1}
-
-# Skin tones (RGB) from light to dark, hair colours; per face they are jittered.
-SKIN_TONES = np.array([[255, 224, 196], [241, 194, 125], [234, 192, 160], [224, 172, 105], [200, 150, 120],
-                       [198, 134, 66], [141, 85, 36], [92, 51, 23]], np.float64)
-HAIR_COLOURS = np.array([[30, 25, 20], [60, 40, 25], [90, 60, 35], [200, 170, 100], [150, 150, 150],
-                         [140, 60, 30]], np.float64)
-
-_SHIFT = 4                   # cv2 sub-pixel bits: coordinates are drawn with 1/16 pixel precision
-_ONE = 1 << _SHIFT
 
 
 # ----------------------------------------------------------------------------------------------- geometry
@@ -122,24 +121,13 @@ def make_face(cx: float, cy: float, height: float, tilt_deg: float, aspect: floa
 
 
 # ----------------------------------------------------------------------------------------------- drawing
-def _pt(x: float, y: float) -> Tuple[int, int]:
-    """Area coordinates -> cv2 fixed-point pixel-centre coordinates."""
-    return int(round((x - 0.5) * _ONE)), int(round((y - 0.5) * _ONE))
-
-
-def _ellipse(canvas, x, y, semi_a, semi_b, angle_deg, colour, antialias=True, thickness=-1):
-    axes = (max(int(round(semi_a * _ONE)), 1), max(int(round(semi_b * _ONE)), 1))
-    cv2.ellipse(canvas, _pt(x, y), axes, angle_deg, 0, 360, colour, thickness,
-                cv2.LINE_AA if antialias else cv2.LINE_8, _SHIFT)
+# in area coordinates (src/data/raster.py)
+def _ellipse(canvas, x, y, semi_a, semi_b, angle_deg, colour, antialias=True):
+    draw_ellipse(canvas, (x, y), semi_a, semi_b, angle_deg, colour, antialias, origin=AREA)
 
 
 def _line(canvas, p, q, colour, thickness):
-    cv2.line(canvas, _pt(*p), _pt(*q), colour, max(int(round(thickness)), 1), cv2.LINE_AA, _SHIFT)
-
-
-def _jitter(rng, colour, amount):
-    # np.minimum/np.maximum: np.clip's Python wrapper costs ~10x more on 3-element arrays
-    return np.minimum(np.maximum(colour + rng.uniform(-amount, amount, 3), 0.0), 255.0)
+    draw_line(canvas, p, q, colour, thickness, origin=AREA)
 
 
 @dataclass
@@ -155,13 +143,14 @@ class FaceStyle:
 
 
 def sample_style(rng: np.random.Generator) -> FaceStyle:
-    skin = _jitter(rng, SKIN_TONES[rng.integers(len(SKIN_TONES))], 15)
-    hair = _jitter(rng, HAIR_COLOURS[rng.integers(len(HAIR_COLOURS))], 12)
+    skin = jitter_colour(rng, SKIN_TONES[rng.integers(len(SKIN_TONES))], 15)
+    hair = jitter_colour(rng, HAIR_COLOURS[rng.integers(len(HAIR_COLOURS))], 12)
     if rng.random() < 0.1:                       # hat / dyed hair
         hair = rng.uniform(0, 255, 3)
-    iris = _jitter(rng, np.array([45, 35, 25]) if rng.random() < 0.8 else np.array([60, 95, 140]), 15)
+    iris = jitter_colour(rng, np.array([45, 35, 25]) if rng.random() < 0.8 else np.array([60, 95, 140]), 15)
     as_tuple = lambda c: tuple(float(v) for v in c)  # noqa: E731
-    return FaceStyle(skin=as_tuple(skin), hair=as_tuple(hair), sclera=as_tuple(_jitter(rng, np.full(3, 235.), 15)),
+    sclera = jitter_colour(rng, np.full(3, 235.), 15)
+    return FaceStyle(skin=as_tuple(skin), hair=as_tuple(hair), sclera=as_tuple(sclera),
                      iris=as_tuple(iris), brow=as_tuple(hair * 0.6), nose=as_tuple(skin * 0.72),
                      lips=as_tuple(skin * np.array([0.75, 0.42, 0.45])))
 
@@ -199,63 +188,18 @@ def draw_face(image: np.ndarray, owner: np.ndarray, face_id: int, face: Face, st
     _ellipse(image, mouth_centre[0], mouth_centre[1], half_width, max(face.mouth_open * b, 0.4), angle, style.lips)
 
 
-def _random_polygon(rng, cx, cy, radius, corners):
-    angles = np.sort(rng.uniform(0, 2 * math.pi, corners))
-    radii = radius * rng.uniform(0.5, 1.0, corners)
-    return np.stack([cx + radii * np.cos(angles), cy + radii * np.sin(angles)], axis=1)
-
-
-def _fill_polygon(canvas, points, colour, antialias=True):
-    fixed = np.round((points - 0.5) * _ONE).astype(np.int32)
-    cv2.fillPoly(canvas, [fixed], colour, cv2.LINE_AA if antialias else cv2.LINE_8, _SHIFT)
-
-
 def draw_occluder(image, owner, face: Face, rng: np.random.Generator) -> None:
     """Cover part of the face (lower part more often, like a hand or scarf) with a random ellipse or
     polygon; the covered pixels no longer belong to any face in `owner`."""
-    x1, y1, x2, y2 = face.box()
-    size = (y2 - y1) * rng.uniform(0.3, 0.75)
-    cx, cy = rng.uniform(x1, x2), rng.uniform(y1 + 0.3 * (y2 - y1), y2)
-    colour = tuple(float(v) for v in rng.uniform(0, 255, 3))
+    size, cx, cy, colour = occluder_anchor(rng, face.box(), (0.3, 0.75))
     if rng.random() < 0.5:
         semi_b, angle = size * rng.uniform(0.2, 0.5), rng.uniform(0, 180)
         _ellipse(image, cx, cy, size / 2, semi_b, angle, colour)
         _ellipse(owner, cx, cy, size / 2, semi_b, angle, 0, antialias=False)
     else:
-        points = _random_polygon(rng, cx, cy, size / 2, int(rng.integers(3, 7)))
-        _fill_polygon(image, points, colour)
-        _fill_polygon(owner, points, 0, antialias=False)
-
-
-def draw_background(rng: np.random.Generator, height: int, width: int, shapes: bool = True) -> np.ndarray:
-    """Gradient, random shapes and lines (float32 RGB); shapes False: the gradient only."""
-    c0, c1 = rng.uniform(0, 255, 3).astype(np.float32), rng.uniform(0, 255, 3).astype(np.float32)
-    phi = rng.uniform(0, 2 * math.pi)
-    ramp_x = np.linspace(0, math.cos(phi), width, dtype=np.float32)
-    ramp_y = np.linspace(0, math.sin(phi), height, dtype=np.float32)
-    ramp = ramp_y[:, None] + ramp_x[None, :]
-    ramp = (ramp - ramp.min()) / max(float(np.ptp(ramp)), 1e-6)
-    image = np.empty((height, width, 3), np.float32)
-    for channel in range(3):    # per channel: ~6x faster than broadcasting over a last axis of length 3
-        np.multiply(ramp, c1[channel] - c0[channel], out=image[..., channel])
-        image[..., channel] += c0[channel]
-    if not shapes:
-        return image
-    size = min(height, width)
-    for _ in range(int(rng.integers(5, 25))):
-        colour = tuple(float(v) for v in rng.uniform(0, 255, 3))
-        cx, cy, radius = rng.uniform(0, width), rng.uniform(0, height), size * rng.uniform(0.03, 0.35)
-        kind = rng.integers(4)
-        if kind == 0:
-            _fill_polygon(image, _random_polygon(rng, cx, cy, radius, 4), colour)
-        elif kind == 1:
-            _ellipse(image, cx, cy, radius, radius * rng.uniform(0.3, 1), rng.uniform(0, 180), colour,
-                     thickness=-1 if rng.random() < 0.7 else int(rng.integers(1, 4)))
-        elif kind == 2:
-            _line(image, (cx, cy), (rng.uniform(0, width), rng.uniform(0, height)), colour, rng.uniform(1, 6))
-        else:
-            _fill_polygon(image, _random_polygon(rng, cx, cy, radius, int(rng.integers(3, 8))), colour)
-    return image
+        points = random_polygon(rng, cx, cy, size / 2, int(rng.integers(3, 7)))
+        fill_polygon(image, points, colour, origin=AREA)
+        fill_polygon(owner, points, 0, antialias=False, origin=AREA)
 
 
 def draw_distractors(image: np.ndarray, rng: np.random.Generator, min_face: float, max_face: float) -> int:
@@ -282,16 +226,6 @@ SCENES = {
 }
 
 
-def _overlap(box_a, box_b) -> float:
-    """Intersection area / area of the smaller box."""
-    iw = min(box_a[2], box_b[2]) - max(box_a[0], box_b[0])
-    ih = min(box_a[3], box_b[3]) - max(box_a[1], box_b[1])
-    if iw <= 0 or ih <= 0:
-        return 0.0
-    smaller = min((box_a[2] - box_a[0]) * (box_a[3] - box_a[1]), (box_b[2] - box_b[0]) * (box_b[3] - box_b[1]))
-    return iw * ih / smaller
-
-
 def place_faces(rng: np.random.Generator, height: int, width: int, scene: str, min_face: float,
                 max_face: float) -> List[Face]:
     """Faces of log-uniform sizes for the scene, fully inside the image, overlapping at most MAX_OVERLAP."""
@@ -305,14 +239,18 @@ def place_faces(rng: np.random.Generator, height: int, width: int, scene: str, m
         tilt = min(max(float(rng.normal(0.0, 12.0)), -MAX_TILT_DEG), MAX_TILT_DEG)
         face = make_face(0.0, 0.0, size, tilt, rng.uniform(1.15, 1.4), rng)
         x1, y1, x2, y2 = face.box()
-        for _attempt in range(20):
+
+        def propose():
             dx, dy = rng.uniform(-x1, width - x2), rng.uniform(-y1, height - y2)
             candidate = (x1 + dx, y1 + dy, x2 + dx, y2 + dy)
-            if all(_overlap(candidate, other) <= MAX_OVERLAP for other in boxes):
-                face.translate(dx, dy)
-                faces.append(face)
-                boxes.append(candidate)
-                break
+            return candidate, (dx, dy, candidate)
+
+        placed = first_fit(propose, boxes, MAX_OVERLAP)
+        if placed is not None:
+            dx, dy, candidate = placed
+            face.translate(dx, dy)
+            faces.append(face)
+            boxes.append(candidate)
     return faces
 
 
@@ -404,22 +342,6 @@ def _coco_face(ann_id: int, image_id: int, label: FaceLabel) -> dict:
     return face_annotation(ann_id, image_id, [x1, y1, round(x2 - x1, 3), round(y2 - y1, 3)], keypoints)
 
 
-def _encode_jpeg(image_rgb: np.ndarray, quality: int) -> bytes:
-    bgr = cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR)
-    ok, data = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])
-    if not ok:
-        raise RuntimeError("cv2.imencode failed to encode a JPEG")
-    return data.tobytes()
-
-
-def _prepare_split_dir(path: str, overwrite: bool) -> None:
-    if os.path.isdir(path) and os.listdir(path):
-        if not overwrite:
-            raise FileExistsError(f"{path} exists and is not empty; pass overwrite=True (--overwrite) to replace it")
-        shutil.rmtree(path)
-    os.makedirs(path, exist_ok=True)
-
-
 def _generate_split(split: str, out_dir: str, count: int, seed: int, image_size: int, min_face: float,
                     max_face: float, progress: bool):
     """Render, write the images of one split; returns (coco document, per-event WIDER records, counts)."""
@@ -439,7 +361,7 @@ def _generate_split(split: str, out_dir: str, count: int, seed: int, image_size:
         image, labels, attributes = render_image(rng, height, image_size, scene, min_face, max_face)
         path = os.path.join(out_dir, "images", file_name)
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        atomic_write_bytes(path, _encode_jpeg(image, int(rng.integers(70, 96))))
+        atomic_write_bytes(path, encode_jpeg(image, int(rng.integers(70, 96))))
         image_id = len(images) + 1
         images.append({"id": image_id, "file_name": file_name, "width": image_size, "height": height})
         for label in labels:
@@ -480,7 +402,7 @@ def generate(out_dir: str, num_train: int, num_val: int, seed: int, image_size: 
         if count == 0:
             continue
         split_dir = os.path.join(out_dir, split)
-        _prepare_split_dir(split_dir, overwrite)
+        prepare_output_folder(split_dir, overwrite)
         document, events, counts = _generate_split(split, split_dir, count, seed, image_size, min_face, max_face,
                                                    progress)
         paths[f"{split}_images"] = os.path.join(split_dir, "images")
@@ -502,7 +424,7 @@ def generate(out_dir: str, num_train: int, num_val: int, seed: int, image_size: 
 
 def main(argv: Optional[Sequence[str]] = None) -> Dict[str, str]:
     parser = argparse.ArgumentParser(description="Generate the synthetic face data set (see module docstring).")
-    parser.add_argument("--out", required=True, help="output folder (train/ and val/ are created inside)")
+    parser.add_argument("--output_path", required=True, help="output folder (train/ and val/ are created inside)")
     parser.add_argument("--num_train", type=int, required=True)
     parser.add_argument("--num_val", type=int, required=True)
     parser.add_argument("--seed", type=int, required=True)
@@ -511,11 +433,9 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, str]:
     parser.add_argument("--max_face", type=float, default=300, help="largest face box height (<= 0.95 * image)")
     parser.add_argument("--overwrite", action="store_true", help="replace existing train/ and val/ folders")
     args = parser.parse_args(argv)
-    try:
-        return generate(args.out, args.num_train, args.num_val, args.seed, args.image_size, args.min_face,
+    with one_line_errors("synthetic"):
+        return generate(args.output_path, args.num_train, args.num_val, args.seed, args.image_size, args.min_face,
                         args.max_face, overwrite=args.overwrite)
-    except (ValueError, FileExistsError) as error:
-        raise SystemExit(f"synthetic: error: {error}") from None
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Write and read WIDER FACE evaluation ground truth (.mat files) with the structure of the official ones.
+"""Write WIDER FACE evaluation ground truth (.mat files) with the structure of the official ones (the
+evaluator reads them: `dependency.evaluate.ground_truth.load_ground_truth`).
 
 The official evaluation tool ships four MATLAB 5.0 files (see tests/data/widerface_gt/):
 ``wider_face_val.mat`` and ``wider_{easy,medium,hard}_val.mat``. Their structure, as read with
@@ -29,7 +30,7 @@ from typing import Dict, List, Mapping, NamedTuple, Optional, Sequence
 import numpy as np
 import scipy.io
 
-from dependency.evaluate.ground_truth import SETTINGS, VAL_FILE, load_ground_truth, setting_file
+from dependency.evaluate.ground_truth import SETTINGS, VAL_FILE, setting_file
 from src.io_utils import atomic_write_bytes
 
 ATTRIBUTES = ("blur", "expression", "illumination", "invalid", "occlusion", "pose")
@@ -147,17 +148,3 @@ def write_wider_gt(out_dir: str, events: Mapping[str, Sequence[Sequence]]) -> Di
         atomic_write_bytes(paths[setting], _mat_file_bytes({**common, "gt_list": _variable_bytes("gt_list", gt_list)}))
     return paths
 
-
-def read_wider_gt(gt_dir: str) -> Dict[str, List[WiderImageGT]]:
-    """Read the four WIDER .mat files of gt_dir into event -> list of WiderImageGT (boxes int32 (n, 4),
-    kept bool (n, 3) easy/medium/hard, attributes name -> uint8 (n,)), in stored order. Placeholder
-    all-zero boxes of images without faces are returned as stored (never kept). The reading and its checks
-    are the evaluator's (`dependency.evaluate.ground_truth.load_ground_truth`); this regroups by event."""
-    gt = load_ground_truth(gt_dir, SETTINGS, ATTRIBUTES)
-    result: Dict[str, List[WiderImageGT]] = {}
-    for i, (event, stem) in enumerate(zip(gt.events, gt.stems)):
-        faces = slice(gt.image_start[i], gt.image_start[i + 1])
-        kept = np.stack([gt.kept[setting][faces] for setting in SETTINGS], axis=1)
-        attributes = {name: gt.attributes[name][faces] for name in ATTRIBUTES}
-        result.setdefault(event, []).append(WiderImageGT(stem, gt.boxes[faces].astype(np.int32), kept, attributes))
-    return result

@@ -3,7 +3,8 @@
 Weight-decay rule (`param_groups`): a trainable parameter gets weight decay only if it has at least two
 dimensions (conv / dense / transposed-conv kernels) and its name does not end with `bias`, `gamma` or
 `beta`. So biases, BatchNorm/LayerNorm gamma and beta, and any other 1-D or scalar parameter (e.g.
-PReLU slopes) are not decayed. The zoo's CenterFace likewise decayed neither biases nor BN (DESIGN.md §3).
+PReLU slopes) are not decayed. The zoo's CenterFace likewise decayed neither biases nor BN (docs/design.md "The old
+zoo's CenterFace recipe").
 
 Adam's epsilon (`eps`, config key `adam_eps`): 1e-8 is MindSpore's default (and PyTorch's, which the original
 CenterNet used); the old MindSpore CenterNet zoo used 1e-7. MindSpore adds it outside the bias correction,

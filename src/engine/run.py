@@ -4,7 +4,7 @@
 training source and the loss; everything else (initial weights, BatchNorm re-centring, the compiled CPU
 kernels, sharding, optimizer, lr schedule, loss scaling, checkpoints, logs) is the same for every model.
 
-Initial weights (`--ckpt_path`, also accepted as the old zoos' `--pretrained` / `--load_checkpoint_path`): a
+Initial weights (`--ckpt_path`, also accepted as the old zoo's `--load_checkpoint_path`): a
 checkpoint holding the whole network initialises it (strict: every parameter); one holding only the backbone
 (the task's `backbone_prefix`, e.g. a converted ImageNet model) initialises the backbone, as does
 `--pretrained_backbone`. Anything else is an error naming what is missing.
@@ -28,7 +28,7 @@ __all__ = ["check_inputs", "run", "build_network", "digest_arrays", "state_diges
 def check_inputs(task, cfg):
     """Paths checked before anything heavy starts: the task's training inputs, the initial weights and the output
     folder (`check_output_folder`)."""
-    task.check_train_inputs(cfg)
+    task.check_train_inputs()
     for key in ("ckpt_path", "pretrained_backbone"):
         value = getattr(cfg, key)
         if value and not Path(value).is_file():
@@ -42,11 +42,13 @@ def check_output_folder(cfg):
     """One run per output folder (README "Exit codes and outputs"). Without `--resume True`, a folder whose
     `ckpt/` holds checkpoints (of any rank) belongs to another run: refused (ConfigError, before anything is
     written), since new checkpoints beside the old ones would mix two runs and a later resume would continue the
-    wrong one. Other files are left alone (train.py writes only config.yaml, log_rank*.txt, loss_history.json/csv,
-    loss_curve.png and ckpt/; the launchers' logs live there too). Then the folder is created, so that a read-only
-    place or a file in the way fails here, before MindSpore loads."""
+    wrong one. A folder holding another script's run (its `.run.json`) is refused too. Other files are left alone
+    (train.py writes only .run.json, config.yaml, log_rank*.txt, loss_history.json/csv, loss_curve.png and ckpt/;
+    the launchers' logs live there too). Then the folder is created and marked as train.py's (`.run.json`), so that a
+    read-only place or a file in the way fails here, before MindSpore loads."""
     from dependency.atomic import make_folder
     from src.engine.checkpoint import list_checkpoints
+    from src.io_utils import run_manifest_owner, write_run_manifest
 
     out_dir = Path(cfg.output_path)
     found = list_checkpoints(out_dir / "ckpt", rank=None)
@@ -54,7 +56,11 @@ def check_output_folder(cfg):
         raise ConfigError(f"--output_path {out_dir} holds {len(found)} checkpoint(s) of an earlier run (newest "
                           f"{Path(found[-1][2]).name} in {out_dir / 'ckpt'}): continue that run with --resume True, "
                           f"or choose another --output_path")
+    owner = run_manifest_owner(out_dir)
+    if owner not in (None, "train.py"):
+        raise ConfigError(f"--output_path {out_dir} holds a {owner} run (its .run.json): choose another --output_path")
     make_folder(out_dir)
+    write_run_manifest(out_dir, "train.py")
 
 
 def _start_fresh(out_dir, rank):
@@ -123,7 +129,7 @@ def build_network(task, cfg, logger):
     `whole` says a whole-network checkpoint was loaded (BatchNorm re-centring applies only then)."""
     from src.engine.checkpoint import CheckpointError, load_weights
 
-    network = task.build_network(cfg)
+    network = task.build_network()
     source = cfg.ckpt_path or cfg.pretrained_backbone
     if not source:
         return network, False
@@ -141,7 +147,8 @@ def build_network(task, cfg, logger):
     if missing_backbone or (key == "ckpt_path" and not only_backbone):
         missing = missing_backbone or report.missing
         raise CheckpointError(f"--{key} {source}: {len(missing)} parameters missing, e.g. {missing[:3]}; expected "
-                              f"a whole {task.name} network or its backbone ({task.backbone_prefix}*)")
+                              f"a whole {task.name} network or its backbone "
+                              f"({', '.join(prefix + '*' for prefix in task.backbone_prefix)})")
     logger.info("backbone initialised from %s (%d tensors); the rest is freshly initialised", source,
                 len(report.loaded))
     return network, False
@@ -163,7 +170,7 @@ def build_dataset(task, cfg, device, logger, source=None, skip_batches=0):
     """(source, batched dataset) of this rank; `skip_batches`: a dataset for the rest of an epoch (resume)."""
     from src.data.dataset import create_dataset
 
-    source = task.training_source(cfg, logger) if source is None else source
+    source = task.training_source(logger) if source is None else source
     shards = {"num_shards": device.group_size, "shard_id": device.rank} if device.group_size > 1 else {}
     dataset = create_dataset(source, cfg.batch_size, num_workers=cfg.num_workers or None, shuffle=True,
                              skip_batches=skip_batches, **shards)
@@ -219,7 +226,7 @@ def run(task, cfg, device):
                            warmup_epochs=cfg.warmup_epochs, warmup_steps=cfg.warmup_steps)
     optimizer = build_optimizer(cfg.optimizer, param_groups(network, cfg.weight_decay), lr,
                                 weight_decay=cfg.weight_decay, momentum=cfg.momentum, eps=cfg.adam_eps)
-    loss = task.build_loss(cfg)
+    loss = task.build_loss()
     logger.info("training on %d images (%d steps/epoch of %d per device x %d devices), %d epochs",
                 len(source), steps_per_epoch, cfg.batch_size, device.group_size, cfg.epochs)
     trainer = Trainer(NetworkWithLoss(network, loss), optimizer, dataset, steps_per_epoch, cfg.epochs,
@@ -230,14 +237,24 @@ def run(task, cfg, device):
                       log_interval=cfg.log_interval, logger=logger,
                       on_epoch_begin=_shard_logger(dataset, source, device, logger),
                       component_names=task.loss_components, checkpoint_extra={"model": task.name},
-                      save_checkpoint_steps=cfg.save_checkpoint_steps, step_log=cfg.log_format,
+                      save_checkpoint_steps=cfg.save_checkpoint_steps, log_format=cfg.log_format,
                       rest_of_epoch=lambda epoch, done: build_dataset(task, cfg, device, logger, source, done)[1],
                       data_sink=data_sink_factory(cfg, device, logger), sink_steps=cfg.data_sink_steps)
     if not cfg.resume:  # with resume the weights come from the checkpoint inside train()
         _log_state(logger, "initial", device, network, optimizer)
     summary = trainer.train(resume=cfg.resume)
     _log_state(logger, "final", device, network, optimizer)
-    if getattr(source, "skipped_images", 0):
-        logger.warning("%d unreadable images were skipped in this process (see the warnings above)",
-                       source.skipped_images)
+    summary["unreadable_images"] = unreadable_report(logger)
     return summary
+
+
+def unreadable_report(logger):
+    """How often this process and its data workers met an unreadable image (src/data/dataset.py), said in one log
+    line when it happened: train.py then exits 1 (README "Exit codes")."""
+    from src.data.dataset import unreadable_images_seen
+
+    count = unreadable_images_seen()
+    if count:
+        logger.warning("an image could not be read %d time(s) and was skipped (each named in a warning above); "
+                       "training used the others (exit code 1)", count)
+    return count

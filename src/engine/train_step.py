@@ -12,8 +12,8 @@ and returns `(loss, overflow, loss_scale, components)`:
   agree, and the optimizer runs *only* if everything is finite. An overflowing
   step therefore leaves the weights and the whole optimizer state (moments, beta powers, its step
   counter and so its lr position) untouched and reports `overflow=True` (the zoo computed the flag
-  but never used it, DESIGN.md §3). BatchNorm moving statistics are updated by the forward pass and
-  are not rolled back (as in other frameworks);
+  but never used it, docs/design.md "The old zoo's CenterFace recipe"). BatchNorm moving statistics are updated by the
+  forward pass and are not rolled back (as in other frameworks);
 * the loss scaler (`build_loss_scaler`) is static, dynamic (halve on overflow, double after
   `scale_window` clean steps) or none (scale 1, overflow gating kept);
 * `jit=True` compiles the step with `mindspore.jit` (in GRAPH_MODE the step is compiled anyway).

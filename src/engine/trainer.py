@@ -10,7 +10,7 @@
 * Before each epoch the dataset is told the epoch: `on_epoch_begin(epoch)` if given, else
   `dataset.set_epoch(epoch)` if it has one (epochs are 0-based here, 1-based in logs and names).
   A dataset whose content depends only on (seed, epoch) makes a resumed run identical to a straight one.
-* Every `log_interval` steps rank 0 logs one line in the form `step_log` picks: "iter" (the old CenterFace
+* Every `log_interval` steps rank 0 logs one line in the form `log_format` picks: "iter" (the old CenterFace
   zoo's) `epoch:E, iter:I, avg_loss:X, loss:Y, overflow:B, loss_scale:S` (avg over those steps), or "percent"
   (the old CenterNet zoo's) `epoch: E, current epoch percent: P, step: S, outputs are (loss, overflow,
   loss_scale)` (P = share of the epoch done, S = global step). Both then log an epoch line with the mean loss
@@ -54,9 +54,9 @@ from src.engine.logger import get_logger
 from src.engine.train_step import TrainStep, build_loss_scaler
 from src.io_utils import atomic_write_bytes
 
-__all__ = ["Trainer", "NonFiniteLossError", "plot_loss_curve", "STEP_LOGS"]
+__all__ = ["Trainer", "NonFiniteLossError", "plot_loss_curve", "LOG_FORMATS"]
 
-STEP_LOGS = ("iter", "percent")
+LOG_FORMATS = ("iter", "percent")
 HISTORY_JSON = "loss_history.json"
 HISTORY_CSV = "loss_history.csv"
 LOSS_CURVE_PNG = "loss_curve.png"
@@ -84,6 +84,12 @@ def _lr_values(optimizer):
     if not isinstance(lr, ms.Parameter) and hasattr(lr, "learning_rate"):
         lr = lr.learning_rate
     return lr.asnumpy().reshape(-1)
+
+
+def _progress(global_step, steps_per_epoch):
+    """Where a run stands after `global_step` steps: "epoch E done", or "epoch E: S of N steps done" inside one."""
+    done, inside = divmod(global_step, steps_per_epoch)
+    return f"epoch {done} done" if not inside else f"epoch {done + 1}: {inside} of {steps_per_epoch} steps done"
 
 
 def _lr_at(optimizer):
@@ -147,7 +153,7 @@ class Trainer:
         progress: show a tqdm bar; None = only when stdout is a TTY (rank 0).
         checkpoint_extra: entries stored in every checkpoint as `train_<key>` (e.g. {"model": task name}).
         save_checkpoint_steps: also save every this many global steps (0 = only per epoch).
-        step_log: "iter" or "percent": the form of the `log_interval` lines (module docstring).
+        log_format: "iter" or "percent": the form of the `log_interval` lines (module docstring).
         rest_of_epoch: callable(epoch, steps_done) -> re-iterable or mindspore dataset of the batches after
             the first `steps_done` of `epoch` (resuming inside an epoch without reading the skipped data).
         data_sink: callable(train_step, dataset) -> callable running one step from the device queue; None =
@@ -158,7 +164,7 @@ class Trainer:
                  loss_scaler=None, amp_level="O0", max_grad_norm=None, jit=True, output_dir=None, rank=0,
                  group_size=1, keep_checkpoint_max=0, ckpt_interval=1, log_interval=100, logger=None,
                  on_epoch_begin=None, component_names=None, max_skipped_steps=100, progress=None,
-                 checkpoint_extra=None, save_checkpoint_steps=0, step_log="iter", rest_of_epoch=None,
+                 checkpoint_extra=None, save_checkpoint_steps=0, log_format="iter", rest_of_epoch=None,
                  data_sink=None, sink_steps=1):
         for name, value in (("steps_per_epoch", steps_per_epoch), ("epochs", epochs),
                             ("log_interval", log_interval), ("ckpt_interval", ckpt_interval),
@@ -168,8 +174,8 @@ class Trainer:
                 if name == "save_checkpoint_steps":
                     name, value = name + " (0 = off)", value - 1
                 raise ValueError(f"Trainer: {name} must be a positive int, got {value!r}")
-        if step_log not in STEP_LOGS:
-            raise ValueError(f"Trainer: step_log must be one of {STEP_LOGS}, got {step_log!r}")
+        if log_format not in LOG_FORMATS:
+            raise ValueError(f"Trainer: log_format must be one of {LOG_FORMATS}, got {log_format!r}")
         self.network = network_with_loss
         self.optimizer = optimizer
         self.dataset = dataset
@@ -189,7 +195,7 @@ class Trainer:
         self.progress = progress
         self.checkpoint_extra = dict(checkpoint_extra or {})
         self.save_checkpoint_steps = save_checkpoint_steps
-        self.step_log = step_log
+        self.log_format = log_format
         self.rest_of_epoch = rest_of_epoch
         self.data_sink = data_sink
         self.sink_steps = sink_steps if data_sink is not None else 1
@@ -289,8 +295,8 @@ class Trainer:
             return 0
         path = state["path"]
         self.global_step = int(state["global_step"])
-        self.logger.info("resume: %s -> epoch %d done, global step %d, optimizer step %d, loss scale %s",
-                         path, state["epoch"], self.global_step,
+        self.logger.info("resume: %s -> %s, global step %d, optimizer step %d, loss scale %s", path,
+                         _progress(self.global_step, self.steps_per_epoch), self.global_step,
                          int(self.optimizer.global_step.asnumpy().reshape(-1)[0]), state["loss_scale"])
         self._load_history()
         return int(state["epoch"])
@@ -306,6 +312,15 @@ class Trainer:
             self.history[key] = [saved[key][i] for i in keep]
         self.history["components"] = {name: [values[i] for i in keep]
                                       for name, values in saved.get("components", {}).items()}
+
+    def _history_of_epoch(self, epoch):
+        """(finite losses, {component: finite values}) of the history's steps of 0-based `epoch`."""
+        h = self.history
+        rows = [i for i, e in enumerate(h["epoch"]) if e == epoch + 1]
+        losses = [h["loss"][i] for i in rows if h["loss"][i] is not None]
+        components = {name: [values[i] for i in rows if values[i] is not None]
+                      for name, values in h["components"].items()}
+        return losses, {name: values for name, values in components.items() if values}
 
     def _record(self, epoch, it, loss, overflow, scale, components):
         h = self.history
@@ -391,6 +406,8 @@ class Trainer:
         bar = tqdm(total=self.steps_per_epoch, initial=skip, desc=f"epoch {epoch + 1}/{self.epochs}", leave=False,
                    disable=not self._use_progress(), file=sys.stdout)
         self._interval, self._epoch_losses, self._epoch_components = [], [], {}
+        if skip:  # the epoch's mean covers the steps done before the resume too (from the loss history)
+            self._epoch_losses, self._epoch_components = self._history_of_epoch(epoch)
         self._skipped = 0
         images, compile_time, compile_images = 0, 0.0, 0
         done = skip
@@ -461,7 +478,7 @@ class Trainer:
         bar.update(1)
         done += 1
         if done % self.log_interval == 0 and self.rank == 0:
-            if self.step_log == "percent":
+            if self.log_format == "percent":
                 self.logger.info("epoch: %d, current epoch percent: %.3f, step: %d, outputs are (%.6f, %s, %g)",
                                  epoch + 1, done / self.steps_per_epoch, self.global_step, loss, overflow, scale)
             else:

@@ -79,6 +79,7 @@ class CocoEvalSet:
         self.category_ids = None if category_ids is None else [int(i) for i in category_ids]
         self.annotations = annotation_file(data_dir, run_mode, prefix) if data_dir else None
         self._images = None
+        self._checked = False
 
     @property
     def what(self) -> str:
@@ -89,16 +90,26 @@ class CocoEvalSet:
         return self.run_mode == "val" and self.annotations is not None and self.annotations.is_file()
 
     def check_annotations(self) -> None:
-        """The val annotation file read and checked as the evaluator will (one-line ValueError naming it), and its
-        categories compared with the model's classes."""
-        from dependency.coco.coco_eval import category_ids, load_annotations
+        """The ground truth as the evaluator needs it, checked once (ValueError naming the file, the entry and the
+        problem) by the training readers (src/data/coco_keypoints.py: the person category with the 17 COCO joints,
+        every person with a box and 51 keypoint values; src/data/coco_instances.py: boxes of listed categories),
+        and its categories compared with the model's classes."""
+        if self._checked:
+            return
+        folder = image_folder(self.data_dir, self.run_mode)
+        if "keypoints" in self.iou_types:
+            from src.data.coco_keypoints import load_person_keypoints
 
-        dataset, _ = load_annotations(self.annotations, keypoints="keypoints" in self.iou_types)
-        if self.category_ids is not None and category_ids(dataset) != self.category_ids:
-            found = category_ids(dataset)
-            raise ValueError(f"{self.annotations}: categories {found[:10]}{' ...' if len(found) > 10 else ''} "
-                             f"({len(found)}) are not the model's {len(self.category_ids)} classes (config "
-                             f"category_ids); evaluate with the config the model was trained with")
+            load_person_keypoints(self.annotations, folder, drop_empty=False, check_images=False)
+        else:
+            from src.data.coco_instances import load_coco_instances
+
+            found = list(load_coco_instances(self.annotations, folder, check_images=False).categories.ids)
+            if self.category_ids is not None and found != self.category_ids:
+                raise ValueError(f"{self.annotations}: categories {found[:10]}{' ...' if len(found) > 10 else ''} "
+                                 f"({len(found)}) are not the model's {len(self.category_ids)} classes (config "
+                                 f"category_ids); evaluate with the config the model was trained with")
+        self._checked = True
 
     @property
     def images(self) -> List[EvalImage]:
@@ -141,6 +152,7 @@ class CocoEvalSet:
         results = Path(out_dir) / results_name(self.run_mode)
         if not results.is_file():
             raise FileNotFoundError(f"result folder {out_dir}: no {results.name} (run test.py or eval.py first)")
+        self.check_annotations()
         run_ids = self._run_image_ids(out_dir)
         print(f"{self.what}, {len(run_ids) if run_ids else 'all'} images of {self.annotations.name}", flush=True)
         return evaluate(self.annotations, results, iou_types=self.iou_types, image_ids=run_ids)

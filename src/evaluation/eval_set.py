@@ -1,6 +1,6 @@
 """A test run over an evaluation set, for any task: images in, one result writer per checkpoint, a summary.
 
-A task's `eval_set(cfg)` returns an object with
+A task's `eval_set()` returns an object with
 * `images`: a list of `EvalImage` (unique `key`, the file `path`, and whatever the writer needs in `info`);
 * `writer(out_dir)`: a `ResultWriter` for one checkpoint's results: `add(image, dets, image_hw, pixels=None)` per
   image (`pixels`: the RGB image, for writers that draw) and `close()` at the end (CenterFace writes WIDER files per image, CenterNet one COCO results json);

@@ -2,7 +2,7 @@
 
     <preprocess_path>/input/<stem>.bin   float32 (1, 3, H, W), C order, raw RGB 0..255: the network input
     <preprocess_path>/meta/<stem>.json   {"key", "image", "info", "affine" (2x3), "orig_hw", "input_hw", ...}
-    <result_path>/<stem>_<k>.bin         float32 output k of the network (the task's heads in order), C order,
+    <result_path>/<stem>_<k>.bin         float32 output k of the network (the task's `heads` in order), C order,
                                          (1, channels_k, H / stride, W / stride)
 
 Raw little-endian float32 without a header is what the MindSpore C++ API hands over (MSTensor::Data()), so
@@ -78,23 +78,24 @@ def output_path(result_path, stem: str, index: int) -> Path:
     return Path(result_path) / f"{stem}_{index}.bin"
 
 
-def read_heads(result_path, stem: str, input_hw: Tuple[int, int], head_channels: Sequence[int],
+def read_heads(result_path, stem: str, input_hw: Tuple[int, int], heads: Sequence[Tuple[str, int]],
                stride: int) -> Tuple[np.ndarray, ...]:
-    """The head outputs of one image, shaped (1, C_k, H/stride, W/stride), from ``<result_path>/<stem>_<k>.bin``."""
+    """The outputs of one image, shaped (1, C_k, H/stride, W/stride), from ``<result_path>/<stem>_<k>.bin``;
+    `heads`: the task's ((name, channels), ...) in output order."""
     height, width = input_hw[0] // stride, input_hw[1] // stride
-    heads = []
-    for index, channels in enumerate(head_channels):
+    outputs = []
+    for index, (name, channels) in enumerate(heads):
         path = output_path(result_path, stem, index)
         if not path.is_file():
-            raise FileNotFoundError(f"{path}: missing network output {index}; expected the runner to write "
-                                    f"<stem>_0.bin .. <stem>_{len(head_channels) - 1}.bin")
+            raise FileNotFoundError(f"{path}: missing network output {index} ({name}); expected the runner to write "
+                                    f"<stem>_0.bin .. <stem>_{len(heads) - 1}.bin")
         values = np.fromfile(path, dtype="<f4")
         expected = channels * height * width
         if values.size != expected:
             raise ValueError(f"{path}: {values.size} float32 values; expected {expected} = (1, {channels}, "
-                             f"{height}, {width}) for an input of {input_hw[0]}x{input_hw[1]}")
-        heads.append(values.reshape(1, channels, height, width))
-    return tuple(heads)
+                             f"{height}, {width}) of {name} for an input of {input_hw[0]}x{input_hw[1]}")
+        outputs.append(values.reshape(1, channels, height, width))
+    return tuple(outputs)
 
 
 def write_outputs(result_path, stem: str, outputs: Sequence[np.ndarray]) -> List[Path]:

@@ -25,9 +25,9 @@ def test_checkpoints(task, cfg, script="test.py", progress=True):
     """Run every selected checkpoint (`ckpt_path`, epochs `start..end`) over the task's evaluation set with
     the "test" inference options; returns the CheckpointSummary list (each printed as it finishes)."""
     require(cfg, "ckpt_path", hint="a checkpoint or a folder of 0-{epoch}_{step}.ckpt files")
-    options = task.inference_options(cfg, "test")
+    options = task.inference_options("test")
     checkpoints = select_checkpoints(cfg.ckpt_path, cfg.start, cfg.end)
-    eval_set = task.eval_set(cfg)
+    eval_set = task.eval_set()
     images = eval_set.images
     folders = [result_dir(cfg.output_path, ckpt) for ckpt in checkpoints]
     for folder in folders:  # before any work: a folder that cannot be used stops the run at once
@@ -37,7 +37,7 @@ def test_checkpoints(task, cfg, script="test.py", progress=True):
     from src.model_utils.device import init_device
 
     init_device(cfg.device_target, cfg.device_id, cfg.mode)
-    model = InferenceModel(task, cfg, dynamic_shape=options.shapes_vary)
+    model = InferenceModel(task, dynamic_shape=options.shapes_vary)
     from src.inference.passes import plan_passes
 
     print(f"test: {len(checkpoints)} checkpoint(s) x {len(images)} images, "
@@ -57,4 +57,4 @@ def evaluate_results(task, cfg, folder):
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"result folder {folder}: no such folder (run test.py first)")
-    return task.eval_set(cfg, need_images=False).evaluate(folder)
+    return task.eval_set(need_images=False).evaluate(folder)

@@ -1,7 +1,7 @@
 """Test-time input of every CenterNet task (detection, multi-person pose), exactly as the original's
 ``BaseDetector.pre_process`` (shared by its ``CtdetDetector`` and ``MultiPoseDetector``).
 
-Facts from xingyizhou/CenterNet (``detectors/base_detector.py``, ``utils/image.py``; docs/centernet_det.md):
+Facts from xingyizhou/CenterNet (docs/centernet.md "Test path"; ``detectors/base_detector.py``, ``utils/image.py``):
 
 * The image is first resized by ``scale`` to ``new_h = int(h * scale)``, ``new_w = int(w * scale)``
   (``cv2.resize``, bilinear; a no-op copy at scale 1).
@@ -43,7 +43,7 @@ from src.data.affine import center_scale_affine
 from src.data.centernet_augment import COCO_MEAN_BGR, COCO_STD_BGR
 from src.inference.preprocess import InputMeta, bounded_scale, check_image
 
-__all__ = ["COCO_MEAN_BGR", "COCO_STD_BGR", "input_geometry", "centernet_input", "flip_batch"]
+__all__ = ["COCO_MEAN_BGR", "COCO_STD_BGR", "input_geometry", "centernet_input"]
 
 
 def _check_pad(pad: int) -> int:
@@ -120,10 +120,3 @@ def centernet_input(image_rgb: np.ndarray, scale: float = 1.0, keep_res: bool = 
     affine = trans @ np.array([[scale, 0.0, 0.0], [0.0, scale, 0.0], [0.0, 0.0, 1.0]])
     return chw, InputMeta(affine=affine, orig_hw=orig_hw, input_hw=(inp_h, inp_w))
 
-
-def flip_batch(chw: np.ndarray) -> np.ndarray:
-    """(2, 3, H, W) batch [input, input mirrored left-right]: what the original's flip test feeds the network."""
-    chw = np.asarray(chw)
-    if chw.ndim != 3 or chw.shape[0] != 3:
-        raise ValueError(f"flip_batch: input must be (3, H, W), got shape {chw.shape}")
-    return np.ascontiguousarray(np.stack([chw, chw[:, :, ::-1]]))

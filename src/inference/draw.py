@@ -17,6 +17,7 @@ BOX_COLOR = (0, 255, 0)  # RGB
 TEXT_COLOR = (255, 255, 255)
 EDGE_COLOR = (255, 160, 0)
 DEFAULT_POINT_COLOR = (255, 0, 0)
+MIN_FONT_SCALE = 0.3
 
 
 def class_color(label: int):
@@ -50,7 +51,8 @@ def _class_label(canvas, box, text, short_text, color, font_scale):
 def draw_detections(image_rgb: np.ndarray, dets: Detections, schema=None, show_scores: bool = True,
                     min_keypoint_score: float = 0.0, class_names: Optional[Sequence[str]] = None,
                     enlarge_below: int = 0) -> np.ndarray:
-    """A copy of `image_rgb` (h, w, 3) uint8 with boxes, scores and keypoints of `dets` drawn on it.
+    """A copy of `image_rgb` (h, w, 3) uint8 with boxes, scores and keypoints of `dets` drawn on it. A score is
+    written above its box when the label is not wider than the box (the score is in the JSON anyway).
 
     schema: the KeypointSchema (point colours, skeleton edges); None draws points in one colour, no edges.
     min_keypoint_score: with keypoint scores, points (and their edges) scoring below it are not drawn.
@@ -72,10 +74,12 @@ def draw_detections(image_rgb: np.ndarray, dets: Detections, schema=None, show_s
                             interpolation=cv2.INTER_NEAREST)
         dets = Detections(dets.boxes * factor, dets.scores, dets.keypoints * factor, dets.keypoint_scores,
                           dets.labels)
-    # Line width and font size grow with the image so drawings stay visible on large photos.
-    thickness = max(1, round(max(canvas.shape[:2]) / 500))
+    # Line width and font size grow with the image so drawings stay visible on large photos; below 500 px the font
+    # shrinks with the image down to the smallest legible size (OpenCV's Hershey font at 0.3: 7 px digits).
+    side = max(canvas.shape[:2])
+    thickness = max(1, round(side / 500))
     radius = thickness + 1
-    font_scale = 0.4 * thickness
+    font_scale = 0.4 * thickness if side >= 500 else max(MIN_FONT_SCALE, 0.4 * side / 500)
     colors = schema.colors if schema is not None and schema.colors else None
     edges = schema.edges if schema is not None else ()
     point_scores = dets.keypoint_scores if dets.keypoint_scores is not None else np.ones(dets.keypoints.shape[:2])
@@ -94,10 +98,11 @@ def draw_detections(image_rgb: np.ndarray, dets: Detections, schema=None, show_s
         elif show_scores:
             label_text = f"{float(score):.2f}"
             (text_w, text_h), baseline = cv2.getTextSize(label_text, cv2.FONT_HERSHEY_SIMPLEX, font_scale, 1)
-            top = max(y1 - text_h - baseline, 0)
-            cv2.rectangle(canvas, (x1, top), (x1 + text_w, top + text_h + baseline), BOX_COLOR, -1)
-            cv2.putText(canvas, label_text, (x1, top + text_h), cv2.FONT_HERSHEY_SIMPLEX, font_scale,
-                        TEXT_COLOR, 1, cv2.LINE_AA)
+            if text_w <= x2 - x1:  # a label wider than its box would hide the image, not label it
+                top = max(y1 - text_h - baseline, 0)
+                cv2.rectangle(canvas, (x1, top), (x1 + text_w, top + text_h + baseline), BOX_COLOR, -1)
+                cv2.putText(canvas, label_text, (x1, top + text_h), cv2.FONT_HERSHEY_SIMPLEX, font_scale,
+                            TEXT_COLOR, 1, cv2.LINE_AA)
         pixels = [(int(round(float(x))), int(round(float(y)))) for x, y in points]
         for a, b in edges:
             if visible[a] and visible[b]:

@@ -4,7 +4,7 @@ This is the one place that sequence is written; predict.py, test.py, eval.py, ex
 use it. `InferenceModel` keeps the network and swaps weights checkpoint by checkpoint, so a sweep over many
 checkpoints compiles the graph once per input shape, not once per checkpoint.
 
-    model = InferenceModel(task, cfg)          # or load_network(task, cfg, ckpt) for a Cell (export)
+    model = InferenceModel(task)               # or load_network(task, ckpt) for a Cell (export)
     model.load("0-140_1610.ckpt")
     heads = model(batch_nchw_float32)          # tuple of numpy arrays, the task's heads in order
 """
@@ -20,13 +20,13 @@ LOG = logging.getLogger(__name__)
 __all__ = ["InferenceModel", "load_network"]
 
 
-def load_network(task, cfg, ckpt_path, fold: bool = True, logger=None):
-    """`task`'s network for `cfg` with every weight from `ckpt_path` (an error if one is missing or the file
+def load_network(task, ckpt_path, fold: bool = True, logger=None):
+    """`task`'s network with every weight from `ckpt_path` (an error if one is missing or the file
     holds another task's model), BatchNorm folded (`fold`), in inference mode."""
     from src.engine.checkpoint import load_weights
     from src.models.fold_bn import fold_batchnorm
 
-    network = task.build_network(cfg)
+    network = task.build_network()
     load_weights(network, ckpt_path, strict=True, extra_prefixes=task.checkpoint_prefixes, model=task.name,
                  logger=logger)
     network.set_train(False)
@@ -42,15 +42,15 @@ class InferenceModel:
         (for inputs of many sizes: original-size testing and predict.py). Measured on CPU for CenterFace: the same
         outputs bit for bit as one static graph per size, with or without the kernels.
     cpu_kernels: use the project's compiled CPU kernels (src/models/kernels/; on CPU only, and only when the
-        library builds: otherwise one log line and MindSpore's ops). None = the config's `cpu_kernels` key.
+        library builds: otherwise one log line and MindSpore's ops). None = the task config's `cpu_kernels`.
         With dynamic_shape they need every kernel to infer its shapes in C++ (`supports_dynamic_shape`); a
         network holding one that cannot keeps MindSpore's ops, said in the log.
     """
 
-    def __init__(self, task, cfg, dynamic_shape: bool = False, cpu_kernels: Optional[bool] = None):
-        self.task, self.cfg = task, cfg
+    def __init__(self, task, dynamic_shape: bool = False, cpu_kernels: Optional[bool] = None):
+        self.task = task
         self.dynamic_shape = bool(dynamic_shape)
-        self.cpu_kernels = bool(getattr(cfg, "cpu_kernels", False) if cpu_kernels is None else cpu_kernels)
+        self.cpu_kernels = bool(task.cfg.cpu_kernels if cpu_kernels is None else cpu_kernels)
         self.network = None
         self.kernel_counts = {}
 
@@ -66,7 +66,7 @@ class InferenceModel:
         if self.dynamic_shape and not supports_dynamic_shape(self.network):
             LOG.warning("compiled CPU kernels off for inputs of varying size: a kernel of %s infers its shapes in "
                         "Python only (static shapes); using MindSpore's ops", self.task.name)
-            self.network = load_network(self.task, self.cfg, ckpt_path, logger=LOG)
+            self.network = load_network(self.task, ckpt_path, logger=LOG)
             self.kernel_counts = {}
             return
         LOG.info("compiled CPU kernels: %s", ", ".join(f"{n} {name}" for name, n in self.kernel_counts.items()))
@@ -75,7 +75,7 @@ class InferenceModel:
         """Load `ckpt_path`: the first one builds the network, later ones only replace its weights."""
         import mindspore as ms
 
-        folded = load_network(self.task, self.cfg, ckpt_path, logger=LOG)
+        folded = load_network(self.task, ckpt_path, logger=LOG)
         if self.network is None:
             self.network = folded
             # Same Parameters and names, so later checkpoints still swap in by name.

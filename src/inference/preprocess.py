@@ -1,8 +1,9 @@
 """Turning an original RGB image into a network input, and mapping results back (InputMeta: the affine).
 
 `make_input` gives raw 0..255 RGB values in CHW float32 whose height and width are multiples of 32 (CenterFace's
-input: no mean/std, DESIGN.md §2; the CenterNet tasks place their BGR-normalised input with the original's affine
-in src/inference/centernet_input.py and map back through the same InputMeta). Two ways to get there:
+input: no mean/std, docs/design.md "The official CenterFace model"; the CenterNet tasks place their BGR-normalised
+input with the original's affine in src/inference/centernet_input.py and map back through the same InputMeta). Two
+ways to get there:
 
 * ``input_size=None`` (the official demo's way): scale the image by ``scale`` and pad bottom/right with
   zeros up to the next multiple of ``multiple``. No stretching, so the inverse is an exact scale.
@@ -154,6 +155,15 @@ def make_batch(inputs: Sequence[np.ndarray]) -> np.ndarray:
     for i, chw in enumerate(inputs):
         batch[i, :, :chw.shape[1], :chw.shape[2]] = chw
     return batch
+
+
+def flip_batch(chw: np.ndarray) -> np.ndarray:
+    """(2, 3, H, W) batch [input, input mirrored left-right]: the flip test of tasks that merge
+    the two maps (`Task.flip_in_batch`, CenterNet's flip test)."""
+    chw = np.asarray(chw)
+    if chw.ndim != 3 or chw.shape[0] != 3:
+        raise ValueError(f"flip_batch: input must be (3, H, W), got shape {chw.shape}")
+    return np.ascontiguousarray(np.stack([chw, chw[:, :, ::-1]]))
 
 
 def invert_points(points_xy: np.ndarray, meta: InputMeta) -> np.ndarray:

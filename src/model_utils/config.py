@@ -2,15 +2,17 @@
 
 Files follow the model zoo's layout, extended by two optional documents:
 
-1. values (``key: value``; nested mappings are allowed as values, e.g. a model's ``heads``); the reserved key
+1. values (``key: value``; nested mappings are allowed as values; ``null`` is an untyped value, except in a file
+   another one extends: there it means "no neutral value", and a config extending it must state one); the
+   reserved key
    ``__BASE__: other.yaml`` (relative to this file) makes the file extend another one, and ``__SCRIPTS__:
    {script: {key: value}}`` gives per-script defaults (test.py tests at 832x832 where predict.py keeps the
    original size: one key, ``input_size``, with two defaults);
 2. a help text per key;
 3. checks per key: a list of allowed values, or a mapping of ``min``, ``max`` (inclusive), ``multiple_of`` and
    ``len`` (allowed list lengths) applied to a number or to every element of a list;
-4. aliases: ``flag: key`` accepts ``--flag`` (and ``flag:`` in files) for ``key`` (the old zoo's names), or
-   ``flag: key[i]`` for one element of a list key (export.py's ``--input_h`` sets ``input_size[0]``).
+4. aliases: ``flag: key`` accepts ``--flag`` (and ``flag:`` in files) for ``key``: the old zoos' names only, one
+   canonical name per concept otherwise (docs/configuration.md lists them all).
 
 A file with a help document (or a ``__BASE__``) defines keys: it may add new ones. Any other file is an override
 file: it is laid over the shipped config of its ``task`` (``default_config.yaml`` when it names none) and may
@@ -22,7 +24,6 @@ checks), naming the key and the file. Nothing happens at import time: scripts ca
 """
 import argparse
 import ast
-import re
 from pathlib import Path
 
 import yaml
@@ -34,7 +35,6 @@ SCRIPTS_KEY = "__SCRIPTS__"
 SCRIPTS = ("train", "predict", "test", "eval", "export", "preprocess", "postprocess")
 _TRUE = {"true", "1", "yes", "y", "on"}
 _FALSE = {"false", "0", "no", "n", "off"}
-_ELEMENT_ALIAS = re.compile(r"^(\w+)\[(\d+)\]$")
 _CHECK_NAMES = ("min", "max", "multiple_of", "len", "nonempty")
 
 
@@ -75,11 +75,11 @@ class Schema:
     def __init__(self):
         self.values, self.helps, self.checks, self.aliases, self.origin = {}, {}, {}, {}, {}
         self.scripts = {}  # script -> {key: default for that script}
+        self.bases = set()  # files another file of the chain extends (`__BASE__`)
 
     def canonical(self, key):
-        """The key an alias stands for (element aliases stay as they are)."""
-        target = self.aliases.get(key, key)
-        return key if _ELEMENT_ALIAS.match(target) else target
+        """The key an alias stands for (a key stands for itself)."""
+        return self.aliases.get(key, key)
 
 
 # ---------------------------------------------------------------- reading files
@@ -167,18 +167,13 @@ def _check_spec(path, key, spec):
 def _merge_file(schema, path, defines_keys, root):
     values, helps, checks, aliases = _read_documents(path)
     for alias, target in aliases.items():
-        match = _ELEMENT_ALIAS.match(str(target))
-        base_key = match.group(1) if match else target
-        if base_key not in schema.values and base_key not in values:
+        if target not in schema.values and target not in values:
             raise ConfigError(f"config file {path}: alias {alias!r} names unknown key {target!r}")
         schema.aliases[alias] = target
     for key, value in values.items():
         if key in (BASE_KEY, SCRIPTS_KEY):
             continue
         canonical = schema.canonical(key)
-        if _ELEMENT_ALIAS.match(schema.aliases.get(key, "")):
-            raise ConfigError(f"config file {path}: {key!r} sets one element of "
-                              f"{schema.aliases[key].split('[')[0]!r}; set that key instead")
         if canonical in schema.values:
             value = _typed(canonical, value, schema.values[canonical], f"config file {path}")
         elif not defines_keys:
@@ -210,10 +205,7 @@ def _merge_file(schema, path, defines_keys, root):
 def _task_config(task):
     from src.tasks import task_config_path
 
-    try:
-        return task_config_path(task)
-    except KeyError as err:
-        raise ConfigError(str(err.args[0])) from None
+    return task_config_path(task)
 
 
 def load_schema(path):
@@ -245,12 +237,9 @@ def load_schema(path):
         if not current.is_file():
             raise ConfigError(f"config file {chain[-1][0]}: {BASE_KEY} {base}: no such file ({current})")
     schema = Schema()
+    schema.bases = {str(file_path) for file_path, _ in chain[1:]}
     for file_path, defines_keys in reversed(chain):
         _merge_file(schema, file_path, defines_keys, chain[-1][0])
-    if "task" in schema.values and "task" not in schema.checks:  # the registry names the tasks, no file repeats it
-        from src.tasks import task_names
-
-        schema.checks["task"] = list(task_names())
     return schema
 
 
@@ -334,29 +323,28 @@ class _RaisingParser(argparse.ArgumentParser):
 
 
 def _rewrite_aliases(argv, schema):
-    """argv with every `--alias` replaced by `--key`; element aliases returned apart as [(flag, key, i, text)]."""
-    out, elements, i = [], [], 0
-    while i < len(argv):
-        item = argv[i]
+    """argv with every `--alias` (or `--alias=value`) replaced by its `--key`."""
+    out = []
+    for item in argv:
         if item.startswith("--"):
             name, eq, inline = item[2:].partition("=")
-            target = schema.aliases.get(name)
-            match = _ELEMENT_ALIAS.match(target) if target else None
-            if match:
-                if eq:
-                    text = inline
-                elif i + 1 < len(argv):
-                    text, i = argv[i + 1], i + 1
-                else:
-                    raise ConfigError(f"--{name}: expected a value")
-                elements.append((name, match.group(1), int(match.group(2)), text))
-                i += 1
-                continue
-            if target:
-                item = f"--{target}{eq}{inline}"
+            if name in schema.aliases:
+                item = f"--{schema.aliases[name]}{eq}{inline}"
         out.append(item)
-        i += 1
-    return out, elements
+    return out
+
+
+def flag_value(argv, key, default, config_path=DEFAULT_CONFIG):
+    """The value command-line `argv` gives `key` (its last `--key value` or `--key=value`, by any of its names in
+    `config_path`), else `default`: what a launcher must know before the script runs, e.g. the output folder that
+    receives its log (scripts/common.sh asks this instead of copying the alias table)."""
+    argv = _rewrite_aliases(list(argv), load_schema(config_path))
+    value = default
+    for i, item in enumerate(argv):
+        name, eq, inline = item.partition("=")
+        if name == f"--{key}":
+            value = inline if eq else argv[i + 1] if i + 1 < len(argv) else value
+    return value
 
 
 def check_value(key, value, spec, where):
@@ -406,6 +394,11 @@ def parse_config(argv=None, default_path=DEFAULT_CONFIG, description=None, scrip
     known, rest = pre.parse_known_args(argv)
     schema = load_schema(known.config_path)
     values = dict(schema.values)
+    unset = [key for key, value in values.items() if value is None and schema.origin.get(key) in schema.bases]
+    if unset:
+        raise ConfigError(f"config file {known.config_path}: no value for {', '.join(map(repr, unset))}; "
+                          f"{schema.origin[unset[0]]} leaves {'it' if len(unset) == 1 else 'them'} to each "
+                          f"model's config")
     if script is not None and script not in SCRIPTS:
         raise ConfigError(f"parse_config: script {script!r} is not one of {SCRIPTS}")
     values.update(schema.scripts.get(script, {}))
@@ -414,7 +407,7 @@ def parse_config(argv=None, default_path=DEFAULT_CONFIG, description=None, scrip
             raise ConfigError(f"script default for unknown key {key!r} (not in {known.config_path})")
         values[key] = value
 
-    rest, elements = _rewrite_aliases(rest, schema)
+    rest = _rewrite_aliases(rest, schema)
     parser = _RaisingParser(description=description, parents=[pre], allow_abbrev=False)
     for key, default in values.items():
         help_text = str(schema.helps.get(key, ""))
@@ -435,16 +428,6 @@ def parse_config(argv=None, default_path=DEFAULT_CONFIG, description=None, scrip
                           f"see `--help` for the known keys")
     resolved = vars(args)
     given = {a.split("=")[0][2:] for a in rest if a.startswith("--")}
-    for flag, key, index, text in elements:
-        current = list(resolved[key])
-        if index >= len(current):
-            raise ConfigError(f"--{flag} sets {key}[{index}], but {key} is {current}; give --{key} instead")
-        try:
-            current[index] = _element_parser(current[index])(text.strip())
-        except (ValueError, argparse.ArgumentTypeError):
-            raise ConfigError(f"argument --{flag}: expected {type(current[index]).__name__}, got {text!r}") from None
-        resolved[key] = current
-        given.add(key)
     if "task" in given and "task" in schema.values and resolved["task"] != schema.values["task"]:
         raise ConfigError(f"--task {resolved['task']}: the task comes from the config file ({known.config_path} is "
                           f"{schema.values['task']!r}); use --config_path {_task_config(resolved['task'])}")
@@ -477,32 +460,83 @@ def save_config(config, out_dir, name="config.yaml"):
     return path
 
 
-def markdown_table(path=DEFAULT_CONFIG, only_own=False):
-    """The keys of a config file (with its bases) as a Markdown table (key, default, help) for README.md.
+REFERENCE_HEADER = """\
+# Configuration reference
 
-    only_own: list only the keys the file itself sets (not those it inherits unchanged)."""
-    schema = load_schema(path)
+<!-- Generated from the config files by `python -m src.model_utils.config > docs/configuration.md`; edit the
+YAML files (values, help, checks, aliases), not this page. -->
+
+Each model has one config file, named by the registry (`src/tasks/__init__.py`): `default_config.yaml`
+(CenterFace, the default) and `configs/centernet_pose.yaml` (`--config_path configs/centernet_pose.yaml`). Both
+extend `configs/base.yaml` (`__BASE__`), which holds the keys the shared machinery reads, with model-neutral
+values; a key without one is `null` there and every model's config states it. A file has up to four YAML
+documents: values, help, checks (allowed values, or `min`/`max`/`multiple_of`/`len`/`nonempty`) and aliases
+(the old zoos' names for a key). Every key can be given on the command line with its YAML type
+(`--is_distributed true`, `--milestones 90,120`, `--train_size 320,320`, `--input_size ""` for an empty list).
+An unknown key, a badly typed value or a value outside its checks is a one-line error naming the key and where
+it came from (a flag or a file); so is a combination the model cannot run (the task's `check_config`). A
+`--config_path` file without a help document is an override file: it sets a few keys over its task's shipped
+config (`task:` names the task; CenterFace by default), checked like flags. `__SCRIPTS__` gives per-script
+defaults (test.py tests at 832x832 where predict.py keeps the original size: one key, two defaults). Each run
+saves its resolved configuration (`config.yaml` in its output folder; reloadable with `--config_path`).
+
+Two keys are easy to confuse: `mode` is MindSpore's execution mode (GRAPH or PYNATIVE, every script), `run_mode`
+the COCO split a CenterNet evaluation runs on (val or test-dev).
+"""
+
+
+def _shown(value):
+    if value is None:
+        return "(each model's)"
+    return yaml.safe_dump(value, default_flow_style=True, width=10 ** 6).strip().removesuffix("...").strip()
+
+
+def _key_rows(schema, keys):
     rows = ["| key | default | meaning |", "|---|---|---|"]
-    reverse = {}
-    for alias, target in schema.aliases.items():
-        reverse.setdefault(_ELEMENT_ALIAS.sub(r"\1", target), []).append(alias)
-    for key, value in schema.values.items():
-        if only_own and Path(schema.origin.get(key, "")).resolve() != Path(path).resolve():
-            continue
+    for key in keys:
         text = str(schema.helps.get(key, "")).replace("|", "\\|")
         spec = schema.checks.get(key)
         if isinstance(spec, list):
             text += f" (one of {', '.join(map(str, spec))})"
         elif spec:
             text += " (" + ", ".join(f"{k} {v}" for k, v in spec.items()) + ")"
-        if key in reverse:
-            text += " (also " + ", ".join(f"`--{a}`" for a in reverse[key]) + ")"
-        shown = yaml.safe_dump(value, default_flow_style=True, width=10 ** 6).strip().removesuffix("...").strip()
-        rows.append(f"| `{key}` | `{shown}` | {text} |")
-    return "\n".join(rows)
+        rows.append(f"| `{key}` | `{_shown(schema.values[key])}` | {text} |")
+    return rows
+
+
+def reference_markdown():
+    """docs/configuration.md: the shared keys, each model's own keys and per-script defaults, and the one table of
+    other accepted names (aliases), all from the config files of the registered tasks."""
+    from src.tasks import task_config_path, task_names
+
+    base_path = ROOT / "configs" / "base.yaml"
+    base = load_schema(base_path)
+    lines = [REFERENCE_HEADER, "## Shared keys (`configs/base.yaml`)", "", *_key_rows(base, base.values), ""]
+    accepted = {alias: [target, []] for alias, target in base.aliases.items()}
+    for name in task_names():
+        path = task_config_path(name)
+        relative = path.relative_to(ROOT).as_posix()
+        schema = load_schema(path)
+        values, helps, checks = load_yaml(path)
+        own = [key for key in schema.values if key in values or key in helps or key in checks]
+        lines += [f"## {name} (`{relative}`)", "",
+                  "The keys this model adds, or sets, or means more specifically than the shared table says:", "",
+                  *_key_rows(schema, own), ""]
+        if schema.scripts:
+            lines += ["Per-script defaults:", "", "| script | defaults |", "|---|---|"]
+            lines += [f"| {script} | " + ", ".join(f"`{k}` `{_shown(v)}`" for k, v in defaults.items()) + " |"
+                      for script, defaults in schema.scripts.items()]
+            lines.append("")
+        for alias, target in schema.aliases.items():
+            if alias not in base.aliases:
+                accepted.setdefault(alias, [target, []])[1].append(name)
+    lines += ["## Other accepted names", "",
+              "Only the old model zoos' names (their READMEs and configs) stand for a key; each concept has one "
+              "name otherwise.", "", "| flag | stands for | accepted by |", "|---|---|---|"]
+    lines += [f"| `--{alias}` | `{target}` | {', '.join(models) if models else 'every model'} |"
+              for alias, (target, models) in accepted.items()]
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":
-    import sys
-
-    print(markdown_table(sys.argv[1] if len(sys.argv) > 1 else DEFAULT_CONFIG, only_own="--own" in sys.argv))
+    print(reference_markdown(), end="")

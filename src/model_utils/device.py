@@ -25,7 +25,7 @@ class DeviceInfo:
 
 
 def prepare_environment(device_target, log=LOG.info):
-    """Cap oneDNN at AVX2 on CPU unless the user chose an ISA (DESIGN.md §1).
+    """Cap oneDNN at AVX2 on CPU unless the user chose an ISA (docs/design.md "Platform facts").
 
     On AVX-512 machines oneDNN falls back to a reference NCHW convolution (259 ms for a 64->64 3x3 conv at
     56x56); capped at AVX2 it takes a jit gemm path (5.6 ms). The variable is read when MindSpore loads, so

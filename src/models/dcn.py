@@ -1,19 +1,19 @@
 """Modulated deformable convolution (DCNv2, Zhu et al. 2019) as used by CenterNet's DLA-34 up-sampling path.
 
 Only the configuration CenterNet uses is implemented: 3x3 kernel, stride 1, padding 1, dilation 1, one
-deformable group (CENTERNET.md §A). Parameter names follow the original DCN module so that converted
+deformable group (docs/centernet.md "Network"). Parameter names follow the original DCN module so that converted
 checkpoints load key for key: `weight` (Cout, Cin, 3, 3), `bias` (Cout) and the sub-cell `conv_offset_mask`
 (a 3x3 conv Cin -> 27 with bias, zero-initialised).
 
-Offset layout (CENTERNET.md §B). `conv_offset_mask` keeps DCNv2's row order, so its values are exactly the
-original checkpoint's: channel 2k = dy_k, 2k+1 = dx_k for kernel point k = i*3 + j (rows 0..17), then the 9
-mask logits (rows 18..26). `mindspore.ops.deformable_conv2d` wants (all dx, all dy, mask) and applies the mask
-as given, so construct() reorders the 18 offset rows and applies the sigmoid. Doing the reordering here rather
-than permuting the rows at conversion time keeps checkpoints in the original (and torchvision's) layout, so they
-convert back without bookkeeping; it costs one gather of a 27-channel map per layer, lost in the noise of the
-deformable sampling itself (64 channels at 128x128 on 2 busy CPU cores: 320 ms per layer with it, 317 ms without).
-The reordering is a gather with a constant index, not strided slices: in MindSpore 2.10 on CPU the gradient of
-a step-2 slice (StridedSliceGrad) fails with "input memory out of bounds" for batch sizes > 1.
+Offset layout (docs/centernet.md "Deformable convolution layout"). `conv_offset_mask` keeps DCNv2's row order, so its
+values are exactly the original checkpoint's: channel 2k = dy_k, 2k+1 = dx_k for kernel point k = i*3 + j (rows 0..17),
+then the 9 mask logits (rows 18..26). `mindspore.ops.deformable_conv2d` wants (all dx, all dy, mask) and applies the
+mask as given, so construct() reorders the 18 offset rows and applies the sigmoid. Doing the reordering here rather than
+permuting the rows at conversion time keeps checkpoints in the original (and torchvision's) layout, so they convert back
+without bookkeeping; it costs one gather of a 27-channel map per layer, lost in the noise of the deformable sampling
+itself (64 channels at 128x128 on 2 busy CPU cores: 320 ms per layer with it, 317 ms without). The reordering is a
+gather with a constant index, not strided slices: in MindSpore 2.10 on CPU the gradient of a step-2 slice
+(StridedSliceGrad) fails with "input memory out of bounds" for batch sizes > 1.
 """
 import math
 
@@ -42,7 +42,7 @@ class ModulatedDeformConv2d(nn.Cell):
     Args:
         in_channels, out_channels: channel counts.
 
-    Initialisation as in the original DCN module (CENTERNET.md §A): weight U(+-1/sqrt(9 Cin)), bias 0,
+    Initialisation as in the original DCN module (docs/centernet.md "Network"): weight U(+-1/sqrt(9 Cin)), bias 0,
     `conv_offset_mask` weight and bias 0, so a fresh layer samples the regular grid with mask sigmoid(0) = 0.5.
     """
 

@@ -1,7 +1,7 @@
 """DLA-34 backbone (Yu et al., "Deep Layer Aggregation", CVPR 2018) in the form CenterNet uses it.
 
-Structure and key names follow CENTERNET.md §A (read from CenterNet's pose_dla_dcn.py): levels [1,1,1,2,2,1],
-channels [16,32,64,128,256,512], BasicBlock residual units, Root aggregation nodes and recursive Trees.
+Structure and key names follow docs/centernet.md "Network" (read from CenterNet's pose_dla_dcn.py): levels
+[1,1,1,2,2,1], channels [16,32,64,128,256,512], BasicBlock residual units, Root aggregation nodes and recursive Trees.
 Parameter names equal the original state-dict keys without the `base.` prefix (`base_layer.0.weight`,
 `level3.tree1.tree1.bn1.gamma`, ...), with MindSpore's BatchNorm names (gamma, beta, moving_mean,
 moving_variance for PyTorch's weight, bias, running_mean, running_var). The classifier (`fc`) is left out.
@@ -11,27 +11,11 @@ Tree of depth 2 the residual handed to the nested Tree is discarded (the nested 
 kept so that original checkpoints load key for key, and they do not influence the outputs.
 """
 from mindspore import nn, ops
-from mindspore.common.initializer import HeNormal
+
+from src.models.layers import batch_norm, conv_no_bias
 
 DLA34_LEVELS = (1, 1, 1, 2, 2, 1)
 DLA34_CHANNELS = (16, 32, 64, 128, 256, 512)
-BN_EPS = 1e-5  # PyTorch default, as in the original
-BN_MOMENTUM = 0.9  # MindSpore's momentum weights the running value: 0.9 here == PyTorch momentum 0.1
-
-
-def batch_norm(channels):
-    """BatchNorm2d with the original's eps and momentum."""
-    return nn.BatchNorm2d(channels, eps=BN_EPS, momentum=BN_MOMENTUM)
-
-
-def conv_no_bias(in_channels, out_channels, kernel_size, stride=1):
-    """Conv with 'same' padding for odd kernels and no bias (every backbone conv is followed by BN).
-
-    He-normal (fan_out) initialisation is our choice for training from scratch; normally the backbone is loaded
-    from the ImageNet DLA-34 weights (src/convert_weight_centernet.py).
-    """
-    return nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride, pad_mode="pad", padding=kernel_size // 2,
-                     has_bias=False, weight_init=HeNormal(mode="fan_out", nonlinearity="relu"))
 
 
 def conv_bn_relu(in_channels, out_channels, kernel_size, stride=1):
@@ -71,7 +55,7 @@ class Root(nn.Cell):
 
 
 class Tree(nn.Cell):
-    """Hierarchical deep aggregation tree (CENTERNET.md §A).
+    """Hierarchical deep aggregation tree (docs/centernet.md "Network").
 
     levels == 1: two BasicBlocks whose outputs (and the extra `children`) meet in a Root.
     levels > 1: two sub-Trees; the second receives the first one's output (and, with `level_root`, this Tree's

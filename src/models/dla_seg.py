@@ -12,7 +12,7 @@ the heatmap heads).
 """
 from src.models.dla import DLA34
 from src.models.dla_up import DLAUp, IDAUp
-from src.models.layers import NamedHeads, centernet_head
+from src.models.layers import NamedHeads
 
 __all__ = ["DLASeg", "FIRST_LEVEL", "LAST_LEVEL"]
 
@@ -38,12 +38,6 @@ class DLASeg(NamedHeads):
         super().__init__()
         if down_ratio != 4:
             raise ValueError(f"down_ratio={down_ratio}: only 4 is supported (heads at stride 4)")
-        if head_conv <= 0:
-            raise ValueError(f"head_conv={head_conv}: expected a positive width")
-        heads = tuple((str(name), int(channels)) for name, channels in heads)
-        if not heads or len({name for name, _ in heads}) != len(heads):
-            raise ValueError(f"heads={heads}: expected a non-empty list of uniquely named heads")
-        self.heads = heads
         self.enable_dcn = enable_dcn
         self.base = DLA34()
         channels = self.base.channels[FIRST_LEVEL:]  # (64, 128, 256, 512)
@@ -51,15 +45,7 @@ class DLASeg(NamedHeads):
         self.dla_up = DLAUp(channels, scales, enable_dcn)
         num_merged = LAST_LEVEL - FIRST_LEVEL  # 3: stride 4, 8, 16
         self.ida_up = IDAUp(channels[0], channels[:num_merged], tuple(2 ** i for i in range(num_merged)), enable_dcn)
-        cells = {}
-        for name, out_channels in heads:
-            if out_channels <= 0:
-                raise ValueError(f"head {name!r} has {out_channels} channels: expected > 0")
-            if not name.isidentifier() or hasattr(self, name):
-                raise ValueError(f"head name {name!r}: expected an identifier that is not a DLASeg attribute")
-            is_heatmap = name == "hm" or name.startswith("hm_")
-            cells[name] = centernet_head(channels[0], head_conv, out_channels, final_bias if is_heatmap else 0.0)
-        self.set_heads(cells)
+        self.set_centernet_heads(heads, channels[0], head_conv, final_bias)
 
     def construct(self, x):
         levels = self.base(x)

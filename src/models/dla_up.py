@@ -7,8 +7,7 @@ pose, object detection) uses them through `src/models/dla_seg.py`.
 from mindspore import Tensor, nn
 
 from src.models.dcn import ModulatedDeformConv2d, plain_conv3x3
-from src.models.dla import batch_norm
-from src.models.layers import bilinear_upsample_weight
+from src.models.layers import batch_norm, bilinear_upsample_weight
 
 __all__ = ["DeformConv", "IDAUp", "DLAUp"]
 
@@ -64,7 +63,7 @@ class IDAUp(nn.Cell):
 
 
 class DLAUp(nn.Cell):
-    """Merges backbone levels first_level..5 top-down with three IDAUps (CENTERNET.md §A).
+    """Merges backbone levels first_level..5 top-down with three IDAUps (docs/centernet.md "Network").
 
     ida_0 merges levels 4-5, ida_1 levels 3-5, ida_2 levels 2-5 (each on the previous one's results); returns
     (stride-4 64 ch, stride-8 128 ch, stride-16 256 ch, stride-32 512 ch): the deepest merged map of each ida

@@ -2,7 +2,7 @@
 
 For inference only: y = gamma (W x - mean) / sqrt(var + eps) + beta becomes W' x + b' with
 W' = W * gamma / sqrt(var + eps) per output channel and b' = beta - mean * gamma / sqrt(var + eps).
-On CPU this halves MindSpore's latency (DESIGN.md §1: 168 ms -> 102 ms at 640x640) and gives exported
+On CPU this halves MindSpore's latency (docs/design.md "Platform facts": 168 ms -> 102 ms at 640x640) and gives exported
 models the same graph as the official BN-merged ONNX.
 """
 import numpy as np

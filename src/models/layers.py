@@ -1,5 +1,6 @@
-"""Layers the networks share: conv + BatchNorm + activation, named output heads, CenterNet's two-conv head and
-its bilinear up-sampling initialisation.
+"""Layers the networks share: conv + BatchNorm + activation, the PyTorch-convention BatchNorm and bias-free conv of
+the CenterNet backbones (DLA-34, ResNet), named output heads, CenterNet's two-conv head and its bilinear
+up-sampling initialisation.
 
 `ConvBNAct` is the unit BatchNorm folding (`fold_bn.py`) and the compiled CPU kernels (`kernels/`) recognise
 (`cell.conv`, `cell.bn`, `cell.act`). `NamedHeads` gives a network a dict of heads whose attribute names are
@@ -9,9 +10,13 @@ import math
 
 import numpy as np
 from mindspore import nn
-from mindspore.common.initializer import Constant, HeUniform
+from mindspore.common.initializer import Constant, HeNormal, HeUniform
 
-__all__ = ["activation", "ConvBNAct", "NamedHeads", "bilinear_upsample_weight", "centernet_head", "count_parameters"]
+__all__ = ["activation", "ConvBNAct", "batch_norm", "conv_no_bias", "NamedHeads", "bilinear_upsample_weight",
+           "centernet_head", "count_parameters"]
+
+BN_EPS = 1e-5  # PyTorch default, as in the original CenterNet backbones
+BN_MOMENTUM = 0.9  # MindSpore's momentum weights the running value: 0.9 here == PyTorch momentum 0.1
 
 
 def activation(name):
@@ -39,6 +44,21 @@ class ConvBNAct(nn.Cell):
         return x
 
 
+def batch_norm(channels):
+    """BatchNorm2d with PyTorch's eps and momentum (CenterNet's DLA-34 and ResNet backbones)."""
+    return nn.BatchNorm2d(channels, eps=BN_EPS, momentum=BN_MOMENTUM)
+
+
+def conv_no_bias(in_channels, out_channels, kernel_size, stride=1):
+    """Conv with 'same' padding for odd kernels and no bias (every backbone conv is followed by BN).
+
+    He-normal (fan_out) initialisation is our choice for training from scratch (torchvision's ResNet uses it too);
+    normally the backbone is loaded from ImageNet weights (src/convert_weight_centernet.py).
+    """
+    return nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride, pad_mode="pad", padding=kernel_size // 2,
+                     has_bias=False, weight_init=HeNormal(mode="fan_out", nonlinearity="relu"))
+
+
 class NamedHeads(nn.Cell):
     """Base class of a network whose outputs are named heads on one feature map.
 
@@ -54,6 +74,28 @@ class NamedHeads(nn.Cell):
 
     def apply_heads(self, feature):
         return tuple(getattr(self, name)(feature) for name in self.head_names)
+
+    def set_centernet_heads(self, heads, in_channels, head_conv, final_bias):
+        """Attach a `centernet_head` per (name, channels) of `heads` on `in_channels` features, in that order;
+        heatmap heads (`hm` and names starting with `hm_`) start with `final_bias`, the others with 0. Sets and
+        returns `self.heads` ((name, channels), ...); ValueError for a head list a checkpoint could not name."""
+        if head_conv <= 0:
+            raise ValueError(f"head_conv={head_conv}: expected a positive width")
+        heads = tuple((str(name), int(channels)) for name, channels in heads)
+        if not heads or len({name for name, _ in heads}) != len(heads):
+            raise ValueError(f"heads={heads}: expected a non-empty list of uniquely named heads")
+        cells = {}
+        for name, out_channels in heads:
+            if out_channels <= 0:
+                raise ValueError(f"head {name!r} has {out_channels} channels: expected > 0")
+            if not name.isidentifier() or hasattr(self, name):
+                raise ValueError(f"head name {name!r}: expected an identifier that is not a "
+                                 f"{type(self).__name__} attribute")
+            is_heatmap = name == "hm" or name.startswith("hm_")
+            cells[name] = centernet_head(in_channels, head_conv, out_channels, final_bias if is_heatmap else 0.0)
+        self.set_heads(cells)
+        self.heads = heads
+        return heads
 
 
 def centernet_head(in_channels, head_conv, out_channels, bias=0.0):
@@ -73,7 +115,7 @@ def centernet_head(in_channels, head_conv, out_channels, bias=0.0):
 def bilinear_upsample_weight(channels, kernel_size):
     """The original's `fill_up_weights`: a separable bilinear kernel copied to every channel, shape (C, 1, k, k).
 
-    f = ceil(k/2), c = (2f - 1 - f%2) / (2f), w[i, j] = (1 - |i/f - c|)(1 - |j/f - c|) (CENTERNET.md §A).
+    f = ceil(k/2), c = (2f - 1 - f%2) / (2f), w[i, j] = (1 - |i/f - c|)(1 - |j/f - c|) (docs/centernet.md "Network").
     """
     f = math.ceil(kernel_size / 2)
     c = (2 * f - 1 - f % 2) / (2.0 * f)

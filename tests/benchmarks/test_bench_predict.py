@@ -58,7 +58,7 @@ def test_smoke_run_compares_both_pipelines(tmp_path, official_onnx, official_ckp
     # A fresh process, as the benchmark runs: it sets the device up, which MindSpore allows once per process.
     run = subprocess.run([sys.executable, str(REPO / "benchmarks" / "bench_predict.py"), "--num_images", "2",
                           "--width", "160", "--passes", "1", "--memory_sizes", "--no_cold", "--threads", "1",
-                          "--ckpt", str(official_ckpt), "--onnx", str(official_onnx), "--out", str(tmp_path)],
+                          "--ckpt_path", str(official_ckpt), "--onnx", str(official_onnx), "--output_path", str(tmp_path)],
                          cwd=REPO, capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stderr[-3000:]
     out = run.stdout

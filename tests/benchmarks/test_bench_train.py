@@ -33,7 +33,7 @@ def test_synthetic_batch_shapes_and_consistency():
 
 def test_bad_size_is_an_error():
     with pytest.raises(SystemExit):
-        main(["--size", "100"])
+        main(["--train_size", "100"])
 
 
 def kernel_library_builds():
@@ -54,7 +54,7 @@ def test_one_command_smoke_run(capsys):
     # MindSpore's thread count cannot change once its runtime has run a kernel (other tests did): keep it
     threads = str(ms.get_context("runtime_num_threads"))
     has_kernels = kernel_library_builds()
-    summary = main(["--size", "64", "--batch", "2", "--runs", "1", "--warmup", "0", "--data-samples", "0",
+    summary = main(["--train_size", "64", "--batch", "2", "--runs", "1", "--warmup", "0", "--data-samples", "0",
                     "--threads", threads])
     out = capsys.readouterr().out
     assert summary["a0"] > 0 and "(a0) MindSpore GRAPH" in out
@@ -88,10 +88,10 @@ def test_restart_sets_malloc_tunables_once(monkeypatch):
     calls = []
     monkeypatch.setattr(common.os, "execve", lambda path, args, env: calls.append((args, env)))
     monkeypatch.delenv("GLIBC_TUNABLES", raising=False)
-    monkeypatch.setattr(common.sys, "argv", ["bench_train.py", "--size", "64"])
+    monkeypatch.setattr(common.sys, "argv", ["bench_train.py", "--train_size", "64"])
     common.restart_with_malloc_tunables(bench_train.__file__)
     (args, env), = calls
-    assert args[-2:] == ["--size", "64"] and env["GLIBC_TUNABLES"] == common.MALLOC_TUNABLES
+    assert args[-2:] == ["--train_size", "64"] and env["GLIBC_TUNABLES"] == common.MALLOC_TUNABLES
     monkeypatch.setenv("GLIBC_TUNABLES", "glibc.malloc.check=0")  # the user's own setting wins
     common.restart_with_malloc_tunables(bench_train.__file__)
     monkeypatch.delenv("GLIBC_TUNABLES")

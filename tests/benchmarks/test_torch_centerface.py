@@ -12,7 +12,10 @@ from mindspore import Tensor, ops
 from benchmarks.bench_train import synthetic_batch
 from src.centerface.loss import CenterFaceLoss
 from src.centerface.network import CenterFace
+from src.tasks import get_task
 from tests.requirements import require
+
+HEADS = get_task("centerface").heads  # CenterFace's outputs, as its task computes them
 
 torch = require("torch")
 from benchmarks.torch_centerface import (  # noqa: E402
@@ -35,7 +38,7 @@ def pynative():
 def twins(pynative):
     """Our network with non-trivial BN statistics, and the torch twin carrying the same weights."""
     ms.set_seed(1)
-    ours = CenterFace()
+    ours = CenterFace(HEADS)
     rng = np.random.default_rng(0)
     for param in ours.get_parameters():
         if "moving_mean" in param.name:
@@ -58,7 +61,7 @@ def test_same_parameters_names_and_shapes(twins):
 
 def test_copy_rejects_a_different_network(pynative):
     with pytest.raises(KeyError, match="keys differ"):
-        copy_mindspore_weights(TorchCenterFace(neck_width=24), CenterFace(neck_width=64).backbone)
+        copy_mindspore_weights(TorchCenterFace(neck_width=24), CenterFace(HEADS, neck_width=64).backbone)
 
 
 def test_inference_outputs_match(twins):

@@ -86,11 +86,19 @@ def test_source_items_and_randomness(tmp_path):
     np.testing.assert_array_equal(source[1 * 3 + 2][0], item[0])
 
 
-def test_errors_name_the_file(tmp_path):
+def test_errors_name_the_file(tmp_path, caplog):
     write_faces_json(tmp_path)
     (tmp_path / "img1.jpg").unlink()
-    with pytest.raises(FileNotFoundError, match="img1.jpg"):
+    with caplog.at_level("WARNING"):  # README: a missing image is named and left out, training goes on
+        source = make_source(tmp_path)
+    assert len(source) == 2 and source.skipped_images == 1
+    assert [m for m in caplog.messages if "img1.jpg" in m] == [
+        f"{tmp_path / 'img1.jpg'}: no such image file (listed in {tmp_path / 'faces.json'}); skipped"]
+    for name in ("img0.jpg", "img2.jpg"):
+        (tmp_path / name).unlink()
+    with pytest.raises(FileNotFoundError, match=r"faces.json: none of its 3 images found \(e\.g\. .*img0.jpg\)"):
         make_source(tmp_path)
+    write_faces_json(tmp_path)
     (tmp_path / "img1.jpg").write_bytes(b"not a jpeg")
     source = make_source(tmp_path)
     with pytest.raises(ValueError, match=r"cannot read image .*img1\.jpg"):

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from src.centerface.decode import decode, detections_to_json
+from src.inference.detections import apply_nms
 from src.inference.preprocess import make_input
 
 STRIDE = 4
@@ -88,7 +89,7 @@ def test_boxes_are_clipped_after_both_corners_are_computed():
     heads = empty_heads(16, 16)  # input 64x64
     place_face(heads, (-10.0, 5.0, 20.0, 45.0), FACE_POINTS, 0.9)  # sticks out on the left
     place_face(heads, (40.0, 30.0, 80.0, 70.0), FACE_POINTS, 0.8)  # sticks out right and bottom
-    dets = decode(**heads, nms="none")
+    dets = decode(**heads)
     # Clipping x1 first and then adding the width (deface) would give [0, 5, 30, 45].
     np.testing.assert_allclose(dets.boxes, [[0, 5, 20, 45], [40, 30, 64, 64]], rtol=0, atol=TOL)
 
@@ -108,12 +109,12 @@ def test_peaks_plateau_and_non_peaks():
     for col, score in ((3, 0.9), (4, 0.9), (5, 0.8)):  # a plateau of two, then a lower neighbour
         heads["heatmap"][0, 8, col] = score
         heads["scale"][:, 8, col] = math.log(2.0)  # 8x8 boxes centred at x = (col + 0.5) * 4
-    dets = decode(**heads, nms="none")
+    dets = decode(**heads)
     assert len(dets) == 2 and np.all(dets.scores == np.float32(0.9))
     np.testing.assert_allclose(sorted(dets.boxes[:, 0]), [10, 14], atol=TOL)
     # The plateau boxes [10, 18] and [14, 22] overlap with IoU 32/96 = 1/3 > 0.3: hard NMS keeps the
-    # lower flat index among equal scores.
-    dets = decode(**heads, nms="hard", nms_iou=0.3)
+    # lower flat index among equal scores (the decoder orders equal scores by flat index).
+    dets = apply_nms(decode(**heads), "hard", nms_iou=0.3)
     assert len(dets) == 1
     np.testing.assert_allclose(dets.boxes[0], [10, 30, 18, 38], atol=TOL)
 
@@ -131,14 +132,14 @@ def _grid_of_peaks(scores):
 def test_top_k_keeps_the_best_sorted():
     scores = np.random.default_rng(3).permutation(np.linspace(0.1, 0.95, 20)).astype(np.float32)
     heads, _ = _grid_of_peaks(scores)
-    dets = decode(**heads, top_k=5, nms="none")
+    dets = decode(**heads, top_k=5)
     np.testing.assert_array_equal(dets.scores, np.sort(scores)[::-1][:5])
-    assert len(decode(**heads, top_k=None, nms="none")) == 20
+    assert len(decode(**heads, top_k=None)) == 20
 
 
 def test_score_threshold_is_strict():
     heads, cells = _grid_of_peaks(np.float32([0.04, 0.05, 0.06, 0.5]))
-    dets = decode(**heads, score_thresh=0.05, nms="none")
+    dets = decode(**heads, score_thresh=0.05)
     np.testing.assert_array_equal(dets.scores, np.float32([0.5, 0.06]))
 
 
@@ -156,17 +157,18 @@ def _two_overlapping_faces():
     return heads
 
 
-def test_nms_modes():
-    heads = _two_overlapping_faces()
-    assert len(decode(**heads, nms="none")) == 2
-    hard = decode(**heads, nms="hard", nms_iou=0.3)
+def test_decode_keeps_overlaps_for_the_one_nms_of_the_machinery():
+    """The decoder returns every peak above the threshold; the NMS (hard or soft) comes after all passes."""
+    dets = decode(**_two_overlapping_faces())
+    np.testing.assert_array_equal(dets.scores, np.float32([0.9, 0.6]))
+    hard = apply_nms(dets, "hard", nms_iou=0.3)
     assert len(hard) == 1 and hard.scores[0] == np.float32(0.9)
-    assert len(decode(**heads, nms="hard", nms_iou=0.7)) == 2
-    linear = decode(**heads, nms="soft_linear", nms_iou=0.3)
+    assert len(apply_nms(dets, "hard", nms_iou=0.7)) == 2
+    linear = apply_nms(dets, "soft_linear", nms_iou=0.3)
     np.testing.assert_allclose(linear.scores, [0.9, 0.6 * (1 - 2 / 3)], rtol=1e-6)
-    gauss = decode(**heads, nms="soft_gaussian", soft_sigma=0.5)
+    gauss = apply_nms(dets, "soft_gaussian", soft_sigma=0.5)
     np.testing.assert_allclose(gauss.scores, [0.9, 0.6 * math.exp(-(4 / 9) / 0.5)], rtol=1e-6)
-    assert len(decode(**heads, nms="soft_linear", soft_min_score=0.3)) == 1  # 0.2 < 0.3 dropped
+    assert len(apply_nms(dets, "soft_linear", nms_iou=0.3, soft_min_score=0.3)) == 1  # 0.2 < 0.3 dropped
 
 
 def test_detections_to_json_uses_python_floats():
@@ -188,8 +190,6 @@ def test_bad_heads_and_arguments_are_rejected():
         decode(**{**heads, "landmarks": np.zeros((8, 8, 8))})
     with pytest.raises(ValueError, match="spatial"):
         decode(**{**heads, "offset": np.zeros((2, 8, 9))})
-    with pytest.raises(ValueError, match="nms"):
-        decode(**heads, nms="soft")
     with pytest.raises(ValueError, match="top_k"):
         decode(**heads, top_k=0)
 

@@ -10,6 +10,9 @@ import pytest
 
 from src.centerface.network import CenterFace
 from src.models.layers import count_parameters
+from src.tasks import get_task
+
+HEADS = get_task("centerface").heads  # CenterFace's outputs, as its task computes them
 
 HEADS = (("heatmap", 1), ("scale", 2), ("offset", 2), ("landmarks", 10))
 
@@ -20,7 +23,7 @@ def random_input(shape, seed=0):
 
 @pytest.fixture(scope="module")
 def net24():
-    net = CenterFace(neck_width=24)
+    net = CenterFace(HEADS, neck_width=24)
     net.set_train(False)
     return net
 
@@ -40,7 +43,7 @@ def test_output_layout_stride_4(net24, shape):
 def test_heads_start_at_prior_and_near_zero():
     """Heatmap bias = logit(prior) (CenterNet's -2.19 for 0.1); the other heads start close to zero."""
     for prior in (0.1, 0.01):
-        net = CenterFace(heatmap_prior=prior)
+        net = CenterFace(HEADS, heatmap_prior=prior)
         bias = net.head_heatmap.bias.asnumpy()
         np.testing.assert_allclose(1 / (1 + np.exp(-bias)), [prior], rtol=1e-6)
         net.set_train(True)  # BN on batch statistics: the neck output is normalised as at the first step
@@ -52,7 +55,7 @@ def test_heads_start_at_prior_and_near_zero():
 
 
 def test_neck_width_64_variant(net24):
-    net = CenterFace(neck_width=64)
+    net = CenterFace(HEADS, neck_width=64)
     net.set_train(False)
     outputs = net(random_input((1, 3, 64, 64)))
     assert [o.shape for o in outputs] == [(1, c, 16, 16) for _, c in HEADS]
@@ -95,7 +98,7 @@ def test_parameter_count_matches_official_graph(net24, official_onnx):
 
 
 def test_relu6_variant_clips_and_shares_weights(net24):
-    net6 = CenterFace(act="relu6")
+    net6 = CenterFace(HEADS, act="relu6")
     net6.set_train(False)
     shapes24 = [(n, p.shape) for n, p in net24.parameters_and_names()]
     assert [(n, p.shape) for n, p in net6.parameters_and_names()] == shapes24  # same checkpoint layout
@@ -113,4 +116,4 @@ def test_relu6_variant_clips_and_shares_weights(net24):
 
 def test_unknown_activation_rejected():
     with pytest.raises(ValueError, match="activation.*'gelu'"):
-        CenterFace(act="gelu")
+        CenterFace(HEADS, act="gelu")

@@ -10,13 +10,15 @@ import cv2
 import numpy as np
 import pytest
 
-from src.centerface.task import TASK
 from src.centerface.wider import WiderEvalSet, list_wider_images, resolve_gt_dir, wider_text, write_results
 from src.data.wider_gt import write_wider_gt
 from src.evaluation.eval_set import TEST_INFO, EvalImage, run_eval_set
 from src.inference.detections import Detections
 from src.inference.passes import InferenceOptions, InferencePass
 from src.model_utils.config import parse_config
+from src.tasks import get_task
+
+TASK = get_task("centerface")  # the task of the shipped config
 
 STRIDE = 4
 # (x, y) of the 5 landmarks relative to the box (left eye, right eye, nose, left/right mouth corner).
@@ -97,15 +99,15 @@ def test_list_wider_images_errors(tmp_path):
 
 
 def test_options_from_config_single_scale_unless_multi_scale():
-    cfg = parse_config(["--test_input_size", "", "--test_scales", "0.5,1.0", "--flip_test", "True"], script="test")
-    options = TASK.inference_options(cfg, "test")
+    cfg = parse_config(["--input_size", "", "--test_scales", "0.5,1.0", "--flip_test", "True"], script="test")
+    options = get_task(cfg).inference_options("test")
     assert options.input_size is None and options.scales == (1.0,) and options.flip
     assert (options.score_thresh, options.top_k, options.fit_scale) == (0.02, 1000, 0.999)  # test.py's defaults
     cfg.multi_scale = True
-    assert TASK.inference_options(cfg, "test").scales == (0.5, 1.0)
-    predict = TASK.inference_options(parse_config(["--input_size", "640,480"], script="predict"), "predict")
+    assert get_task(cfg).inference_options("test").scales == (0.5, 1.0)
+    predict = get_task(parse_config(["--input_size", "640,480"], script="predict")).inference_options("predict")
     assert (predict.input_size, predict.fit_scale, predict.score_thresh, predict.top_k) == ((640, 480), 1.0, 0.5, 200)
-    assert TASK.inference_options(parse_config([], script="test"), "test").input_size == (832, 832)
+    assert get_task(parse_config([], script="test")).inference_options("test").input_size == (832, 832)
 
 
 # ---------------------------------------------------------------- detection through passes

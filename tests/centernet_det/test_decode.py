@@ -106,10 +106,14 @@ def test_detections_are_mapped_back_to_the_image_by_hand():
 
 
 # ------------------------------------------------------------------ the task's test-time path
+def task_of(*args):
+    return get_task(parse_config([*DET, "--num_classes", "3", "--category_ids", "1,5,9", "--class_names", "a,b,c",
+                                  *args]))
+
+
 @pytest.fixture(scope="module")
 def task():
-    return get_task(parse_config([*DET, "--num_classes", "3", "--heads", "{hm: 3, wh: 2, reg: 2}",
-                                  "--category_ids", "1,5,9", "--class_names", "a,b,c"]))
+    return task_of()
 
 
 def test_flip_test_averages_hm_and_wh_and_takes_reg_unflipped(task):
@@ -118,7 +122,7 @@ def test_flip_test_averages_hm_and_wh_and_takes_reg_unflipped(task):
     rng = np.random.default_rng(4)
     outputs = (rng.normal(-2, 2, (2, 3, 8, 8)).astype(np.float32), rng.uniform(1, 9, (2, 2, 8, 8)).astype(np.float32),
                rng.random((2, 2, 8, 8)).astype(np.float32))
-    maps = task.flip_maps(dict(zip(task.head_names(), outputs)))
+    maps = task.merge_flip(outputs)
     prob = 1 / (1 + np.exp(-outputs[0].astype(np.float64)))
     np.testing.assert_allclose(maps["hm"], (prob[0] + prob[1][..., ::-1]) / 2, rtol=1e-6)
     np.testing.assert_allclose(maps["wh"], (outputs[1][0] + outputs[1][1][..., ::-1]) / 2, rtol=1e-6)
@@ -187,7 +191,7 @@ def test_several_scales_merge_per_class_then_keep_the_best(task):
         sizes = rng.uniform(5, 30, (60, 2))
         boxes = np.concatenate([centres - sizes / 2, centres + sizes / 2], 1)
         per_scale.append(Detections(boxes, rng.random(60), np.zeros((60, 0, 2)), labels=rng.integers(0, 3, 60)))
-    options = task.inference_options(parse_config([*DET, "--test_scales", "0.5,1,1.5"]), "test")
+    options = task_of("--test_scales", "0.5,1,1.5").inference_options("test")
     assert options.nms == "soft_gaussian" and options.top_k == 100
     merged = task.merge(per_scale, options)
     expected = reference_merge(per_scale, 100)
@@ -195,5 +199,5 @@ def test_several_scales_merge_per_class_then_keep_the_best(task):
     np.testing.assert_allclose(merged.scores, [r[0] for r in expected], rtol=1e-5)
     assert merged.labels.tolist() == [r[1] for r in expected]
     np.testing.assert_allclose(merged.boxes, [r[2] for r in expected], atol=1e-4)
-    single = task.merge(per_scale[:1], task.inference_options(parse_config(DET), "test"))
+    single = task.merge(per_scale[:1], task_of().inference_options("test"))
     assert len(single) == 60 and np.all(np.diff(single.scores) <= 0)  # one scale: no NMS, all K kept

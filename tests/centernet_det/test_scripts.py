@@ -36,7 +36,7 @@ def plain_ckpt(tmp_path_factory):
     ms.set_seed(3)
     cfg = parse_config([*DET, "--enable_dcn", "False"])
     path = tmp_path_factory.mktemp("ckpt") / "det_plain.ckpt"
-    ms.save_checkpoint(get_task(cfg).build_network(cfg), str(path), append_dict={"model": "centernet_det"})
+    ms.save_checkpoint(get_task(cfg).build_network(), str(path), append_dict={"model": "centernet_det"})
     return path
 
 
@@ -50,7 +50,7 @@ def test_predict_json_drawing_and_a_bad_file(plain_ckpt, coco_dir, tmp_path):
         (images / name).write_bytes((coco_dir / "val2017" / name).read_bytes())
     (images / "broken.jpg").write_bytes(b"not an image")
     out = tmp_path / "out"
-    result = run_script("predict.py", "--ckpt", plain_ckpt, "--image", images, "--out_dir", out, "--score_thresh",
+    result = run_script("predict.py", "--ckpt_path", plain_ckpt, "--image", images, "--output_path", out, "--score_thresh",
                         "0", "--top_k", "20", *SMALL)
     assert result.returncode == 1, result.stderr  # done, one unreadable file named
     assert "broken.jpg" in result.stderr + result.stdout
@@ -68,7 +68,7 @@ def test_predict_json_drawing_and_a_bad_file(plain_ckpt, coco_dir, tmp_path):
         assert cv2.imread(str(out / f"{name}.jpg")).shape[:2] == (height, width)
     assert not (out / "broken.json").exists()
     flip = tmp_path / "keep_res_flip"
-    result = run_script("predict.py", "--ckpt", plain_ckpt, "--image", images / "000000040083.jpg", "--out_dir", flip,
+    result = run_script("predict.py", "--ckpt_path", plain_ckpt, "--image", images / "000000040083.jpg", "--output_path", flip,
                         "--keep_res", "True", "--flip_test", "True", "--score_thresh", "0", "--top_k", "5",
                         "--enable_dcn", "False")
     assert result.returncode == 0, result.stderr
@@ -113,7 +113,7 @@ def test_eval_and_the_offline_chain_give_the_same_results(plain_ckpt, coco_dir, 
     pre, res, pred = tmp_path / "pre", tmp_path / "result", tmp_path / "pred"
     steps = [("preprocess.py", "--data_dir", coco_dir, "--preprocess_path", pre, *SMALL),
              ("export.py", "--ckpt_file", plain_ckpt, "--enable_dcn", "False", "--file_format", "MINDIR",
-              "--file_name", tmp_path / "det", "--input_h", "256", "--input_w", "256")]
+              "--file_name", tmp_path / "det", "--input_size", "256,256")]
     for script, *args in steps:
         step = run_script(script, *args)
         assert step.returncode == 0, step.stderr
@@ -136,9 +136,9 @@ def test_export_outputs_in_the_original_order_and_named_from_the_heads(plain_ckp
     from src.tasks import get_task
 
     cfg = parse_config([*DET, "--enable_dcn", "False"])
-    network = load_network(get_task(cfg), cfg, plain_ckpt)
+    network = load_network(get_task(cfg), plain_ckpt)
     result = run_script("export.py", "--ckpt_file", plain_ckpt, "--enable_dcn", "False", "--file_format", "MINDIR",
-                        "--input_h", "128", "--input_w", "192", "--file_name", tmp_path / "det")
+                        "--input_size", "128,192", "--file_name", tmp_path / "det")
     assert result.returncode == 0, result.stderr
     x = np.random.default_rng(0).normal(size=(1, 3, 128, 192)).astype(np.float32)
     outputs = ms.nn.GraphCell(ms.load(str(tmp_path / "det.mindir")))(ms.Tensor(x))
@@ -168,11 +168,11 @@ def test_one_line_errors(plain_ckpt, coco_dir, tmp_path):
 
     ms.save_checkpoint([{"name": "x", "data": ms.Tensor(np.zeros(1, np.float32))}], str(pose),
                        append_dict={"model": "centernet_pose"})
-    wrong = run_script("predict.py", "--ckpt", pose, "--image", coco_dir / "val2017" / "000000000785.jpg",
-                       "--out_dir", tmp_path / "p", "--enable_dcn", "False")
+    wrong = run_script("predict.py", "--ckpt_path", pose, "--image", coco_dir / "val2017" / "000000000785.jpg",
+                       "--output_path", tmp_path / "p", "--enable_dcn", "False")
     assert wrong.returncode == 2 and "holds a 'centernet_pose' model" in error_line(wrong)
-    heads = run_script("predict.py", "--ckpt", plain_ckpt, "--image", coco_dir / "val2017" / "000000000785.jpg",
-                       "--out_dir", tmp_path / "q", "--num_classes", "3")
+    heads = run_script("predict.py", "--ckpt_path", plain_ckpt, "--image", coco_dir / "val2017" / "000000000785.jpg",
+                       "--output_path", tmp_path / "q", "--num_classes", "3")
     assert heads.returncode == 2 and "--category_ids: 80 entries for num_classes 3" in error_line(heads)
     other = tmp_path / "other"
     (other / "annotations").mkdir(parents=True)

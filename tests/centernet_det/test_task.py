@@ -1,11 +1,8 @@
-"""Tests for src/centernet_det/task.py: the config's heads and class table checked in one line, the arch dispatch
-(DLA-34; ResNet-18 through src.models.resnet_dcn's agreed interface), the backbone prefixes, predict.py's record,
+"""Tests for src/centernet_det/task.py: the heads computed from the config and its contradictions refused in one line
+when the task is built, the arch's network (src/models/centernet_arch.py), the backbone prefixes, predict.py's record,
 labelled drawings, and the training source from COCO json and MindRecord: every target decodes back to its box in
 the original image (an independent geometric property), the peak sits in the box's class channel, and both routes
 give the same arrays."""
-import sys
-import types
-
 import cv2
 import numpy as np
 import pytest
@@ -17,8 +14,7 @@ from tests.coco_instances_mini import write_instances_set
 from tests.conftest import ROOT
 
 DET = ["--config_path", str(ROOT / "configs" / "centernet_det.yaml")]
-THREE = ["--num_classes", "3", "--heads", "{hm: 3, wh: 2, reg: 2}", "--category_ids", "1,5,9", "--class_names",
-         "ring,cross,star"]
+THREE = ["--num_classes", "3", "--category_ids", "1,5,9", "--class_names", "ring,cross,star"]
 
 
 def task_of(*args):
@@ -27,48 +23,45 @@ def task_of(*args):
 
 @pytest.mark.parametrize("args, fragment", [
     (["--num_classes", "3"], "--category_ids: 80 entries for num_classes 3"),
-    (THREE[:4] + ["--category_ids", "1,5"], "--category_ids: 2 entries for num_classes 3"),
-    (THREE[:6] + ["--class_names", "a,b"], "--class_names: 2 entries for num_classes 3"),
-    (THREE[:4] + ["--category_ids", "1,5,5", "--class_names", "a,b,c"], "ids must be distinct"),
-    (THREE + ["--cat_spec_wh", "True"], "expected {'hm': 3, 'wh': 6, 'reg': 2}"),
-    (THREE + ["--reg_offset", "False"], "expected {'hm': 3, 'wh': 2}"),
-    (["--heads", "{hm: 80, wh: 2}"], "expected {'hm': 80, 'wh': 2, 'reg': 2}"),
+    (THREE[:2] + ["--category_ids", "1,5", "--class_names", "a,b,c"], "--category_ids: 2 entries for num_classes 3"),
+    (THREE[:4] + ["--class_names", "a,b"], "--class_names: 2 entries for num_classes 3"),
+    (THREE[:2] + ["--category_ids", "1,5,5", "--class_names", "a,b,c"], "ids must be distinct"),
+    (["--head_conv", "0"], "--head_conv 0: expected a positive width"),
+    (["--aug_color_jitter", "0.0"], "--aug_color_jitter 0.0 with --aug_lighting_std 0.1"),
 ])
-def test_config_mismatches_are_one_line(args, fragment):
-    task = task_of(*args)
+def test_config_contradictions_are_one_line_when_the_task_is_built(args, fragment):
+    cfg = parse_config([*DET, *args])
     with pytest.raises(ConfigError) as error:
-        task.head_list(task.cfg)
+        get_task(cfg)
     assert "\n" not in str(error.value) and fragment in str(error.value)
 
 
 def test_heads_head_conv_and_backbone_of_each_arch():
+    """The heads follow from num_classes, cat_spec_wh and reg_offset; head_conv -1 is the arch's default."""
     task = task_of()
-    assert task.heads == (("hm", 80), ("wh", 2), ("reg", 2)) and task.head_names() == ("hm", "wh", "reg")
-    assert task.head_conv(task.cfg) == 256 and task.backbone_prefix == "base."
+    assert task.heads == (("hm", 80), ("wh", 2), ("reg", 2)) and task.head_names == ("hm", "wh", "reg")
+    assert task.output_names == task.head_names and task.input_name == "input"
+    assert (task.arch, task.head_conv, task.backbone_prefix) == ("dla_34", 256, ("base.",))
     resnet = task_of("--arch", "resdcn_18")
-    assert resnet.head_conv(resnet.cfg) == 64 and resnet.backbone_prefix[:2] == ("conv1.", "bn1.")
-    explicit = task_of("--head_conv", "128")
-    assert explicit.head_conv(explicit.cfg) == 128
-    spec = task_of("--cat_spec_wh", "True", "--heads", "{hm: 80, wh: 160, reg: 2}")
-    assert spec.heads == (("hm", 80), ("wh", 160), ("reg", 2))
-    with pytest.raises(ConfigError, match="head_conv 0"):
-        explicit.head_conv(parse_config([*DET, "--head_conv", "0"]))
+    assert (resnet.head_conv, resnet.backbone_prefix[:2]) == (64, ("conv1.", "bn1."))
+    assert task_of("--head_conv", "128").head_conv == 128
+    assert task_of(*THREE, "--cat_spec_wh", "True").heads == (("hm", 3), ("wh", 6), ("reg", 2))
+    assert task_of(*THREE, "--reg_offset", "False").heads == (("hm", 3), ("wh", 2))
 
 
-def test_resdcn_18_is_built_through_the_agreed_interface(monkeypatch):
-    """`ResNetDCN(heads, num_layers=18, head_conv=64, enable_dcn, down_ratio)` of src/models/resnet_dcn.py (written
-    with the network); a stand-in module records the call."""
-    calls = []
-    module = types.ModuleType("src.models.resnet_dcn")
-    module.ResNetDCN = lambda heads, **kwargs: calls.append((heads, kwargs)) or "network"
-    monkeypatch.setitem(sys.modules, "src.models.resnet_dcn", module)
-    task = task_of("--arch", "resdcn_18", "--enable_dcn", "False", *THREE)
-    assert task.build_network(task.cfg) == "network"
-    assert calls == [((("hm", 3), ("wh", 2), ("reg", 2)),
-                      {"num_layers": 18, "head_conv": 64, "enable_dcn": False, "down_ratio": 4})]
-    monkeypatch.setitem(sys.modules, "src.models.resnet_dcn", None)  # an import that fails
-    with pytest.raises(ConfigError, match="--arch resdcn_18: its network .* cannot be imported"):
-        task.build_network(task.cfg)
+@pytest.mark.parametrize("arch, depth", [("dla_34", None), ("resdcn_18", 18)])
+def test_the_network_is_the_arch_factorys(arch, depth):
+    """build_network = src/models/centernet_arch.py's network of the arch with the task's heads and head width."""
+    from src.models.dla_seg import DLASeg
+    from src.models.resnet_dcn import ResNetDCN
+
+    task = task_of("--arch", arch, "--enable_dcn", "False", *THREE)
+    network = task.build_network()
+    assert isinstance(network, DLASeg if depth is None else ResNetDCN)
+    shapes = {name: tuple(p.shape) for name, p in network.parameters_and_names()}
+    assert shapes["hm.2.weight"] == (3, task.head_conv, 1, 1) and shapes["reg.2.weight"] == (2, task.head_conv, 1, 1)
+    assert not any("conv_offset_mask" in name for name in shapes)  # enable_dcn False
+    assert any(name.startswith(task.backbone_prefix) for name in shapes)
 
 
 def test_predict_record_names_the_coco_category():
@@ -111,7 +104,7 @@ def test_training_targets_decode_back_to_the_annotated_boxes(coco):
     (wh x4 / scale) the box size, and a peak of 1 in its class channel; objects cut by the crop are clipped, so the
     check takes boxes that stay inside the window."""
     task = task_of("--data_dir", str(coco), "--train_size", "256,256")
-    source = task.training_source(task.cfg, _Logger())
+    source = task.training_source(_Logger())
     assert source.column_names == ("image", "hm", "wh", "reg", "ind", "reg_mask") and len(source) == 5
     checked = 0
     for index, record in enumerate(source.records):
@@ -144,8 +137,8 @@ def test_mindrecord_route_gives_the_json_route_samples(coco, tmp_path):
                                kind="instances")
     from_json = task_of("--data_dir", str(coco), "--train_size", "128,128")
     from_mindrecord = task_of("--mindrecord_dir", str(tmp_path / "mr"), "--train_size", "128,128")
-    a = from_json.training_source(from_json.cfg, _Logger())
-    b = from_mindrecord.training_source(from_mindrecord.cfg, _Logger())
+    a = from_json.training_source(_Logger())
+    b = from_mindrecord.training_source(_Logger())
     assert len(a) == len(b) == 5 and a.num_objects == b.num_objects == 14
     for index in range(5):
         for x, y in zip(a[index], b[index]):
@@ -154,8 +147,8 @@ def test_mindrecord_route_gives_the_json_route_samples(coco, tmp_path):
 
 def test_a_training_json_of_other_categories_is_a_config_error(coco):
     task = task_of("--data_dir", str(coco), *THREE)
-    with pytest.raises(ConfigError, match="differ from the 3 expected by the config: set --num_classes, --heads"):
-        task.training_source(task.cfg, _Logger())
+    with pytest.raises(ConfigError, match="differ from the 3 expected by the config: set --num_classes, --category_ids"):
+        task.training_source(_Logger())
 
 
 class _Logger:

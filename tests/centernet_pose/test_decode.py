@@ -1,9 +1,10 @@
 """Tests for src/centernet_pose/decode.py on hand-built head outputs whose answers are known.
 
 Persons are chosen in output-grid (or original-image) coordinates first and encoded into the maps with the
-original's target convention written out here (CENTERNET.md §C: centre cell = floor(centre), reg = remainder,
-hps = joint - centre cell, hp_offset = joint - floor(joint)), so expected values do not come from the decoder.
-A loop-by-loop reference of the original's rule (CENTERNET.md §E) checks the vectorised decoder on random maps.
+original's target convention written out here (docs/centernet.md "Training data and targets": centre cell =
+floor(centre), reg = remainder, hps = joint - centre cell, hp_offset = joint - floor(joint)), so expected values do not
+come from the decoder. A loop-by-loop reference of the original's rule (docs/centernet.md "Test path") checks the
+vectorised decoder on random maps.
 """
 import math
 import warnings
@@ -11,11 +12,11 @@ import warnings
 import numpy as np
 import pytest
 
-from src.centernet_pose.decode import (HEAD_NAMES, decode_outputs, flip_merge, head_maps, merge_scales,
-                                       multi_pose_decode, pose_detections, sigmoid)
+from src.centernet_pose.decode import HEAD_NAMES, flip_merge, head_maps, multi_pose_decode, pose_detections, sigmoid
 from src.inference.centernet_input import centernet_input
 from src.data.keypoints import COCO_PERSON
 from src.inference.detections import Detections
+from src.inference.passes import merge_passes
 
 NUM_JOINTS = 17
 
@@ -244,7 +245,7 @@ def test_k_larger_than_the_map_returns_every_cell_peaks_first():
 
 
 def reference_decode(maps, k, snap):
-    """The original's multi_pose_decode rule, one detection and one joint at a time (CENTERNET.md §E)."""
+    """The original's multi_pose_decode rule, one detection and one joint at a time (docs/centernet.md "Test path")."""
     heat = maps["hm"][0].astype(np.float64)
     h, w = heat.shape
     num_joints = maps["hps"].shape[0] // 2
@@ -500,18 +501,6 @@ def test_pose_detections_threshold_sorting_and_size_check():
         pose_detections(empty_maps(16, 16), meta)
 
 
-def test_decode_outputs_with_flip_equals_flip_merge_then_pose_detections():
-    rng = np.random.default_rng(5)
-    raw = random_raw_outputs(rng, 2, h=16, w=16)
-    _, meta = centernet_input(np.zeros((50, 70, 3), np.uint8), input_res=(64, 64))
-    direct = decode_outputs(raw, meta, flip_order=COCO_PERSON.flip_order, K=7)
-    manual = pose_detections(flip_merge(raw, COCO_PERSON.flip_order), meta, K=7)
-    np.testing.assert_array_equal(direct.boxes, manual.boxes)
-    np.testing.assert_array_equal(direct.keypoints, manual.keypoints)
-    single = decode_outputs({name: value[:1] for name, value in raw.items()}, meta, K=7)
-    assert len(single) == 7
-
-
 def test_bad_decode_arguments_raise_value_error():
     maps = one_person()
     with pytest.raises(ValueError, match="snap"):
@@ -525,6 +514,7 @@ def test_bad_decode_arguments_raise_value_error():
 
 
 # ------------------------------------------------------------------------------------------ multi-scale merge
+# The task's options for several test scales make the machinery's merge_passes the original's merge_outputs.
 
 
 def iou(a, b):
@@ -538,24 +528,34 @@ def person(box, score, shift):
     return Detections([box], [score], np.full((1, NUM_JOINTS, 2), shift), np.full((1, NUM_JOINTS), 0.5))
 
 
-def test_merge_scales_gaussian_soft_nms_rescales_overlaps():
+def pose_test_options(*args):
+    """The pose task's test.py options with `args` on the command line."""
+    from src.model_utils.config import parse_config
+    from src.tasks import get_task, task_config_path
+
+    cfg = parse_config(["--config_path", str(task_config_path("centernet_pose")), *args], script="test")
+    return get_task(cfg).inference_options("test")
+
+
+def test_multi_scale_merge_is_the_originals_gaussian_soft_nms():
+    options = pose_test_options("--test_scales", "1.0,1.5")
+    assert (options.nms, options.soft_sigma) == ("soft_gaussian", 0.5)
     a = person((10, 10, 50, 90), 0.9, 1.0)
     b = person((14, 12, 54, 92), 0.8, 2.0)  # same person at another scale
     c = person((200, 10, 240, 90), 0.3, 3.0)  # elsewhere
-    merged = merge_scales([a, b, c])
+    merged = merge_passes([a, b, c], options)
     expected_b = 0.8 * math.exp(-iou(a.boxes[0], b.boxes[0]) ** 2 / 0.5)
     np.testing.assert_allclose(merged.scores, sorted([0.9, expected_b, 0.3], reverse=True), rtol=1e-6)
     order = np.argsort(-np.array([0.9, expected_b, 0.3]), kind="stable")
     np.testing.assert_array_equal(merged.keypoints[:, 0, 0], np.array([1.0, 2.0, 3.0])[order])
     assert merged.keypoint_scores.shape == (3, NUM_JOINTS)
-    plain = merge_scales([c, a, b], nms="none")
-    np.testing.assert_allclose(plain.scores, [0.9, 0.8, 0.3])
-    with pytest.raises(ValueError, match="empty"):
-        merge_scales([])
+    single = pose_test_options()  # one scale: no NMS, as the original
+    assert single.nms == "none"
+    np.testing.assert_allclose(merge_passes([c, a, b], single).scores, [0.9, 0.8, 0.3])
 
 
-def test_merge_scales_drops_boxes_below_the_soft_nms_threshold():
+def test_multi_scale_merge_drops_persons_below_the_soft_nms_threshold():
     a = person((10, 10, 50, 90), 0.9, 1.0)
     weak = person((10, 10, 50, 90), 0.002, 2.0)  # identical box: 0.002 * exp(-2) < 0.001
-    merged = merge_scales([a, weak])
+    merged = merge_passes([a, weak], pose_test_options("--test_scales", "1.0,1.5"))
     assert len(merged) == 1 and merged.keypoints[0, 0, 0] == 1.0

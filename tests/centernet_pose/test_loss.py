@@ -1,6 +1,6 @@
-"""Tests for src/centernet_pose/loss.py against numpy references written here from CENTERNET.md §D (float64), on
-real targets from PoseTargets (several persons, unlabelled joints, persons cut by the border), in GRAPH and
-PYNATIVE mode; hand values for the normalisations; saturated logits; disabled terms; weights.
+"""Tests for src/centernet_pose/loss.py against numpy references written here from docs/centernet.md "Loss" (float64),
+on real targets from PoseTargets (several persons, unlabelled joints, persons cut by the border), in GRAPH and PYNATIVE
+mode; hand values for the normalisations; saturated logits; disabled terms; weights.
 
 Tolerance: the Cell computes in float32 over at most 2*34*16*16 = 17k terms per sum; rtol 2e-5 / atol 1e-5
 covers float32 accumulation (measured differences ~1e-6 relative).
@@ -123,7 +123,7 @@ def test_terms_and_weighted_total_match_numpy(mode, config):
 
 
 def test_default_weights_are_the_originals():
-    # CENTERNET.md §D: total = hm + 0.1 wh + reg + hps + hm_hp + hp_offset
+    # docs/centernet.md "Loss": total = hm + 0.1 wh + reg + hps + hm_hp + hp_offset
     heads, batch, keys = make_batch(seed=2)
     got = dict(zip(LOSS_NAMES, call_loss(CenterNetPoseLoss(), heads, batch, keys)))
     t = np_terms(heads, batch)

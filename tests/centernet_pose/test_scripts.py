@@ -41,7 +41,7 @@ def _checkpoint(path, enable_dcn, seed=3):
 
     ms.set_seed(seed)
     cfg = parse_config([*POSE, "--enable_dcn", str(enable_dcn)])
-    network = get_task(cfg).build_network(cfg)
+    network = get_task(cfg).build_network()
     ms.save_checkpoint(network, str(path), append_dict={"model": "centernet_pose"})
     return path
 
@@ -74,8 +74,8 @@ def test_predict_json_and_drawing_default_and_keep_res_flip(plain_ckpt, coco_dir
 
     images = coco_dir / "val2017"
     out = tmp_path / "default"
-    result = run_script("predict.py", "--ckpt", plain_ckpt, "--enable_dcn", "False", "--image", images,
-                        "--out_dir", out, "--score_thresh", "0", "--top_k", "20")
+    result = run_script("predict.py", "--ckpt_path", plain_ckpt, "--enable_dcn", "False", "--image", images,
+                        "--output_path", out, "--score_thresh", "0", "--top_k", "20")
     assert result.returncode == 0, result.stderr
     for image in sorted(images.glob("*.jpg")):
         height, width = cv2.imread(str(image)).shape[:2]
@@ -84,8 +84,8 @@ def test_predict_json_and_drawing_default_and_keep_res_flip(plain_ckpt, coco_dir
         check_record(record, width, height, 20)  # --score_thresh 0: all K persons
         assert cv2.imread(str(out / f"{image.stem}.jpg")).shape[:2] == (height, width)
     out2 = tmp_path / "keep_res_flip"
-    result = run_script("predict.py", "--ckpt", plain_ckpt, "--enable_dcn", "False",
-                        "--image", images / "000000000785.jpg", "--out_dir", out2, "--keep_res", "True",
+    result = run_script("predict.py", "--ckpt_path", plain_ckpt, "--enable_dcn", "False",
+                        "--image", images / "000000000785.jpg", "--output_path", out2, "--keep_res", "True",
                         "--flip_test", "True", "--score_thresh", "0", "--top_k", "5")
     assert result.returncode == 0, result.stderr
     check_record(json.loads((out2 / "000000000785.json").read_text()), 640, 425, 5)
@@ -93,8 +93,8 @@ def test_predict_json_and_drawing_default_and_keep_res_flip(plain_ckpt, coco_dir
 
 @pytest.mark.slow
 def test_predict_with_deformable_convs(dcn_ckpt, coco_dir, tmp_path):
-    result = run_script("predict.py", "--ckpt", dcn_ckpt, "--image", coco_dir / "val2017" / "000000196141.jpg",
-                        "--out_dir", tmp_path, "--score_thresh", "0", "--top_k", "3", "--input_size", "256,256")
+    result = run_script("predict.py", "--ckpt_path", dcn_ckpt, "--image", coco_dir / "val2017" / "000000196141.jpg",
+                        "--output_path", tmp_path, "--score_thresh", "0", "--top_k", "3", "--input_size", "256,256")
     assert result.returncode == 0, result.stderr
     check_record(json.loads((tmp_path / "000000196141.json").read_text()), 0, 0, 3)
 
@@ -116,7 +116,7 @@ def test_eval_and_the_offline_chain_give_the_same_results(plain_ckpt, coco_dir, 
     pre, res, pred = tmp_path / "pre", tmp_path / "result", tmp_path / "pred"
     steps = [("preprocess.py", "--data_dir", coco_dir, "--preprocess_path", pre),
              ("export.py", "--ckpt_file", plain_ckpt, "--enable_dcn", "False", "--file_format", "MINDIR",
-              "--file_name", tmp_path / "pose", "--input_h", "512", "--input_w", "512")]
+              "--file_name", tmp_path / "pose", "--input_size", "512,512")]
     for script, *args in steps:
         step = run_script(script, *args)
         assert step.returncode == 0, step.stderr
@@ -139,11 +139,11 @@ def test_export_round_trips(plain_ckpt, tmp_path):
     from src.tasks import get_task
 
     cfg = parse_config([*POSE, "--enable_dcn", "False"])
-    network = load_network(get_task(cfg), cfg, plain_ckpt)
+    network = load_network(get_task(cfg), plain_ckpt)
     rng = np.random.default_rng(0)
     for height, width in ((512, 512), (352, 544)):
         result = run_script("export.py", "--ckpt_file", plain_ckpt, "--enable_dcn", "False", "--file_format",
-                            "MINDIR", "--input_h", height, "--input_w", width, "--file_name", tmp_path / f"m{height}")
+                            "MINDIR", f"--input_size={height},{width}", "--file_name", tmp_path / f"m{height}")
         assert result.returncode == 0, result.stderr
         x = rng.normal(size=(1, 3, height, width)).astype(np.float32)
         graph = ms.nn.GraphCell(ms.load(str(tmp_path / f"m{height}.mindir")))
@@ -176,7 +176,7 @@ def test_opencv_dnn_on_the_pose_onnx(plain_ckpt, tmp_path):
     with pytest.raises(cv2.error, match="findCommonShape"):
         cv2.dnn.readNetFromONNX(str(tmp_path / "dynamic.onnx"))
     result = run_script("export.py", "--ckpt_file", plain_ckpt, "--enable_dcn", "False", "--file_format", "ONNX",
-                        "--input_h", "128", "--input_w", "128", "--onnx_dynamic", "False",
+                        "--input_size", "128,128", "--onnx_dynamic", "False",
                         "--file_name", tmp_path / "fixed")
     assert result.returncode == 0, result.stderr
     net = cv2.dnn.readNetFromONNX(str(tmp_path / "fixed.onnx"))
@@ -204,16 +204,16 @@ def test_bad_input_is_one_line_and_nothing_written(case, plain_ckpt, coco_dir, o
                             "--save_result_dir", out)
         expected = "person_keypoints_val2017.json"
     elif case == "other_model":
-        result = run_script("predict.py", "--ckpt", official_ckpt, "--image", coco_dir / "val2017",
-                            "--out_dir", out)
+        result = run_script("predict.py", "--ckpt_path", official_ckpt, "--image", coco_dir / "val2017",
+                            "--output_path", out)
         expected = "holds a 'centerface' model; this run's task is 'centernet_pose'"
     elif case == "pose_ckpt_face_config":
-        result = subprocess.run([sys.executable, str(ROOT / "predict.py"), "--ckpt", str(plain_ckpt), "--image",
-                                 str(coco_dir / "val2017"), "--out_dir", str(out)], capture_output=True, text=True,
+        result = subprocess.run([sys.executable, str(ROOT / "predict.py"), "--ckpt_path", str(plain_ckpt), "--image",
+                                 str(coco_dir / "val2017"), "--output_path", str(out)], capture_output=True, text=True,
                                 cwd=ROOT, timeout=300)
         expected = "holds a 'centernet_pose' model; this run's task is 'centerface'"
     elif case == "size":
-        result = run_script("predict.py", "--ckpt", plain_ckpt, "--image", coco_dir / "val2017", "--out_dir", out,
+        result = run_script("predict.py", "--ckpt_path", plain_ckpt, "--image", coco_dir / "val2017", "--output_path", out,
                             "--input_size", "500,500")
         expected = "'input_size': value 500 is not a multiple of 32"
     else:
@@ -241,3 +241,48 @@ def test_images_listed_but_absent_are_named_skipped_and_exit_1(plain_ckpt, coco_
     assert "3 images of person_keypoints_val2017.json" in result.stdout + result.stderr
     results = json.loads((out / plain_ckpt.stem / "val_pred_eval.json").read_text())
     assert {r["image_id"] for r in results} and int(absent.stem) not in {r["image_id"] for r in results}
+
+
+@pytest.mark.parametrize("damage, expected", [
+    ("15 joints", "'keypoints' must be the 17 COCO joint names"),
+    ("no keypoints field", "'keypoints' must be a list of 51 numbers"),
+])
+def test_a_malformed_annotation_file_is_refused_before_any_image_runs(plain_ckpt, coco_dir, tmp_path, damage,
+                                                                      expected):
+    """eval.py checks the ground truth's content up front (as train.py and the converter do), not after running
+    every image: one error line, exit 2, no result folder."""
+    data = tmp_path / "coco"
+    shutil.copytree(coco_dir, data)
+    path = data / "annotations" / "person_keypoints_val2017.json"
+    annotations = json.loads(path.read_text())
+    if damage == "15 joints":
+        annotations["categories"][0]["keypoints"] = annotations["categories"][0]["keypoints"][:15]
+    else:
+        del annotations["annotations"][1]["keypoints"]
+    path.write_text(json.dumps(annotations))
+    out = tmp_path / "out"
+    result = run_script("eval.py", "--data_dir", data, "--load_checkpoint_path", plain_ckpt, "--save_result_dir", out,
+                        "--enable_dcn", "False")
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert error_line(result).startswith(f"error: {path}") and expected in error_line(result)
+    assert "test: " not in result.stdout and not out.exists()
+
+
+@pytest.mark.slow
+def test_training_from_coco_skips_unreadable_images_and_exits_1(pose_data, tmp_path):
+    """A missing and a corrupt train2017 image: each named, training uses the others, exit 1 (as predict.py,
+    eval.py and the MindRecord converter)."""
+    coco = tmp_path / "coco"
+    shutil.copytree(pose_data / "coco", coco)
+    images = sorted((coco / "train2017").iterdir())
+    images[0].unlink()
+    images[1].write_bytes(images[1].read_bytes()[:500])
+    result = run_script("train.py", "--data_dir", coco, "--output_path", tmp_path / "out", "--epochs", "1",
+                        "--enable_dcn", "False", "--train_size", "64,64", "--batch_size", "2", "--num_workers", "1",
+                        "--save_checkpoint_steps", "0")
+    assert result.returncode == 1, result.stderr[-3000:]
+    output = result.stdout + result.stderr
+    assert f"{images[0]}: no such image file" in output
+    assert f"cannot read image {images[1]}" in output
+    assert "skipped (each named in a warning above)" in output
+    assert sorted(p.name for p in (tmp_path / "out" / "ckpt").iterdir()) == ["0-1_3.ckpt"]  # 7 images, batch 2

@@ -1,4 +1,5 @@
-"""Tests for src/centernet_pose/targets.py: hand-computed cases of every rule of CENTERNET.md §C and properties.
+"""Tests for src/centernet_pose/targets.py: hand-computed cases of every rule of docs/centernet.md "Training data and
+targets" and properties.
 
 Expected Gaussians are built in the tests from the formula exp(-(dx^2 + dy^2) / (2 sigma^2)), sigma = (2r+1)/6, on
 the (2r+1)^2 window (not with src/data/gaussian.py); radii are worked out by hand in comments. Values are float32:
@@ -126,7 +127,7 @@ def test_person_partly_outside_is_clipped_and_fully_outside_skipped():
 
 
 def test_person_without_labelled_joints_keeps_peak_but_no_regression():
-    # CenterNet issue #957: the centre stays a heatmap positive, reg_mask 0; wh/ind/reg are still written.
+    # xingyizhou/CenterNet issue #957: the centre stays a heatmap positive, reg_mask 0; wh/ind/reg are still written.
     box, kps = person([4, 4, 12, 10], [(0, 6, 6, 0), (3, 8, 8, 0)])
     out = run([(box, kps)])
     assert out["reg_mask"][0] == 0.0

@@ -4,7 +4,7 @@ tested through the face source in tests/centerface/test_data.py)."""
 import numpy as np
 import pytest
 
-from src.data.dataset import TrainingSource, UnreadableImageError
+from src.data.dataset import TrainingSource, UnreadableImageError, unreadable_images_seen
 
 
 class NumberSource(TrainingSource):
@@ -45,3 +45,24 @@ def test_unreadable_samples_are_replaced_by_the_next_readable_one():
 def test_empty_source_is_an_error():
     with pytest.raises(ValueError, match="numbers: no images"):
         NumberSource(0)
+
+
+def test_missing_files_are_left_out_at_start_and_every_unreadable_image_is_counted_across_forks(tmp_path):
+    """The count train.py takes its exit code from covers files missing at start and images skipped when read,
+    in this process and in dataset workers forked from it (MindSpore's default start method)."""
+    import multiprocessing
+
+    (tmp_path / "0.jpg").write_bytes(b"x")
+    (tmp_path / "2.jpg").write_bytes(b"x")
+    before = unreadable_images_seen()
+    source = NumberSource(3, broken={1}, image_path=lambda i: str(tmp_path / f"{i}.jpg"))  # position 1: 2.jpg
+    assert [int(r) for r in source.records] == [0, 2] and source.skipped_images == 1
+    assert unreadable_images_seen() == before + 1
+    worker = multiprocessing.get_context("fork").Process(target=source.__getitem__, args=(1,))
+    worker.start()
+    worker.join(timeout=60)
+    assert worker.exitcode == 0 and unreadable_images_seen() == before + 2
+    none = NumberSource(1, image_path=lambda i: None)  # images held in memory: nothing to check
+    assert len(none) == 1 and unreadable_images_seen() == before + 2
+    with pytest.raises(FileNotFoundError, match=r"numbers: none of its 2 images found \(e\.g\. .*/5\.jpg\)"):
+        TrainingSource([5, 6], name="numbers", image_path=lambda i: str(tmp_path / f"{i}.jpg"))

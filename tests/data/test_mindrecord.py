@@ -1,6 +1,7 @@
 """Tests for src/data/mindrecord.py: the 4-image mini COCO set converted to MindRecord and read back equal, field
 by field, to load_person_keypoints; the old zoo's columns read through MindSpore's own readers; shard naming;
-missing shards; overwrite refusal; no partial set after a failed or interrupted conversion; the CLI."""
+missing shards and a damaged one named; overwrite refusal; unreadable images named and skipped; no partial set after
+a failed or interrupted conversion; the CLI."""
 import json
 import os
 import shutil
@@ -13,6 +14,7 @@ from src.data.coco_keypoints import load_person_keypoints, load_record_image
 from src.data.image_io import read_image
 from src.data.mindrecord import (DEFAULT_PREFIX, SCHEMA, convert_coco_to_mindrecord, main, mindrecord_shards,
                                  read_mindrecord_records, read_shard_header)
+from src.io_utils import OutputFolderError
 
 JSON_NAME = "person_keypoints_train2017.json"
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,7 +56,8 @@ def set_names(prefix, count, width=1):
 
 def test_round_trip_equals_load_person_keypoints(converted):
     coco, out = converted
-    assert sorted(os.listdir(out)) == set_names(DEFAULT_PREFIX, 8)  # and no temporary folder left
+    assert sorted(os.listdir(out)) == [".run.json"] + set_names(DEFAULT_PREFIX, 8)  # and no temporary folder left
+    assert json.loads((out / ".run.json").read_text())["script"] == "convert_dataset_to_mindrecord"
     expected, records = expected_records(coco), read_mindrecord_records(out)
     assert len(records) == len(expected) == 4
     for got, want in zip(records, expected):
@@ -124,7 +127,7 @@ def test_rows_come_back_in_conversion_order(coco, tmp_path, monkeypatch):
                                            (12, set_names(DEFAULT_PREFIX, 12, width=2))])
 def test_shard_names_follow_the_shard_count(coco, tmp_path, shards, names):
     paths, summary = convert_coco_to_mindrecord(coco, tmp_path / "out", shards=shards, progress=False)
-    assert sorted(os.listdir(tmp_path / "out")) == names
+    assert sorted(os.listdir(tmp_path / "out")) == [".run.json"] + names
     assert [os.path.basename(p) for p in paths] == [n for n in names if not n.endswith(".db")]
     assert [r["file_name"] for r in read_mindrecord_records(tmp_path / "out")] == \
         [r["file_name"] for r in expected_records(coco)]
@@ -135,7 +138,7 @@ def test_custom_prefix_and_split(coco, tmp_path):
     (coco / "annotations" / JSON_NAME).rename(coco / "annotations" / "person_keypoints_val2017.json")
     (coco / "train2017").rename(coco / "val2017")
     convert_coco_to_mindrecord(coco, tmp_path / "out", prefix="pose.val", shards=2, split="val2017", progress=False)
-    assert sorted(os.listdir(tmp_path / "out")) == set_names("pose.val", 2)
+    assert sorted(os.listdir(tmp_path / "out")) == [".run.json"] + set_names("pose.val", 2)
     assert len(read_mindrecord_records(tmp_path / "out", "pose.val")) == 4
     with pytest.raises(FileNotFoundError, match="no MindRecord shards named coco_hp.train.mind"):
         read_mindrecord_records(tmp_path / "out")
@@ -169,23 +172,56 @@ def test_existing_set_is_not_overwritten_unless_asked(coco, tmp_path):
     out = tmp_path / "out"
     convert_coco_to_mindrecord(coco, out, progress=False)
     before = {name: (out / name).stat().st_mtime_ns for name in os.listdir(out)}
-    with pytest.raises(FileExistsError) as error:
+    with pytest.raises(OutputFolderError) as error:  # bad input (exit 2), not an operating-system error
         convert_coco_to_mindrecord(coco, out, progress=False)
     assert "\n" not in str(error.value) and "pass overwrite=True (--overwrite)" in str(error.value)
     assert {name: (out / name).stat().st_mtime_ns for name in os.listdir(out)} == before
     (out / "other.mind0").write_bytes(b"another set")  # not of this prefix: left alone
     convert_coco_to_mindrecord(coco, out, shards=3, overwrite=True, progress=False)
-    assert sorted(os.listdir(out)) == sorted(set_names(DEFAULT_PREFIX, 3) + ["other.mind0"])  # no stale mind3..7
+    assert sorted(os.listdir(out)) == sorted(set_names(DEFAULT_PREFIX, 3) + [".run.json", "other.mind0"])  # no 3..7
     assert len(read_mindrecord_records(out)) == 4
 
 
-def test_failed_conversion_leaves_no_shard(coco, tmp_path):
-    image = coco / "train2017" / "000000196141.jpg"
-    image.write_bytes(image.read_bytes()[:20000])  # truncated: caught while writing the third image
+def test_unreadable_images_are_named_skipped_and_counted(coco, tmp_path, caplog):
+    """README's policy on every route: a truncated, an empty, a missing image and one of another size than the json
+    says are each named in a warning and left out; the set holds the others and the summary counts them."""
+    names = sorted(p.name for p in (coco / "train2017").glob("*.jpg"))
+    truncated, empty, missing = (coco / "train2017" / name for name in names[:3])
+    truncated.write_bytes(truncated.read_bytes()[:20000])
+    empty.write_bytes(b"")
+    missing.unlink()
+    with caplog.at_level("WARNING"):
+        paths, summary = convert_coco_to_mindrecord(coco, tmp_path / "out", shards=2, progress=False)
+    for path in (truncated, empty, missing):
+        assert sum(str(path) in message for message in caplog.messages) == 1, caplog.messages
+    records = read_mindrecord_records(tmp_path / "out")
+    assert [r["file_name"] for r in records] == [names[3]]
+    assert (summary.images_kept, summary.images_unreadable) == (1, 3)
+    assert (records.summary.images_kept, records.summary.images_unreadable) == (1, 3)
+    assert records.summary.persons == summary.persons == len(records[0]["boxes"])
+    assert "3 unreadable" in str(summary)
+
+
+def test_no_readable_image_is_an_error_and_leaves_no_shard(coco, tmp_path):
+    for path in (coco / "train2017").glob("*.jpg"):
+        path.write_bytes(path.read_bytes()[:20000])
     out = tmp_path / "out"
-    with pytest.raises(ValueError, match=r"cannot read image .*000000196141.jpg: truncated"):
+    with pytest.raises(ValueError, match=r"none of its 4 images with persons can be read \(e\.g\. .*truncated"):
         convert_coco_to_mindrecord(coco, out, progress=False)
-    assert os.listdir(out) == []  # neither shards nor the temporary folder
+    assert os.listdir(out) == [".run.json"]  # neither shards nor the temporary folder
+
+
+def test_a_truncated_shard_is_named(converted, tmp_path):
+    """MindSpore's reader says "Failed to read file" for the set; the error names the damaged shard."""
+    _, out = converted
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    shard = copy / "coco_hp.train.mind3"
+    data = shard.read_bytes()
+    shard.write_bytes(data[:len(data) // 2])
+    with pytest.raises(ValueError) as error:
+        read_mindrecord_records(copy)
+    assert str(error.value).startswith(f"cannot read MindRecord shard {shard} (truncated or damaged; 8 shards")
 
 
 def test_interrupted_conversion_leaves_no_shard(coco, tmp_path, monkeypatch):
@@ -203,23 +239,24 @@ def test_interrupted_conversion_leaves_no_shard(coco, tmp_path, monkeypatch):
     monkeypatch.setattr(module, "decode_image", interrupted)
     with pytest.raises(KeyboardInterrupt):
         convert_coco_to_mindrecord(coco, tmp_path / "out", progress=False)
-    assert os.listdir(tmp_path / "out") == []
+    assert os.listdir(tmp_path / "out") == [".run.json"]
 
 
-def test_size_mismatch_and_non_integer_keypoints_are_refused(coco, tmp_path):
+def test_an_image_of_another_size_is_skipped_and_non_integer_keypoints_are_refused(coco, tmp_path, caplog):
     path = coco / "annotations" / JSON_NAME
     data = json.loads(path.read_text())
     data["images"][1]["width"] = 501
     path.write_text(json.dumps(data))
-    with pytest.raises(ValueError, match=r"000000040083.jpg is 500x333 but .* says 501x333"):
-        convert_coco_to_mindrecord(coco, tmp_path / "a", progress=False)
+    _, summary = convert_coco_to_mindrecord(coco, tmp_path / "a", progress=False)
+    assert summary.images_unreadable == 1
+    assert any("000000040083.jpg: the image is 500x333 but" in m and "says 501x333" in m for m in caplog.messages)
     data["images"][1]["width"] = 500
     data["annotations"][2]["keypoints"][0] = 343.5
     path.write_text(json.dumps(data))
     with pytest.raises(ValueError) as error:
         convert_coco_to_mindrecord(coco, tmp_path / "b", progress=False)
     assert "image 000000040083.jpg (id 40083): keypoint value 343.5 does not fit the int32" in str(error.value)
-    assert not (tmp_path / "b").exists() or os.listdir(tmp_path / "b") == []
+    assert not (tmp_path / "b").exists() or os.listdir(tmp_path / "b") == [".run.json"]
 
 
 def test_bad_arguments(coco, tmp_path):
@@ -252,14 +289,15 @@ def test_zoo_made_set_is_rejected_with_a_hint(tmp_path):
 
 def test_cli(coco, tmp_path, capsys):
     out = tmp_path / "out"
-    paths = main(["--coco_dir", str(coco), "--mindrecord_dir", str(out), "--shards", "2",
-                  "--mindrecord_prefix", "p.mind"])
-    assert [os.path.basename(p) for p in paths] == ["p.mind0", "p.mind1"]
+    assert main(["--coco_dir", str(coco), "--mindrecord_dir", str(out), "--shards", "2",
+                 "--mindrecord_prefix", "p.mind"]) == 0
+    assert [os.path.basename(p) for p in mindrecord_shards(out, "p.mind")] == ["p.mind0", "p.mind1"]
     assert "wrote 4 images, 14 persons to 2 shards" in capsys.readouterr().out
-    with pytest.raises(SystemExit) as error:
+    with pytest.raises(OutputFolderError, match="already holds"):
         main(["--coco_dir", str(coco), "--mindrecord_dir", str(out), "--shards", "2", "--mindrecord_prefix", "p.mind"])
-    assert str(error.value).startswith("convert_dataset_to_mindrecord: error: ") and "already holds" in str(error.value)
-    main(["--coco_dir", str(coco), "--mindrecord_dir", str(out), "--mindrecord_prefix", "p.mind", "--overwrite"])
+    (coco / "train2017" / "000000000785.jpg").write_bytes(b"")
+    assert main(["--coco_dir", str(coco), "--mindrecord_dir", str(out), "--mindrecord_prefix", "p.mind",
+                 "--overwrite"]) == 1  # done, one image unreadable
     assert len(mindrecord_shards(out, "p.mind")) == 8
 
 
@@ -312,14 +350,13 @@ def test_a_set_of_the_other_kind_is_refused_naming_it(converted, instances_coco,
 
 def test_cli_learns_the_kind_and_prefix_from_the_config(instances_coco, tmp_path, capsys):
     out = tmp_path / "out"
-    paths = main(["--coco_dir", str(instances_coco), "--mindrecord_dir", str(out), "--shards", "1",
-                  "--config_path", str(ROOT / "configs" / "centernet_det.yaml")])
-    assert [os.path.basename(p) for p in paths] == ["coco_det.train.mind"]
+    assert main(["--coco_dir", str(instances_coco), "--mindrecord_dir", str(out), "--shards", "1",
+                 "--config_path", str(ROOT / "configs" / "centernet_det.yaml")]) == 0
+    assert sorted(p.name for p in out.iterdir()) == [".run.json", "coco_det.train.mind", "coco_det.train.mind.db"]
     assert "wrote 5 images, 14 objects to 1 shards" in capsys.readouterr().out
     main(["--coco_dir", str(instances_coco), "--mindrecord_dir", str(out), "--shards", "1", "--skip_crowd",
           "--config_path", str(ROOT / "configs" / "centernet_det.yaml"), "--mindrecord_prefix", "nocrowd.mind"])
     assert "wrote 5 images, 13 objects" in capsys.readouterr().out
-    with pytest.raises(SystemExit) as error:
+    with pytest.raises(ValueError, match="does not train from COCO MindRecord sets"):
         main(["--coco_dir", str(instances_coco), "--mindrecord_dir", str(out), "--config_path",
               str(ROOT / "default_config.yaml")])
-    assert "does not train from COCO MindRecord sets" in str(error.value)

@@ -109,7 +109,7 @@ def test_converts_without_landmarks(tmp_path):
 def test_cli_writes_json_and_prints_summary(tmp_path, capsys):
     root = make_tree(tmp_path, split="val")
     out = tmp_path / "out" / "val.json"
-    main(["--wider_root", str(root), "--split", "val", "--out", str(out), "--landmarks", str(root / "label.txt")])
+    main(["--wider_root", str(root), "--split", "val", "--output_path", str(out), "--landmarks", str(root / "label.txt")])
     document = json.loads(out.read_text())
     assert len(document["images"]) == 3 and len(document["annotations"]) == 4
     printed = capsys.readouterr().out
@@ -154,7 +154,7 @@ def test_malformed_label_line_stops_the_cli_with_one_line(tmp_path, capsys, text
     root = make_tree(tmp_path)
     (root / "label.txt").write_text(text)
     with pytest.raises(SystemExit) as stop:
-        main(["--wider_root", str(root), "--split", "train", "--out", str(tmp_path / "x.json"),
+        main(["--wider_root", str(root), "--split", "train", "--output_path", str(tmp_path / "x.json"),
               "--landmarks", str(root / "label.txt")])
     assert str(stop.value).startswith(f"prepare_widerface: error: {root / 'label.txt'}:{line}: ")
     assert message in str(stop.value)

@@ -10,7 +10,6 @@ import pytest
 from src.data import synthetic
 from src.data.synthetic import (FaceStyle, VAL_EVENTS, draw_face, generate, label_faces, make_face, place_faces,
                                 setting_flags, wider_box)
-from src.data.wider_gt import read_wider_gt
 
 STYLE = FaceStyle(skin=(200.0, 150.0, 120.0), hair=(30.0, 20.0, 10.0), sclera=(250.0, 250.0, 250.0),
                   iris=(0.0, 0.0, 255.0), brow=(10.0, 10.0, 10.0), nose=(0.0, 255.0, 0.0), lips=(255.0, 0.0, 0.0))
@@ -158,7 +157,7 @@ def test_layout_and_coco_content(dataset):
     assert all(im["width"] == 128 and 96 <= im["height"] <= 160 for im in val["images"])
 
 
-def test_val_ground_truth_agrees_with_val_json(dataset):
+def test_val_ground_truth_agrees_with_val_json(dataset, read_wider_gt):
     _, paths = dataset
     val = json.loads(open(paths["val_json"]).read())
     gt = read_wider_gt(paths["val_gt_dir"])
@@ -203,7 +202,7 @@ def test_same_seed_gives_identical_output_and_images_do_not_depend_on_the_count(
 
 
 def test_cli_summary_and_overwrite_protection(tmp_path, capsys):
-    args = ["--out", str(tmp_path), "--num_train", "2", "--num_val", "2", "--seed", "1", "--image_size", "96"]
+    args = ["--output_path", str(tmp_path), "--num_train", "2", "--num_val", "2", "--seed", "1", "--image_size", "96"]
     paths = synthetic.main(args)
     printed = capsys.readouterr().out
     train, val = (json.loads(open(paths[k]).read()) for k in ("train_json", "val_json"))
@@ -214,7 +213,7 @@ def test_cli_summary_and_overwrite_protection(tmp_path, capsys):
     synthetic.main(args + ["--overwrite"])
     assert sorted(os.listdir(tmp_path / "train" / "images")) == ["train_000000.jpg", "train_000001.jpg"]
     with pytest.raises(SystemExit, match="min_face <= max_face"):
-        synthetic.main(["--out", str(tmp_path / "x"), "--num_train", "1", "--num_val", "0", "--seed", "0",
+        synthetic.main(["--output_path", str(tmp_path / "x"), "--num_train", "1", "--num_val", "0", "--seed", "0",
                         "--min_face", "30", "--max_face", "20"])
 
 

@@ -471,15 +471,15 @@ def test_same_seed_gives_identical_bytes_and_another_seed_differs(tmp_path, data
 
 def test_cli_refuses_a_non_empty_folder_and_overwrites_only_its_own_files(tmp_path, capsys):
     out = tmp_path / "data"
-    main(["--out", str(out), "--num_train", "2", "--num_val", "1", "--seed", "0", "--image_size", "128"])
+    main(["--output_path", str(out), "--num_train", "2", "--num_val", "1", "--seed", "0", "--image_size", "128"])
     summary = capsys.readouterr().out.strip().splitlines()[-1]
     assert summary.startswith("synthetic pose: 3 images, ") and "labelled joints" in summary and "images/s" in summary
     (out / "notes.txt").write_text("keep me")
     with pytest.raises(SystemExit) as error:
-        main(["--out", str(out), "--num_train", "1", "--num_val", "1", "--seed", "1", "--image_size", "128"])
+        main(["--output_path", str(out), "--num_train", "1", "--num_val", "1", "--seed", "1", "--image_size", "128"])
     message = str(error.value)
     assert "\n" not in message and str(out) in message and "--overwrite" in message
-    main(["--out", str(out), "--num_train", "1", "--num_val", "0", "--seed", "1", "--image_size", "128",
+    main(["--output_path", str(out), "--num_train", "1", "--num_val", "0", "--seed", "1", "--image_size", "128",
           "--max_people", "2", "--overwrite"])
     assert (out / "notes.txt").read_text() == "keep me"
     assert sorted(os.listdir(out)) == ["annotations", "notes.txt", "train2017"]
@@ -497,7 +497,7 @@ def test_cli_refuses_a_non_empty_folder_and_overwrites_only_its_own_files(tmp_pa
 ])
 def test_cli_bad_arguments_are_one_line_errors(tmp_path, argv, needle):
     with pytest.raises(SystemExit) as error:
-        main(["--out", str(tmp_path / "x"), "--seed", "0"] + argv)
+        main(["--output_path", str(tmp_path / "x"), "--seed", "0"] + argv)
     assert needle in str(error.value) and "\n" not in str(error.value)
 
 

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import scipy.io
 
-from src.data.wider_gt import SETTINGS, read_wider_gt, write_wider_gt
+from src.data.wider_gt import SETTINGS, write_wider_gt
 
 FILES = ["wider_face_val", "wider_easy_val", "wider_medium_val", "wider_hard_val"]
 
@@ -87,7 +87,7 @@ def test_gt_list_dtype_and_empty_shapes_follow_matlab_find(tmp_path):
     np.testing.assert_array_equal(boxes[1, 0][1, 0], np.zeros((1, 4)))
 
 
-def test_write_read_round_trip(tmp_path):
+def test_write_read_round_trip(tmp_path, read_wider_gt):
     events = tiny_events()
     write_wider_gt(str(tmp_path), events)
     back = read_wider_gt(str(tmp_path))
@@ -113,7 +113,7 @@ def test_output_is_byte_identical_for_the_same_input(tmp_path):
         assert (tmp_path / "a" / f"{name}.mat").read_bytes() == (tmp_path / "b" / f"{name}.mat").read_bytes()
 
 
-def test_official_ground_truth_reads_and_rewrites_identically(tmp_path, widerface_gt_dir):
+def test_official_ground_truth_reads_and_rewrites_identically(tmp_path, widerface_gt_dir, read_wider_gt):
     gt = read_wider_gt(str(widerface_gt_dir))
     # totals of the official val ground truth (tests/data/README.md)
     assert len(gt) == 61
@@ -147,6 +147,6 @@ def test_bad_input_is_reported_with_event_and_image(tmp_path, item, message):
     assert message in str(error.value) and "'3--Ev'" in str(error.value)
 
 
-def test_missing_file_is_named(tmp_path):
+def test_missing_file_is_named(tmp_path, read_wider_gt):
     with pytest.raises(FileNotFoundError, match="wider_face_val.mat"):
         read_wider_gt(str(tmp_path))

@@ -1,5 +1,5 @@
-"""Checkpoints: zoo name, atomic write, keep-last-N, newest lookup, resume round trip, tolerant loading; faults
-(issue 10): a full disk or a kill during a write, temporaries cleaned up, resume past a truncated checkpoint."""
+"""Checkpoints: zoo name, atomic write, keep-last-N, newest lookup, resume round trip, tolerant loading; faults:
+a full disk or a kill during a write, temporaries cleaned up, resume past a truncated checkpoint."""
 import errno
 import json
 import logging
@@ -129,7 +129,7 @@ def test_only_temporaries_of_dead_writers_and_of_this_process_are_stale(tmp_path
             f".0-4_2.ckpt.{dead}.part.tmp": True,  # MindSpore's temporary, writer gone
             f".0-4_2.ckpt.{dead}.part.ckpt": True,  # ours
             f".0-4_2.ckpt.{os.getpid()}.part.tmp": True,  # this process writes one checkpoint at a time
-            f".tmp-{dead}-0-4_2.tmp": True,  # the names of earlier versions (issue 10 item 12)
+            f".tmp-{dead}-0-4_2.tmp": True,  # the names of earlier versions
             f".tmp-{dead}-0-4_2.ckpt": True,
             f".centerface_official.{dead}.part.tmp": True,
             f".0-4_2.ckpt.{live.pid}.part.tmp": False,  # a live writer's: kept

@@ -24,7 +24,7 @@ def test_other_ranks_log_only_to_their_file(tmp_path, capsys):
 
 
 def test_a_log_file_that_cannot_be_written_stops_with_an_os_error_naming_it(tmp_path):
-    """logging's default prints a traceback per line and goes on without a log (issue 10 item 5); /dev/full
+    """logging's default prints a traceback per line and goes on without a log; /dev/full
     fails every write with ENOSPC, the way a full disk does (and as root, unlike permission bits)."""
     import errno
 

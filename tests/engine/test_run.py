@@ -4,11 +4,18 @@ import logging
 import numpy as np
 import pytest
 
-from src.centerface.task import TASK
 from src.model_utils.config import parse_config
+from src.tasks import get_task
 from tests.test_convert_weight_mobilenetv2 import random_state
 
 LOG = logging.getLogger("test")
+
+
+def build(cfg):
+    """run.build_network with the task of `cfg`."""
+    from src.engine.run import build_network
+
+    return build_network(get_task(cfg), cfg, LOG)
 
 
 @pytest.fixture(scope="module")
@@ -17,17 +24,16 @@ def backbone_ckpt(tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("backbone")
     np.savez(folder / "state.npz", **random_state(seed=5))
-    convert_main(["--npz", str(folder / "state.npz"), "--out_ckpt", str(folder / "backbone.ckpt")])
+    convert_main(["--npz", str(folder / "state.npz"), "--output_path", str(folder / "backbone.ckpt")])
     return folder / "backbone.ckpt"
 
 
 def test_pretrained_backbone_fills_every_backbone_parameter_and_nothing_else(backbone_ckpt):
     import mindspore as ms
 
-    from src.engine.run import build_network
 
     cfg = parse_config(["--pretrained_backbone", str(backbone_ckpt)])
-    network, whole = build_network(TASK, cfg, LOG)
+    network, whole = build(cfg)
     assert not whole
     saved = ms.load_checkpoint(str(backbone_ckpt))
     params = dict(network.parameters_and_names())
@@ -42,23 +48,21 @@ def test_pretrained_backbone_fills_every_backbone_parameter_and_nothing_else(bac
 def test_pretrained_backbone_missing_parameters_is_an_error(backbone_ckpt, tmp_path):
     import mindspore as ms
 
-    from src.engine.run import build_network
 
     partial = {k: v for k, v in ms.load_checkpoint(str(backbone_ckpt)).items() if ".features.17." not in k}
     path = tmp_path / "partial.ckpt"
     ms.save_checkpoint([{"name": k, "data": v} for k, v in partial.items()], str(path))
     cfg = parse_config(["--pretrained_backbone", str(path)])
     with pytest.raises(ValueError, match=r"parameters missing, e\.g\. \['backbone\.features\.17\."):
-        build_network(TASK, cfg, LOG)
+        build(cfg)
 
 
 def test_pretrained_whole_network_must_match(official_ckpt):
-    from src.engine.run import build_network
 
-    network, whole = build_network(TASK, parse_config(["--pretrained", str(official_ckpt)]), LOG)
+    network, whole = build(parse_config(["--ckpt_path", str(official_ckpt)]))
     assert whole and float(np.abs(network.head_heatmap.weight.asnumpy()).sum()) > 0
     with pytest.raises(ValueError, match="shape mismatch"):
-        build_network(TASK, parse_config(["--pretrained", str(official_ckpt), "--neck_width", "64"]), LOG)
+        build(parse_config(["--ckpt_path", str(official_ckpt), "--neck_width", "64"]))
 
 
 def test_backbone_only_checkpoint_as_ckpt_path_initialises_the_backbone(backbone_ckpt, tmp_path):
@@ -66,9 +70,8 @@ def test_backbone_only_checkpoint_as_ckpt_path_initialises_the_backbone(backbone
     as --ckpt_path fills the backbone; one holding part of the rest is an error naming what is missing."""
     import mindspore as ms
 
-    from src.engine.run import build_network
 
-    network, whole = build_network(TASK, parse_config(["--load_checkpoint_path", str(backbone_ckpt)]), LOG)
+    network, whole = build(parse_config(["--load_checkpoint_path", str(backbone_ckpt)]))
     assert not whole
     saved = ms.load_checkpoint(str(backbone_ckpt))
     params = dict(network.parameters_and_names())
@@ -79,4 +82,4 @@ def test_backbone_only_checkpoint_as_ckpt_path_initialises_the_backbone(backbone
     path = tmp_path / "mixed.ckpt"
     ms.save_checkpoint([{"name": k, "data": v} for k, v in mixed.items()], str(path))
     with pytest.raises(ValueError, match=r"parameters missing, e\.g\. \['neck\."):
-        build_network(TASK, parse_config(["--ckpt_path", str(path)]), LOG)
+        build(parse_config(["--ckpt_path", str(path)]))

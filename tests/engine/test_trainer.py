@@ -182,7 +182,7 @@ class InterruptedTrainer(Trainer):
 
 
 def test_step_checkpoints_named_as_modelcheckpoint_and_zoo_percent_lines(tmp_path):
-    trainer, _ = make_trainer(tmp_path, epochs=2, save_checkpoint_steps=3, step_log="percent")
+    trainer, _ = make_trainer(tmp_path, epochs=2, save_checkpoint_steps=3, log_format="percent")
     summary = trainer.train()
     # Every 3 global steps (3, 6, 9) and at each epoch's end (5, 10), named 0-{epoch}_{step in that epoch}.
     names = [Path(p).name for p in summary["checkpoints"]]
@@ -209,7 +209,7 @@ def test_resume_from_a_mid_epoch_checkpoint_matches_straight_run_bitwise(tmp_pat
     """Crash after global step 7 of 10; the newest checkpoint is 0-2_1 (step 6, inside epoch 2). A fresh trainer
     with other initial weights resumes: it skips epoch 2's first batch and must end bit-identical to a straight run
     (weights, BN statistics, Adam moments, step counter, loss scale; the overflowing batch 2 of epoch 2 included)."""
-    _, _, expected, straight_history = straight_run
+    _, straight_summary, expected, straight_history = straight_run
     crashed, _ = make_trainer(tmp_path, epochs=2, save_checkpoint_steps=3)
     crashed.__class__ = InterruptedTrainer
     crashed.stop_at = 8
@@ -237,6 +237,10 @@ def test_resume_from_a_mid_epoch_checkpoint_matches_straight_run_bitwise(tmp_pat
     assert history["loss"] == straight_history["loss"] and history["overflow"] == straight_history["overflow"]
     log = (tmp_path / "log_rank0.txt").read_text()
     assert "resume: inside epoch 2, its first 1 of 5 steps are done and skipped" in log
+    # where the run stood: 1 of epoch 2's 5 steps, not "epoch 2 done"; epoch 2's mean covers its 5 steps, the one
+    # done before the resume included, as the straight run's does
+    assert re.search(r"resume: \S+0-2_1\.ckpt -> epoch 2: 1 of 5 steps done, global step 6, optimizer step 6", log)
+    assert summary["epoch_loss"] == [straight_summary["epoch_loss"][-1]]
 
 
 class PoseLikeSource(TrainingSource):
@@ -358,7 +362,7 @@ def test_data_sink_is_refused_on_cpu_with_one_log_line(tmp_path):
 
 @pytest.mark.parametrize("kwargs, message", [
     ({"save_checkpoint_steps": -1}, r"save_checkpoint_steps \(0 = off\) must be a positive int, got -1"),
-    ({"step_log": "zoo"}, "step_log must be one of"),
+    ({"log_format": "zoo"}, "log_format must be one of"),
     ({"sink_steps": 0, "data_sink": fake_data_sink([])}, "sink_steps"),
 ])
 def test_new_trainer_arguments_are_checked(tmp_path, kwargs, message):

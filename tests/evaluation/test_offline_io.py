@@ -10,7 +10,7 @@ from src.evaluation.offline_io import (check_unique_keys, list_meta_files, outpu
                                        write_input, write_outputs)
 from src.inference.preprocess import make_input
 
-HEADS = (1, 2, 2, 10)  # CenterFace's head channels; the files do not depend on the model
+HEADS = (("heatmap", 1), ("scale", 2), ("offset", 2), ("landmarks", 10))  # any model's (name, channels)
 
 
 def test_input_bin_is_raw_little_endian_float32_nchw_and_meta_round_trips(tmp_path):
@@ -42,10 +42,10 @@ def test_outputs_round_trip_with_head_shapes(tmp_path):
 
 def test_read_heads_errors_name_the_file(tmp_path):
     write_outputs(tmp_path, "img", [np.zeros((1, c, 8, 12), np.float32) for c in (1, 2, 2)])
-    with pytest.raises(FileNotFoundError, match="img_3.bin"):
+    with pytest.raises(FileNotFoundError, match=r"img_3.bin: missing network output 3 \(landmarks\)"):
         read_heads(tmp_path, "img", (32, 48), HEADS, 4)
     np.zeros(5, np.float32).tofile(output_path(tmp_path, "img", 3))
-    with pytest.raises(ValueError, match=r"img_3.bin: 5 float32 values; expected 960"):
+    with pytest.raises(ValueError, match=r"img_3.bin: 5 float32 values; expected 960 = \(1, 10, 8, 12\) of landmarks"):
         read_heads(tmp_path, "img", (32, 48), HEADS, 4)
 
 

@@ -1,14 +1,16 @@
 """Tests for src/inference/centernet_input.py against the original CenterNet pre_process formulas.
 
-Expected affines are hand-computed from the original's rules (CENTERNET.md §E); the original's
+Expected affines are hand-computed from the original's rules (docs/centernet.md "Test path"); the original's
 get_affine_transform is rebuilt here from its definition (three point pairs solved by cv2.getAffineTransform),
 independently of the closed form in the module.
 """
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
 
-from src.inference.centernet_input import COCO_MEAN_BGR, COCO_STD_BGR, centernet_input, flip_batch, input_geometry
+from src.inference.centernet_input import COCO_MEAN_BGR, COCO_STD_BGR, centernet_input, input_geometry
 from src.data.affine import center_scale_affine
 from src.inference.preprocess import invert_points
 
@@ -170,14 +172,6 @@ def test_output_affine_inverse_equals_input_affine_inverse_times_down_ratio(hw, 
     np.testing.assert_allclose(invert_points(points * 4, meta), original, rtol=0, atol=1e-6)
 
 
-def test_flip_batch_mirrors_width():
-    chw, _ = centernet_input(_image(50, 70), keep_res=True)
-    batch = flip_batch(chw)
-    assert batch.shape == (2,) + chw.shape
-    np.testing.assert_array_equal(batch[0], chw)
-    np.testing.assert_array_equal(batch[1], chw[:, :, ::-1])
-
-
 @pytest.mark.parametrize("kwargs, message", [
     ({"image_rgb": np.zeros((10, 10), np.uint8)}, "HxWx3"),
     ({"image_rgb": np.zeros((10, 10, 3), np.float32)}, "uint8"),
@@ -199,13 +193,8 @@ def test_bad_input_raises_one_line_value_error(kwargs, message):
     assert "\n" not in str(info.value)
 
 
-def test_flip_batch_rejects_non_chw():
-    with pytest.raises(ValueError, match="flip_batch"):
-        flip_batch(np.zeros((4, 8, 8), np.float32))
-
-
 def test_keep_res_bound_equals_the_scale_that_fits_and_fixed_res_is_unbounded():
-    """max_input_side (issue 10 item 13): with keep_res the input side is (int(side * s) | 31) + 1, so a 512 px
+    """max_input_side: with keep_res the input side is (int(side * s) | 31) + 1, so a 512 px
     bound allows a scaled side of at most 511: the 1000 px side is tested at scale 511 / 1000 (hand-computed),
     exactly as if that scale had been asked for."""
     image = _image(600, 1000)
@@ -220,3 +209,22 @@ def test_keep_res_bound_equals_the_scale_that_fits_and_fixed_res_is_unbounded():
     fixed, fixed_meta = centernet_input(image, keep_res=False, max_side=256)  # the 512x512 input is used as given
     assert fixed_meta.input_hw == (512, 512)
     np.testing.assert_array_equal(fixed, centernet_input(image, keep_res=False)[0])
+
+
+def test_the_pose_model_bounds_its_original_size_input_lower_than_centerface():
+    """predict.py --config_path configs/centernet_pose.yaml --keep_res True on a 10000x8000 photo: the pose model's
+    own bound (1536 px: DLA-34 with DCN needs 0.76 GB + 1.95 GB per megapixel, CenterFace 0.25 GB) applies, not
+    CenterFace's 4096 (which gave a 4096x3296 input: 26 GB by that line)."""
+    from src.inference.passes import plan_passes
+    from src.model_utils.config import parse_config
+    from src.tasks import get_task
+
+    config = Path(__file__).resolve().parents[2] / "configs" / "centernet_pose.yaml"
+    pose_cfg = parse_config(["--config_path", str(config), "--keep_res", "True"], script="predict")
+    face_cfg = parse_config([], script="predict")
+    assert (pose_cfg.max_input_side, face_cfg.max_input_side) == (1536, 4096)
+    task = get_task(pose_cfg)
+    options = task.inference_options("predict")
+    photo = np.zeros((8000, 10000, 3), np.uint8)
+    _, meta = task.make_input(photo, plan_passes(options, task.flip_in_batch)[0], options)
+    assert max(meta.input_hw) == 1536 and meta.input_hw == (1248, 1536)  # 8000 * 0.1535 = 1228 -> (1228 | 31) + 1

@@ -75,3 +75,29 @@ def test_skeleton_edges_are_drawn_and_low_scoring_joints_are_not():
     hidden = draw_detections(image, dets, COCO_PERSON, show_scores=False, min_keypoint_score=0.1)
     x15 = int(round(points[0, 15, 0]))
     assert tuple(drawn[30, x15]) != (0, 0, 0) and tuple(hidden[30, x15]) == (0, 0, 0)
+
+
+def _crowd(scale):
+    """20 persons of 12-40 px on a 128 px image (times `scale`), as a pose eval of a small image draws them."""
+    rng = np.random.default_rng(0)
+    xy, wh = rng.uniform(0, 100, (20, 2)), rng.uniform(12, 40, (20, 2))
+    boxes = np.c_[xy, np.minimum(xy + wh, 127)] * scale
+    return Detections(boxes, np.sort(rng.uniform(0.3, 1, 20))[::-1], np.zeros((20, 5, 2)))
+
+
+def test_score_labels_do_not_bury_a_small_image():
+    """Measured on this crowd: labels covered 30% of the 128 px image (2.6% of the same scene at 1000 px); with the
+    font shrinking below 500 px and no label wider than its box, 14.5%. Bound 20%: between the two."""
+    covered = {}
+    for side in (128, 1000):
+        image = np.zeros((side, side, 3), np.uint8)
+        dets = _crowd(side / 128)
+        labelled = draw_detections(image, dets, None, show_scores=True)
+        plain = draw_detections(image, dets, None, show_scores=False)
+        covered[side] = (labelled != plain).any(axis=2).mean()
+    assert covered[128] < 0.20 and covered[1000] < 0.05
+    # a box narrower than its label gets none
+    one = Detections([[10, 40, 18, 60]], [0.9], np.zeros((1, 5, 2)))
+    image = np.zeros((128, 128, 3), np.uint8)
+    assert (draw_detections(image, one, None, show_scores=True) == draw_detections(image, one, None,
+                                                                                   show_scores=False)).all()

@@ -13,10 +13,10 @@ import pytest
 
 import mindspore as ms
 
-from src.centerface.task import TASK
 from src.inference.model import InferenceModel
 from src.model_utils.config import parse_config
 from src.models.kernels import library as kernel_library
+from src.tasks import get_task
 
 RTOL_OF_RANGE = 1e-5
 FOLDED_COUNTS = {"depthwise": 17, "bias_relu": 22}  # every depthwise conv; every other conv + ReLU after folding
@@ -43,7 +43,7 @@ def assert_close_to(got, want):
 
 
 def model(official_ckpt, **kwargs):
-    built = InferenceModel(TASK, parse_config([]), **kwargs)
+    built = InferenceModel(get_task("centerface"), **kwargs)
     built.load(official_ckpt)
     return built
 

@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
-from src.inference.preprocess import InputMeta, invert_boxes, invert_points, make_batch, make_input
+from src.inference.preprocess import InputMeta, flip_batch, invert_boxes, invert_points, make_batch, make_input
 
 
 def _image(h, w, seed=0):
@@ -112,7 +112,7 @@ def test_bad_arguments_are_rejected():
         make_batch([])
 
 
-# ---------------------------------------------------------------- max_input_side (issue 10 item 13)
+# ---------------------------------------------------------------- max_input_side
 
 def test_a_large_image_is_bounded_to_max_side_by_hand():
     image = _image(600, 1000)
@@ -163,3 +163,16 @@ def test_bound_is_logged_once_per_image_size(caplog):
     lines = [r.getMessage() for r in caplog.records]
     assert len(lines) == 2 and "a 1111x700 image" in lines[0] and "a 1111x701 image" in lines[1]
     assert all("max_input_side 256" in line for line in lines)
+
+
+def test_flip_batch_mirrors_width():
+    chw = np.random.default_rng(0).standard_normal((3, 6, 7)).astype(np.float32)
+    batch = flip_batch(chw)
+    assert batch.shape == (2,) + chw.shape and batch.flags.c_contiguous
+    np.testing.assert_array_equal(batch[0], chw)
+    np.testing.assert_array_equal(batch[1], chw[:, :, ::-1])
+
+
+def test_flip_batch_rejects_non_chw():
+    with pytest.raises(ValueError, match="flip_batch"):
+        flip_batch(np.zeros((4, 8, 8), np.float32))

@@ -128,14 +128,13 @@ def test_base_chain_script_defaults_aliases_and_checks(tmp_path):
     base.write_text("size: [64, 64]\nthresh: 0.5\nout: 'a'\n__SCRIPTS__:\n  test: {thresh: 0.1}\n"
                     "---\nsize: 'H,W'\nthresh: 't'\nout: 'o'\n"
                     "---\nsize: {len: [0, 2], multiple_of: 32}\nthresh: {min: 0, max: 1}\n"
-                    "---\nsize_h: size[0]\nold_out: out\n")
+                    "---\nold_out: out\n")
     child = tmp_path / "child.yaml"
     child.write_text("__BASE__: base.yaml\nthresh: 0.7\nextra: 3\n---\nextra: 'new key, documented'\n")
     cfg = parse(child)
     assert (cfg.size, cfg.thresh, cfg.out, cfg.extra) == ([64, 64], 0.7, "a", 3)
     assert parse(child, script="test").thresh == 0.1  # the script's default ...
     assert parse(child, "--thresh", "0.3", script="test").thresh == 0.3  # ... under the command line
-    assert parse(child, "--size_h", "96").size == [96, 64]  # element alias
     assert parse(child, "--old_out", "b").out == "b"  # alias
     with pytest.raises(ConfigError, match=r"'size': value 100 is not a multiple of 32 \(--size\)"):
         parse(child, "--size", "100,96")
@@ -147,12 +146,41 @@ def test_base_chain_script_defaults_aliases_and_checks(tmp_path):
         parse(loop)
 
 
+
+def test_null_in_a_base_file_must_be_stated_by_every_config_extending_it(tmp_path):
+    """configs/base.yaml leaves keys without a model-neutral value (a recipe's lr) null: a config extending it
+    that does not state them is refused, naming them; a stated value keeps its own type on the command line."""
+    base = tmp_path / "base.yaml"
+    base.write_text("lr: null\nepochs: null\nseed: 1\n---\nlr: 'learning rate'\n---\nlr: {min: 0}\n")
+    silent = tmp_path / "silent.yaml"
+    silent.write_text("__BASE__: base.yaml\nepochs: 3\n---\n")
+    with pytest.raises(ConfigError, match=r"silent.yaml: no value for 'lr'; .*base.yaml leaves it to each model's"):
+        parse(silent)
+    stated = tmp_path / "stated.yaml"
+    stated.write_text("__BASE__: base.yaml\nlr: 0.5\nepochs: 3\n---\n")
+    assert (parse(stated, "--lr", "1").lr, parse(stated).epochs) == (1.0, 3)
+    with pytest.raises(ConfigError, match=r"'lr': value -1.0 is below the minimum 0"):
+        parse(stated, "--lr=-1")
+
+
 def test_aliases_of_the_old_zoos_flags():
-    cfg = parse_config(["--ckpt", "a.ckpt", "--out_dir", "o", "--test_input_size", "", "--gt", "g"])
-    assert (cfg.ckpt_path, cfg.output_path, cfg.input_size, cfg.ground_truth_path) == ("a.ckpt", "o", [], "g")
-    export = parse_config(["--ckpt_file", "b.ckpt", "--input_h", "320"], script="export")
-    assert (export.ckpt_path, export.input_size, export.batch_size) == ("b.ckpt", [320, 640], 1)
+    cfg = parse_config(["--save_dir", "o", "--gt", "g", "--pred", "p", "--epoch_size", "3"])
+    assert (cfg.output_path, cfg.ground_truth_path, cfg.pred_dir, cfg.epochs) == ("o", "g", "p", 3)
+    export = parse_config(["--ckpt_file", "b.ckpt"], script="export")
+    assert (export.ckpt_path, export.input_size, export.batch_size) == ("b.ckpt", [640, 640], 1)
     assert parse_config(["--load_checkpoint_path", "c.ckpt"]).ckpt_path == "c.ckpt"
+    pose = ["--config_path", "configs/centernet_pose.yaml"]
+    pose_cfg = parse_config([*pose, "--K", "7", "--input_res", "256,256", "--down_ratio", "4", "--flip_prop", "0.3"])
+    assert (pose_cfg.top_k, pose_cfg.input_size, pose_cfg.output_stride, pose_cfg.aug_flip_prob) == \
+        (7, [256, 256], 4, 0.3)
+
+
+@pytest.mark.parametrize("flag", ["--ckpt", "--pretrained", "--out_dir", "--test_input_size", "--input_h", "--iou",
+                                  "--color_aug"])
+def test_names_that_are_not_the_old_zoos_are_not_aliases(flag):
+    """One name per concept: only the seed READMEs' names stand for a key (docs/configuration.md)."""
+    with pytest.raises(ConfigError, match=f"unknown config key.*{flag}"):
+        parse_config([flag, "1"])
 
 
 def test_task_comes_from_the_config_file():
@@ -326,7 +354,7 @@ def test_import_has_no_side_effects(repo_root):
     assert res.returncode == 0 and res.stdout.strip() == "ok", res.stderr
 
 
-@pytest.mark.parametrize("flag", ["--output_path", "--save_result_dir", "--out_dir"])
+@pytest.mark.parametrize("flag", ["--output_path", "--save_result_dir", "--save_dir"])
 def test_an_empty_output_folder_is_refused_not_taken_as_the_current_folder(flag):
     with pytest.raises(ConfigError, match=r"'output_path': empty value; expected one"):
         parse_config([flag, ""], script="predict")

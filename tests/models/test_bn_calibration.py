@@ -6,7 +6,10 @@ from mindspore import Tensor, nn
 
 from src.centerface.network import CenterFace
 from src.models.bn_calibration import recalibrate_batchnorm
+from src.tasks import get_task
 from tests.models.test_fold_bn import copy_parameters, randomise_batchnorm
+
+HEADS = get_task("centerface").heads  # CenterFace's outputs, as its task computes them
 
 
 def test_single_bn_layer_matches_the_formula():
@@ -28,7 +31,7 @@ def test_single_bn_layer_matches_the_formula():
 def centerface_twins(identity_bn, rng):
     """Two CenterFace networks with equal parameters (random BN statistics unless `identity_bn`)."""
     ms.set_seed(0)
-    net, twin = CenterFace(), CenterFace()
+    net, twin = CenterFace(HEADS), CenterFace(HEADS)
     if not identity_bn:
         randomise_batchnorm(net, rng)
     copy_parameters(net, twin)

@@ -1,8 +1,9 @@
 """Tests for src/models/dcn.py against a scalar numpy transcription of DCNv2's modulated deformable convolution.
 
-The reference below is written from DCNv2's sampling rule (CENTERNET.md §B): for output pixel (h, w) and kernel
-point k = 3i + j, sample the input at (h - 1 + i + dy_k, w - 1 + j + dx_k) where the offset conv's channel 2k is
-dy_k and 2k+1 is dx_k; bilinear interpolation whose taps outside the map count 0, and a sample is 0 unless
+The reference below is written from DCNv2's sampling rule (docs/centernet.md "Deformable convolution layout"): for
+output pixel (h, w) and kernel point k = 3i + j, sample the input at (h - 1 + i + dy_k, w - 1 + j + dx_k) where the
+offset conv's channel 2k is dy_k and 2k+1 is dx_k; bilinear interpolation whose taps outside the map count 0, and a
+sample is 0 unless
 -1 < y < H and -1 < x < W; the sample is multiplied by sigmoid(channel 18 + k).
 """
 import math

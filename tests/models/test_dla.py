@@ -1,7 +1,7 @@
 """Tests for src/models/dla.py: original key layout and shapes, output strides, the unused projections, and
-parity with the PyTorch transcription of the original (tests/centernet_pose/torch_reference.py).
+parity with the PyTorch transcription of the original (tests/models/torch_reference.py).
 
-The expected key list is written here from CENTERNET.md §A (key patterns, channel rules, Root widths), not
+The expected key list is written here from docs/centernet.md "Network" (key patterns, channel rules, Root widths), not
 derived from our network.
 """
 import mindspore as ms
@@ -38,12 +38,12 @@ def one_level_tree_keys(prefix, in_ch, out_ch, root_in):
 
 
 def expected_dla34_keys():
-    """{key (MindSpore BN names): shape} of DLA-34 without the classifier, from CENTERNET.md §A."""
+    """{key (MindSpore BN names): shape} of DLA-34 without the classifier, from docs/centernet.md "Network"."""
     keys = {"base_layer.0.weight": (16, 3, 7, 7), "level0.0.weight": (16, 16, 3, 3), "level1.0.weight": (32, 16, 3, 3)}
     keys.update(bn_keys("base_layer.1", 16))
     keys.update(bn_keys("level0.1", 16))
     keys.update(bn_keys("level1.1", 32))
-    # Root conv input widths as listed in CENTERNET.md: level2 128, level3.tree1 256, level3.tree2 448,
+    # Root conv input widths as listed in docs/centernet.md "Network": level2 128, level3.tree1 256, level3.tree2 448,
     # level4.tree1 512, level4.tree2 896, level5 1280.
     keys.update(one_level_tree_keys("level2", 32, 64, 128))
     keys.update(one_level_tree_keys("level5", 256, 512, 1280))
@@ -73,7 +73,7 @@ def test_keys_and_shapes_match_the_original_layout(dla):
 
 def test_parameter_count_and_batchnorm_settings(dla):
     trainable = sum(int(np.prod(p.shape)) for p in dla.trainable_params())
-    assert round(trainable / 1e6, 2) == 15.27  # CENTERNET.md §A: backbone 15.27 M (classifier excluded)
+    assert round(trainable / 1e6, 2) == 15.27  # docs/centernet.md "Network": backbone 15.27 M (classifier excluded)
     bns = [cell for _, cell in dla.cells_and_names() if isinstance(cell, ms.nn.BatchNorm2d)]
     assert len(bns) == sum(1 for k in expected_dla34_keys() if k.endswith(".gamma"))
     for bn in bns:
@@ -117,7 +117,7 @@ def test_matches_torch_transcription(mode):
     renamed here). float32 through up to 35 layers: max error <= 1e-4 of each map's largest value (measured 5e-7 at
     level0 growing to 2e-5 at level5, the ordinary accumulation of float32 rounding)."""
     torch = require("torch")
-    from tests.centernet_pose.torch_reference import (
+    from tests.models.torch_reference import (
         TorchDLA34,
         calibrate_and_perturb_bn_,
         randomize_,

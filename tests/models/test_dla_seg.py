@@ -1,35 +1,28 @@
-"""Tests for src/models/dla_seg.py (with dla_up.py and the CenterNet head of layers.py), built with the pose heads: original key layout and parameter counts, head initialisation, the
-bilinear up-sampling, output layout, and parity with the PyTorch transcription of the original network
-(tests/centernet_pose/torch_reference.py) through the real converter CLI.
-
-Parity tolerance: max |ours - torch| <= 1e-3 of each head map's largest |value|. Both sides run float32 through
-~60 layers including 16 deformable convs whose offsets depend on the features; PyTorch's own float32 result of
-the same network differs from its float64 result by ~1.5e-4 of that scale at 64x64 and ~1e-4 at 128x128
-(measured with these random networks), and ours differs from PyTorch's float32 result by 2-3e-4 (64x64) and
-~1e-4 (512x512), so 1e-3 is a few times the float32 noise, far below what a wrong key, offset channel order or
-interpolation rule gives (errors of order 1, i.e. > 10%).
+"""Tests for src/models/dla_seg.py (with dla_up.py and the CenterNet head of layers.py), built with the pose heads
+and the ctdet heads: original key layout and parameter counts, head initialisation, the bilinear up-sampling,
+output layout, and parity with the PyTorch transcription of the original network (tests/models/torch_reference.py)
+through the real converter CLI (tests/models/parity.py: the tolerance 1e-3 of each map's range and why; measured
+for pose 2-3e-4 at 64x64, ~1e-4 at 512x512).
 """
-import contextlib
-
 import mindspore as ms
 import numpy as np
 import pytest
 
-from src.centernet_pose.task import CenterNetPoseTask
 from src.models.dla_seg import DLASeg
 from src.models.dla_up import IDAUp
 from src.models.layers import bilinear_upsample_weight, count_parameters
-from tests.requirements import require
+from src.tasks import get_task
+from tests.models.parity import assert_parity, build_reference_checkpoint, execution_mode, write_ctdet_config
 
-POSE_HEADS = CenterNetPoseTask.heads
+POSE_HEADS = get_task("centernet_pose").heads
+CTDET_HEADS = (("hm", 80), ("wh", 2), ("reg", 2))
 
-# CENTERNET.md §A: 20,112,346 parameters (base.fc excluded): backbone 15.27 M, dla_up 3.52 M, ida_up 0.43 M,
+# docs/centernet.md "Network": 20,112,346 parameters (base.fc excluded): backbone 15.27 M, dla_up 3.52 M, ida_up 0.43 M,
 # heads 0.90 M; 16 DCN layers.
 ORIGINAL_PARAMETERS = 20_112_346
 # Input widths of the 16 DCNs (proj_k reads the level's width, node_k the IDA width), from the IDAUp definitions.
 DCN_INPUT_CHANNELS = {"dla_up.ida_0": (512, 256), "dla_up.ida_1": (256, 128, 256, 128),
                       "dla_up.ida_2": (128, 64, 128, 64, 128, 64), "ida_up": (128, 64, 256, 64)}
-PARITY_RTOL = 1e-3
 
 
 @pytest.fixture(scope="module")
@@ -37,17 +30,6 @@ def net():
     network = DLASeg(POSE_HEADS)
     network.set_train(False)
     return network
-
-
-@contextlib.contextmanager
-def execution_mode(mode):
-    """Run a block in GRAPH_MODE or PYNATIVE_MODE, restoring the previous mode afterwards."""
-    previous = ms.get_context("mode")
-    ms.set_context(mode=mode)
-    try:
-        yield
-    finally:
-        ms.set_context(mode=previous)
 
 
 def shapes_of(network):
@@ -167,7 +149,7 @@ def test_custom_heads_and_bad_arguments():
 
 def test_training_gradients_reach_every_used_parameter():
     """Batch 2 in training mode (BN on batch statistics), non-zero offsets: every gradient finite, and non-zero
-    except for the original's dead `level3.project` / `level4.project` (CENTERNET.md §A)."""
+    except for the original's dead `level3.project` / `level4.project` (docs/centernet.md "Network")."""
     from mindspore import ops
 
     with execution_mode(ms.PYNATIVE_MODE):
@@ -192,66 +174,27 @@ def test_training_gradients_reach_every_used_parameter():
 
 
 # ---------------------------------------------------------------------------------------------- parity
-
-def build_reference_checkpoint(tmp_path, size, enable_dcn, seed=0):
-    """Random torch reference (BN statistics measured then perturbed), saved as the original's save_model writes
-    it from a DataParallel model ({'epoch', 'state_dict'} with `module.` keys, `base.fc.*`, num_batches_tracked),
-    converted by the converter CLI; returns (torch model, test input, converted ckpt path).
-    Other source flavours (bare state dict, .npz) are covered in tests/test_convert_weight_centernet.py."""
-    torch = require("torch")
-    from src.convert_weight_centernet import main as convert_main
-    from tests.centernet_pose.torch_reference import build_random_reference
-
-    rng = np.random.default_rng(seed)
-    calibration = torch.from_numpy(rng.standard_normal((2, 3, size, size)).astype(np.float32))
-    ref = build_random_reference(seed, enable_dcn=enable_dcn, calibration_input=calibration)
-    state = ref.state_dict()
-    assert "base.fc.weight" in state and any(k.endswith("num_batches_tracked") for k in state)
-    pth = tmp_path / "model_last.pth"
-    torch.save({"epoch": 7, "state_dict": {f"module.{k}": v for k, v in state.items()}}, str(pth))
-    ckpt = tmp_path / "converted.ckpt"
-    convert_main(["--pth", str(pth), "--out_ckpt", str(ckpt), "--enable_dcn", str(enable_dcn)])
-    x = rng.standard_normal((1, 3, size, size)).astype(np.float32)
-    return ref, x, ckpt
-
-
-def assert_parity(ref, x, ckpt, enable_dcn):
-    import torch
-
-    from src.engine.checkpoint import load_weights
-    from tests.centernet_pose.torch_reference import dcn_offsets_seen
-
-    network = DLASeg(POSE_HEADS, enable_dcn=enable_dcn)
-    network.set_train(False)
-    report = load_weights(network, str(ckpt), strict=True)
-    assert not report.missing and not report.unexpected
-    ours = [o.asnumpy() for o in network(ms.Tensor(x))]
-    with torch.no_grad():
-        expected = [o.numpy() for o in ref(torch.from_numpy(x))]
-    for (name, _), a, b in zip(POSE_HEADS, ours, expected):
-        assert a.shape == b.shape, name
-        np.testing.assert_allclose(a, b, rtol=0, atol=PARITY_RTOL * np.abs(b).max(), err_msg=name)
-    if enable_dcn:
-        offsets = np.concatenate([v.ravel() for v in dcn_offsets_seen(ref, torch.from_numpy(x)).values()])
-        # The comparison exercises real deformations: offsets of pixels, up to several.
-        assert offsets.mean() > 1.0 and offsets.max() > 4.0
-
+# Through the converter CLI against the PyTorch transcription; tolerance and its reasons: tests/models/parity.py.
 
 def test_parity_with_original_transcription_64_dcn_graph(tmp_path):
     """GRAPH mode: also the check that construct() compiles (the layout test runs in PyNative only)."""
     with execution_mode(ms.GRAPH_MODE):
-        ref, x, ckpt = build_reference_checkpoint(tmp_path, 64, True)
-        assert_parity(ref, x, ckpt, True)
+        ref, x, ckpt = build_reference_checkpoint(tmp_path, 64, True, "dla_34", POSE_HEADS)
+        assert_parity(ref, x, ckpt, "dla_34", POSE_HEADS, True)
 
 
 def test_parity_with_original_transcription_64_plain_convs(tmp_path):
     with execution_mode(ms.PYNATIVE_MODE):
-        ref, x, ckpt = build_reference_checkpoint(tmp_path, 64, False)
-        assert_parity(ref, x, ckpt, False)
+        ref, x, ckpt = build_reference_checkpoint(tmp_path, 64, False, "dla_34", POSE_HEADS)
+        assert_parity(ref, x, ckpt, "dla_34", POSE_HEADS, False)
 
 
 @pytest.mark.slow
-def test_parity_with_original_transcription_512_graph(tmp_path):
+def test_ctdet_parity_with_original_transcription_512_graph(tmp_path):
+    """ctdet_coco_dla_2x's network (hm 80, wh 2, reg 2) at the original's 512x512, converted with the ctdet config
+    check. Measured: 8.3e-5 (hm), 6.9e-5 (wh), 7.5e-5 (reg) of each map's range; PyTorch float32 vs float64:
+    5-6e-5."""
     with execution_mode(ms.GRAPH_MODE):
-        ref, x, ckpt = build_reference_checkpoint(tmp_path, 512, True)
-        assert_parity(ref, x, ckpt, True)
+        config = write_ctdet_config(tmp_path)
+        ref, x, ckpt = build_reference_checkpoint(tmp_path, 512, True, "dla_34", CTDET_HEADS, config_path=config)
+        assert_parity(ref, x, ckpt, "dla_34", CTDET_HEADS, True)

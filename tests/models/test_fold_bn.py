@@ -19,13 +19,16 @@ import pytest
 from mindspore import Tensor, nn
 
 from src.centerface.network import CenterFace, UpBlock
-from src.centernet_pose.task import CenterNetPoseTask
-from src.models.dla_seg import DLASeg
 from src.models.dla import BasicBlock, Root, conv_bn_relu
+from src.models.dla_seg import DLASeg
 from src.models.fold_bn import fold_batchnorm
 from src.models.layers import ConvBNAct
+from src.models.resnet_dcn import ResNetDCN
+from src.tasks import get_task
 
-POSE_HEADS = CenterNetPoseTask.heads
+HEADS = get_task("centerface").heads  # CenterFace's outputs, as its task computes them
+
+POSE_HEADS = get_task("centernet_pose").heads
 
 SINGLE_LAYER_RTOL = 1e-5  # of the output's largest magnitude: a few float32 ulps (see the module docstring)
 NETWORK_RTOL = 1e-4  # rounding compounded through ~60 layers
@@ -137,6 +140,11 @@ SMALL_CELLS = {
     "transposed_conv_with_output_padding_bn": (lambda: nn.SequentialCell([
         nn.Conv2dTranspose(4, 6, 3, stride=2, pad_mode="pad", padding=1, output_padding=1),
         nn.BatchNorm2d(6, eps=0.1)]), [(2, 4, 5, 5)], 0),
+    # the full (one group) ConvTranspose 4x4/2 of CenterNet's ResNet network, with in != out (weights (in, out, k, k):
+    # the output channel is axis 1)
+    "full_transposed_conv_bn": (lambda: nn.SequentialCell([
+        nn.Conv2dTranspose(6, 5, 4, stride=2, pad_mode="pad", padding=1), nn.BatchNorm2d(5, eps=0.1)]),
+        [(2, 6, 5, 5)], 1),
     "depthwise_transposed_conv_bn": (lambda: nn.SequentialCell([
         nn.Conv2dTranspose(6, 6, 4, stride=2, pad_mode="pad", padding=1, group=6), nn.BatchNorm2d(6, eps=0.1)]),
         [(2, 6, 5, 5)], 1),
@@ -193,7 +201,7 @@ def test_whole_centerface_network(mode):
     # 16 blocks), 8 in the neck (4 laterals, 3 up-sampling blocks, 1 fuse) = 59, none left.
     ms.set_seed(0)
     image = np.random.default_rng(2).uniform(0, 255, (1, 3, 64, 96)).astype(np.float32)
-    net = check_folding_keeps_outputs(CenterFace, [image], 59, NETWORK_RTOL)
+    net = check_folding_keeps_outputs(lambda: CenterFace(HEADS), [image], 59, NETWORK_RTOL)
     assert batchnorm_cells(net) == []
 
 
@@ -214,3 +222,20 @@ def test_whole_pose_network_without_dcn():
         ms.set_context(mode=previous)
     remaining = batchnorm_cells(net)
     assert len(remaining) == 16 and all(name.endswith(".actf.0") for name in remaining)
+
+
+@pytest.mark.parametrize("enable_dcn", [True, False])
+def test_whole_resnet_dcn_network(enable_dcn):
+    """CenterNet's ResNet-18 network: the stem, 16 block convs and 3 projections (downsample Sequentials) fold,
+    and the three full ConvTranspose 4x4 + BN of deconv_layers; the BN after each DCN stays (a DCN is not a conv
+    the fold rebuilds), the one after each plain 3x3 conv (enable_dcn False) folds: 23 + 3 left, or 26."""
+    ms.set_seed(0)
+    previous = ms.get_context("mode")
+    ms.set_context(mode=ms.PYNATIVE_MODE)  # as the pose network above: GRAPH folding is covered cell by cell
+    try:
+        net = check_folding_keeps_outputs(
+            lambda: ResNetDCN((("hm", 3), ("wh", 2)), head_conv=16, enable_dcn=enable_dcn),
+            random_inputs((1, 3, 64, 64)), 23 if enable_dcn else 26, NETWORK_RTOL)
+    finally:
+        ms.set_context(mode=previous)
+    assert batchnorm_cells(net) == (["deconv_layers.1", "deconv_layers.7", "deconv_layers.13"] if enable_dcn else [])

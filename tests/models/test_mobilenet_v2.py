@@ -14,7 +14,8 @@ def backbone():
 
 
 def test_taps_strides_and_channels(backbone):
-    # Official CenterFace taps (DESIGN.md §2): strides 4/8/16/32 with 24/32/96/320 channels.
+    # Official CenterFace taps (docs/design.md "The official CenterFace model"): strides 4/8/16/32 with 24/32/96/320
+    # channels.
     x = ms.Tensor((np.random.default_rng(0).random((2, 3, 64, 96)) * 255).astype(np.float32))
     taps = backbone(x)
     assert [t.shape for t in taps] == [(2, 24, 16, 24), (2, 32, 8, 12), (2, 96, 4, 6), (2, 320, 2, 3)]

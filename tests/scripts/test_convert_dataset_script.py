@@ -1,6 +1,7 @@
 """Tests for scripts/convert_dataset_to_mindrecord.sh: usage and argument checks (exit 2, nothing started), the
 command DRY_RUN prints, the arguments and module path a stand-in PYTHON receives, and one real conversion of the
-mini COCO set run from another folder with relative paths (then refused a second time, exit 1).
+mini COCO set run from another folder with relative paths (then refused a second time, exit 2); exit codes and
+error lines of bad input, an OS error and unreadable images.
 shellcheck of the script: tests/scripts/test_common.py (all scripts)."""
 import shlex
 import shutil
@@ -59,13 +60,19 @@ def test_arguments_reach_python(tmp_path):
     assert args[-3:] == ["--overwrite", "--split", "val2017"]
 
 
-def test_real_conversion_from_another_folder(tmp_path, coco_mini_dir):
-    coco = tmp_path / "coco"
+def mini_coco(root, mini_dir):
+    """root/coco: the mini set as COCO train2017 (annotations/person_keypoints_train2017.json, train2017/)."""
+    coco = root / "coco"
     (coco / "train2017").mkdir(parents=True)
     (coco / "annotations").mkdir()
-    for path in coco_mini_dir.glob("*.jpg"):
+    for path in mini_dir.glob("*.jpg"):
         shutil.copy(path, coco / "train2017")
-    shutil.copy(coco_mini_dir / "test_coco.json", coco / "annotations" / "person_keypoints_train2017.json")
+    shutil.copy(mini_dir / "test_coco.json", coco / "annotations" / "person_keypoints_train2017.json")
+    return coco
+
+
+def test_real_conversion_from_another_folder(tmp_path, coco_mini_dir):
+    mini_coco(tmp_path, coco_mini_dir)
     result = run_script(SCRIPT, "coco", "records", "--shards", "2", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "wrote 4 images, 14 persons to 2 shards" in result.stdout
@@ -73,6 +80,35 @@ def test_real_conversion_from_another_folder(tmp_path, coco_mini_dir):
     assert [r["file_name"] for r in read_mindrecord_records(tmp_path / "records")] == \
         ["000000000785.jpg", "000000040083.jpg", "000000196141.jpg", "000000197388.jpg"]
     again = run_script(SCRIPT, "coco", "records", cwd=tmp_path)
-    assert again.returncode == 1
-    assert again.stderr.strip().splitlines()[-1].startswith("convert_dataset_to_mindrecord: error: records already "
-                                                            "holds the MindRecord set coco_hp.train.mind")
+    assert again.returncode == 2  # bad input: the set exists
+    assert again.stderr.strip().splitlines()[-1].startswith("error: records already holds the MindRecord set "
+                                                            "coco_hp.train.mind")
+
+
+def one_error_line(result, code):
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == code, result.stderr[-2000:]
+    assert [line for line in lines if line.startswith("error: ")] == [lines[-1]] and "Traceback" not in result.stderr
+    return lines[-1]
+
+
+def test_exit_codes_and_error_lines_as_every_script(tmp_path, coco_mini_dir):
+    """README "Exit codes": bad input 2, an operating-system error 3 (a path under a regular file), each one
+    `error:` line; unreadable images are each named and skipped, the conversion ends with exit 1."""
+    coco = mini_coco(tmp_path, coco_mini_dir)
+    (tmp_path / "a_file").write_text("x")
+    line = one_error_line(run_script(SCRIPT, coco, tmp_path / "a_file" / "records"), 3)
+    assert line == f"error: {tmp_path / 'a_file' / 'records'}: Not a directory"
+    assert "--bogus" in one_error_line(run_script(SCRIPT, coco, tmp_path / "records", "--bogus"), 2)
+    (coco / "annotations" / "person_keypoints_train2017.json").write_text("{not json")
+    assert "cannot be read as JSON" in one_error_line(run_script(SCRIPT, coco, tmp_path / "records"), 2)
+
+    coco = mini_coco(tmp_path / "second", coco_mini_dir)
+    images = sorted((coco / "train2017").glob("*.jpg"))
+    images[0].write_bytes(images[0].read_bytes()[:5000])  # two corrupt JPEGs: both named, not only the first
+    images[1].write_bytes(images[1].read_bytes()[:5000])
+    done = run_script(SCRIPT, coco, tmp_path / "records", "--shards", "1")
+    assert done.returncode == 1, done.stderr[-2000:]
+    for image in images[:2]:
+        assert f"{image}: cannot be read as an image" in done.stderr
+    assert "wrote 2 images" in done.stdout and "2 unreadable" in done.stdout

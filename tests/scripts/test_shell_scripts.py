@@ -128,7 +128,7 @@ def test_run_infer_310_ascend_stops_with_the_cmake_message_here(tmp_path, stub):
     assert result.returncode != 0
     assert "ascend310_infer cannot be built on this machine" in result.stderr
     [preprocess, _mindspore_path_probe] = calls()
-    assert preprocess[0] == str(ROOT / "preprocess.py") and option(preprocess, "--test_input_size") == "256,256"
+    assert preprocess[0] == str(ROOT / "preprocess.py") and option(preprocess, "--input_size") == "256,256"
 
 
 # ---------------------------------------------------------------- eval_all.sh on fabricated results

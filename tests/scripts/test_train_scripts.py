@@ -25,11 +25,18 @@ MSRUN = [sys.executable, "-m", "mindspore.parallel.cluster.run"]
 PATH_PREFIX = f"PATH={Path(sys.executable).parent}:$PATH"
 run_script = functools.partial(helpers.run_script, timeout=120)
 
-# Stand-in for python: `-c CODE` (the rank-table parser) runs the real python; any other call prints a line,
+# Stand-in for python: `-c CODE` (the rank-table parser) runs the real python; any other call accepts its
+# --output_path as train.py does (creates it and writes its .run.json) unless STUB_EXIT is set, prints a line,
 # records the rank-table environment and its arguments (one line per call) and exits with STUB_EXIT, or 3 when
 # RANK_ID equals STUB_FAIL_RANK.
 STUB = """#!/usr/bin/env bash
 if [[ "${1:-}" == "-c" ]]; then exec "${REAL_PYTHON:?}" "$@"; fi
+out="" previous=""
+for arg in "$@"; do
+  if [[ "${previous}" == "--output_path" ]]; then out="${arg}"; fi
+  previous="${arg}"
+done
+if [[ -n "${out}" && -z "${STUB_EXIT:-}" ]]; then mkdir -p "${out}" && echo '{"script": "stub"}' >"${out}/.run.json"; fi
 echo "stub training output"
 line="$(printf '%s\\x1f' "${RANK_TABLE_FILE:-}" "${DEVICE_ID:-}" "${RANK_ID:-}" "${RANK_SIZE:-}" "$@")"
 printf '%s\\n' "${line}" >>"${STUB_LOG:?}"
@@ -194,7 +201,46 @@ def test_standalone_cpu_logs_and_passes_the_exit_code(data, stub):
     _, args = calls()[0]
     assert option(args, "--device_target") == "CPU" and args[-2:] == ["--epochs", "1"]
     failed = run_script("train_standalone_cpu.sh", *data, env={**env, "STUB_EXIT": "2"})
-    assert failed.returncode == 2  # train.py's exit code survives the tee
+    assert failed.returncode == 2  # train.py's exit code survives the log
+    # a refused run (exit 2 before train.py accepted the folder) leaves the earlier log as it was
+    assert (data[2] / "train.log").read_text() == "stub training output\n"
+    again = run_script("train_standalone_cpu.sh", *data, "--resume", "True", env=env)
+    assert again.returncode == 0 and (data[2] / "train.log").read_text() == "stub training output\n" * 2
+
+
+def test_a_refused_run_creates_no_folder_and_no_log(data, stub):
+    env, _ = stub
+    failed = run_script("train_standalone_cpu.sh", *data, env={**env, "STUB_EXIT": "2"})
+    assert failed.returncode == 2 and "stub training output" in failed.stdout
+    assert not data[2].exists()
+
+
+def test_ctrl_c_keeps_the_runs_last_lines_in_the_log(tmp_path, data):
+    """Ctrl-C reaches the whole process group, the log writer too: the run's "interrupted; last checkpoint" line
+    (train.py prints it after the signal) must still reach train.log."""
+    import signal
+    import subprocess
+
+    stub = tmp_path / "interruptible_python.sh"
+    stub.write_text("""#!/usr/bin/env bash
+out="${@: -1}"
+mkdir -p "${out}" && echo '{"script": "stub"}' >"${out}/.run.json"
+trap 'sleep 0.5; echo "error: interrupted; last checkpoint ${out}/ckpt/0-1_2.ckpt"; exit 130' INT
+echo "training"
+while true; do sleep 0.1; done
+""")
+    stub.chmod(0o755)
+    proc = subprocess.Popen(["bash", str(helpers.SCRIPTS_DIR / "train_standalone_cpu.sh"), *map(str, data),
+                             "--output_path", str(data[2])], env={**os.environ, "PYTHON": str(stub)},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    for line in proc.stdout:
+        if line == "training\n":
+            break
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+    proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert (data[2] / "train.log").read_text() == (
+        f"training\nerror: interrupted; last checkpoint {data[2]}/ckpt/0-1_2.ckpt\n")
 
 
 def test_rank_table_starts_every_local_rank_and_reports_failures(tmp_path, data, stub):

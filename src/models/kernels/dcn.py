@@ -2,7 +2,7 @@
 
 Why: MindSpore 2.10's CPU `ops.deformable_conv2d` gathers the modulated samples into a (C, 3H, 3W) map and
 convolves it with stride 3; one 64-channel layer at 128x128 took 134 ms against 68 ms for a grid_sample-based
-PyTorch version (CENTERNET.md §I), and CenterNet's DLA-34 has 16 of them.
+PyTorch version (docs/centernet.md "Layer timings on this CPU"), and CenterNet's DLA-34 has 16 of them.
 
 `FastModulatedDeformConv2d` computes the same function as `src.models.dcn.ModulatedDeformConv2d` as DCNv2's
 own implementation does: the kernel samples every input channel at the nine offset positions of every pixel

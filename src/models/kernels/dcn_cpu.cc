@@ -8,13 +8,14 @@
 // Used by src/models/kernels/dcn.py.
 //
 // Why: MindSpore 2.10's CPU deformable_conv2d materialises the (C, 3H, 3W) sampled map through DeformableOffsets
-// and convolves it with stride 3; it was 2x slower than even a grid_sample-based PyTorch version (CENTERNET.md §I)
-// and its gradient crashes for batch sizes > 1 through the strided slices its callers need (src/models/dcn.py).
+// and convolves it with stride 3; it was 2x slower than even a grid_sample-based PyTorch version (docs/centernet.md
+// "Layer timings on this CPU") and its gradient crashes for batch sizes > 1 through the strided slices its callers need
+// (src/models/dcn.py).
 //
-// Semantics (CENTERNET.md §B). The offset/mask map om (N, 27, H, W) is the raw output of `conv_offset_mask` in
-// DCNv2's channel order: channel 2k = dy_k, 2k+1 = dx_k, 18+k = mask logit of kernel point k = 3i + j. The sample
-// of pixel (h, w) for point k is taken at (y, x) = (h - 1 + i + dy_k, w - 1 + j + dx_k) with bilinear
-// interpolation; taps outside the map count 0, and the sample is 0 unless -1 < y < H and -1 < x < W; it is
+// Semantics (docs/centernet.md "Deformable convolution layout"). The offset/mask map om (N, 27, H, W) is the raw output
+// of `conv_offset_mask` in DCNv2's channel order: channel 2k = dy_k, 2k+1 = dx_k, 18+k = mask logit of kernel point k =
+// 3i + j. The sample of pixel (h, w) for point k is taken at (y, x) = (h - 1 + i + dy_k, w - 1 + j + dx_k) with
+// bilinear interpolation; taps outside the map count 0, and the sample is 0 unless -1 < y < H and -1 < x < W; it is
 // multiplied by sigmoid(mask logit). Coordinate gradients are those of that piecewise-bilinear function.
 //
 // Layout tricks: every input plane is copied once into a zero-bordered plane with one column of zeros left and

@@ -1,9 +1,9 @@
 """Depthwise 3x3 convolutions on the compiled CPU kernel (`depthwise_cpu.cc`) behind `ops.Custom`.
 
-Why: with `ONEDNN_MAX_CPU_ISA=AVX2` (needed on AVX-512 CPUs, DESIGN.md §1) MindSpore 2.10 runs every NCHW
-depthwise conv through oneDNN's im2col + GEMM path. Those 17 layers were ~60% of CenterFace's conv time in
-inference and about half of the training step's oneDNN time, while a direct kernel is bound by memory
-traffic (README "Performance").
+Why: with `ONEDNN_MAX_CPU_ISA=AVX2` (needed on AVX-512 CPUs, docs/design.md "Platform facts") MindSpore 2.10 runs every
+NCHW depthwise conv through oneDNN's im2col + GEMM path. Those 17 layers were ~60% of CenterFace's conv time in
+inference and about half of the training step's oneDNN time, while a direct kernel is bound by memory traffic (README
+"Performance").
 
 `enable_fast_depthwise(network)` swaps, in place, every eligible `nn.Conv2d` (3x3, group = channels,
 stride 1 or 2, padding 1, dilation 1, float32) held as `cell.conv` for a `FastDepthwiseConv2d` carrying the

@@ -2,11 +2,11 @@
 // "aot" kernels: forward (optionally with a fused per-channel bias and ReLU, for BN-folded inference), and the two
 // gradients (input and weight) used by the op's bprop. Used by src/models/fast_depthwise.py.
 //
-// Why: with the AVX2 cap (DESIGN.md section 1) oneDNN runs NCHW depthwise convs as im2col + GEMM per group, which
-// made them 60% of CenterFace's convolution time; this direct kernel is bound by memory traffic instead.
-// Each (image, channel) plane is copied once into a zero-bordered buffer (for stride 2, with even and odd
-// columns de-interleaved), so that every inner loop reads contiguous memory and vectorises without branches.
-// Work is split over planes (channels for the weight gradient) between threads (cpu_kernels.h).
+// Why: with the AVX2 cap (docs/design.md "Platform facts") oneDNN runs NCHW depthwise convs as im2col + GEMM per group,
+// which made them 60% of CenterFace's convolution time; this direct kernel is bound by memory traffic instead. Each
+// (image, channel) plane is copied once into a zero-bordered buffer (for stride 2, with even and odd columns
+// de-interleaved), so that every inner loop reads contiguous memory and vectorises without branches. Work is split over
+// planes (channels for the weight gradient) between threads (cpu_kernels.h).
 #include "cpu_kernels.h"
 
 namespace {

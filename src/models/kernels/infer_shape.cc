@@ -38,6 +38,9 @@ Shape depthwise_forward(int *ndims, int64_t **shapes, int64_t stride) {
   return {x[0], x[1], conv_out(x[2], stride), conv_out(x[3], stride)};
 }
 
+// Output size of a 3x3 / stride-2 / padding-1 max-pool along one axis.
+int64_t pool_out(int64_t size) { return size < 0 ? kUnknownDim : (size - 1) / 2 + 1; }
+
 // Per-channel outputs (BatchNorm statistics, gamma/beta gradients): one value per channel of input x (N, C, H, W).
 Shape channels_of(int *ndims, int64_t **shapes, int index) {
   if (unknown_rank(ndims, shapes, index) || ndims[index] < 2) return {kUnknownDim};
@@ -76,6 +79,19 @@ std::vector<int64_t> DwConv3x3S1GradWeightInferShape(int *ndims, int64_t **shape
 }
 std::vector<int64_t> DwConv3x3S2GradWeightInferShape(int *ndims, int64_t **shapes, AotExtra *) {
   return {channels_of(ndims, shapes, 1)[0], 1, 3, 3};
+}
+
+// MaxPool3x3S2(x) -> (N, C, (H - 1) / 2 + 1, (W - 1) / 2 + 1)
+std::vector<int64_t> MaxPool3x3S2InferShape(int *ndims, int64_t **shapes, AotExtra *) {
+  if (unknown_rank(ndims, shapes, 0)) return {kUnknownRank};
+  Shape x = input_shape(ndims, shapes, 0);
+  if (x.size() != 4) return x;  // the kernel rejects it at launch
+  return {x[0], x[1], pool_out(x[2]), pool_out(x[3])};
+}
+
+// MaxPool3x3S2Grad(dy, x) -> the shape of x
+std::vector<int64_t> MaxPool3x3S2GradInferShape(int *ndims, int64_t **shapes, AotExtra *) {
+  return input_shape(ndims, shapes, 1);
 }
 
 // BiasReluNchw(x, bias) -> the shape of x

@@ -187,9 +187,11 @@ def test_ground_truth_as_predictions_scores_one(ann_path, dataset, backend, caps
     assert all(bbox[name] == 1.0 for name in BBOX_STAT_NAMES if name != "AR1")
     # AR with one detection per image: one person of each image found, of 14 (1, 3, 5 and 5 per image)
     assert bbox["AR1"] == pytest.approx(4 / 14, abs=1e-12)
-    assert len(out) == 22
-    assert out[0] == " Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all | maxDets= 20 ] = 1.000"
-    assert out[10] == " Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all | maxDets=100 ] = 1.000"
+    assert len(out) == 24  # each table after its heading
+    assert out[0] == "person keypoints (COCOeval 'keypoints': OKS, maxDets 20):"
+    assert out[1] == " Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all | maxDets= 20 ] = 1.000"
+    assert out[11] == "person boxes (COCOeval 'bbox': IoU, maxDets 1/10/100):"
+    assert out[12] == " Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all | maxDets=100 ] = 1.000"
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -290,7 +292,7 @@ def test_backends_agree_to_1e_12_and_print_the_same_table(ann_path, dataset, cap
     assert arrays["pycocotools"].shape == (22,)
     np.testing.assert_allclose(arrays["faster_coco_eval"], arrays["pycocotools"], rtol=0, atol=1e-12)
     assert tables["faster_coco_eval"] == tables["pycocotools"]
-    assert len(tables["pycocotools"].splitlines()) == 22
+    assert len(tables["pycocotools"].splitlines()) == 2 + 22  # headings and tables
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -369,7 +371,7 @@ def test_command_line(ann_path, dataset, tmp_path, capsys):
     stats = ke.main(["--ann", str(ann_path), "--results", str(results_path), "--backend", "pycocotools",
                      "--json", str(tmp_path / "stats.json")])
     assert json.loads((tmp_path / "stats.json").read_text()) == stats
-    assert len(capsys.readouterr().out.splitlines()) == 22
+    assert len(capsys.readouterr().out.splitlines()) == 2 + 22  # two headings, 22 lines of tables
 
 
 # ------------------------------------------------------------------ bad input

@@ -373,7 +373,7 @@ def test_cli_from_another_folder(real_subset, tmp_path, repo_root):
 def test_root_eval_wrapper(real_subset, tmp_path, repo_root):
     gt_dir, pred_dir = real_subset[:2]
     done = subprocess.run([sys.executable, str(repo_root / "eval.py"), "--pred", str(pred_dir), "--gt", str(gt_dir),
-                           "--iou", "0.4"], cwd=tmp_path, capture_output=True, text=True, check=True)
+                           "--eval_iou", "0.4"], cwd=tmp_path, capture_output=True, text=True, check=True)
     assert done.stdout.splitlines()[2].startswith("Hard   Val AP: ")
     assert "at IoU 0.4" in done.stderr
 
@@ -385,3 +385,46 @@ def test_cli_bad_input_is_one_line(tmp_path, repo_root):
     assert done.stderr.strip().splitlines() == [
         f"error: {tmp_path}/wider_face_val.mat: no such file; expected the official WIDER FACE ground truth "
         "folder with wider_face_val.mat and wider_easy_val.mat, wider_medium_val.mat, wider_hard_val.mat"]
+
+
+def _without_pythonpath():
+    """The environment of a fresh shell: the repository is not on the module path unless the command puts it."""
+    return {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+
+
+@pytest.mark.parametrize("form", ["inside_evaluate_folder", "file_from_root", "module_from_root"])
+def test_the_zoo_evaluator_commands_run_verbatim(real_subset, repo_root, form):
+    """The old zoo's `cd dependency/evaluate && python eval.py --pred PRED --gt GT`, the same file run from the
+    root, and `python -m dependency.evaluate.eval`: the same three AP lines as the Python API, no PYTHONPATH."""
+    gt_dir, pred_dir = real_subset[:2]
+    flags = ["--pred", str(pred_dir), "--gt", str(gt_dir)]
+    command, cwd = {
+        "inside_evaluate_folder": ([sys.executable, "eval.py", *flags], repo_root / "dependency" / "evaluate"),
+        "file_from_root": ([sys.executable, "dependency/evaluate/eval.py", *flags], repo_root),
+        "module_from_root": ([sys.executable, "-m", "dependency.evaluate.eval", *flags], repo_root),
+    }[form]
+    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, env=_without_pythonpath())
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == format_aps(evaluate(pred_dir, gt_dir)) + "\n"
+    bad = subprocess.run([*command[:-4], "--pred", str(pred_dir), "--gt", str(pred_dir)], cwd=cwd,
+                         capture_output=True, text=True, env=_without_pythonpath())
+    assert bad.returncode == 2 and bad.stderr.strip().splitlines() == [
+        f"error: {pred_dir}/wider_face_val.mat: no such file; expected the official WIDER FACE ground truth "
+        "folder with wider_face_val.mat and wider_easy_val.mat, wider_medium_val.mat, wider_hard_val.mat"]
+
+
+def test_the_zoo_preparation_step_builds_the_overlap_kernel(repo_root):
+    """`cd dependency/evaluate && python setup.py install` (the zoo's step before evaluating) builds the Cython
+    extensions in place, after which the evaluator uses the compiled overlaps; a command it does not know is one
+    error line."""
+    folder = repo_root / "dependency" / "evaluate"
+    done = subprocess.run([sys.executable, "setup.py", "install"], cwd=folder, capture_output=True, text=True,
+                          env=_without_pythonpath(), timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "nothing to install" in done.stdout
+    probe = subprocess.run([sys.executable, "-c", "from dependency.evaluate.overlaps import CYTHON_AVAILABLE; "
+                            "print(CYTHON_AVAILABLE)"], cwd=repo_root, capture_output=True, text=True,
+                           env=_without_pythonpath())
+    assert probe.stdout.strip() == "True", probe.stderr
+    refused = subprocess.run([sys.executable, "setup.py", "sdist"], cwd=folder, capture_output=True, text=True)
+    assert refused.returncode == 2 and refused.stderr.startswith("error: expected one of install")

@@ -12,7 +12,7 @@ def real_gt(widerface_gt_dir):
 
 
 def test_real_ground_truth_counts(real_gt, widerface_gt_dir):
-    # Counts published with the data (tests/data/README.md, DESIGN.md section 4).
+    # Counts published with the data (tests/data/README.md, docs/design.md "WIDER FACE evaluation").
     assert real_gt.num_images == 3226
     assert len(real_gt.boxes) == 39708 and real_gt.image_start[-1] == 39708
     assert {s: real_gt.num_faces(s) for s in real_gt.kept} == {"easy": 7211, "medium": 13319, "hard": 31958}
@@ -82,7 +82,7 @@ def _damaged(make_gt, content):
     (lambda data: b"", "empty"),
 ])
 def test_damaged_val_file_is_one_value_error_naming_it(make_gt, content, reason):
-    """issue 10 item 8: scipy's own errors (OSError, IndexError, ValueError ...) name no file."""
+    """scipy's own errors (OSError, IndexError, ValueError ...) name no file."""
     gt_dir = _damaged(make_gt, content)
     pattern = (rf"^{gt_dir / 'wider_face_val.mat'}: cannot be read as a MATLAB .mat file \(\w+: [^\n]*{reason}"
                r"[^\n]*\); expected the official WIDER FACE")

@@ -16,6 +16,9 @@ from mindspore import Tensor, nn, ops
 from src.centerface.network import CenterFace
 from src.models.kernels.batchnorm import FastBatchNorm2d, enable_fast_batchnorm, is_fast_batchnorm_candidate
 from src.models.layers import ConvBNAct
+from src.tasks import get_task
+
+HEADS = get_task("centerface").heads  # CenterFace's outputs, as its task computes them
 
 ATOL = 1e-5
 
@@ -124,7 +127,7 @@ def test_candidate_rules(library):
 
 def test_enable_on_centerface(library):
     ms.set_seed(5)
-    plain, fast = CenterFace(), CenterFace()
+    plain, fast = CenterFace(HEADS), CenterFace(HEADS)
     for p, q in zip(plain.get_parameters(), fast.get_parameters()):
         q.set_data(p.value())
     params_before = [(p, p.name) for p in fast.get_parameters()]
@@ -150,7 +153,7 @@ def test_enable_on_centerface(library):
 
 def test_enable_keeps_the_training_mode(library):
     """Swapping after `set_train(True)` (as a training script does) must not leave inference-mode layers."""
-    net = CenterFace()
+    net = CenterFace(HEADS)
     net.set_train(True)
     enable_fast_batchnorm(net, library)
     swapped = [c for _, c in net.cells_and_names() if isinstance(c, FastBatchNorm2d)]

@@ -14,6 +14,9 @@ from src.centerface.network import CenterFace
 from src.models.fold_bn import fold_batchnorm
 from src.models.kernels.bias_relu import ConvBiasReLU, enable_fused_bias_relu
 from src.models.layers import ConvBNAct
+from src.tasks import get_task
+
+HEADS = get_task("centerface").heads  # CenterFace's outputs, as its task computes them
 
 
 def conv_with_bias(seed=0):
@@ -62,7 +65,7 @@ def test_rejects_a_conv_without_bias(library):
 
 def test_enable_on_folded_centerface(library):
     ms.set_seed(3)
-    plain, fast = CenterFace(), CenterFace()
+    plain, fast = CenterFace(HEADS), CenterFace(HEADS)
     for p, q in zip(plain.get_parameters(), fast.get_parameters()):
         q.set_data(p.value())
     assert enable_fused_bias_relu(fast, library) == 0  # nothing to fuse before folding: BN sits in between

@@ -2,8 +2,8 @@
 
 References:
 * `im2col_numpy` below: a float64 numpy transcription of DCNv2's modulated deformable im2col written here from the
-  sampling rule (CENTERNET.md §B), vectorised over pixels; its central finite differences check the kernel's
-  backward (input and raw offset/mask gradients) independently of any MindSpore gradient;
+  sampling rule (docs/centernet.md "Deformable convolution layout"), vectorised over pixels; its central finite
+  differences check the kernel's backward (input and raw offset/mask gradients) independently of any MindSpore gradient;
 * the scalar float64 transcription of the whole layer in tests/models/test_dcn.py (`dcnv2_numpy`);
 * MindSpore's own `ModulatedDeformConv2d` (`ops.deformable_conv2d`), the layer the kernel replaces: outputs and
   the gradients of every parameter and of the input, batch 2, GRAPH and PYNATIVE.
@@ -19,6 +19,7 @@ from mindspore import Tensor, nn, ops
 
 from src.models.dcn import ModulatedDeformConv2d
 from src.models.kernels.dcn import FastModulatedDeformConv2d, deformable_im2col_op, enable_fast_dcn
+from src.tasks import get_task
 from tests.models.test_dcn import dcnv2_numpy, random_layer
 from tests.requirements import require
 
@@ -277,13 +278,17 @@ class _NetworkStep(nn.Cell):
         return self.network(x), self.grad(self.loss, self.params)(x, probes)
 
 
+CTDET_HEADS = (("hm", 80), ("wh", 2), ("reg", 2))
+
+
 @pytest.mark.slow
-def test_pose_network_with_every_kernel_matches_mindspore_ops(library, tmp_path):
-    """The whole CenterNet pose network (DLA-34, 16 DCNs, BNs in SequentialCells and attributes, Winograd 3x3
-    convs, small heads) at
-    64x64, batch 2, GRAPH mode: `enable_cpu_kernels` keeps every Parameter and name (and checkpoint keys), and in
-    training mode the outputs, every parameter gradient and the BN moving statistics after the step match
-    MindSpore's ops; so do the inference-mode outputs.
+@pytest.mark.parametrize("arch", ["dla_34", "resdcn_18"])
+def test_whole_network_with_every_kernel_matches_mindspore_ops(library, tmp_path, arch):
+    """A whole CenterNet network (dla_34 with the pose heads: DLA-34, 16 DCNs, BNs in SequentialCells and
+    attributes, Winograd 3x3 convs, small heads; resdcn_18 with the ctdet heads: ResNet-18 with the stem max-pool,
+    3 DCNs and full ConvTransposes in one SequentialCell) at 64x64, batch 2, GRAPH mode: `enable_cpu_kernels` keeps
+    every Parameter and name (and checkpoint keys), and in training mode the outputs, every parameter gradient and
+    the BN moving statistics after the step match MindSpore's ops; so do the inference-mode outputs.
 
     Tolerances. Outputs and moving statistics: 1e-4 of each tensor's largest |value| (measured 3e-5: float32
     differences of ~1e-7 per layer grown through ~60 layers). Gradients: this random network is chaotic at the
@@ -295,18 +300,16 @@ def test_pose_network_with_every_kernel_matches_mindspore_ops(library, tmp_path)
     """
     torch = require("torch")
     from benchmarks.torch_centerface import copy_mindspore_weights, ms_to_torch_key
-    from benchmarks.torch_centernet_pose import TorchDLASeg
-    from src.centernet_pose.task import CenterNetPoseTask
-    from src.models.dla_seg import DLASeg
+    from benchmarks.torch_centernet import TorchDLASeg, TorchResNetDCN
+    from src.models.centernet_arch import build_centernet_network
     from src.models.kernels import enable_cpu_kernels
 
-    POSE_HEADS = CenterNetPoseTask.heads
-
+    heads = get_task("centernet_pose").heads if arch == "dla_34" else CTDET_HEADS
     previous = ms.get_context("mode")
     ms.set_context(mode=ms.GRAPH_MODE)
     try:
         ms.set_seed(6)
-        reference, fast = DLASeg(POSE_HEADS, head_conv=16), DLASeg(POSE_HEADS, head_conv=16)
+        reference, fast = (build_centernet_network(arch, heads, head_conv=16) for _ in range(2))
         rng = np.random.default_rng(6)
         for p, q in zip(reference.get_parameters(), fast.get_parameters()):
             value = p.asnumpy()
@@ -314,7 +317,8 @@ def test_pose_network_with_every_kernel_matches_mindspore_ops(library, tmp_path)
                 value = np.concatenate([rng.uniform(-1.5, 1.5, 18), rng.normal(0, 1, 9)]).astype(np.float32)
                 p.set_data(Tensor(value))
             q.set_data(Tensor(value))
-        twin = TorchDLASeg(head_conv=16, with_fc=False)
+        twin = (TorchDLASeg(heads, head_conv=16, with_fc=False) if arch == "dla_34"
+                else TorchResNetDCN(heads, 18, head_conv=16))
         copy_mindspore_weights(twin, reference)
         twin = twin.double().train()
         num_bn = sum(isinstance(cell, nn.BatchNorm2d) for _, cell in reference.cells_and_names())
@@ -322,12 +326,19 @@ def test_pose_network_with_every_kernel_matches_mindspore_ops(library, tmp_path)
         for network in (reference, fast):
             network.set_train(True)
         counts = enable_cpu_kernels(fast, library)
-        # the 3x3 stride-1 convs of 32+ channels: BasicBlock conv2s, stride-1 conv1s, heads, DCN offset convs
-        assert counts["dcn"] == 16 and counts["batchnorm"] == num_bn and counts["winograd"] > 30
+        assert counts["batchnorm"] == num_bn
+        if arch == "dla_34":
+            # the 3x3 stride-1 convs of 32+ channels: BasicBlock conv2s, stride-1 conv1s, heads, DCN offset convs
+            assert counts["dcn"] == 16 and counts["winograd"] > 30 and counts["maxpool"] == 0
+            # a ReLU after a BN in a SequentialCell runs inside the BN kernel
+            assert fast.base.base_layer[1].fuse_relu and isinstance(fast.base.base_layer[2], nn.Identity)
+            assert fast.dla_up.ida_0.proj_1.actf[0].fuse_relu
+        else:
+            # 13 stride-1 block convs, 3 heads, 3 DCN offset convs
+            assert counts["dcn"] == 3 and counts["winograd"] == 19 and counts["maxpool"] == 1
+            assert fast.deconv_layers[1].fuse_relu and isinstance(fast.deconv_layers[2], nn.Identity)
+            assert fast.deconv_layers[4].fuse_relu and not fast.layer1[0].bn1.fuse_relu
         assert [p.name for p in fast.get_parameters()] == names
-        # a ReLU after a BN in a SequentialCell runs inside the BN kernel
-        assert fast.base.base_layer[1].fuse_relu and isinstance(fast.base.base_layer[2], nn.Identity)
-        assert fast.dla_up.ida_0.proj_1.actf[0].fuse_relu
         ms.save_checkpoint(fast, str(tmp_path / "fast.ckpt"))
         assert list(ms.load_checkpoint(str(tmp_path / "fast.ckpt"))) == names
 
@@ -351,7 +362,7 @@ def test_pose_network_with_every_kernel_matches_mindspore_ops(library, tmp_path)
             error_fast, error_ms = np.abs(got.asnumpy() - exact).max(), np.abs(want.asnumpy() - exact).max()
             assert error_fast <= 2 * error_ms + 1e-5 * np.abs(exact).max(), (param.name, error_fast, error_ms)
             checked += 1
-        assert checked > 200
+        assert checked > (200 if arch == "dla_34" else 80)
         moving = [(p.asnumpy(), q.asnumpy()) for p, q in zip(fast.get_parameters(), reference.get_parameters())
                   if "moving_" in p.name]
         assert len(moving) == 2 * num_bn
@@ -361,5 +372,43 @@ def test_pose_network_with_every_kernel_matches_mindspore_ops(library, tmp_path)
             network.set_train(False)
         for got, want in zip(fast(Tensor(x)), reference(Tensor(x))):
             assert_close(got.asnumpy(), want.asnumpy(), 1e-4)
+    finally:
+        ms.set_context(mode=previous)
+
+
+def test_folded_resnet_network_with_kernels_one_graph_every_size(library):
+    """The inference path (BN folded, every kernel, input declared (N, 3, None, None)) of the ResNet network: one
+    GRAPH compilation serves two sizes, each equal to MindSpore's ops at that size (1e-4 of each map's range, as
+    above)."""
+    from src.models.fold_bn import fold_batchnorm
+    from src.models.kernels import enable_cpu_kernels
+    from src.models.kernels.library import supports_dynamic_shape
+    from src.models.resnet_dcn import ResNetDCN
+
+    previous = ms.get_context("mode")
+    ms.set_context(mode=ms.GRAPH_MODE)
+    try:
+        ms.set_seed(7)
+        reference, fast = ResNetDCN(CTDET_HEADS, head_conv=16), ResNetDCN(CTDET_HEADS, head_conv=16)
+        rng = np.random.default_rng(7)
+        for p, q in zip(reference.get_parameters(), fast.get_parameters()):
+            value = p.asnumpy()
+            if p.name.endswith("conv_offset_mask.bias"):
+                value = np.concatenate([rng.uniform(-1.5, 1.5, 18), rng.normal(0, 1, 9)]).astype(np.float32)
+            p.set_data(Tensor(value))
+            q.set_data(Tensor(value))
+        for network in (reference, fast):
+            network.set_train(False)
+            fold_batchnorm(network)
+        counts = enable_cpu_kernels(fast, library)
+        assert counts["dcn"] == 3 and counts["maxpool"] == 1 and counts["winograd"] == 19
+        assert supports_dynamic_shape(fast)
+        fast.set_inputs(Tensor(shape=[None, 3, None, None], dtype=ms.float32))
+        for shape in ((1, 3, 64, 96), (2, 3, 96, 64)):
+            x = Tensor(rng.standard_normal(shape).astype(np.float32))
+            for got, want in zip(fast(x), reference(x)):
+                assert got.shape == want.shape
+                assert_close(got.asnumpy(), want.asnumpy(), 1e-4)
+        assert len(fast.compile_cache) == 1
     finally:
         ms.set_context(mode=previous)

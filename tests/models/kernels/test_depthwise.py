@@ -18,11 +18,14 @@ import pytest
 import mindspore as ms
 from mindspore import Tensor, nn, ops
 
-from src.models.kernels import library as cpu_kernels
 from src.centerface.network import CenterFace
-from src.models.kernels.library import KernelBuildError
-from src.models.kernels.depthwise import FastDepthwiseConv2d, enable_fast_depthwise, is_fast_depthwise_candidate
 from src.models.fold_bn import fold_batchnorm
+from src.models.kernels import library as cpu_kernels
+from src.models.kernels.depthwise import FastDepthwiseConv2d, enable_fast_depthwise, is_fast_depthwise_candidate
+from src.models.kernels.library import KernelBuildError
+from src.tasks import get_task
+
+HEADS = get_task("centerface").heads  # CenterFace's outputs, as its task computes them
 
 ATOL = 1e-5
 
@@ -181,7 +184,7 @@ def _copy_weights(src, dst):
 
 def test_enable_on_centerface_keeps_parameters_and_outputs(library):
     ms.set_seed(0)
-    plain, fast = CenterFace(), CenterFace()
+    plain, fast = CenterFace(HEADS), CenterFace(HEADS)
     _copy_weights(plain, fast)
     params_before = [(p, p.name) for p in fast.get_parameters()]
     assert enable_fast_depthwise(fast, library) == 17  # one per inverted residual block
@@ -200,7 +203,7 @@ def test_enable_on_centerface_keeps_parameters_and_outputs(library):
 
 def test_enable_after_folding_fuses_bias_and_relu(library):
     ms.set_seed(1)
-    plain, fast = CenterFace(), CenterFace()
+    plain, fast = CenterFace(HEADS), CenterFace(HEADS)
     _copy_weights(plain, fast)
     for net in (plain, fast):
         net.set_train(False)
@@ -219,7 +222,7 @@ def test_enable_without_library_warns_and_changes_nothing(monkeypatch, tmp_path,
 
     monkeypatch.setattr(cpu_kernels, "build_kernel_library", no_compiler)
     monkeypatch.setattr(cpu_kernels, "_warned", set())
-    net = CenterFace()
+    net = CenterFace(HEADS)
     with caplog.at_level(logging.WARNING, logger="src.models.kernels"):
         assert enable_fast_depthwise(net, cache_dir=tmp_path) == 0
     assert [r.getMessage() for r in caplog.records] == [

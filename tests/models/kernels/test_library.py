@@ -12,12 +12,15 @@ import pytest
 import mindspore as ms
 from mindspore import Tensor, nn, ops
 
-from src.models.kernels import library as cpu_kernels
 from src.centerface.network import CenterFace
+from src.models.fold_bn import fold_batchnorm
+from src.models.kernels import library as cpu_kernels
 from src.models.kernels import enable_cpu_kernels
 from src.models.kernels.library import KernelBuildError, build_kernel_library, set_kernel_threads
-from src.models.fold_bn import fold_batchnorm
 from src.models.layers import ConvBNAct
+from src.tasks import get_task
+
+HEADS = get_task("centerface").heads  # CenterFace's outputs, as its task computes them
 
 
 def _build_or_skip(cache_dir):
@@ -77,13 +80,13 @@ def test_thread_count_must_not_be_negative(tmp_path):
 def test_enable_cpu_kernels_swaps_both_and_keeps_outputs():
     library = _build_or_skip(cpu_kernels.DEFAULT_CACHE_DIR)
     ms.set_seed(2)
-    plain, fast = CenterFace(), CenterFace()
+    plain, fast = CenterFace(HEADS), CenterFace(HEADS)
     for p, q in zip(plain.get_parameters(), fast.get_parameters()):
         q.set_data(p.value())
     # 17 depthwise convs; 59 BatchNorms: 51 in the backbone (the stem, 2 in the first block, which has no
     # expand conv, 3 in each of the other 16) and 8 in the neck (4 laterals, 3 upsampling blocks, the fuse conv).
     assert enable_cpu_kernels(fast, library) == {"depthwise": 17, "bias_relu": 0, "batchnorm": 59,
-                                                 "dcn": 0, "winograd": 0}
+                                                 "dcn": 0, "winograd": 0, "maxpool": 0}
     x = Tensor(np.random.default_rng(3).uniform(0, 255, (2, 3, 64, 64)).astype(np.float32))
     for train in (True, False):
         plain.set_train(train)
@@ -99,10 +102,10 @@ def test_enable_cpu_kernels_without_library(monkeypatch, caplog):
     monkeypatch.setattr(cpu_kernels, "build_kernel_library", no_compiler)
     monkeypatch.setattr(cpu_kernels, "_warned", set())
     with caplog.at_level(logging.WARNING, logger="src.models.kernels"):
-        assert enable_cpu_kernels(CenterFace()) == {"depthwise": 0, "bias_relu": 0, "batchnorm": 0,
-                                                    "dcn": 0, "winograd": 0}
-        assert enable_cpu_kernels(CenterFace()) == {"depthwise": 0, "bias_relu": 0, "batchnorm": 0,
-                                                    "dcn": 0, "winograd": 0}
+        assert enable_cpu_kernels(CenterFace(HEADS)) == {"depthwise": 0, "bias_relu": 0, "batchnorm": 0,
+                                                         "dcn": 0, "winograd": 0, "maxpool": 0}
+        assert enable_cpu_kernels(CenterFace(HEADS)) == {"depthwise": 0, "bias_relu": 0, "batchnorm": 0,
+                                                         "dcn": 0, "winograd": 0, "maxpool": 0}
     # one line, once per process: the swaps after the first one do not repeat it
     assert [r.getMessage() for r in caplog.records] == [
         "compiled CPU kernels off, using MindSpore's ops: C++ compiler 'g++' not found: install g++"]
@@ -111,14 +114,14 @@ def test_enable_cpu_kernels_without_library(monkeypatch, caplog):
 def test_enable_cpu_kernels_on_a_folded_network():
     library = _build_or_skip(cpu_kernels.DEFAULT_CACHE_DIR)
     ms.set_seed(4)
-    plain, fast = CenterFace(), CenterFace()
+    plain, fast = CenterFace(HEADS), CenterFace(HEADS)
     for p, q in zip(plain.get_parameters(), fast.get_parameters()):
         q.set_data(p.value())
     for net in (plain, fast):
         net.set_train(False)
         fold_batchnorm(net)
     assert enable_cpu_kernels(fast, library) == {"depthwise": 17, "bias_relu": 22, "batchnorm": 0,
-                                                 "dcn": 0, "winograd": 0}
+                                                 "dcn": 0, "winograd": 0, "maxpool": 0}
     x = Tensor(np.random.default_rng(5).uniform(0, 255, (1, 3, 96, 64)).astype(np.float32))
     for got, want in zip(fast(x), plain(x)):
         assert np.abs(got.asnumpy() - want.asnumpy()).max() <= 1e-5 * max(1.0, np.abs(want.asnumpy()).max())

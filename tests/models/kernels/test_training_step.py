@@ -1,5 +1,5 @@
 """A whole CenterFace training step on a real batch with the compiled kernels against the same step on
-MindSpore's ops (issue 11 item 1: is the kernels' fine-tuning AP a bug or noise?).
+MindSpore's ops (is a fine-tuning AP that differs with the kernels a bug or noise?).
 
 The step is what train.py runs: the official weights with BatchNorm re-centred on training images
 (`bn_calibration_batches`), training mode, 4 augmented synthetic images at 256x256 with their targets (the
@@ -51,7 +51,7 @@ def real_batch(tmp_path_factory):
     paths = generate(str(folder), num_train=8, num_val=0, seed=3, image_size=256, progress=False)
     cfg = parse_config(["--train_json", paths["train_json"], "--train_size", "256,256", "--seed", "1"])
     task = get_task(cfg)
-    source = task.training_source(cfg, logging.getLogger("test"))
+    source = task.training_source(logging.getLogger("test"))
     source.set_epoch(0)
     samples = [source[i] for i in range(8)]
     batch = [np.stack([s[k] for s in samples[:4]]) for k in range(len(samples[0]))]
@@ -60,7 +60,7 @@ def real_batch(tmp_path_factory):
 
 def _training_network(cfg, task, official_ckpt, calibration, library=None):
     """The network as train.py prepares it, with the kernels when `library` is given."""
-    network = task.build_network(cfg)
+    network = task.build_network()
     load_weights(network, official_ckpt, strict=True, model=task.name)
     recalibrate_batchnorm(network, [calibration])
     network.set_train(True)
@@ -73,7 +73,7 @@ def _training_network(cfg, task, official_ckpt, calibration, library=None):
 def _steps(network, cfg, task, batches):
     """Moving statistics before, then per batch (loss components, {name: gradient}, {name: moving statistic after
     the step}) of a training step from the same weights (one compiled graph for all batches)."""
-    with_loss = NetworkWithLoss(network, task.build_loss(cfg))
+    with_loss = NetworkWithLoss(network, task.build_loss())
     params = with_loss.trainable_params()
     grad_fn = ms.jit(ops.value_and_grad(with_loss, None, params, has_aux=True))
 

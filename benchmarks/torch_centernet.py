@@ -1,24 +1,31 @@
-"""PyTorch twin of the CenterNet pose network and loss: the parity tests' reference and the benchmark's peer.
+"""PyTorch twins of the CenterNet networks and losses: the parity tests' reference and the benchmarks' peer.
 
-The network is a transcription of the ORIGINAL CenterNet pose network (DLASeg with DLA-34 and DCNv2), written
-for this project from the facts in /work/shared/CENTERNET.md §A/§B (module structure, attribute names, forward
-order), not copied from xingyizhou/CenterNet. Module attribute names reproduce the original state-dict keys
-(`base.level3.tree1.tree1.conv1.weight`, `dla_up.ida_0.proj_1.conv.conv_offset_mask.weight`, `hm.2.bias`, ...),
-so a state_dict() of `TorchDLASeg` has exactly the layout of an original checkpoint, and a MindSpore parameter
-name maps to a torch key by renaming the BatchNorm fields only (`benchmarks.torch_centerface.ms_to_torch_key`).
+The networks are transcriptions of the ORIGINAL CenterNet networks, written for this project from facts read in
+xingyizhou/CenterNet (`pose_dla_dcn.py`, `resnet_dcn.py`, DCNv2: module structure, attribute names, forward
+order; docs/centernet.md "Network" and "Deformable convolution layout"), not copied from it:
+* `TorchDLASeg`: DLASeg with DLA-34, DLAUp/IDAUp and DCNv2 (`pose_dla_dcn.py`; arch dla_34), any heads;
+* `TorchResNetDCN`: PoseResNet of `resnet_dcn.py` (arch resdcn_N): a torchvision-layout ResNet (`TorchResNet`,
+  written from torchvision's published structure: torchvision itself is not installed here), then three
+  [DCN 3x3, BN, ReLU, full ConvTranspose 4x4/2, BN, ReLU] stages as one Sequential `deconv_layers`, then heads.
+Module attribute names reproduce the original state-dict keys (`base.level3.tree1.tree1.conv1.weight`,
+`dla_up.ida_0.proj_1.conv.conv_offset_mask.weight`, `layer1.0.conv1.weight`, `deconv_layers.3.weight`,
+`hm.2.bias`, ...), so a state_dict() of a twin has exactly the layout of an original checkpoint, and a MindSpore
+parameter name maps to a torch key by renaming the BatchNorm fields only
+(`benchmarks.torch_centerface.ms_to_torch_key`).
 
 The DCNv2 kernel is not available on CPU here (and torchvision's compiled ops do not load with this torch
 wheel), so `TorchDCN` computes the modulated deformable convolution with one `F.grid_sample` per kernel point
 (bilinear, align_corners=True, zero padding), which reproduces DCNv2's sampling rule: taps outside the map are 0,
-and a sample is 0 unless -1 < y < H and -1 < x < W (CENTERNET.md §B). Offsets keep DCNv2's channel order:
-channel 2k = dy_k, 2k+1 = dx_k for kernel point k = 3i + j, mask = sigmoid(channels 18..26). Among the pure-torch
-ways it is as fast as any: one grid_sample over all nine points at once measured 8% slower at 64 channels /
-128x128 and 20% faster at 256 channels / 32x32 (interleaved, loaded machine), so neither wins overall.
+and a sample is 0 unless -1 < y < H and -1 < x < W (docs/centernet.md "Deformable convolution layout"). Offsets keep
+DCNv2's channel order: channel 2k = dy_k, 2k+1 = dx_k for kernel point k = 3i + j, mask = sigmoid(channels 18..26).
+Among the pure-torch ways it is as fast as any: one grid_sample over all nine points at once measured 8% slower at 64
+channels / 128x128 and 20% faster at 256 channels / 32x32 (interleaved, loaded machine), so neither wins overall.
 
 `pose_loss` is the twin of `src.centernet_pose.loss.CenterNetPoseLoss` with the pose config's defaults (focal
-loss with the straight-through clip on hm and hm_hp, L1 regressions normalised as there), built from the shared
-torch losses of `benchmarks/torch_centerface.py`. Used by tests/centernet_pose (network parity, with the helpers
-of tests/centernet_pose/torch_reference.py) and benchmarks/bench_pose.py (speed).
+loss with the straight-through clip on hm and hm_hp, L1 regressions normalised as there); `ctdet_loss` is the
+original ctdet objective (hm focal + 0.1 wh L1 + reg L1, RegL1Loss normalisation); both are built from the shared
+torch losses of `benchmarks/torch_centerface.py`. Used by the network parity tests (with the helpers of
+tests/models/torch_reference.py), tests/models/kernels and benchmarks/bench_centernet.py (speed).
 """
 import math
 
@@ -224,6 +231,21 @@ class TorchDLAUp(nn.Module):
 
 
 POSE_HEADS = (("hm", 1), ("wh", 2), ("hps", 34), ("reg", 2), ("hm_hp", 17), ("hp_offset", 2))
+CTDET_HEADS = (("hm", 80), ("wh", 2), ("reg", 2))
+
+
+def add_heads(model, heads, in_channels, head_conv):
+    """The original heads: conv3x3 (bias) + ReLU + conv1x1 (bias) per (name, channels), as attributes `name`;
+    'hm' heads' last bias -2.19, the other heads' biases 0."""
+    for name, classes in heads:
+        fc = nn.Sequential(nn.Conv2d(in_channels, head_conv, 3, padding=1, bias=True), nn.ReLU(inplace=False),
+                           nn.Conv2d(head_conv, classes, 1, stride=1, padding=0, bias=True))
+        if "hm" in name:
+            fc[-1].bias.data.fill_(-2.19)
+        else:
+            nn.init.zeros_(fc[0].bias)
+            nn.init.zeros_(fc[-1].bias)
+        setattr(model, name, fc)
 
 
 class TorchDLASeg(nn.Module):
@@ -239,15 +261,7 @@ class TorchDLASeg(nn.Module):
         self.dla_up = TorchDLAUp(self.first_level, channels[self.first_level:], scales, enable_dcn)
         self.ida_up = TorchIDAUp(64, channels[self.first_level:self.last_level],
                                  [2 ** i for i in range(self.last_level - self.first_level)], enable_dcn)
-        for name, classes in self.heads:
-            fc = nn.Sequential(nn.Conv2d(64, head_conv, 3, padding=1, bias=True), nn.ReLU(inplace=False),
-                               nn.Conv2d(head_conv, classes, 1, stride=1, padding=0, bias=True))
-            if "hm" in name:
-                fc[-1].bias.data.fill_(-2.19)
-            else:
-                nn.init.zeros_(fc[0].bias)
-                nn.init.zeros_(fc[-1].bias)
-            setattr(self, name, fc)
+        add_heads(self, self.heads, 64, head_conv)
 
     def forward(self, x):
         x = self.base(x)
@@ -257,6 +271,129 @@ class TorchDLASeg(nn.Module):
         return tuple(getattr(self, name)(y[-1]) for name, _ in self.heads)
 
 
+class TorchResNetBasicBlock(nn.Module):
+    """torchvision's BasicBlock: conv3x3 (stride) -> bn -> relu -> conv3x3 -> bn, + residual (downsample), relu."""
+
+    expansion = 1
+
+    def __init__(self, inplanes, planes, stride=1, downsample=None):
+        super().__init__()
+        self.conv1 = nn.Conv2d(inplanes, planes, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes, momentum=BN_MOMENTUM)
+        self.conv2 = nn.Conv2d(planes, planes, 3, stride=1, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes, momentum=BN_MOMENTUM)
+        self.downsample = downsample
+
+    def forward(self, x):
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return F.relu(out + (x if self.downsample is None else self.downsample(x)))
+
+
+class TorchResNetBottleneck(nn.Module):
+    """torchvision's Bottleneck (v1.5, stride on the 3x3): 1x1 -> bn -> relu -> 3x3 (stride) -> bn -> relu ->
+    1x1 (4x) -> bn, + residual (downsample), relu."""
+
+    expansion = 4
+
+    def __init__(self, inplanes, planes, stride=1, downsample=None):
+        super().__init__()
+        self.conv1 = nn.Conv2d(inplanes, planes, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes, momentum=BN_MOMENTUM)
+        self.conv2 = nn.Conv2d(planes, planes, 3, stride=stride, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes, momentum=BN_MOMENTUM)
+        self.conv3 = nn.Conv2d(planes, planes * 4, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(planes * 4, momentum=BN_MOMENTUM)
+        self.downsample = downsample
+
+    def forward(self, x):
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = F.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        return F.relu(out + (x if self.downsample is None else self.downsample(x)))
+
+
+TORCH_RESNET_SPECS = {18: (TorchResNetBasicBlock, (2, 2, 2, 2)), 34: (TorchResNetBasicBlock, (3, 4, 6, 3)),
+                      50: (TorchResNetBottleneck, (3, 4, 6, 3)), 101: (TorchResNetBottleneck, (3, 4, 23, 3)),
+                      152: (TorchResNetBottleneck, (3, 8, 36, 3))}
+
+
+class TorchResNet(nn.Module):
+    """torchvision's ResNet-N layout: conv1 7x7/2 pad 3, bn1, relu, maxpool 3x3/2 pad 1, layer1..4 (64, 128, 256,
+    512 planes, stride 2 from layer2 on, `downsample` = Sequential(1x1 conv stride, BN) where stride or width
+    change); `with_fc` adds the ImageNet classifier (avgpool + fc 1000) that torchvision's state dicts carry.
+    forward -> the stride-32 map (or the logits with `classify`)."""
+
+    def __init__(self, num_layers=18, with_fc=False):
+        super().__init__()
+        block, counts = TORCH_RESNET_SPECS[num_layers]
+        self.conv1 = nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False)
+        self.bn1 = nn.BatchNorm2d(64, momentum=BN_MOMENTUM)
+        self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)
+        self.inplanes = 64
+        for stage, (planes, count) in enumerate(zip((64, 128, 256, 512), counts), start=1):
+            stride = 1 if stage == 1 else 2
+            downsample = None
+            if stride != 1 or self.inplanes != planes * block.expansion:
+                downsample = nn.Sequential(
+                    nn.Conv2d(self.inplanes, planes * block.expansion, 1, stride=stride, bias=False),
+                    nn.BatchNorm2d(planes * block.expansion, momentum=BN_MOMENTUM))
+            blocks = [block(self.inplanes, planes, stride, downsample)]
+            self.inplanes = planes * block.expansion
+            blocks += [block(self.inplanes, planes) for _ in range(1, count)]
+            setattr(self, f"layer{stage}", nn.Sequential(*blocks))
+        if with_fc:
+            self.fc = nn.Linear(512 * block.expansion, 1000)
+
+    def features(self, x):
+        x = self.maxpool(F.relu(self.bn1(self.conv1(x))))
+        return self.layer4(self.layer3(self.layer2(self.layer1(x))))
+
+    def forward(self, x):
+        return self.features(x)
+
+
+class TorchResNetDCN(TorchResNet):
+    """PoseResNet of resnet_dcn.py: TorchResNet, then `deconv_layers` = 3 x [DCN 3x3 (in -> 256/128/64), BN, ReLU,
+    ConvTranspose 4x4 stride 2 pad 1 (planes -> planes, full, no bias; w[:, 0] bilinear as `fill_up_weights`
+    leaves it, the rest PyTorch's default), BN, ReLU] as one Sequential (indices 0..17), then the heads on 64
+    channels; forward -> tuple of maps in head order. enable_dcn False: plain 3x3 convs with bias instead."""
+
+    def __init__(self, heads=CTDET_HEADS, num_layers=18, head_conv=64, enable_dcn=True):
+        super().__init__(num_layers)
+        self.heads = tuple(heads)
+        layers = []
+        for planes in (256, 128, 64):
+            conv = TorchDCN(self.inplanes, planes) if enable_dcn else nn.Conv2d(self.inplanes, planes, 3, padding=1)
+            up = nn.ConvTranspose2d(planes, planes, 4, stride=2, padding=1, output_padding=0, bias=False)
+            fill_up_weights_reference(up)
+            layers += [conv, nn.BatchNorm2d(planes, momentum=BN_MOMENTUM), nn.ReLU(inplace=False), up,
+                       nn.BatchNorm2d(planes, momentum=BN_MOMENTUM), nn.ReLU(inplace=False)]
+            self.inplanes = planes
+        self.deconv_layers = nn.Sequential(*layers)
+        add_heads(self, self.heads, 64, head_conv)
+
+    def forward(self, x):
+        x = self.deconv_layers(self.features(x))
+        return tuple(getattr(self, name)(x) for name, _ in self.heads)
+
+
+def object_l1(pred, index, mask, target):
+    """L1 at the object cells, normalised by the object mask expanded over the coordinates (2 x #objects), as
+    the original's RegL1Loss."""
+    return reg_loss(pred, index, mask.float().unsqueeze(-1).expand_as(target), target, smooth=False)
+
+
+def ctdet_loss(outputs, hm_t, wh_t, reg_t, ind, reg_mask, weights=(1.0, 0.1, 1.0)):
+    """(total, hm, wh, off) of the original ctdet objective (`trains/ctdet.py`, defaults: focal loss on the
+    clamped sigmoid, RegL1Loss for wh and reg); `outputs` = the RAW (hm, wh, reg) maps; weights (hm, wh, off)."""
+    hm, wh, reg = outputs
+    hm_loss = focal_loss(torch.sigmoid(hm), hm_t)
+    wh_loss = object_l1(wh, ind, reg_mask, wh_t)
+    off_loss = object_l1(reg, ind, reg_mask, reg_t)
+    return weights[0] * hm_loss + weights[1] * wh_loss + weights[2] * off_loss, hm_loss, wh_loss, off_loss
+
+
 def pose_loss(outputs, hm_t, wh_t, reg_t, ind, reg_mask, hps_t, hps_mask, hm_hp_t, hp_offset_t, hp_ind, hp_mask,
               weights=(1.0, 0.1, 1.0, 1.0, 1.0)):
     """(total, hm, hp, hm_hp, hp_offset, wh, off) of `CenterNetPoseLoss` with reg_loss "l1", no dense_hp and every
@@ -264,10 +401,6 @@ def pose_loss(outputs, hm_t, wh_t, reg_t, ind, reg_mask, hps_t, hps_mask, hm_hp_
     weights = (hm, wh, off, hp, hm_hp); `off` weighs both offset terms as in the original."""
     hm, wh, hps, reg, hm_hp, hp_offset = outputs
     hm_w, wh_w, off_w, hp_w, hm_hp_w = weights
-
-    def object_l1(pred, index, mask, target):
-        # the object mask expanded over the coordinates: normalised by 2 x #objects (the original's RegL1Loss)
-        return reg_loss(pred, index, mask.float().unsqueeze(-1).expand_as(target), target, smooth=False)
 
     hm_loss = focal_loss(torch.sigmoid(hm), hm_t)
     hp_loss = reg_loss(hps, ind, hps_mask, hps_t, smooth=False)

@@ -1,6 +1,6 @@
-"""The PyTorch transcription of the ORIGINAL CenterNet pose network for the parity tests: the network itself lives in
-benchmarks/torch_centernet_pose.py (shared with the speed benchmark, see its docstring for how it was written and
-how its DCN reproduces DCNv2); this module re-exports it and adds the helpers that give a network random but
+"""The PyTorch transcriptions of the ORIGINAL CenterNet networks for the parity tests: the networks themselves live
+in benchmarks/torch_centernet.py (shared with the speed benchmarks, see its docstring for how they were written and
+how their DCN reproduces DCNv2); this module re-exports them and adds the helpers that give a network random but
 well-conditioned values for parity tests.
 """
 import math
@@ -8,8 +8,9 @@ import math
 import torch
 from torch import nn
 
-from benchmarks.torch_centernet_pose import (  # noqa: F401  (re-exported for the tests)
+from benchmarks.torch_centernet import (  # noqa: F401  (re-exported for the tests)
     BN_MOMENTUM,
+    CTDET_HEADS,
     POSE_HEADS,
     TorchBasicBlock,
     TorchDCN,
@@ -18,6 +19,8 @@ from benchmarks.torch_centernet_pose import (  # noqa: F401  (re-exported for th
     TorchDLASeg,
     TorchDLAUp,
     TorchIDAUp,
+    TorchResNet,
+    TorchResNetDCN,
     TorchRoot,
     TorchTree,
     fill_up_weights_reference,
@@ -84,10 +87,17 @@ def calibrate_and_perturb_bn_(model, x, seed):
     return model
 
 
-def build_random_reference(seed=0, enable_dcn=True, calibration_input=None, offset_px=3.0, offset_jitter_px=0.5):
-    """A TorchDLASeg with random weights and BN statistics, ready for a parity comparison (eval mode)."""
+def build_random_reference(seed=0, enable_dcn=True, calibration_input=None, offset_px=3.0, offset_jitter_px=0.5,
+                           arch="dla_34", heads=POSE_HEADS, head_conv=None):
+    """A twin of `arch` (dla_34: TorchDLASeg with the ImageNet classifier the original checkpoints carry;
+    resdcn_N: TorchResNetDCN) with random weights and BN statistics, ready for a parity comparison (eval mode).
+    head_conv None: the original's default for the arch (256 / 64)."""
     torch.manual_seed(seed)
-    model = TorchDLASeg(enable_dcn=enable_dcn, with_fc=True)
+    family, _, depth = arch.partition("_")
+    if family == "dla":
+        model = TorchDLASeg(heads, 256 if head_conv is None else head_conv, enable_dcn=enable_dcn, with_fc=True)
+    else:
+        model = TorchResNetDCN(heads, int(depth), 64 if head_conv is None else head_conv, enable_dcn=enable_dcn)
     randomize_(model, seed, offset_px, offset_jitter_px)
     if calibration_input is not None:
         calibrate_and_perturb_bn_(model, calibration_input, seed + 1)

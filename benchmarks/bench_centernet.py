@@ -1,35 +1,39 @@
-"""CenterNet pose (DLA-34) on CPU: MindSpore vs a PyTorch eager twin, inference and training, plus the data pipeline.
+"""CenterNet on CPU (pose DLA-34, ctdet DLA-34, ctdet ResNet-18): MindSpore vs a PyTorch eager twin, inference and
+training, plus the data pipeline.
 
-    python benchmarks/bench_pose.py [--part all|infer|train|data] [--size 512] [--batch 8] [--threads N]
-                                    [--infer-runs 7] [--train-runs 3] [--warmup 1] [--train-dcn True|False]
-                                    [--train-ms-ops] [--separate-processes] [--data-images 40] [--data-samples 200]
-                                    [--image-size 640 480]
+    python benchmarks/bench_centernet.py [--model pose|ctdet_dla|ctdet_resdcn18] [--part all|infer|train|data]
+                                    [--input_size 512] [--batch 8] [--threads N] [--infer-runs 7] [--train-runs 3]
+                                    [--warmup 1] [--train-dcn True|False] [--train-ms-ops] [--separate-processes]
+                                    [--data-images 40] [--data-samples 200] [--image_size 640 480]
 
-Inference, batch 1 at --size, with and without DCN (median of --infer-runs interleaved runs):
-  (a)  MindSpore GRAPH, the project's inference path (`src.inference.model.InferenceModel`: BatchNorm folded)
-       with the compiled CPU kernels (`cpu_kernels`, src/models/kernels/: the DCNv2 kernel among them);
+--model: the network and task. pose = multi_pose_dla (DLA-34, 6 pose heads, configs/centernet_pose.yaml);
+ctdet_dla = ctdet_coco_dla_2x's network (DLA-34, hm 80 / wh 2 / reg 2); ctdet_resdcn18 = ctdet_coco_resdcn18's
+(ResNet-18 + 3 x [DCN, full ConvTranspose 4x4], head_conv 64). Inference needs only the networks; training and
+the data part run the model's task (its config, loss and training source: configs/centernet_det.yaml for ctdet).
+Inference, batch 1 at --input_size, with and without DCN (median of --infer-runs interleaved runs):
+  (a)  MindSpore GRAPH, the inference path's sequence (src/inference/model.py: the network, BatchNorm folded,
+       then the compiled CPU kernels of src/models/kernels/: DCNv2, Winograd 3x3, stem max-pool ...);
   (a0) the same with MindSpore's own ops only;
-  (b)  PyTorch eager, `benchmarks/torch_centernet_pose.py` in eval mode under no_grad (DCN by grid_sample, the
+  (b)  PyTorch eager, the twin of `benchmarks/torch_centernet.py` in eval mode under no_grad (DCN by grid_sample, the
        best torch has here), same weights (copied from the MindSpore network), same thread count.
   All three run the same random weights, with the offset convs' biases drawn so that every DCN samples off the
   grid; the table reports how far (a) and (b) are from (a0) as a check that they compute the same function.
-Training, batch --batch at --size (median of --train-runs interleaved steps, after --warmup):
-  (a)  MindSpore GRAPH, the project's train step (`src.engine.train_step.TrainStep`: forward, the pose loss of
-       `configs/centernet_pose.yaml`, backward, static loss scale 1024 with the finite check, Adam lr 5e-4 without
-       weight decay as the pose config) with the compiled kernels; (a0) MindSpore's ops only (--train-ms-ops);
-  (b)  PyTorch eager twin of the same network and loss (`pose_loss`), Adam with the same settings: zero_grad,
-       forward, loss, backward, step.
+Training, batch --batch at --input_size (median of --train-runs interleaved steps, after --warmup):
+  (a)  MindSpore GRAPH, the project's train step (`src.engine.train_step.TrainStep`: forward, the task's loss,
+       backward, static loss scale 1024 with the finite check, Adam lr 5e-4 with the config's weight decay) with
+       the compiled kernels; (a0) MindSpore's ops only (--train-ms-ops);
+  (b)  PyTorch eager twin of the same network and loss (`pose_loss` / `ctdet_loss`), Adam with the same settings:
+       zero_grad, forward, loss, backward, step.
   All train on one fixed batch of real pipeline samples (the synthetic images below), so only compute is timed.
   --separate-processes trains each arm in its own process, one after another, and adds its peak memory: at
-  512x512 batch 8 with DCN the arms need ~16 GB (a) and ~12 GB (b), more than a 24 GB machine holds at once.
-Data: img/s of ONE worker process running the pose training source (`src/centernet_pose/data.py` through
-  `CenterNetPoseTask.training_source`: JPEG decode, the original's random crop/scale + flip + colour
-  augmentation, affine warp to --size, normalisation, every target: hm, wh, reg, ind, hps, hm_hp, hp_offset ...)
-  over --data-images synthetic pose scenes (`src/data/synthetic_pose.py`) of COCO's typical 640x480, OpenCV on one
-  thread; wall clock and CPU time (= one uncontended core).
-Targets (issues 8, 9, 11): inference a/b <= 1.0 with and without DCN, training a/b >= 1.0 in img/s, data >= 60 img/s
-per core. Fairness settings as benchmarks/bench_train.py (ONEDNN_MAX_CPU_ISA=AVX2, OMP_WAIT_POLICY=PASSIVE, glibc
-malloc tunables that stop torch returning its buffers to the OS after every step: see there).
+  512x512 batch 8 with DCN the pose arms need ~16 GB (a) and ~12 GB (b), more than a 24 GB machine holds at once.
+Data: img/s of ONE worker process running the task's training source (JPEG decode, the original's random
+  crop/scale + flip + colour augmentation, affine warp to --input_size, normalisation, every target) over --data-images
+  synthetic scenes of people (`src/data/synthetic_pose.py`, written as COCO person keypoints and instances) of
+  COCO's typical 640x480, OpenCV on one thread; wall clock and CPU time (= one uncontended core).
+Targets: inference a/b <= 1.0 with and without DCN, training a/b >= 1.0 in img/s, data >= 60 img/s per core.
+Fairness settings as benchmarks/bench_train.py (ONEDNN_MAX_CPU_ISA=AVX2, OMP_WAIT_POLICY=PASSIVE, glibc malloc
+tunables that stop torch returning its buffers to the OS after every step: see there).
 """
 import argparse
 import json
@@ -38,11 +42,12 @@ import os
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")  # DESIGN.md §1; before mindspore is imported
+os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")  # docs/design.md "Platform facts"; before mindspore is imported
 os.environ.setdefault("GLOG_v", "3")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch is imported; see benchmarks/bench_train.py
 
@@ -51,30 +56,46 @@ import numpy as np  # noqa: E402
 
 from benchmarks.bench_train import torch_available  # noqa: E402
 from benchmarks.common import (interleaved_medians, machine_description,  # noqa: E402
-                               restart_with_malloc_tunables, torch_train_step)
+                               mindspore_train_step, restart_with_malloc_tunables, torch_train_step)
 
-POSE_CONFIG = ROOT / "configs" / "centernet_pose.yaml"
-LR, LOSS_SCALE = 5e-4, 1024.0  # configs/centernet_pose.yaml lr (original 1x), configs/base.yaml loss_scale
+LR, LOSS_SCALE = 5e-4, 1024.0  # the original's lr for batch 128 (1x schedules), configs/base.yaml loss_scale
 TARGET_INFER, TARGET_TRAIN, TARGET_DATA = 1.0, 1.0, 60.0
 OFFSET_BIAS_PX = 1.5  # offsets drawn in +-1.5 px: every DCN samples between pixels and some samples fall off the map
+CTDET_HEADS = (("hm", 80), ("wh", 2), ("reg", 2))
 
 
-def pose_config(size=512, enable_dcn=True, data_dir=""):
-    """The resolved pose config (configs/centernet_pose.yaml) for a square input of `size`."""
+@dataclass(frozen=True)
+class Model:
+    """A benchmarked network: its arch, heads (inference; empty: those its task computes from its config), and
+    task config (training and data)."""
+    title: str
+    arch: str
+    heads: tuple
+    config: Path
+    config_args: tuple = ()
+
+
+MODELS = {
+    "pose": Model("CenterNet pose (DLA-34)", "dla_34", (), ROOT / "configs" / "centernet_pose.yaml"),
+    "ctdet_dla": Model("CenterNet ctdet (DLA-34)", "dla_34", CTDET_HEADS, ROOT / "configs" / "centernet_det.yaml",
+                       ("--arch", "dla_34", "--head_conv", "256")),
+    "ctdet_resdcn18": Model("CenterNet ctdet (ResNet-18, resdcn_18)", "resdcn_18", CTDET_HEADS,
+                            ROOT / "configs" / "centernet_det.yaml", ("--arch", "resdcn_18", "--head_conv", "64")),
+}
+
+
+def model_config(model, size=512, enable_dcn=True, data_dir=""):
+    """The resolved config of `model`'s task for a square input of `size`."""
     from src.model_utils.config import parse_config
 
-    return parse_config(["--config_path", str(POSE_CONFIG), "--enable_dcn", str(enable_dcn),
+    return parse_config(["--config_path", str(model.config), *model.config_args, "--enable_dcn", str(enable_dcn),
                          "--input_size", f"{size},{size}", "--train_size", f"{size},{size}", "--data_dir", data_dir])
 
 
-def random_pose_network(cfg, seed=0):
-    """The pose network of `cfg` (training form) with MindSpore's initialisation plus random DCN offset/mask biases."""
+def randomise_offsets(network, seed=0):
+    """Random DCN offset/mask biases (the offset convs start at zero, which would leave every DCN on the grid)."""
     import mindspore as ms
 
-    from src.tasks import get_task
-
-    ms.set_seed(seed)
-    network = get_task(cfg).build_network(cfg)
     rng = np.random.default_rng(seed)
     for param in network.get_parameters():
         if param.name.endswith("conv_offset_mask.bias"):
@@ -83,12 +104,45 @@ def random_pose_network(cfg, seed=0):
     return network
 
 
-def torch_twin(network, enable_dcn, train):
-    """`TorchDLASeg` carrying `network`'s weights (and BN statistics), in train or eval mode."""
-    from benchmarks.torch_centerface import copy_mindspore_weights
-    from benchmarks.torch_centernet_pose import TorchDLASeg
+def model_heads(model):
+    """`model`'s heads: its own, or (pose) those its task computes from its config."""
+    from src.tasks import get_task
 
-    twin = TorchDLASeg(enable_dcn=enable_dcn, with_fc=False)
+    return model.heads or get_task(model_config(model)).heads
+
+
+def random_network(model, enable_dcn, seed=0):
+    """`model`'s network (training form) with MindSpore's initialisation plus random DCN offset/mask biases."""
+    import mindspore as ms
+
+    from src.models.centernet_arch import build_centernet_network
+
+    ms.set_seed(seed)
+    return randomise_offsets(build_centernet_network(model.arch, model_heads(model), enable_dcn=enable_dcn), seed)
+
+
+def random_task_network(cfg, seed=0):
+    """The network the task of `cfg` trains (its heads from the config), with random DCN offset/mask biases."""
+    import mindspore as ms
+
+    from src.tasks import get_task
+
+    ms.set_seed(seed)
+    return randomise_offsets(get_task(cfg).build_network(), seed)
+
+
+def torch_twin(network, arch, enable_dcn, train):
+    """The PyTorch twin of `network` (a DLASeg or ResNetDCN of `arch`) carrying its weights and BN statistics."""
+    from benchmarks.torch_centerface import copy_mindspore_weights
+    from benchmarks.torch_centernet import TorchDLASeg, TorchResNetDCN
+    from src.models.centernet_arch import parse_arch
+
+    family, depth = parse_arch(arch)
+    head_conv = getattr(network, network.heads[0][0])[0].out_channels
+    if family == "dla":
+        twin = TorchDLASeg(network.heads, head_conv, enable_dcn=enable_dcn, with_fc=False)
+    else:
+        twin = TorchResNetDCN(network.heads, depth, head_conv, enable_dcn=enable_dcn)
     copy_mindspore_weights(twin, network)
     return twin.train(train)
 
@@ -108,26 +162,38 @@ def _set_threads(threads):
 
 
 # ------------------------------------------------------------------------------------------------ inference
-def inference_candidates(size, enable_dcn, threads, with_torch=True, seed=0):
-    """({name: callable}, {name: max |output - (a0)| / max |(a0)| over the heads}, kernel counts of (a))."""
-    from src.inference.model import InferenceModel
-    from src.tasks import get_task
+def inference_network(model, weights, enable_dcn, cpu_kernels):
+    """`model`'s network with `weights`, as the inference path prepares it (src/inference/model.py: inference mode,
+    BatchNorm folded, then the compiled kernels); returns (network, kernel counts)."""
+    import mindspore as ms
 
-    cfg = pose_config(size, enable_dcn)
-    task = get_task(cfg)
-    network = random_pose_network(cfg, seed)
-    weights = {p.name: p for p in network.get_parameters()}
+    from src.models.fold_bn import fold_batchnorm
+    from src.models.kernels import enable_cpu_kernels
+
+    network = random_network(model, enable_dcn)
+    not_loaded, _ = ms.load_param_into_net(network, weights, strict_load=True)
+    if not_loaded:
+        raise RuntimeError(f"weights for {not_loaded[:3]} missing")
+    network.set_train(False)
+    fold_batchnorm(network)
+    return network, (enable_cpu_kernels(network) if cpu_kernels else {})
+
+
+def inference_candidates(model, size, enable_dcn, with_torch=True, seed=0):
+    """({name: callable}, {name: max |output - (a0)| / max |(a0)| over the heads}, kernel counts of (a))."""
+    import mindspore as ms
+
+    network = random_network(model, enable_dcn, seed)
+    weights = {p.name: ms.Parameter(ms.Tensor(p.asnumpy()), name=p.name) for p in network.get_parameters()}
     image = np.random.default_rng(seed).normal(0, 1, (1, 3, size, size)).astype(np.float32)
-    models = {}
+    candidates, counts = {}, {}
     for key, kernels in (("a", True), ("a0", False)):
-        model = InferenceModel(task, cfg, cpu_kernels=kernels)
-        model.load(weights)
-        models[key] = model
-    candidates = {key: (lambda model=model: model(image)) for key, model in models.items()}
+        prepared, counts[key] = inference_network(model, weights, enable_dcn, kernels)
+        candidates[key] = (lambda net=prepared: tuple(o.asnumpy() for o in net(ms.Tensor(image))))
     if with_torch:
         import torch
 
-        twin = torch_twin(network, enable_dcn, train=False)
+        twin = torch_twin(network, model.arch, enable_dcn, train=False)
         tensor = torch.from_numpy(image)
 
         def run_torch():
@@ -139,13 +205,14 @@ def inference_candidates(size, enable_dcn, threads, with_torch=True, seed=0):
     scale = max(float(np.abs(out).max()) for out in reference)
     deviations = {key: max(float(np.abs(a - b).max()) for a, b in zip(fn(), reference)) / scale
                   for key, fn in candidates.items() if key != "a0"}
-    return candidates, deviations, models["a"].kernel_counts
+    return candidates, deviations, counts["a"]
 
 
 # ------------------------------------------------------------------------------------------------ data
-def write_pose_images(folder, num_images=40, size=(640, 480), seed=0):
-    """`num_images` synthetic pose scenes of `size` (W, H) as JPEGs in folder/train2017 with their COCO json in
-    folder/annotations (the layout `--data_dir` reads); returns the folder."""
+def write_synthetic_coco(folder, num_images=40, size=(640, 480), seed=0):
+    """`num_images` synthetic scenes of people of `size` (W, H) as JPEGs in folder/train2017 with their COCO json in
+    folder/annotations, as person keypoints (pose) and as instances (ctdet: the same persons as category 1 of COCO's
+    80 categories): the layout `--data_dir` reads; returns the folder."""
     from src.data.synthetic_pose import coco_annotation, coco_document, render_scene
 
     folder = Path(folder)
@@ -162,15 +229,22 @@ def write_pose_images(folder, num_images=40, size=(640, 480), seed=0):
         annotations += [coco_annotation(len(annotations) + 1, i + 1, person) for person in scene.persons]
     document = coco_document("train2017", seed, images, annotations)
     (folder / "annotations" / "person_keypoints_train2017.json").write_text(json.dumps(document))
+    # ctdet's config names COCO's 80 categories: the same persons (category 1) in a json listing all of them
+    from src.model_utils.config import load_schema
+
+    table = load_schema(MODELS["ctdet_dla"].config).values
+    categories = [{"id": i, "name": name} for i, name in zip(table["category_ids"], table["class_names"])]
+    (folder / "annotations" / "instances_train2017.json").write_text(json.dumps({**document,
+                                                                                "categories": categories}))
     return folder
 
 
-def pose_training_source(data_dir, size=512, enable_dcn=True):
-    """The pose task's training source over `data_dir` (what every MindSpore data worker runs)."""
+def training_source(model, data_dir, size=512, enable_dcn=True):
+    """`model`'s task's training source over `data_dir` (what every MindSpore data worker runs)."""
     from src.tasks import get_task
 
-    cfg = pose_config(size, enable_dcn, str(data_dir))
-    return get_task(cfg).training_source(cfg, logging.getLogger("bench_pose"))
+    cfg = model_config(model, size, enable_dcn, str(data_dir))
+    return get_task(cfg).training_source(logging.getLogger("bench_centernet"))
 
 
 def data_throughput(source, num_samples, cpu_time=False):
@@ -192,49 +266,47 @@ def data_throughput(source, num_samples, cpu_time=False):
 
 # ------------------------------------------------------------------------------------------------ training
 def training_batch(source, batch):
-    """The first `batch` samples of `source` stacked: (images, targets in the loss's order)."""
+    """The first `batch` samples of `source` stacked: (images, targets in the loss's order); their names are
+    `source.column_names[1:]`."""
     samples = [source[i] for i in range(batch)]
     columns = [np.stack(column) for column in zip(*samples)]
     return columns[0], columns[1:]
 
 
-def mindspore_train_step(cfg, network, images, targets, cpu_kernels):
-    """A callable running one MindSpore training step of `network` on the fixed batch; None if the kernels were
-    asked for but could not be built."""
-    import mindspore as ms
+def twin_loss(arch_heads, target_names):
+    """The PyTorch twin of the task's loss, `fn(outputs, *targets) -> (total, ...)` with the targets in the
+    training source's column order `target_names`: `pose_loss` for the pose heads, `ctdet_loss` otherwise (its
+    targets found by the original's batch names hm, wh, reg, ind, reg_mask)."""
+    from benchmarks.torch_centernet import ctdet_loss, pose_loss
 
-    from src.engine.optim import build_optimizer, param_groups
-    from src.engine.train_step import NetworkWithLoss, TrainStep, build_loss_scaler
+    if "hps" in dict(arch_heads):
+        return pose_loss
+    missing = [name for name in ("hm", "wh", "reg", "ind", "reg_mask") if name not in target_names]
+    if missing:
+        raise KeyError(f"the ctdet training source has no columns {missing} (columns: {list(target_names)})")
+
+    def loss(outputs, *targets):
+        named = dict(zip(target_names, targets))
+        return ctdet_loss(outputs, named["hm"], named["wh"], named["reg"], named["ind"], named["reg_mask"])
+
+    return loss
+
+
+def task_train_step(cfg, network, images, targets, cpu_kernels):
+    """One MindSpore training step of `network` with the loss of the task of `cfg` (None without the kernels)."""
     from src.tasks import get_task
 
-    network.set_train(True)
-    if cpu_kernels:
-        from src.models.kernels import enable_cpu_kernels
-
-        if not any(enable_cpu_kernels(network).values()):
-            return None
-    optimizer = build_optimizer("adam", param_groups(network, cfg.weight_decay), LR, weight_decay=cfg.weight_decay,
-                                eps=cfg.adam_eps)
-    step = TrainStep(NetworkWithLoss(network, get_task(cfg).build_loss(cfg)), optimizer,
-                     build_loss_scaler("static", LOSS_SCALE))
-    inputs = [ms.Tensor(images)] + [ms.Tensor(t) for t in targets]
-
-    def run():
-        loss, overflow, _, _ = step(*inputs)
-        return float(loss.asnumpy()), bool(overflow.asnumpy())
-
-    return run
+    return mindspore_train_step(network, get_task(cfg).build_loss(), images, targets, LR, cfg.weight_decay,
+                                cfg.adam_eps, LOSS_SCALE, cpu_kernels)
 
 
-def torch_twin_train_step(cfg, network, images, targets):
+def torch_twin_train_step(cfg, network, images, targets, target_names):
     """A callable running one PyTorch training step of the twin of `network` (same weights) on the fixed batch."""
     import torch
 
-    from benchmarks.torch_centernet_pose import pose_loss
-
-    twin = torch_twin(network, cfg.enable_dcn, train=True)
+    twin = torch_twin(network, getattr(cfg, "arch", "dla_34"), cfg.enable_dcn, train=True)
     optimizer = torch.optim.Adam(twin.parameters(), lr=LR, eps=cfg.adam_eps, weight_decay=cfg.weight_decay)
-    return torch_train_step(twin, pose_loss, optimizer, images, targets)
+    return torch_train_step(twin, twin_loss(network.heads, target_names), optimizer, images, targets)
 
 
 # ------------------------------------------------------------------------------------------------ main
@@ -249,12 +321,13 @@ def _ratio_line(name, ratio, target, higher_is_better):
 
 
 def run_inference(args, summary):
-    print(f"\n| inference, batch 1 at {args.size}x{args.size} (median of {args.infer_runs}) | DCN ms | vs (b) "
-          "| no DCN ms | vs (b) |")
+    print(f"\n| inference, batch 1 at {args.input_size}x{args.input_size} (median of {args.infer_runs}) | DCN ms "
+          "| vs (b) | no DCN ms | vs (b) |")
     print("|---|---:|---:|---:|---:|")
     results, notes = {}, []
     for enable_dcn in (True, False):
-        candidates, deviations, counts = inference_candidates(args.size, enable_dcn, args.threads, args.torch)
+        candidates, deviations, counts = inference_candidates(MODELS[args.model], args.input_size, enable_dcn,
+                                                              args.torch)
         results[enable_dcn] = interleaved_medians(candidates, args.infer_runs, args.warmup)
         for key, deviation in deviations.items():
             summary[f"infer_{'dcn' if enable_dcn else 'plain'}_{key}_deviation"] = deviation
@@ -282,20 +355,20 @@ def run_inference(args, summary):
 
 def training_candidates(args, source, arms):
     """({arm: callable one training step}, notes) for the arms wanted among "a", "a0", "b"."""
-    cfg = pose_config(args.size, args.train_dcn)
+    cfg = model_config(MODELS[args.model], args.input_size, args.train_dcn)
     images, targets = training_batch(source, args.batch)
-    network = random_pose_network(cfg)
+    network = random_task_network(cfg)
     candidates, notes = {}, []
     if "b" in arms:  # the twin copies the initial weights before MindSpore's steps change them
-        candidates["b"] = torch_twin_train_step(cfg, network, images, targets)
+        candidates["b"] = torch_twin_train_step(cfg, network, images, targets, source.column_names[1:])
     if "a" in arms:
-        fast = mindspore_train_step(cfg, random_pose_network(cfg), images, targets, cpu_kernels=True)
+        fast = task_train_step(cfg, random_task_network(cfg), images, targets, cpu_kernels=True)
         if fast is None:
             notes.append("(a) skipped: the CPU kernel library could not be built (see the warning)")
         else:
             candidates["a"] = fast
     if "a0" in arms:
-        candidates["a0"] = mindspore_train_step(cfg, network, images, targets, cpu_kernels=False)
+        candidates["a0"] = task_train_step(cfg, network, images, targets, cpu_kernels=False)
     for key, fn in candidates.items():
         start = time.perf_counter()
         fn()
@@ -312,7 +385,7 @@ def peak_memory_gb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6 if sys.platform.startswith("linux") else None
 
 
-ARM_RESULT = "bench_pose arm result: "
+ARM_RESULT = "bench_centernet arm result: "
 
 
 def run_training_arm(args, source):
@@ -327,10 +400,11 @@ def _separate_process_arms(args, arms):
     import subprocess
 
     medians, notes, peaks, failed = {}, [], {}, []
-    child = [sys.executable, str(Path(__file__).resolve()), "--part", "train", "--size", str(args.size),
+    child = [sys.executable, str(Path(__file__).resolve()), "--model", args.model, "--part", "train",
+             "--input_size", str(args.input_size),
              "--batch", str(args.batch), "--threads", str(args.threads), "--train-runs", str(args.train_runs),
              "--warmup", str(args.warmup), "--train-dcn", str(args.train_dcn), "--data-images",
-             str(args.data_images), "--image-size", *map(str, args.image_size)]
+             str(args.data_images), "--image_size", *map(str, args.image_size)]
     for arm in arms:
         load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
         done = subprocess.run(child + ["--train-arm", arm], capture_output=True, text=True)
@@ -357,7 +431,7 @@ def run_training(args, summary, source):
         candidates, notes = training_candidates(args, source, arms)
         medians, peaks = interleaved_medians(candidates, args.train_runs, args.warmup), {}
     how = "one after another, each in its own process" if args.separate_processes else "interleaved"
-    print(f"\n| training, batch {args.batch} at {args.size}x{args.size}, DCN {args.train_dcn} "
+    print(f"\n| training, batch {args.batch} at {args.input_size}x{args.input_size}, DCN {args.train_dcn} "
           f"(median of {args.train_runs}, {how}) | s/step | img/s | vs (b) |" + (" peak GB |" if peaks else ""))
     print("|---|---:|---:|---:|" + ("---:|" if peaks else ""))
     for key in ("a", "a0", "b"):
@@ -382,15 +456,17 @@ def run_data(args, summary, source):
     summary.update(data_wall_img_s=wall, data_cpu_img_s=cpu)
     width, height = args.image_size
     print(f"\ndata pipeline, one worker process, {args.data_images} synthetic {width}x{height} JPEGs -> "
-          f"{args.size}x{args.size} with every target, {args.data_samples} samples: {wall:.1f} img/s wall clock, "
-          f"{cpu:.1f} img/s per CPU-second (= one uncontended core)")
+          f"{args.input_size}x{args.input_size} with every target, {args.data_samples} samples: {wall:.1f} img/s "
+          f"wall clock, {cpu:.1f} img/s per CPU-second (= one uncontended core)")
     print(_ratio_line("data img/s per core", cpu, TARGET_DATA, True))
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n")[:2]))
+    parser.add_argument("--model", choices=tuple(MODELS), default="pose",
+                        help="pose: DLA-34 pose network; ctdet_dla / ctdet_resdcn18: the object detection networks")
     parser.add_argument("--part", choices=("all", "infer", "train", "data"), default="all")
-    parser.add_argument("--size", type=int, default=512, help="network input height and width (multiple of 32)")
+    parser.add_argument("--input_size", type=int, default=512, help="network input height and width (multiple of 32)")
     parser.add_argument("--batch", type=int, default=8, help="training batch size")
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--infer-runs", type=int, default=7)
@@ -402,7 +478,7 @@ def parse_args(argv=None):
                         help="also time training with MindSpore's ops only, (a0) (a third network in memory)")
     parser.add_argument("--data-images", type=int, default=40)
     parser.add_argument("--data-samples", type=int, default=200)
-    parser.add_argument("--image-size", type=int, nargs=2, default=(640, 480), metavar=("W", "H"))
+    parser.add_argument("--image_size", type=int, nargs=2, default=(640, 480), metavar=("W", "H"))
     parser.add_argument("--no-torch", dest="torch", action="store_false", help="skip the PyTorch twin")
     parser.add_argument("--separate-processes", action="store_true",
                         help="train each arm in its own process, one after another, and report its peak memory "
@@ -412,8 +488,8 @@ def parse_args(argv=None):
     parser.add_argument("--default-malloc", action="store_true",
                         help="do not restart with the glibc malloc tunables (see benchmarks/bench_train.py)")
     args = parser.parse_args(argv)
-    if args.size % 32 or args.size <= 0:
-        parser.error(f"--size {args.size}: expected a positive multiple of 32")
+    if args.input_size % 32 or args.input_size <= 0:
+        parser.error(f"--input_size {args.input_size}: expected a positive multiple of 32")
     for name in ("batch", "threads", "infer_runs", "train_runs", "data_images", "data_samples"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} {getattr(args, name)}: expected >= 1")
@@ -427,7 +503,7 @@ def main(argv=None):
     """Run the parts asked for; returns a summary dict (seconds, img/s and ratios by name)."""
     args = parse_args(argv)
     _set_threads(args.threads)
-    print(f"CenterNet pose (DLA-34) on CPU, {args.threads} threads; {machine_description()}")
+    print(f"{MODELS[args.model].title} on CPU, {args.threads} threads; {machine_description()}")
     print(f"ONEDNN_MAX_CPU_ISA={os.environ.get('ONEDNN_MAX_CPU_ISA')}, "
           f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}, GLIBC_TUNABLES={os.environ.get('GLIBC_TUNABLES')}")
     summary = {}
@@ -436,8 +512,8 @@ def main(argv=None):
     training = args.part in ("all", "train")
     if args.part in ("all", "data") or (training and not args.separate_processes):
         with tempfile.TemporaryDirectory() as tmp:
-            write_pose_images(tmp, args.data_images, tuple(args.image_size))
-            source = pose_training_source(tmp, args.size)
+            write_synthetic_coco(tmp, args.data_images, tuple(args.image_size))
+            source = training_source(MODELS[args.model], tmp, args.input_size)
             if args.part in ("all", "data"):
                 run_data(args, summary, source)
             if args.train_arm:
