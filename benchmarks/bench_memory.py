@@ -71,27 +71,16 @@ def training_data(model, folder, images):
         paths = generate(str(folder), images, 0, seed=3, image_size=320, progress=False)
         return ["--train_json", paths["train_json"], "--train_image_dir", paths["train_images"]]
     if model.startswith("ctdet"):  # synthetic objects, the class table of their json in an override file
+        from scripts.demo_det import write_class_config
         from src.data.synthetic_objects import generate
 
         generate(str(folder), images, 0, seed=3, image_size=320, progress=False)
-        return ["--data_dir", str(folder), "--config_path", str(class_table_config(folder))]
+        write_class_config(folder, Path(folder) / "classes.yaml")
+        return ["--data_dir", str(folder), "--config_path", str(Path(folder) / "classes.yaml")]
     from src.data.synthetic_pose import generate
 
     generate(str(folder), images, 0, seed=3, image_size=320, progress=False)
     return ["--data_dir", str(folder)]
-
-
-def class_table_config(folder):
-    """An override file of configs/centernet_det.yaml with the class table of folder's training json."""
-    import yaml
-
-    categories = sorted(json.loads((Path(folder) / "annotations" / "instances_train2017.json").read_text())
-                        ["categories"], key=lambda c: c["id"])
-    path = Path(folder) / "classes.yaml"
-    path.write_text(yaml.safe_dump({"task": "centernet_det", "num_classes": len(categories),
-                                    "category_ids": [c["id"] for c in categories],
-                                    "class_names": [c["name"] for c in categories]}))
-    return path
 
 
 def train_peak(model, data_args, batch, side, out_dir):
