@@ -61,25 +61,22 @@ from benchmarks.common import (interleaved_medians, machine_description,  # noqa
 LR, LOSS_SCALE = 5e-4, 1024.0  # the original's lr for batch 128 (1x schedules), configs/base.yaml loss_scale
 TARGET_INFER, TARGET_TRAIN, TARGET_DATA = 1.0, 1.0, 60.0
 OFFSET_BIAS_PX = 1.5  # offsets drawn in +-1.5 px: every DCN samples between pixels and some samples fall off the map
-CTDET_HEADS = (("hm", 80), ("wh", 2), ("reg", 2))
 
 
 @dataclass(frozen=True)
 class Model:
-    """A benchmarked network: its arch, heads (inference; empty: those its task computes from its config), and
-    task config (training and data)."""
+    """A benchmarked network: its arch and its task's config (the heads are those the task computes from it)."""
     title: str
     arch: str
-    heads: tuple
     config: Path
     config_args: tuple = ()
 
 
 MODELS = {
-    "pose": Model("CenterNet pose (DLA-34)", "dla_34", (), ROOT / "configs" / "centernet_pose.yaml"),
-    "ctdet_dla": Model("CenterNet ctdet (DLA-34)", "dla_34", CTDET_HEADS, ROOT / "configs" / "centernet_det.yaml",
+    "pose": Model("CenterNet pose (DLA-34)", "dla_34", ROOT / "configs" / "centernet_pose.yaml"),
+    "ctdet_dla": Model("CenterNet ctdet (DLA-34)", "dla_34", ROOT / "configs" / "centernet_det.yaml",
                        ("--arch", "dla_34", "--head_conv", "256")),
-    "ctdet_resdcn18": Model("CenterNet ctdet (ResNet-18, resdcn_18)", "resdcn_18", CTDET_HEADS,
+    "ctdet_resdcn18": Model("CenterNet ctdet (ResNet-18, resdcn_18)", "resdcn_18",
                             ROOT / "configs" / "centernet_det.yaml", ("--arch", "resdcn_18", "--head_conv", "64")),
 }
 
@@ -105,10 +102,10 @@ def randomise_offsets(network, seed=0):
 
 
 def model_heads(model):
-    """`model`'s heads: its own, or (pose) those its task computes from its config."""
+    """`model`'s heads: those its task computes from its config."""
     from src.tasks import get_task
 
-    return model.heads or get_task(model_config(model)).heads
+    return get_task(model_config(model)).heads
 
 
 def random_network(model, enable_dcn, seed=0):

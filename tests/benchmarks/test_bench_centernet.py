@@ -84,17 +84,17 @@ def test_ctdet_twin_loss_equals_the_pose_loss_terms(pose_source):
 def test_ctdet_twin_loss_equals_the_ctdet_tasks_loss(model, tmp_path):
     """The ctdet task's training source's targets and loss (resdcn_18 and DLA-34) against `twin_loss`."""
     torch = require("torch")
-    from benchmarks.bench_centernet import model_config, twin_loss
+    from benchmarks.bench_centernet import model_config, model_heads, twin_loss
     from src.tasks import get_task
 
     folder = write_synthetic_coco(tmp_path, num_images=3, size=(640, 480), seed=2)
     source = training_source(MODELS[model], folder, SIZE)
     _, targets = training_batch(source, 3)
     rng = np.random.default_rng(2)
-    heads = [rng.normal(0, 2, (3, c, 16, 16)).astype(np.float32) for _, c in MODELS[model].heads]
+    heads = [rng.normal(0, 2, (3, c, 16, 16)).astype(np.float32) for _, c in model_heads(MODELS[model])]
     loss = get_task(model_config(MODELS[model], SIZE)).build_loss()
     ours = float(loss(*[Tensor(a) for a in heads + list(targets)])[0].asnumpy())
-    twin = float(twin_loss(MODELS[model].heads, source.column_names[1:])(
+    twin = float(twin_loss(model_heads(MODELS[model]), source.column_names[1:])(
         [torch.from_numpy(h) for h in heads], *[torch.from_numpy(t) for t in targets])[0])
     assert ours > 0
     np.testing.assert_allclose(twin, ours, rtol=1e-5)
