@@ -100,8 +100,8 @@ def sweep_folder(initial, ckpt_dir, folder, last_only):
 def evaluate_sweep(eval_args, sweep, names, out_dir, kinds):
     """eval.py over the sweep folder with `eval_args` (config, data and model flags) -> {checkpoint stem: stats}
     as printed, in sweep order."""
-    text = run([sys.executable, "eval.py", *eval_args, "--run_mode", "val", "--load_checkpoint_path", sweep,
-                "--save_result_dir", out_dir, "--score_thresh", 0.0], capture=True)
+    text = run([sys.executable, "eval.py", *eval_args, "--run_mode", "val", "--ckpt_path", sweep,
+                "--output_path", out_dir, "--score_thresh", 0.0], capture=True)
     print(text, end="", flush=True)
     blocks = BLOCK_HEADER.split(text)[2::2]  # split keeps the header's group: [before, group, block, ...]
     if len(blocks) != len(names):

@@ -97,8 +97,8 @@ def test_eval_and_the_offline_chain_give_the_same_results(plain_ckpt, coco_dir, 
     """eval.py (the seed's flags) writes COCO results with COCO category ids and prints the 12-line bbox table, equal
     to pycocotools on the results file; preprocess.py -> the CPU MindIR runner -> postprocess.py on a MindIR of the
     same checkpoint writes the same results and table."""
-    result = run_script("eval.py", "--data_dir", coco_dir, "--run_mode", "val", "--load_checkpoint_path", plain_ckpt,
-                        "--save_result_dir", tmp_path / "eval", "--top_k", "30", *SMALL)
+    result = run_script("eval.py", "--data_dir", coco_dir, "--run_mode", "val", "--ckpt_path", plain_ckpt,
+                        "--output_path", tmp_path / "eval", "--top_k", "30", *SMALL)
     assert result.returncode == 0, result.stderr
     table = [line for line in result.stdout.splitlines() if line.startswith(" Average")]
     assert len(table) == 12 and "maxDets=100" in table[0] and "area= small" in table[3]
@@ -112,7 +112,7 @@ def test_eval_and_the_offline_chain_give_the_same_results(plain_ckpt, coco_dir, 
 
     pre, res, pred = tmp_path / "pre", tmp_path / "result", tmp_path / "pred"
     steps = [("preprocess.py", "--data_dir", coco_dir, "--preprocess_path", pre, *SMALL),
-             ("export.py", "--ckpt_file", plain_ckpt, "--enable_dcn", "False", "--file_format", "MINDIR",
+             ("export.py", "--ckpt_path", plain_ckpt, "--enable_dcn", "False", "--file_format", "MINDIR",
               "--file_name", tmp_path / "det", "--input_size", "256,256")]
     for script, *args in steps:
         step = run_script(script, *args)
@@ -137,7 +137,7 @@ def test_export_outputs_in_the_original_order_and_named_from_the_heads(plain_ckp
 
     cfg = parse_config([*DET, "--enable_dcn", "False"])
     network = load_network(get_task(cfg), plain_ckpt)
-    result = run_script("export.py", "--ckpt_file", plain_ckpt, "--enable_dcn", "False", "--file_format", "MINDIR",
+    result = run_script("export.py", "--ckpt_path", plain_ckpt, "--enable_dcn", "False", "--file_format", "MINDIR",
                         "--input_size", "128,192", "--file_name", tmp_path / "det")
     assert result.returncode == 0, result.stderr
     x = np.random.default_rng(0).normal(size=(1, 3, 128, 192)).astype(np.float32)
@@ -145,7 +145,7 @@ def test_export_outputs_in_the_original_order_and_named_from_the_heads(plain_ckp
     assert [tuple(o.shape) for o in outputs] == [(1, 80, 32, 48), (1, 2, 32, 48), (1, 2, 32, 48)]
     for a, b in zip(outputs, network(ms.Tensor(x))):
         np.testing.assert_array_equal(a.asnumpy(), b.asnumpy())
-    result = run_script("export.py", "--ckpt_file", plain_ckpt, "--enable_dcn", "False", "--file_format", "ONNX",
+    result = run_script("export.py", "--ckpt_path", plain_ckpt, "--enable_dcn", "False", "--file_format", "ONNX",
                         "--file_name", tmp_path / "det")
     assert result.returncode == 0, result.stderr
     session = ort_session(tmp_path / "det.onnx")
@@ -161,7 +161,7 @@ def test_export_outputs_in_the_original_order_and_named_from_the_heads(plain_ckp
 def test_one_line_errors(plain_ckpt, coco_dir, tmp_path):
     """ONNX with DCN; a checkpoint of another model; heads that do not fit num_classes; an annotation file of other
     categories (checked before any image is run); a missing annotation file."""
-    onnx = run_script("export.py", "--ckpt_file", plain_ckpt, "--file_format", "ONNX", "--file_name", tmp_path / "x")
+    onnx = run_script("export.py", "--ckpt_path", plain_ckpt, "--file_format", "ONNX", "--file_name", tmp_path / "x")
     assert onnx.returncode == 2 and "cannot be written to ONNX" in error_line(onnx)
     pose = tmp_path / "pose.ckpt"
     import mindspore as ms
@@ -180,9 +180,9 @@ def test_one_line_errors(plain_ckpt, coco_dir, tmp_path):
     data = json.loads((coco_dir / "annotations" / "instances_val2017.json").read_text())
     data["categories"] = [c for c in data["categories"] if c["id"] in (1, 3, 13, 90)]
     (other / "annotations" / "instances_val2017.json").write_text(json.dumps(data))
-    categories = run_script("eval.py", "--data_dir", other, "--load_checkpoint_path", plain_ckpt, "--save_result_dir",
+    categories = run_script("eval.py", "--data_dir", other, "--ckpt_path", plain_ckpt, "--output_path",
                             tmp_path / "e", *SMALL)
     assert categories.returncode == 2 and "are not the model's 80 classes" in error_line(categories)
     assert not (tmp_path / "e").exists() or not any((tmp_path / "e").rglob("*.json"))
-    missing = run_script("eval.py", "--data_dir", tmp_path, "--load_checkpoint_path", plain_ckpt, *SMALL)
+    missing = run_script("eval.py", "--data_dir", tmp_path, "--ckpt_path", plain_ckpt, *SMALL)
     assert missing.returncode == 2 and "instances_val2017.json" in error_line(missing)
