@@ -11,6 +11,8 @@ import pytest
 import yaml
 
 from src.model_utils.config import DEFAULT_CONFIG, Config, ConfigError, load_schema, load_yaml, parse_config, save_config
+from src.tasks import task_config_path, task_names
+from tests.conftest import ROOT
 
 TYPED_YAML = """\
 flag: False
@@ -161,6 +163,17 @@ def test_null_in_a_base_file_must_be_stated_by_every_config_extending_it(tmp_pat
     assert (parse(stated, "--lr", "1").lr, parse(stated).epochs) == (1.0, 3)
     with pytest.raises(ConfigError, match=r"'lr': value -1.0 is below the minimum 0"):
         parse(stated, "--lr=-1")
+
+
+@pytest.mark.parametrize("task", task_names())
+def test_every_registered_config_states_the_base_files_null_keys(task):
+    """Each registered model's shipped config gives every key configs/base.yaml leaves null a value of its own (else
+    the loader refuses it, as the test above shows): a model added to the registry is checked by registering it."""
+    base, _, _ = load_yaml(ROOT / "configs" / "base.yaml")
+    nulls = sorted(key for key, value in base.items() if value is None)
+    assert "lr" in nulls and "max_input_side" in nulls  # the base file does leave keys to the models
+    cfg = parse_config(["--config_path", str(task_config_path(task))])
+    assert cfg.task == task and [key for key in nulls if getattr(cfg, key) is None] == []
 
 
 def test_aliases_of_the_old_zoos_flags():
