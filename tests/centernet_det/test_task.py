@@ -154,3 +154,17 @@ def test_a_training_json_of_other_categories_is_a_config_error(coco):
 class _Logger:
     def info(self, *args):
         self.last = args[0] % args[1:]
+
+
+def test_training_memory_lines_of_each_arch():
+    """train.py's memory check has a measured line for DLA-34 and ResNet-18, with and without DCN (named after the
+    benchmark run that fitted it); DCN and the larger network need more at any size; other depths are not
+    estimated."""
+    lines = {(arch, dcn): task_of("--arch", arch, "--enable_dcn", str(dcn)).training_memory()
+             for arch in ("dla_34", "resdcn_18") for dcn in (True, False)}
+    assert lines[("dla_34", True)].source.endswith("--model ctdet")
+    assert lines[("resdcn_18", False)].source.endswith("--model ctdet_resdcn18_nodcn")
+    need = {key: line.need_gb(8, 512, 512) for key, line in lines.items()}
+    assert need[("dla_34", True)] > need[("dla_34", False)] > need[("resdcn_18", True)] > need[("resdcn_18", False)]
+    assert 1.0 < lines[("resdcn_18", False)].need_gb(1, 128, 128) < need[("dla_34", True)] < 24.0
+    assert task_of("--arch", "resdcn_101").training_memory() is None
