@@ -186,3 +186,42 @@ def test_one_line_errors(plain_ckpt, coco_dir, tmp_path):
     assert not (tmp_path / "e").exists() or not any((tmp_path / "e").rglob("*.json"))
     missing = run_script("eval.py", "--data_dir", tmp_path, "--ckpt_path", plain_ckpt, *SMALL)
     assert missing.returncode == 2 and "instances_val2017.json" in error_line(missing)
+
+
+@pytest.mark.slow
+def test_resdcn_18_trains_predicts_and_evaluates_on_synthetic_objects(tmp_path):
+    """arch resdcn_18 (ResNet-18 + deformable up-sampling) end to end: train.py two steps on synthetic objects (their
+    class table in an override config), predict.py and eval.py on its checkpoint (COCO box table, results with the
+    table's category ids)."""
+    from scripts.demo_det import write_class_config
+    from src.data.synthetic_objects import generate
+
+    data = tmp_path / "data"
+    generate(str(data), 4, 2, seed=7, image_size=128, max_objects=3, progress=False)
+    write_class_config(data, tmp_path / "classes.yaml")
+    model = ["--config_path", tmp_path / "classes.yaml", "--arch", "resdcn_18", "--enable_dcn", "True"]
+    result = run_script("train.py", *model, "--data_dir", data, "--output_path", tmp_path / "run", "--train_size",
+                        "64,64", "--batch_size", "2", "--epochs", "1", "--num_workers", "1", "--seed", "5")
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    [ckpt] = (tmp_path / "run" / "ckpt").glob("*.ckpt")
+    assert ckpt.name == "0-1_2.ckpt"  # 4 images, batch 2: two steps
+    header, *rows = (tmp_path / "run" / "loss_history.csv").read_text().splitlines()
+    assert header.split(",")[-3:] == ["hm", "wh", "off"] and len(rows) == 2
+
+    images = sorted((data / "val2017").glob("*.jpg"))
+    result = run_script("predict.py", *model, "--ckpt_path", ckpt, "--image", images[0], "--output_path",
+                        tmp_path / "pred", "--score_thresh", "0", "--top_k", "5", "--input_size", "128,128")
+    assert result.returncode == 0, result.stderr[-4000:]
+    record = json.loads((tmp_path / "pred" / f"{images[0].stem}.json").read_text())
+    assert len(record["detections"]) == 5  # --score_thresh 0: all K
+    assert {d["label"] for d in record["detections"]} <= {"ring", "cross", "star", "striped_box", "checkerboard",
+                                                          "triangle_frame"}
+
+    result = run_script("eval.py", *model, "--data_dir", data, "--run_mode", "val", "--ckpt_path", ckpt,
+                        "--output_path", tmp_path / "eval", "--input_size", "128,128")
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert result.stdout.count("Average Precision") == 6 and result.stdout.count("Average Recall") == 6
+    results = json.loads((tmp_path / "eval" / ckpt.stem / "val_pred_eval.json").read_text())
+    assert len(results) == 2 * 100 and {r["image_id"] for r in results} == {
+        image["id"] for image in json.loads((data / "annotations" / "instances_val2017.json").read_text())["images"]}
+    assert {r["category_id"] for r in results} <= set(range(1, 7))
