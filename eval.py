@@ -4,11 +4,14 @@
     python eval.py --pred PRED_DIR --gt GT_DIR [--eval_iou 0.5]                                   # zoo flags
     python eval.py --config_path configs/centernet_pose.yaml --data_dir COCO_DIR --run_mode val \\
                    --load_checkpoint_path CKPT [--visual_image True --save_result_dir DIR]        # pose (seed)
+    python eval.py --config_path configs/centernet_det.yaml --data_dir COCO_DIR --run_mode val \\
+                   --load_checkpoint_path CKPT [--flip_test True]                                  # detection
 
 With `--pred_dir` the results are evaluated as they are; otherwise `--ckpt_path` (a checkpoint or a folder
 of epoch checkpoints, `--start/--end`) is run over the evaluation set first, as test.py, and each result
 folder is evaluated. CenterFace prints the three `Easy/Medium/Hard Val AP` lines (official WIDER algorithm);
-CenterNet pose pycocotools' keypoint and bbox tables. Exit code: see README "Exit codes".
+CenterNet pose pycocotools' keypoint and bbox tables; CenterNet detection the bbox table over all categories. Exit
+code: see README "Exit codes".
 """
 from src.model_utils.cli import EXIT_PARTIAL, run
 from src.model_utils.config import parse_config

@@ -4,9 +4,9 @@
                      [--file_name NAME] [--config_path configs/centernet_pose.yaml]     # the old zoo's --ckpt_file too
 
 BatchNorm is folded first. The exported model takes the model's network input (CenterFace: RGB 0..255 NCHW;
-CenterNet pose: BGR (x/255 - mean)/std NCHW) and returns its heads in order (the task's `heads`; README, each
-model's section). An ONNX graph names them as the task says (`input_name`, `output_names`: CenterFace the
-official input.1 and 537..540, CenterNet pose "input" and the head names).
+CenterNet pose and detection: BGR (x/255 - mean)/std NCHW) and returns its heads in order (the task's `heads`;
+README, each model's section). An ONNX graph names them as the task says (`input_name`, `output_names`: CenterFace
+the official input.1 and 537..540, CenterNet "input" and the head names).
 """
 from pathlib import Path
 

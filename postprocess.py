@@ -6,7 +6,7 @@
 For every meta file of preprocess.py, reads `<result_path>/<name>_<k>.bin` (the model's heads in order),
 decodes them with the stored affine exactly as test.py does (same `score_thresh`, `top_k`, `nms`, `nms_iou`,
 `soft_sigma` of the test settings) and writes the model's result files into `output_path` (CenterFace: WIDER
-files; CenterNet pose: the COCO results json). When the evaluation's ground truth is given
+files; CenterNet: the COCO results json). When the evaluation's ground truth is given
 (`--ground_truth_path`, or `--data_dir` with COCO annotations) it then prints the metrics. Exit code 0 when
 every image was decoded, 1 when some outputs were missing or malformed.
 """
@@ -26,7 +26,6 @@ def main(argv=None):
     from tqdm import tqdm
 
     from src.evaluation.offline_io import list_meta_files, read_heads, read_meta
-    from src.inference.passes import merge_passes
     from src.io_utils import claim_output_folder
 
     options = task.inference_options("test")
@@ -43,7 +42,7 @@ def main(argv=None):
             LOG.error("%s; skipped", err)
             failed.append(image.key)
             continue
-        dets = merge_passes([task.decode(outputs, meta, options)], options)
+        dets = task.merge([task.decode(outputs, meta, options)], options)
         writer.add(image, dets, meta.orig_hw)
         found += len(dets)
     writer.close()

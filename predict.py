@@ -1,12 +1,12 @@
 """Detect objects in an image or a folder of images with the model of the config (CenterFace by default).
 
-    python predict.py [--config_path configs/centernet_pose.yaml] --ckpt_path CKPT --image PATH_OR_DIR
+    python predict.py [--config_path configs/centernet_det.yaml] --ckpt_path CKPT --image PATH_OR_DIR
                       --output_path DIR [--score_thresh 0.5] [--input_size H,W]
 
 (The old zoos' `--ckpt_file`, `--load_checkpoint_path` and `--save_dir` are accepted too.) Writes DIR/<name>.json
-(the model's record: boxes, scores and landmarks or keypoints in original-image pixels, sorted by score) and
-DIR/<name>.jpg with the detections drawn; for a folder, each result keeps the image's path relative to the folder.
-Exit code 0 when every image was processed, 1 when some could not be read (see README "Exit codes").
+(the model's record: boxes, scores and landmarks, keypoints or classes in original-image pixels, sorted by score)
+and DIR/<name>.jpg with the detections drawn; for a folder, each result keeps the image's path relative to the
+folder. Exit code 0 when every image was processed, 1 when some could not be read (see README "Exit codes").
 """
 import logging
 from pathlib import Path
@@ -65,11 +65,14 @@ def main(argv=None):
             continue
         dets = task.detect(model, image, options)
         found += len(dets)
-        write_json_atomic(out_dir / f"{name}.json", task.to_json(dets, path.name), indent=1)
+        record = task.to_json(dets, path.name)
+        write_json_atomic(out_dir / f"{name}.json", record, indent=1)
         save_image(out_dir / f"{name}.jpg", task.draw(image, dets))
         if len(images) == 1:
-            for box, score in zip(dets.boxes, dets.scores):
-                print(f"  {task.name} score {score:.3f} box [{', '.join(f'{v:.1f}' for v in box)}]")
+            for det in record["detections"]:
+                label = f" {det['label']}" if "label" in det else ""
+                box = ", ".join(f"{v:.1f}" for v in det["bbox"])
+                print(f"  {task.name}{label} score {det['score']:.3f} box [{box}]")
     done = len(images) - len(failed)
     print(f"predict: {done}/{len(images)} images, {found} detections (score >= {options.score_thresh}) -> "
           f"{out_dir}" + (f"; {len(failed)} unreadable: {', '.join(p.name for p in failed[:5])}" if failed else ""))

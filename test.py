@@ -1,5 +1,6 @@
 """Test checkpoints on the model's evaluation set and write its result files (CenterFace: WIDER FACE val;
-CenterNet pose: COCO val keypoints, with `--config_path configs/centernet_pose.yaml`).
+CenterNet pose: COCO val keypoints, with `--config_path configs/centernet_pose.yaml`; CenterNet detection: COCO val
+boxes, with `--config_path configs/centernet_det.yaml`).
 
     python test.py --ckpt_path CKPT_OR_DIR --data_dir DIR [--ground_truth_path GT_DIR] [--start E1 --end E2]
                    [--output_path ./outputs/test] [--multi_scale True] [--flip_test True] [--nms soft_gaussian]

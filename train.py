@@ -3,6 +3,7 @@
     python train.py --train_json train.json --train_image_dir images/ --output_path outputs/run1 \\
         [--device_target CPU|GPU|Ascend] [--is_distributed True] [--resume True] [--ckpt_path CKPT] ...
     python train.py --config_path configs/centernet_pose.yaml --mindrecord_dir DIR ...   # CenterNet pose
+    python train.py --config_path configs/centernet_det.yaml --data_dir COCO_DIR ...     # CenterNet detection
 
 One run per output folder: without `--resume True`, an `--output_path` whose ckpt/ holds checkpoints is refused
 (exit 2, nothing written); other files there are left alone. `--resume True` continues from the newest checkpoint

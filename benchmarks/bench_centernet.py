@@ -61,37 +61,30 @@ from benchmarks.common import (interleaved_medians, machine_description,  # noqa
 LR, LOSS_SCALE = 5e-4, 1024.0  # the original's lr for batch 128 (1x schedules), configs/base.yaml loss_scale
 TARGET_INFER, TARGET_TRAIN, TARGET_DATA = 1.0, 1.0, 60.0
 OFFSET_BIAS_PX = 1.5  # offsets drawn in +-1.5 px: every DCN samples between pixels and some samples fall off the map
-CTDET_HEADS = (("hm", 80), ("wh", 2), ("reg", 2))
 
 
 @dataclass(frozen=True)
 class Model:
-    """A benchmarked network: its arch, heads (inference; empty: those its task computes from its config), and
-    task config (training and data)."""
+    """A benchmarked network: its arch and its task's config (the heads are those the task computes from it)."""
     title: str
     arch: str
-    heads: tuple
     config: Path
     config_args: tuple = ()
 
 
 MODELS = {
-    "pose": Model("CenterNet pose (DLA-34)", "dla_34", (), ROOT / "configs" / "centernet_pose.yaml"),
-    "ctdet_dla": Model("CenterNet ctdet (DLA-34)", "dla_34", CTDET_HEADS, ROOT / "configs" / "centernet_det.yaml",
+    "pose": Model("CenterNet pose (DLA-34)", "dla_34", ROOT / "configs" / "centernet_pose.yaml"),
+    "ctdet_dla": Model("CenterNet ctdet (DLA-34)", "dla_34", ROOT / "configs" / "centernet_det.yaml",
                        ("--arch", "dla_34", "--head_conv", "256")),
-    "ctdet_resdcn18": Model("CenterNet ctdet (ResNet-18, resdcn_18)", "resdcn_18", CTDET_HEADS,
+    "ctdet_resdcn18": Model("CenterNet ctdet (ResNet-18, resdcn_18)", "resdcn_18",
                             ROOT / "configs" / "centernet_det.yaml", ("--arch", "resdcn_18", "--head_conv", "64")),
 }
 
 
 def model_config(model, size=512, enable_dcn=True, data_dir=""):
-    """The resolved config of `model`'s task for a square input of `size` (FileNotFoundError naming the config
-    when the task is not in this checkout)."""
+    """The resolved config of `model`'s task for a square input of `size`."""
     from src.model_utils.config import parse_config
 
-    if not model.config.is_file():
-        raise FileNotFoundError(f"{model.config}: no such config; training and data for {model.title} need that "
-                                "task")
     return parse_config(["--config_path", str(model.config), *model.config_args, "--enable_dcn", str(enable_dcn),
                          "--input_size", f"{size},{size}", "--train_size", f"{size},{size}", "--data_dir", data_dir])
 
@@ -109,10 +102,10 @@ def randomise_offsets(network, seed=0):
 
 
 def model_heads(model):
-    """`model`'s heads: its own, or (pose) those its task computes from its config."""
+    """`model`'s heads: those its task computes from its config."""
     from src.tasks import get_task
 
-    return model.heads or get_task(model_config(model)).heads
+    return get_task(model_config(model)).heads
 
 
 def random_network(model, enable_dcn, seed=0):
@@ -215,8 +208,8 @@ def inference_candidates(model, size, enable_dcn, with_torch=True, seed=0):
 # ------------------------------------------------------------------------------------------------ data
 def write_synthetic_coco(folder, num_images=40, size=(640, 480), seed=0):
     """`num_images` synthetic scenes of people of `size` (W, H) as JPEGs in folder/train2017 with their COCO json in
-    folder/annotations, as person keypoints (pose) and as instances (ctdet: the same document, whose person boxes
-    are category 1): the layout `--data_dir` reads; returns the folder."""
+    folder/annotations, as person keypoints (pose) and as instances (ctdet: the same persons as category 1 of COCO's
+    80 categories): the layout `--data_dir` reads; returns the folder."""
     from src.data.synthetic_pose import coco_annotation, coco_document, render_scene
 
     folder = Path(folder)
@@ -231,9 +224,15 @@ def write_synthetic_coco(folder, num_images=40, size=(640, 480), seed=0):
                     [cv2.IMWRITE_JPEG_QUALITY, 90])
         images.append({"id": i + 1, "file_name": name, "width": width, "height": height})
         annotations += [coco_annotation(len(annotations) + 1, i + 1, person) for person in scene.persons]
-    document = json.dumps(coco_document("train2017", seed, images, annotations))
-    for kind in ("person_keypoints", "instances"):
-        (folder / "annotations" / f"{kind}_train2017.json").write_text(document)
+    document = coco_document("train2017", seed, images, annotations)
+    (folder / "annotations" / "person_keypoints_train2017.json").write_text(json.dumps(document))
+    # ctdet's config names COCO's 80 categories: the same persons (category 1) in a json listing all of them
+    from src.model_utils.config import load_schema
+
+    table = load_schema(MODELS["ctdet_dla"].config).values
+    categories = [{"id": i, "name": name} for i, name in zip(table["category_ids"], table["class_names"])]
+    (folder / "annotations" / "instances_train2017.json").write_text(json.dumps({**document,
+                                                                                "categories": categories}))
     return folder
 
 
@@ -488,11 +487,6 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     if args.input_size % 32 or args.input_size <= 0:
         parser.error(f"--input_size {args.input_size}: expected a positive multiple of 32")
-    config = MODELS[args.model].config
-    if args.part != "infer" and not config.is_file():
-        parser.error(f"--model {args.model} --part {args.part}: training and the data part run the model's task, "
-                     f"whose config {os.path.relpath(config, ROOT)} is not in this checkout; --part infer needs only "
-                     "the networks")
     for name in ("batch", "threads", "infer_runs", "train_runs", "data_images", "data_samples"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} {getattr(args, name)}: expected >= 1")

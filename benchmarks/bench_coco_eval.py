@@ -12,7 +12,7 @@ U(0.3, 1)), plus false positives (random mini-sized boxes, random joints, score 
 `--max-dets` results per image (CenterNet's results carry K detections per image; COCOeval keypoints
 looks at 20).
 
-Both backends then run `dependency.coco.keypoints_eval.evaluate` on the same in-memory ground truth and
+Both backends then run `dependency.coco.coco_eval.evaluate` on the same in-memory ground truth and
 results (input checks, COCO indexing, loadRes, evaluate, accumulate, summarize for 'keypoints' then 'bbox'),
 timed as the median of `--runs` interleaved rounds (benchmarks/common.py), and their 22 numbers are
 compared.
@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 from benchmarks.common import interleaved_medians, machine_description  # noqa: E402
-from dependency.coco.keypoints_eval import (STAT_NAMES, evaluate, load_annotations, load_results,  # noqa: E402
+from dependency.coco.coco_eval import (STAT_NAMES, evaluate, load_annotations, load_results,  # noqa: E402
                                             results_from_detections)
 
 MINI_ANNOTATIONS = ROOT / "tests" / "data" / "coco_person_kpt_mini" / "test_coco.json"

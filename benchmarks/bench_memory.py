@@ -1,8 +1,11 @@
 """Peak memory of train.py and predict.py on CPU, measured on small runs and fitted to a line: where the memory
 models of `src/engine/memory.py` (training) and the per-model `max_input_side` (inference) come from.
 
-    python benchmarks/bench_memory.py --part train [--model centerface|pose|pose_nodcn] [--points 1x128,2x128,...]
-    python benchmarks/bench_memory.py --part predict [--model pose|pose_nodcn] [--sizes 512x384,1024x768,...]
+    python benchmarks/bench_memory.py --part train [--model centerface|pose|pose_nodcn|ctdet|...] [--points 1x128,...]
+    python benchmarks/bench_memory.py --part predict [--model pose|pose_nodcn|ctdet|...] [--sizes 512x384,...]
+
+Models: centerface; pose, pose_nodcn (CenterNet pose with and without DCN); ctdet, ctdet_nodcn (CenterNet detection,
+DLA-34), ctdet_resdcn18, ctdet_resdcn18_nodcn (its ResNet-18 network).
 
 train: the real `python train.py` in a fresh process per point (BATCHxSIDE: batch size and a square train_size),
 on synthetic data, `--num_workers 1` (one process), 3 steps; the peak is the child's `ru_maxrss` (os.wait4),
@@ -33,10 +36,15 @@ import numpy as np  # noqa: E402
 from benchmarks.common import machine_description  # noqa: E402
 
 POSE_CONFIG = str(ROOT / "configs" / "centernet_pose.yaml")
+DET_CONFIG = str(ROOT / "configs" / "centernet_det.yaml")
 MODELS = {  # model -> train.py / predict.py arguments selecting it
     "centerface": [],
     "pose": ["--config_path", POSE_CONFIG, "--enable_dcn", "True"],
     "pose_nodcn": ["--config_path", POSE_CONFIG, "--enable_dcn", "False"],
+    "ctdet": ["--config_path", DET_CONFIG, "--enable_dcn", "True"],
+    "ctdet_nodcn": ["--config_path", DET_CONFIG, "--enable_dcn", "False"],
+    "ctdet_resdcn18": ["--config_path", DET_CONFIG, "--arch", "resdcn_18", "--enable_dcn", "True"],
+    "ctdet_resdcn18_nodcn": ["--config_path", DET_CONFIG, "--arch", "resdcn_18", "--enable_dcn", "False"],
 }
 TRAIN_POINTS = "1x128,2x128,1x256,2x256"
 STEPS = 3
@@ -62,6 +70,13 @@ def training_data(model, folder, images):
 
         paths = generate(str(folder), images, 0, seed=3, image_size=320, progress=False)
         return ["--train_json", paths["train_json"], "--train_image_dir", paths["train_images"]]
+    if model.startswith("ctdet"):  # synthetic objects, the class table of their json in an override file
+        from scripts.demo_det import write_class_config
+        from src.data.synthetic_objects import generate
+
+        generate(str(folder), images, 0, seed=3, image_size=320, progress=False)
+        write_class_config(folder, Path(folder) / "classes.yaml")
+        return ["--data_dir", str(folder), "--config_path", str(Path(folder) / "classes.yaml")]
     from src.data.synthetic_pose import generate
 
     generate(str(folder), images, 0, seed=3, image_size=320, progress=False)

@@ -4,7 +4,8 @@
 # Sourcing sets ROOT (the repository) and PYTHON (default python) and defines: the argument-count check, the
 # argument checks (each prints "error: NAME VALUE: ..." and exits 2), the DRY_RUN switch, the train.py /
 # test.py / eval.py invocations, the standalone training launcher and the distributed ones (msrun, mpirun, HCCL
-# rank table), and the CenterNet pose launchers with the old model zoo's names and arguments.
+# rank table), and the CenterNet launchers (pose by default, detection with its config) with the old model zoo's
+# names and arguments.
 # Functions that build a command leave it in the global array `cmd` (a bash function cannot return an array).
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -347,19 +348,49 @@ for d, r in local:
   [[ ${failed} -eq 0 ]]
 }
 
-# ---------------------------------------------------------------- CenterNet pose launchers
+# ---------------------------------------------------------------- CenterNet launchers
 
 # The old model zoo's launchers (research/cv/centernet: run_standalone_train_ascend.sh DEVICE_ID MINDRECORD_DIR
 # [CKPT], run_distributed_train_ascend.sh MINDRECORD_DIR RANK_TABLE [CKPT], run_standalone_train_cpu.sh
 # MINDRECORD_DIR [CKPT], run_standalone_eval_{ascend,cpu}.sh ...) with their argument lists, plus the GPU and CPU
 # data-parallel ones. They run in the foreground (the zoo's went to the background) and write under one folder.
+# They serve every CenterNet model: the zoo's pose model by default, another one by its config, given as a
+# trailing `--config_path FILE` (like any train.py/eval.py option) or as CONFIG=FILE in the environment.
 POSE_CONFIG="${ROOT}/configs/centernet_pose.yaml"
-POSE_TRAIN_OUTPUT="outputs/train_pose"
-POSE_EVAL_OUTPUT="outputs/eval_pose"
 
-# pose_usage SCRIPT ARGUMENTS KIND LINE...: the usage of a pose launcher: "usage: bash scripts/SCRIPT ARGUMENTS
-# [--key value ...]", one LINE per argument of its own, then the lines every KIND (train or eval) launcher shares.
-pose_usage() {
+# centernet_config ARG...: the model config of a CenterNet launcher: the last --config_path among the ARGs (as
+# "--config_path FILE" or "--config_path=FILE"), else CONFIG, else the pose config; a missing file exits 2. Sets
+# CENTERNET_CONFIG to it, CENTERNET_CONFIG_GIVEN (1 when it was given, 0 for the default) and CENTERNET_MODEL to a
+# short name for messages and default folders (the file name without .yaml and without a leading "centernet_":
+# pose, det, ...), and the array `centernet_args` = the ARGs without --config_path (it is given once, first).
+centernet_config() {
+  local config="${CONFIG:-}" name
+  centernet_args=()
+  while [[ $# -gt 0 ]]; do
+    case "$1" in
+      --config_path=*) config="${1#*=}" ;;
+      --config_path)
+        [[ $# -ge 2 ]] || fail "--config_path: expected a config file after it"
+        config="$2"; shift ;;
+      *) centernet_args+=("$1") ;;
+    esac
+    shift
+  done
+  # shellcheck disable=SC2034  # used by the sourcing script
+  CENTERNET_CONFIG_GIVEN="$([[ -n "${config}" ]] && echo 1 || echo 0)"
+  config="${config:-${POSE_CONFIG}}"
+  require_file CONFIG "${config}"
+  CENTERNET_CONFIG="${config}"
+  name="$(basename "${config}")"
+  name="${name%.yaml}"
+  # shellcheck disable=SC2034  # used by the sourcing script
+  CENTERNET_MODEL="${name#centernet_}"
+}
+
+# centernet_usage SCRIPT ARGUMENTS KIND LINE...: the usage of a CenterNet launcher: "usage: bash scripts/SCRIPT
+# ARGUMENTS [--key value ...]", one LINE per argument of its own, then the lines every KIND (train or eval)
+# launcher shares.
+centernet_usage() {
   local script="$1" arguments="$2" kind="$3"
   shift 3
   {
@@ -367,35 +398,36 @@ pose_usage() {
     printf '  %s\n' "$@"
     if [[ "${kind}" == train ]]; then
       cat <<USAGE
-  MINDRECORD_DIR  the MindRecord shards of scripts/convert_dataset_to_mindrecord.sh (coco_hp.train.mind*), or a
-                  COCO folder (annotations/person_keypoints_train2017.json and train2017/), read directly
+  MINDRECORD_DIR  the MindRecord shards of scripts/convert_dataset_to_mindrecord.sh (pose: coco_hp.train.mind*;
+                  detection: coco_det.train.mind*), or a COCO folder (annotations/person_keypoints_train2017.json
+                  or instances_train2017.json, and train2017/), read directly
   CKPT            optional initial weights (--load_checkpoint_path): a converted original CenterNet checkpoint or
-                  an ImageNet DLA-34 backbone (src/convert_weight_centernet.py); "" or nothing for none
+                  an ImageNet backbone (src/convert_weight_centernet.py); "" or nothing for none
   --key value     any other train.py option, e.g. --epochs 10 --batch_size 8 --resume True; --output_path DIR
-                  (default ${POSE_TRAIN_OUTPUT}): ckpt/0-{epoch}_{step}.ckpt, log_rank{r}.txt, config.yaml,
-                  loss_history.csv, loss_curve.png
+                  (default outputs/train_<model>: outputs/train_pose, outputs/train_det): ckpt/0-{epoch}_{step}.ckpt,
+                  log_rank{r}.txt, config.yaml, loss_history.csv, loss_curve.png
 USAGE
     else
       cat <<USAGE
-  RUN_MODE        val (val2017 + annotations/person_keypoints_val2017.json: results and COCO AP) or test
-                  (test-dev images: results only)
+  RUN_MODE        val (val2017 + its annotations: results and COCO AP) or test (test-dev images: results only)
   DATA_DIR        the COCO folder
   CKPT            a checkpoint, or a folder of 0-{epoch}_{step}.ckpt files (with --start E1 --end E2)
   --key value     any other eval.py option, e.g. --flip_test True --keep_res True --visual_image True;
-                  --output_path DIR (default ${POSE_EVAL_OUTPUT}; the zoo's --save_result_dir too):
+                  --output_path DIR (default outputs/eval_<model>; the zoo's --save_result_dir too):
                   DIR/<ckpt stem>/RUN_MODE_pred_eval.json, DIR/eval.log
 USAGE
     fi
-    echo "Runs \${PYTHON:-python} (e.g. PYTHON=.venv/bin/python) with --config_path configs/centernet_pose.yaml;"
-    echo "DRY_RUN=1 prints the command(s) instead of running them."
+    echo "The model: configs/centernet_pose.yaml (CenterNet pose, the default), or the config given as a trailing"
+    echo "--config_path FILE or as CONFIG=FILE (e.g. configs/centernet_det.yaml for CenterNet object detection)."
+    echo "Runs \${PYTHON:-python} (e.g. PYTHON=.venv/bin/python); DRY_RUN=1 prints the command(s) instead."
   } >&2
 }
 
-# pose_train_args DEVICE_TARGET DEVICE_ID MINDRECORD_DIR CKPT TRAIN_PY_ARGS...: checks DEVICE_ID (empty: no
-# --device_id), MINDRECORD_DIR (a folder; one with annotations/ is read as a COCO folder) and CKPT (empty: none),
-# then sets OUTPUT_PATH (see output_path_option; default POSE_TRAIN_OUTPUT) and the global array `train` =
-# train.py and its arguments for one process.
-pose_train_args() {
+# centernet_train_args DEVICE_TARGET DEVICE_ID MINDRECORD_DIR CKPT TRAIN_PY_ARGS...: checks DEVICE_ID (empty: no
+# --device_id), MINDRECORD_DIR (a folder; one with annotations/ is read as a COCO folder), CKPT (empty: none) and
+# the config (centernet_config), then sets OUTPUT_PATH (see output_path_option; default
+# outputs/train_<model>) and the global array `train` = train.py and its arguments for one process.
+centernet_train_args() {
   local target="$1" device_id="$2" data_dir="$3" ckpt="$4" device=() data=() init=()
   shift 4
   if [[ -n "${device_id}" ]]; then
@@ -409,32 +441,37 @@ pose_train_args() {
     require_file CKPT "${ckpt}"
     init=(--load_checkpoint_path "${ckpt}")
   fi
-  OUTPUT_PATH="$(output_path_option "${POSE_CONFIG}" "${POSE_TRAIN_OUTPUT}" "$@")" || exit 2
+  centernet_config "$@"
+  OUTPUT_PATH="$(output_path_option "${CENTERNET_CONFIG}" "outputs/train_${CENTERNET_MODEL}" \
+    "${centernet_args[@]}")" || exit 2
   # shellcheck disable=SC2034  # used by the sourcing script
-  train=("${ROOT}/train.py" --config_path "${POSE_CONFIG}" --device_target "${target}" "${device[@]}" "${data[@]}"
-         "${init[@]}" --output_path "${OUTPUT_PATH}" "$@")
+  train=("${ROOT}/train.py" --config_path "${CENTERNET_CONFIG}" --device_target "${target}" "${device[@]}"
+         "${data[@]}" "${init[@]}" --output_path "${OUTPUT_PATH}" "${centernet_args[@]}")
 }
 
-# pose_train_standalone: runs `train` (pose_train_args) as one process, its output also in OUTPUT_PATH/train.log.
-pose_train_standalone() {
+# centernet_train_standalone: runs `train` (centernet_train_args) as one process, its output also in
+# OUTPUT_PATH/train.log.
+centernet_train_standalone() {
   cmd=("${PYTHON}" "${train[@]}")
-  run_logged "${OUTPUT_PATH}" train.log "train CenterNet pose -> ${OUTPUT_PATH}; log ${OUTPUT_PATH}/train.log"
+  run_logged "${OUTPUT_PATH}" train.log \
+    "train CenterNet ${CENTERNET_MODEL} -> ${OUTPUT_PATH}; log ${OUTPUT_PATH}/train.log"
 }
 
-# pose_train_msrun WORKERS: runs `train` (pose_train_args) data-parallel in WORKERS local msrun workers.
-pose_train_msrun() {
+# centernet_train_msrun WORKERS: runs `train` (centernet_train_args) data-parallel in WORKERS local msrun workers.
+centernet_train_msrun() {
   train+=(--is_distributed True)
   msrun_command "$1" "${OUTPUT_PATH}" "${train[@]}"
   launch_distributed "${OUTPUT_PATH}" msrun_log "${MSRUN_BIN_DIR}" \
-    "train CenterNet pose (${1} workers, msrun) -> ${OUTPUT_PATH}; logs ${OUTPUT_PATH}/msrun_log/"
+    "train CenterNet ${CENTERNET_MODEL} (${1} workers, msrun) -> ${OUTPUT_PATH}; logs ${OUTPUT_PATH}/msrun_log/"
 }
 
-# pose_train_launcher KIND "$@": the whole of a pose training launcher after its usage(), KIND naming it:
+# centernet_train_launcher KIND "$@": the whole of a CenterNet training launcher after its usage(), KIND naming it:
 # standalone_{ascend,gpu} DEVICE_ID MINDRECORD_DIR [CKPT], standalone_cpu MINDRECORD_DIR [CKPT],
 # distributed_ascend MINDRECORD_DIR RANK_TABLE_FILE|DEVICE_NUM [CKPT], distributed_gpu DEVICE_NUM MINDRECORD_DIR
 # [CKPT] (LAUNCHER msrun or mpirun), distributed_cpu WORKER_NUM MINDRECORD_DIR [CKPT] (msrun); then train.py
-# options. An empty CKPT ("", the zoo's way of giving none) is no checkpoint.
-pose_train_launcher() {
+# options (--config_path among them picks the model). An empty CKPT ("", the zoo's way of giving none) is no
+# checkpoint.
+centernet_train_launcher() {
   local kind="$1" target=Ascend first="" data ckpt=""
   shift
   case "${kind}" in
@@ -454,30 +491,30 @@ pose_train_launcher() {
   if next_is_value "$@"; then ckpt="$1"; shift; fi
   case "${kind}" in
     standalone_*)
-      pose_train_args "${target}" "${first}" "${data}" "${ckpt}" "$@"
-      pose_train_standalone ;;
+      centernet_train_args "${target}" "${first}" "${data}" "${ckpt}" "$@"
+      centernet_train_standalone ;;
     distributed_cpu)
       require_positive_int WORKER_NUM "${first}"
-      pose_train_args CPU "" "${data}" "${ckpt}" "$@"
-      pose_train_msrun "${first}" ;;
+      centernet_train_args CPU "" "${data}" "${ckpt}" "$@"
+      centernet_train_msrun "${first}" ;;
     distributed_gpu)
       require_positive_int DEVICE_NUM "${first}"
-      pose_train_args GPU "" "${data}" "${ckpt}" "$@"
+      centernet_train_args GPU "" "${data}" "${ckpt}" "$@"
       train+=(--is_distributed True)
       launch_gpu "${first}" "${OUTPUT_PATH}" \
-        "train CenterNet pose (GPU x ${first}, ${LAUNCHER:-msrun}) -> ${OUTPUT_PATH}" ;;
+        "train CenterNet ${CENTERNET_MODEL} (GPU x ${first}, ${LAUNCHER:-msrun}) -> ${OUTPUT_PATH}" ;;
     distributed_ascend)
       [[ "${first}" =~ ^[1-9][0-9]*$ || -f "${first}" ]] ||
         fail "RANK_TABLE_FILE|DEVICE_NUM ${first}: neither a file nor a positive integer"
-      pose_train_args Ascend "" "${data}" "${ckpt}" "$@"
+      centernet_train_args Ascend "" "${data}" "${ckpt}" "$@"
       if [[ "${first}" =~ ^[0-9]+$ ]]; then
-        pose_train_msrun "${first}"
+        centernet_train_msrun "${first}"
       else
         require_python
         train+=(--is_distributed True)
         launch_rank_table "${first}" "${OUTPUT_PATH}" run_distributed_train_ascend
       fi ;;
-    *) fail "pose_train_launcher: unknown launcher kind ${kind}" ;;
+    *) fail "centernet_train_launcher: unknown launcher kind ${kind}" ;;
   esac
   if [[ "${kind}" == distributed_* ]]; then
     echo "run_${kind%_*}_train_${kind##*_}: done; per-rank logs ${OUTPUT_PATH}/log_rank*.txt, checkpoints" \
@@ -485,9 +522,10 @@ pose_train_launcher() {
   fi
 }
 
-# pose_eval DEVICE_TARGET DEVICE_ID RUN_MODE DATA_DIR CKPT EVAL_PY_ARGS...: checks the arguments and runs eval.py
-# on CKPT (with --device_id unless DEVICE_ID is empty), its output also in OUTPUT_PATH/eval.log.
-pose_eval() {
+# centernet_eval DEVICE_TARGET DEVICE_ID RUN_MODE DATA_DIR CKPT EVAL_PY_ARGS...: checks the arguments and runs
+# eval.py with the model's config (centernet_config) on CKPT (with --device_id unless DEVICE_ID is empty), its
+# output also in OUTPUT_PATH/eval.log (default outputs/eval_<model>).
+centernet_eval() {
   local target="$1" device_id="$2" run_mode="$3" data_dir="$4" ckpt="$5" device=() output_path
   shift 5
   if [[ -n "${device_id}" ]]; then
@@ -497,10 +535,12 @@ pose_eval() {
   require_choice RUN_MODE "${run_mode}" val test
   require_dir DATA_DIR "${data_dir}"
   require_path CKPT "${ckpt}" "checkpoint file or folder"
-  output_path="$(output_path_option "${POSE_CONFIG}" "${POSE_EVAL_OUTPUT}" "$@")" || exit 2
-  cmd=("${PYTHON}" "${ROOT}/eval.py" --config_path "${POSE_CONFIG}" --device_target "${target}" "${device[@]}"
+  centernet_config "$@"
+  output_path="$(output_path_option "${CENTERNET_CONFIG}" "outputs/eval_${CENTERNET_MODEL}" \
+    "${centernet_args[@]}")" || exit 2
+  cmd=("${PYTHON}" "${ROOT}/eval.py" --config_path "${CENTERNET_CONFIG}" --device_target "${target}" "${device[@]}"
        --run_mode "${run_mode}" --data_dir "${data_dir}" --load_checkpoint_path "${ckpt}"
-       --output_path "${output_path}" "$@")
+       --output_path "${output_path}" "${centernet_args[@]}")
   run_logged "${output_path}" eval.log \
-    "eval CenterNet pose (${target}${device_id:+:${device_id}}, ${run_mode}): ${ckpt} -> ${output_path}"
+    "eval CenterNet ${CENTERNET_MODEL} (${target}${device_id:+:${device_id}}, ${run_mode}): ${ckpt} -> ${output_path}"
 }

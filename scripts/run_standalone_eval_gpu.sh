@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
-# COCO keypoint evaluation of CenterNet pose checkpoints on one GPU with the old model zoo's arguments (eval.py
-# --config_path configs/centernet_pose.yaml --device_target GPU).
+# COCO evaluation of CenterNet checkpoints on one GPU with the old model zoo's arguments (eval.py --config_path
+# configs/centernet_pose.yaml --device_target GPU; another model with a trailing --config_path FILE).
 set -euo pipefail
 # shellcheck source=common.sh source-path=SCRIPTDIR
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 usage() {
-  pose_usage run_standalone_eval_gpu.sh "DEVICE_ID RUN_MODE DATA_DIR CKPT" eval \
+  centernet_usage run_standalone_eval_gpu.sh "DEVICE_ID RUN_MODE DATA_DIR CKPT" eval \
     "DEVICE_ID       the GPU to use"
 }
 
 check_arguments 4 "" "$@"
-pose_eval GPU "$@"
+centernet_eval GPU "$@"

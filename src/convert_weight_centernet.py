@@ -25,8 +25,9 @@ What the file holds is told by its keys (`describe_source`; key layouts of `pose
 * heads, their channels and head_conv from the head keys (`<name>.0.weight`, `<name>.2.weight`); the task:
   `hps` present -> centernet_pose, else hm + wh (+ reg) -> centernet_det (`cat_spec_wh` when wh has 2 x the
   classes' channels); enable_dcn: whether `conv_offset_mask` keys are present.
-`--config_path` checks that description against a config (task, arch, heads, head_conv, enable_dcn, cat_spec_wh;
-a config without `arch` is DLA-34); a mismatch is one error line naming the key. `--enable_dcn` likewise.
+`--config_path` checks that description against the network the config's task builds (task, arch, heads,
+head_conv, enable_dcn; the pose task's arch is DLA-34; cat_spec_wh shows in the wh head's channels); a mismatch is
+one error line naming the key. `--enable_dcn` likewise.
 
 Mapping: names are kept, BatchNorm weight/bias/running_mean/running_var become gamma/beta/moving_mean/
 moving_variance. DCN offset convs (`conv_offset_mask.*`) are copied unchanged: our ModulatedDeformConv2d keeps
@@ -249,46 +250,34 @@ def normalise_keys(state, content="auto", source="state dict"):
     return {key: value for key, value in state.items() if key not in ignored_set}, described, ignored
 
 
-def _config_heads(config_path, values):
-    """The heads ({name: channels}) the config at `config_path` gives its network: those its task builds from it
-    when the task is registered here (CenterNet pose: from num_joints and the head options); a config of a task
-    this repository does not register states them as a `heads` mapping (None when it does not)."""
-    from src.tasks import get_task, task_names
-
-    if values.get("task") in task_names():
-        from src.model_utils.config import parse_config
-
-        return dict(get_task(parse_config(["--config_path", str(config_path)])).heads)
-    heads = values.get("heads")
-    return {str(k): v for k, v in heads.items()} if isinstance(heads, dict) else heads
-
-
 def check_against_config(described, config_path, source):
     """ConfigError (one line, naming the key) when the config at `config_path` describes another network than the
-    file: task, arch, heads (the task's, `_config_heads`), head_conv, enable_dcn, cat_spec_wh (the keys the config
-    has; no `arch` = dla_34). A backbone is checked for its arch only."""
-    from src.model_utils.config import load_schema
+    file: task, arch, heads, head_conv, enable_dcn, as the config's task computes them (src/tasks: its heads from
+    num_classes / num_joints and the head options, head_conv -1 = the arch's default). A backbone is checked for its
+    arch only."""
+    from src.model_utils.config import parse_config
+    from src.tasks import get_task
 
-    values = load_schema(config_path).values
+    cfg = parse_config(["--config_path", str(config_path)])
     where = f"--config_path {config_path}"
 
     def mismatch(key, want, have):
         raise ConfigError(f"{where}: {key} {want!r} but {source} holds {have!r} ({described.summary()})")
 
-    arch = values.get("arch", "dla_34")
+    if described.content == "full" and cfg.task != described.task:  # first: the rest means something per task
+        mismatch("task", cfg.task, described.task)
+    task = get_task(cfg)
+    arch = getattr(task, "arch", None)  # CenterNet tasks; another model's config describes no CenterNet network
+    if arch is None:
+        mismatch("task", cfg.task, described.task or f"a {described.arch} backbone")
     if described.content == "backbone":
-        family, depth = parse_arch(arch)
-        if (family, depth) != (described.family, parse_arch(described.arch)[1]):
+        if parse_arch(arch) != parse_arch(described.arch):
             mismatch("arch", arch, described.arch)
         return
-    if values.get("task") != described.task:  # first: the other keys mean something only for the same task
-        mismatch("task", values.get("task"), described.task)
-    wanted = {"arch": arch, "heads": _config_heads(config_path, values), "head_conv": values.get("head_conv"),
-              "enable_dcn": values.get("enable_dcn")}
+    wanted = {"arch": arch, "heads": dict(task.heads), "head_conv": task.head_conv,
+              "enable_dcn": bool(cfg.enable_dcn)}
     held = {"arch": described.arch, "heads": dict(described.heads), "head_conv": described.head_conv,
             "enable_dcn": described.enable_dcn}
-    if "cat_spec_wh" in values:
-        wanted["cat_spec_wh"], held["cat_spec_wh"] = values["cat_spec_wh"], described.cat_spec_wh
     for key, have in held.items():
         if wanted[key] != have:
             mismatch(key, wanted[key], have)
@@ -346,8 +335,8 @@ def main(argv=None):
     source_group.add_argument("--npz", help="the same state-dict keys saved with numpy.savez (no torch needed)")
     parser.add_argument("--output_path", required=True, help="MindSpore checkpoint to write (.ckpt)")
     parser.add_argument("--config_path", default="",
-                        help="check the file against this config (task, arch, heads, head_conv, enable_dcn, "
-                             "cat_spec_wh); a mismatch is an error")
+                        help="check the file against the network of this config's task (task, arch, heads, "
+                             "head_conv, enable_dcn); a mismatch is an error")
     parser.add_argument("--content", default="auto", choices=CONTENTS,
                         help="auto: told by the keys (a CenterNet model -> full, an ImageNet file -> backbone); "
                              "backbone: only the backbone of a full model")

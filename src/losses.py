@@ -6,16 +6,20 @@
 * `RegLoss`: regression of per-object values read from dense prediction maps at object centres
   (`ind = row * w + col`), masked SmoothL1 or L1, optional per-object weight, divided by
   `mask.sum() + 1e-4`.
+* `ObjectRegLoss`: the CenterNet tasks' size / offset terms (the original's `RegL1Loss` and `RegLoss`) on
+  `RegLoss` with an object mask.
 
 Normalisation: the regression sums are divided by the sum of the mask *as passed*, so an object mask (N,K)
 counts objects (each contributes all its C channels) while a per-channel mask (N,K,C) such as CenterFace's
 `landmark_mask` counts valid coordinates. Each model's weighted objective is in its package
-(src/centerface/loss.py, src/centernet_pose/loss.py).
+(src/centerface/loss.py, src/centernet_pose/loss.py, src/centernet_det/loss.py).
 """
 import mindspore as ms
 from mindspore import nn, ops
 
-__all__ = ["FocalLoss", "RegLoss", "gather_at_indices", "smooth_l1"]
+__all__ = ["FocalLoss", "RegLoss", "ObjectRegLoss", "REG_LOSS_KINDS", "gather_at_indices", "smooth_l1"]
+
+REG_LOSS_KINDS = ("l1", "sl1")  # the original CenterNet's --reg_loss
 
 
 def gather_at_indices(maps, ind):
@@ -95,3 +99,25 @@ class RegLoss(nn.Cell):
             elem = elem * weight.astype(ms.float32).expand_dims(-1)
         elem = ops.where(full_mask > 0.0, elem * full_mask, ops.zeros_like(elem))
         return elem.sum() / (mask.sum() + 1e-4)
+
+
+class ObjectRegLoss(nn.Cell):
+    """A CenterNet size / offset term (``wh``, ``reg``, pose's ``hp_offset``): values of `pred (N,C,h,w)` at
+    `ind (N,K)` against `target (N,K,C)` for the objects of `mask (N,K)`, as the original's losses:
+
+    * "l1" (``RegL1Loss``): ``sum |pred - t| * mask / (mask expanded over the C coordinates, summed, + 1e-4)``,
+      i.e. divided by C x objects;
+    * "sl1" (``RegLoss``): ``sum smoothL1(pred - t) * mask / (sum mask + 1e-4)``, divided by the object count.
+    """
+
+    def __init__(self, kind="l1"):
+        super().__init__()
+        if kind not in REG_LOSS_KINDS:
+            raise ValueError(f"ObjectRegLoss: kind must be one of {REG_LOSS_KINDS}, got {kind!r}")
+        self.expand_mask = kind == "l1"
+        self.reg = RegLoss("l1" if self.expand_mask else "smooth_l1")
+
+    def construct(self, pred, ind, mask, target):
+        if self.expand_mask:
+            mask = ops.broadcast_to(mask.astype(ms.float32).expand_dims(-1), target.shape)
+        return self.reg(pred, ind, mask, target)

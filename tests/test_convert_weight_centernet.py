@@ -376,9 +376,13 @@ def ctdet_dla_npz(ctdet_names, tmp_path_factory):
     return write_npz(tmp_path_factory.mktemp("ctdet"), "ctdet_dla", synthetic_original_state(ctdet_names["dla_34"], 10))
 
 
-def test_config_that_describes_the_file_passes(ctdet_dla_npz, full_state_npz, tmp_path, repo_root):
+def test_config_that_describes_the_file_passes(ctdet_dla_npz, ctdet_names, full_state_npz, tmp_path, repo_root):
     main(["--npz", str(ctdet_dla_npz), "--output_path", str(tmp_path / "a.ckpt"), "--config_path",
-          str(write_ctdet_config(tmp_path))])
+          str(write_ctdet_config(tmp_path))])  # the shipped config: head_conv -1 is DLA-34's 256
+    resnet = write_npz(tmp_path, "ctdet_r18", synthetic_original_state(ctdet_names["resdcn_18"], 12,
+                                                                       classifier_prefix="fc"))
+    main(["--npz", str(resnet), "--output_path", str(tmp_path / "r.ckpt"), "--config_path",
+          str(write_ctdet_config(tmp_path, arch="resdcn_18"))])  # head_conv -1: ResNet's 64
     _, pose_npz = full_state_npz
     main(["--npz", str(pose_npz), "--output_path", str(tmp_path / "b.ckpt"), "--config_path",
           str(repo_root / "configs" / "centernet_pose.yaml")])  # no `arch` key: DLA-34
@@ -388,11 +392,11 @@ def test_config_that_describes_the_file_passes(ctdet_dla_npz, full_state_npz, tm
 @pytest.mark.parametrize("override, pattern", [
     ({"task": "centernet_pose"}, r"task 'centernet_pose' but .* holds 'centernet_det'"),
     ({"arch": "resdcn_18", "head_conv": 64}, r"arch 'resdcn_18' but .* holds 'dla_34'"),
-    ({"heads": {"hm": 20, "wh": 2, "reg": 2}}, r"heads \{'hm': 20, 'wh': 2, 'reg': 2\} but .* holds "
-                                               r"\{'hm': 80, 'wh': 2, 'reg': 2\}"),
+    ({"num_classes": 20, "category_ids": list(range(1, 21)), "class_names": [f"c{i}" for i in range(20)]},
+     r"heads \{'hm': 20, 'wh': 2, 'reg': 2\} but .* holds \{'hm': 80, 'wh': 2, 'reg': 2\}"),
     ({"head_conv": 64}, r"head_conv 64 but .* holds 256"),
     ({"enable_dcn": False}, r"enable_dcn False but .* holds True"),
-    ({"cat_spec_wh": True}, r"cat_spec_wh True but .* holds False"),
+    ({"cat_spec_wh": True}, r"heads \{'hm': 80, 'wh': 160, 'reg': 2\} but .* holds \{'hm': 80, 'wh': 2, 'reg': 2\}"),
 ])
 def test_config_mismatch_is_one_error_naming_the_key(ctdet_dla_npz, tmp_path, override, pattern):
     config = write_ctdet_config(tmp_path, **override)
@@ -420,7 +424,7 @@ def test_config_check_of_a_backbone_and_the_cli_line(ctdet_names, tmp_path, repo
     backbone = write_npz(tmp_path, "r18", synthetic_original_state(network_names(ResNet(18)), 11,
                                                                    classifier_prefix="fc"))
     main(["--npz", str(backbone), "--output_path", str(tmp_path / "ok.ckpt"), "--config_path",
-          str(write_ctdet_config(tmp_path, arch="resdcn_18", head_conv=64))])
+          str(write_ctdet_config(tmp_path, arch="resdcn_18"))])
     config = write_ctdet_config(tmp_path, "dla.yaml")
     result = subprocess.run([sys.executable, str(repo_root / "src" / "convert_weight_centernet.py"), "--npz",
                              str(backbone), "--output_path", str(tmp_path / "o.ckpt"), "--config_path", str(config)],

@@ -15,13 +15,12 @@ longer. The demo's default recipe (8 epochs of 256 images) reaches keypoint AP 0
 """
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
-from dependency.coco.keypoints_eval import evaluate
+from dependency.coco.coco_eval import evaluate
+from tests.demo_runs import run_demo
 
 pytestmark = [pytest.mark.slow, pytest.mark.numerics]
 
@@ -40,21 +39,10 @@ MARGIN_AP50 = 0.02
 MARGIN_BOX_AP = 0.1
 
 
-def _demo(repo_root, out_dir, **overrides):
-    flags = {**RECIPE, **overrides}
-    cmd = [sys.executable, "scripts/demo_pose.py", "--output_path", str(out_dir), "--eval_epochs", "last",
-           "--skip_predict"]
-    for key, value in flags.items():
-        cmd += [key, str(value)]
-    proc = subprocess.run(cmd, cwd=repo_root, capture_output=True, text=True, env={**os.environ, "GLOG_v": "3"})
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
-    return json.loads((out_dir / "summary.json").read_text()), proc.stdout
-
-
 @pytest.fixture(scope="module")
 def demo_run(repo_root, tmp_path_factory):
     out_dir = tmp_path_factory.mktemp("pose_convergence")
-    summary, stdout = _demo(repo_root, out_dir)
+    summary, stdout = run_demo(repo_root, "demo_pose.py", out_dir, RECIPE)
     return out_dir, summary, stdout
 
 

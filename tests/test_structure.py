@@ -34,9 +34,10 @@ SHARED_LAYERS = (
     ("the seam: task interface and registry", ("src.tasks",)),
 )
 TOP_LAYERS = (
-    # entry points kept in src/ where the old model zoo had them (`python -m src.convert_weight_centerface ...`)
-    ("tools in src/", ("src.convert_weight_centerface", "src.convert_weight_centernet",
-                       "src.convert_weight_mobilenetv2", "src.infer_mindir_cpu")),
+    # entry points kept in src/ where the old model zoo had them (`python -m src.convert_weight_centerface ...`),
+    # and command lines that need the task registry (a model's config -> what its data set holds)
+    ("tools in src/", ("src.convert_dataset_to_mindrecord", "src.convert_weight_centerface",
+                       "src.convert_weight_centernet", "src.convert_weight_mobilenetv2", "src.infer_mindir_cpu")),
     ("root scripts", ROOT_SCRIPTS),
 )
 

@@ -24,7 +24,7 @@ def default_image_dir(json_path):
 
 class CenterFaceTask(Task):
     name = "centerface"
-    backbone_prefix = "backbone."
+    backbone_prefix = ("backbone.",)
     # The old MindSpore zoo saved its network under this wrapper attribute.
     checkpoint_prefixes = ("centerface_network.",)
     loss_components = ("hm", "wh", "off", "lm")

@@ -16,7 +16,7 @@ Pipeline:
 2. :func:`multi_pose_decode`: centres = 3x3 peaks of hm, top K; joints regressed from the centre; each joint
    optionally snapped to a joint-heatmap peak (rule in that function's docstring).
 3. :func:`pose_detections`: output cells -> original pixels through the InputMeta of
-   :mod:`src.centernet_pose.preprocess`, as :class:`~src.inference.detections.Detections`.
+   :mod:`src.inference.centernet_input`, as :class:`~src.inference.detections.Detections`.
 
 The task (``src/centernet_pose/task.py``) runs these per test-time pass; the machinery merges the passes of
 several test scales with one Gaussian Soft-NMS (sigma 0.5, scores below 0.001 dropped), as the original's
@@ -34,13 +34,15 @@ from typing import Dict, Mapping, NamedTuple, Optional, Sequence
 import numpy as np
 
 from src.inference.detections import Detections
-from src.inference.peaks import max_pool_3x3, top_peaks
+from src.inference.head_maps import flip_merge_maps, sigmoid, single_pass_maps
+from src.inference.peaks import top_k_peaks
 from src.inference.preprocess import InputMeta, invert_points
 
 __all__ = ["HEAD_NAMES", "SNAP_RULES", "PoseDecoding", "sigmoid", "head_maps", "flip_merge", "multi_pose_decode",
            "pose_detections"]
 
 HEAD_NAMES = ("hm", "wh", "hps", "reg", "hm_hp", "hp_offset")  # the network's output order
+HEATMAP_HEADS = ("hm", "hm_hp")  # logits: the sigmoid is applied before decoding
 REQUIRED_HEADS = ("hm", "wh", "hps")  # reg, hm_hp, hp_offset can be switched off in the original's config
 # decode.py: joint candidates need a heatmap score > 0.1. The original compares float32 tensors, so 0.1 is
 # float32(0.1) there (a score of exactly float32(0.1) is rejected); the float32 constant reproduces that.
@@ -62,13 +64,6 @@ class PoseDecoding(NamedTuple):
     keypoints: np.ndarray
     keypoint_scores: Optional[np.ndarray]
     snapped: Optional[np.ndarray]
-
-
-def sigmoid(logits) -> np.ndarray:
-    """Logistic function in float32 without overflow warnings (exp of -|x| only)."""
-    x = np.asarray(logits, dtype=np.float32)
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(np.float32)
 
 
 def _to_numpy(value) -> np.ndarray:
@@ -112,8 +107,7 @@ def head_maps(outputs) -> Dict[str, np.ndarray]:
     """
     heads = _as_head_dict(outputs)
     _check_batch(heads, 1, "head_maps")
-    return {name: (sigmoid(value[0]) if name in ("hm", "hm_hp") else value[0].astype(np.float32))
-            for name, value in heads.items()}
+    return single_pass_maps(heads, HEATMAP_HEADS)
 
 
 def flip_merge(outputs, flip_order: Sequence[int]) -> Dict[str, np.ndarray]:
@@ -142,23 +136,14 @@ def flip_merge(outputs, flip_order: Sequence[int]) -> Dict[str, np.ndarray]:
         raise ValueError(f"flip_merge: hm_hp has {heads['hm_hp'].shape[1]} channels, flip_order implies "
                          f"{num_joints}")
 
-    merged = {}
-    hm = sigmoid(heads["hm"])
-    merged["hm"] = (hm[0] + hm[1][:, :, ::-1]) / 2
-    wh = heads["wh"].astype(np.float32)
-    merged["wh"] = (wh[0] + wh[1][:, :, ::-1]) / 2
-    hps = heads["hps"].astype(np.float32)
-    height, width = hps.shape[2:]
-    mirrored = hps[1][:, :, ::-1].reshape(num_joints, 2, height, width).copy()
-    mirrored[:, 0] *= -1  # dx changes sign under the mirror, dy does not
-    merged["hps"] = (hps[0] + mirrored[order].reshape(2 * num_joints, height, width)) / 2
-    if "hm_hp" in heads:
-        hm_hp = sigmoid(heads["hm_hp"])
-        merged["hm_hp"] = (hm_hp[0] + hm_hp[1][order][:, :, ::-1]) / 2
-    for name in ("reg", "hp_offset"):
-        if name in heads:
-            merged[name] = heads[name][0].astype(np.float32)
-    return {name: np.ascontiguousarray(merged[name], dtype=np.float32) for name in HEAD_NAMES if name in merged}
+    def joint_offsets_back(mirrored):  # (2J, H, W): view (J, 2, H, W), negate dx, swap left/right joints
+        height, width = mirrored.shape[1:]
+        joints = mirrored.reshape(num_joints, 2, height, width).copy()
+        joints[:, 0] *= -1  # dx changes sign under the mirror, dy does not
+        return joints[order].reshape(2 * num_joints, height, width)
+
+    return flip_merge_maps(heads, HEATMAP_HEADS, unflipped=("reg", "hp_offset"),
+                           remaps={"hps": joint_offsets_back, "hm_hp": lambda mirrored: mirrored[order]})
 
 
 def _squeeze(value, channels: Optional[int], name: str) -> np.ndarray:
@@ -170,22 +155,6 @@ def _squeeze(value, channels: Optional[int], name: str) -> np.ndarray:
         raise ValueError(f"multi_pose_decode: {name} must have shape ({want}, H, W) or (1, {want}, H, W), "
                          f"got {value.shape}")
     return value
-
-
-def _top_k_suppressed(heat: np.ndarray, k: int):
-    """The original's ``_nms`` + ``topk`` on a (H, W) map: non-peaks set to 0, the k largest values.
-
-    Flat indices and scores, best first, ties by increasing flat index (torch leaves the tie order
-    unspecified). When fewer than k cells are positive peaks, the rest are filled with 0-score cells, as the
-    original does: it always returns K entries. Fast path: positive peaks only (top_peaks with threshold 0).
-    """
-    k = min(k, heat.size)
-    index, scores = top_peaks(heat, 0.0, k)
-    if len(index) == k:
-        return index, scores
-    suppressed = np.where(heat == max_pool_3x3(heat), heat, 0).reshape(-1)
-    index = np.argsort(-suppressed, kind="stable")[:k]
-    return index, suppressed[index]
 
 
 def multi_pose_decode(hm, wh, hps, reg=None, hm_hp=None, hp_offset=None, K: int = 100,
@@ -234,7 +203,7 @@ def multi_pose_decode(hm, wh, hps, reg=None, hm_hp=None, hp_offset=None, K: int 
             raise ValueError(f"multi_pose_decode: {name} is {value.shape[1:]} spatially, hm is {hm.shape}")
     height, width = hm.shape
 
-    index, scores = _top_k_suppressed(hm, int(K))
+    _, index, scores = top_k_peaks(hm[None], int(K))
     rows, cols = np.divmod(index, width)
     joints = hps[:, rows, cols].T.reshape(-1, num_joints, 2) + np.stack([cols, rows], -1)[:, None, :]
     if "reg" in maps:
@@ -258,7 +227,7 @@ def _joint_candidates(hm_hp: np.ndarray, hp_offset: Optional[np.ndarray], k: int
     positions = np.empty((num_joints, k, 2))
     scores = np.empty((num_joints, k))
     for j in range(num_joints):
-        index, scores[j] = _top_k_suppressed(hm_hp[j], k)
+        _, index, scores[j] = top_k_peaks(hm_hp[j:j + 1], k)
         rows, cols = np.divmod(index, width)
         if hp_offset is not None:
             positions[j] = np.stack([cols + hp_offset[0, rows, cols], rows + hp_offset[1, rows, cols]], -1)
@@ -305,7 +274,7 @@ def pose_detections(maps: Mapping[str, np.ndarray], meta: InputMeta, K: int = 10
                     down_ratio: int = 4, snap: str = "original") -> Detections:
     """Persons of one image in ORIGINAL-image pixels, best score first.
 
-    maps: from head_maps / flip_merge. meta: from :func:`src.centernet_pose.preprocess.pose_input` (its
+    maps: from head_maps / flip_merge. meta: from :func:`src.inference.centernet_input.centernet_input` (its
     input size must be the maps' size times down_ratio). Box corners and joints are multiplied by
     down_ratio and mapped through the inverse of meta.affine; boxes through their two corners, as the
     original's transform_preds (no clipping to the image, as the original). Detections with score >=

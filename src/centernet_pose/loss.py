@@ -36,13 +36,12 @@ import inspect
 import mindspore as ms
 from mindspore import nn, ops
 
-from src.losses import FocalLoss, RegLoss
+from src.losses import REG_LOSS_KINDS, FocalLoss, ObjectRegLoss, RegLoss
 
 __all__ = ["CenterNetPoseLoss", "PoseHeadsLoss", "LOSS_NAMES"]
 
 # Names of construct's outputs, in order (the original's loss_stats order).
 LOSS_NAMES = ("loss", "hm_loss", "hp_loss", "hm_hp_loss", "hp_offset_loss", "wh_loss", "off_loss")
-REG_LOSS_KINDS = ("l1", "sl1")
 
 
 class CenterNetPoseLoss(nn.Cell):
@@ -79,17 +78,9 @@ class CenterNetPoseLoss(nn.Cell):
         self.use_hp_offset = bool(reg_hp_offset) and bool(hm_hp) and self.off_weight > 0
         self.dense_hp = bool(dense_hp)
         self.mse_loss = bool(mse_loss)
-        self.reg_l1 = reg_loss == "l1"
         self.focal = FocalLoss(eps=1e-4)
-        self.center_reg = RegLoss("l1" if self.reg_l1 else "smooth_l1")
+        self.object_reg = ObjectRegLoss(reg_loss)  # wh, reg, hp_offset
         self.joint_l1 = RegLoss("l1")
-
-    def _object_reg(self, pred, ind, mask, target):
-        """wh / reg / hp_offset term: L1 normalised by the mask expanded over the coordinates, or SmoothL1
-        normalised by the object count (the original's RegL1Loss / RegLoss)."""
-        if self.reg_l1:
-            mask = ops.broadcast_to(mask.astype(ms.float32).expand_dims(-1), target.shape)
-        return self.center_reg(pred, ind, mask, target)
 
     def construct(self, hm, wh, hps, reg, hm_hp, hp_offset, hm_t, wh_t, reg_t, ind, reg_mask, hps_t, hps_mask,
                   hm_hp_t, hp_offset_t, hp_ind, hp_mask, dense_hps=None, dense_hps_mask=None):
@@ -103,13 +94,13 @@ class CenterNetPoseLoss(nn.Cell):
             hp_loss = self.joint_l1(hps, ind, hps_mask, hps_t)
         wh_loss = zero
         if self.use_wh:
-            wh_loss = self._object_reg(wh, ind, reg_mask, wh_t)
+            wh_loss = self.object_reg(wh, ind, reg_mask, wh_t)
         off_loss = zero
         if self.use_off:
-            off_loss = self._object_reg(reg, ind, reg_mask, reg_t)
+            off_loss = self.object_reg(reg, ind, reg_mask, reg_t)
         hp_offset_loss = zero
         if self.use_hp_offset:
-            hp_offset_loss = self._object_reg(hp_offset, hp_ind, hp_mask, hp_offset_t)
+            hp_offset_loss = self.object_reg(hp_offset, hp_ind, hp_mask, hp_offset_t)
         hm_hp_loss = zero
         if self.use_hm_hp:
             hm_hp_prob = ops.sigmoid(hm_hp.astype(ms.float32))

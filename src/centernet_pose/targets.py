@@ -2,16 +2,14 @@
 and targets").
 
 Input: boxes (N,4) xyxy and joints (N,J,3) [x, y, v] already in OUTPUT pixels (what
-:class:`src.centernet_pose.augment.PoseAugment` returns), pixel-index convention (integer = pixel centre).
+:class:`src.data.centernet_augment.CenterNetAugment` returns), pixel-index convention (integer = pixel centre).
 Only the first ``max_objs`` persons are used (the original's ``num_objs = min(len(anns), max_objs)``); person
 ``k`` owns slot ``k`` of every per-object array, so a skipped person leaves a zero slot.
 
-Per person (the original's rules; our code):
-  * box clipped to ``[0, W-1] x [0, H-1]``; skipped when its clipped height or width is <= 0;
-  * radius ``r = max(0, int(radius_fn(ceil h, ceil w, min_overlap)))`` (CenterNet's published radius by
-    default, :func:`src.data.gaussian.legacy_gaussian_radius`), shared by the centre and all its joints;
-  * float centre ``ct``, ``ct_int = int(ct)``; ``wh = (w, h)``; ``ind = ct_int_y * W + ct_int_x``;
-    ``reg = ct - ct_int``; ``reg_mask = 1``;
+Per person (the original's rules; our code): the centre targets of every CenterNet task
+(:class:`src.data.center_targets.CenterTargets`: clipped box, radius, ``wh``, ``ind``, ``reg``, the centre
+Gaussian on ``hm[0]``), with these pose rules:
+  * the person's radius ``r`` is shared by its centre and all its joints;
   * a person whose joints are all unlabelled (sum of v == 0) keeps its centre Gaussian (peak 1, a focal-loss
     positive) but gets ``reg_mask = 0``, i.e. no size/offset loss (the original first writes 0.9999 at the
     centre, which the Gaussian drawn afterwards overwrites with 1; xingyizhou/CenterNet issue #957 asks why);
@@ -23,26 +21,22 @@ Per person (the original's rules; our code):
     centre kernel is >= the centre heatmap so far gets ``dense_hps[2j:2j+2, p] = pt - p`` (offset from that
     pixel to the joint); ``dense_hps_mask[2j] = dense_hps_mask[2j+1]`` = max-merge of the radius-``r`` kernel at
     ``ct_int``. Channels: ``2j`` = x, ``2j+1`` = y, as ``hps``;
-  * then the radius-``r`` Gaussian on ``hm[0]`` at ``ct_int`` (max-merge, peak exactly 1).
+  * then the person's centre Gaussian (max-merge, peak exactly 1).
 
-Coordinates are rounded to float32 first and the centre computed in float32 arithmetic, like the original's
-float32 arrays, so integer cells agree with it at .5 boundaries. ``int()`` truncates; all truncated values are
->= 0 here (clipped boxes, in-map joints), so it is the floor. The original also writes ``hps``/``hps_mask``
-only without dense_hp; we always return them (cheap, and the loss chooses). Its ``--mse_loss`` variant draws
+``int()`` of a joint truncates; joints are in the map here, so it is the floor. The original also writes
+``hps``/``hps_mask`` only without dense_hp; we always return them (cheap, and the loss chooses). Its ``--mse_loss`` variant draws
 different (MSRA) Gaussians with an undefined radius option and crashes; it is not reproduced.
 """
-import math
-
 import numpy as np
 
-from src.data.gaussian import draw_gaussian, gaussian_kernel, gaussian_radius, legacy_gaussian_radius
+from src.data.center_targets import CENTER_KEYS, CenterTargets
+from src.data.gaussian import draw_gaussian, gaussian_kernel
 
 __all__ = ["TARGET_KEYS", "DENSE_TARGET_KEYS", "PoseTargets"]
 
 # Order of the target arrays as the loss (src/centernet_pose/loss.py) takes them after the 6 head maps.
-TARGET_KEYS = ("hm", "wh", "reg", "ind", "reg_mask", "hps", "hps_mask", "hm_hp", "hp_offset", "hp_ind", "hp_mask")
+TARGET_KEYS = CENTER_KEYS + ("hps", "hps_mask", "hm_hp", "hp_offset", "hp_ind", "hp_mask")
 DENSE_TARGET_KEYS = ("dense_hps", "dense_hps_mask")
-RADIUS_FUNCTIONS = {"legacy": legacy_gaussian_radius, "cornernet": gaussian_radius}
 
 
 def _draw_dense_offsets(offset_map, center_heatmap, col, row, joint_xy, radius):
@@ -63,7 +57,7 @@ def _draw_dense_offsets(offset_map, center_heatmap, col, row, joint_xy, radius):
     window[1][take] = offset_y[take]
 
 
-class PoseTargets:
+class PoseTargets(CenterTargets):
     """Map output-pixel boxes and joints of one image to CenterNet pose target arrays.
 
     Args:
@@ -81,23 +75,14 @@ class PoseTargets:
     dense_hps_mask (2J,H,W)], M = max_objs; everything else float32. Rules: module docstring.
     """
 
+    owner = "PoseTargets"
+
     def __init__(self, output_res=(128, 128), num_joints=17, max_objs=32, dense_hp=False, radius="legacy",
                  min_overlap=0.7):
-        if isinstance(output_res, (int, np.integer)):
-            output_res = (int(output_res), int(output_res))
-        self.output_res = tuple(int(v) for v in output_res)
-        if len(self.output_res) != 2 or min(self.output_res) <= 0:
-            raise ValueError(f"PoseTargets: output_res must be (height, width) > 0, got {output_res}")
+        super().__init__(output_res, num_classes=1, max_objs=max_objs, radius=radius, min_overlap=min_overlap)
         self.num_joints = int(num_joints)
-        self.max_objs = int(max_objs)
-        if self.num_joints < 1 or self.max_objs < 1:
-            raise ValueError(f"PoseTargets: num_joints and max_objs must be >= 1, got {num_joints}, {max_objs}")
-        if radius not in RADIUS_FUNCTIONS:
-            raise ValueError(f"PoseTargets: radius must be one of {sorted(RADIUS_FUNCTIONS)}, got {radius!r}")
-        if not 0.0 < min_overlap < 1.0:
-            raise ValueError(f"PoseTargets: min_overlap must be in (0, 1), got {min_overlap}")
-        self.radius_fn = RADIUS_FUNCTIONS[radius]
-        self.min_overlap = float(min_overlap)
+        if self.num_joints < 1:
+            raise ValueError(f"PoseTargets: num_joints must be >= 1, got {num_joints}")
         self.dense_hp = bool(dense_hp)
 
     @property
@@ -109,21 +94,16 @@ class PoseTargets:
         """All-zero targets (an image without persons)."""
         height, width = self.output_res
         objs, joints = self.max_objs, self.num_joints
-        out = {"hm": np.zeros((1, height, width), np.float32), "wh": np.zeros((objs, 2), np.float32),
-               "reg": np.zeros((objs, 2), np.float32), "ind": np.zeros(objs, np.int32),
-               "reg_mask": np.zeros(objs, np.float32), "hps": np.zeros((objs, 2 * joints), np.float32),
-               "hps_mask": np.zeros((objs, 2 * joints), np.float32),
-               "hm_hp": np.zeros((joints, height, width), np.float32),
-               "hp_offset": np.zeros((objs * joints, 2), np.float32), "hp_ind": np.zeros(objs * joints, np.int32),
-               "hp_mask": np.zeros(objs * joints, np.float32)}
+        out = super().empty()
+        out.update({"hps": np.zeros((objs, 2 * joints), np.float32),
+                    "hps_mask": np.zeros((objs, 2 * joints), np.float32),
+                    "hm_hp": np.zeros((joints, height, width), np.float32),
+                    "hp_offset": np.zeros((objs * joints, 2), np.float32), "hp_ind": np.zeros(objs * joints, np.int32),
+                    "hp_mask": np.zeros(objs * joints, np.float32)})
         if self.dense_hp:
             out["dense_hps"] = np.zeros((2 * joints, height, width), np.float32)
             out["dense_hps_mask"] = np.zeros((2 * joints, height, width), np.float32)
         return out
-
-    def radius_for(self, box_h, box_w):
-        """Gaussian radius (int >= 0) of a clipped box of ``box_h`` x ``box_w`` output pixels."""
-        return max(0, int(self.radius_fn(math.ceil(box_h), math.ceil(box_w), self.min_overlap)))
 
     def __call__(self, boxes_out, keypoints_out):
         boxes, keypoints = self._validate(boxes_out, keypoints_out)
@@ -133,18 +113,10 @@ class PoseTargets:
         # dense offsets are written per joint as (J, 2, H, W) = the (2J, H, W) channel layout, x then y
         dense = out["dense_hps"].reshape(joints, 2, height, width) if self.dense_hp else None
         for k in range(min(len(boxes), self.max_objs)):
-            box = boxes[k].copy()
-            box[0::2] = np.clip(box[0::2], 0, width - 1)
-            box[1::2] = np.clip(box[1::2], 0, height - 1)
-            box_h, box_w = box[3] - box[1], box[2] - box[0]
-            if not (box_h > 0 and box_w > 0):  # also rejects NaN
+            placed = self.place(out, k, boxes[k])
+            if placed is None:
                 continue
-            radius = self.radius_for(box_h, box_w)
-            center = np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2], dtype=np.float32)
-            col, row = int(center[0]), int(center[1])
-            out["wh"][k] = (box_w, box_h)
-            out["ind"][k] = row * width + col
-            out["reg"][k] = center - np.array([col, row], np.float32)
+            col, row, radius = placed.col, placed.row, placed.radius
             out["reg_mask"][k] = 1.0 if keypoints[k, :, 2].sum() != 0 else 0.0
             for j in range(joints):
                 x, y, visibility = keypoints[k, j]
@@ -162,17 +134,13 @@ class PoseTargets:
                     _draw_dense_offsets(dense[j], out["hm"][0], col, row, (x, y), radius)
                     draw_gaussian(out["dense_hps_mask"][2 * j], row, col, radius)
                 draw_gaussian(out["hm_hp"][j], joint_row, joint_col, radius)
-            draw_gaussian(out["hm"][0], row, col, radius)
+            self.draw_center(out, placed)
         if self.dense_hp:
             out["dense_hps_mask"][1::2] = out["dense_hps_mask"][0::2]
         return out
 
     def _validate(self, boxes, keypoints):
-        boxes = np.asarray(boxes, dtype=np.float32)
-        if boxes.size == 0:
-            boxes = boxes.reshape(0, 4)
-        if boxes.ndim != 2 or boxes.shape[1] != 4:
-            raise ValueError(f"PoseTargets: boxes must have shape (N, 4) xyxy, got {boxes.shape}")
+        boxes, _ = self.validate_boxes(boxes)
         keypoints = np.asarray(keypoints, dtype=np.float32)
         if keypoints.size == 0 and len(boxes) == 0:
             keypoints = keypoints.reshape(0, self.num_joints, 3)

@@ -1,10 +1,11 @@
-"""CenterNet multi-person pose plugged into the shared machinery (see src/tasks/base.py for each member).
+"""CenterNet multi-person pose plugged into the shared machinery (see src/tasks/base.py for each member, and
+src/tasks/centernet.py for what it shares with CenterNet detection: network, input, sigmoid, flip test in one
+batch, options, training data, COCO evaluation).
 
-What the seam carries for this model: the heads follow from the config's options as in the original
-(`head_list`); the input is BGR `(x/255 - mean)/std` placed by the original's centre/scale affine
-(`preprocess.py`); the heads are raw logits, turned into maps by `decode.head_maps` (sigmoid) or, for the flip
-test of [image, mirrored image] in one batch, merged by `decode.flip_merge`; `decode.pose_detections` finds the
-persons; results are COCO json (`coco.py`).
+What is the pose model's own: its heads (they follow from the config's options as in the original, `head_list`),
+the keypoint schema (flip pairs, skeleton), the joint rules of the flip merge and of the decode
+(`decode.flip_merge`, `decode.pose_detections`), the person-keypoint records and targets, the loss, and COCO
+keypoint (OKS) evaluation.
 """
 from pathlib import Path
 
@@ -13,29 +14,25 @@ import numpy as np
 from src.data.keypoints import COCO_PERSON, KeypointSchema
 from src.model_utils.cli import require
 from src.model_utils.config import ConfigError
-from src.tasks.base import Task
+from src.tasks.centernet import CenterNetTask
 
 __all__ = ["CenterNetPoseTask", "TASK_CLASS"]
 
 
-class CenterNetPoseTask(Task):
+class CenterNetPoseTask(CenterNetTask):
     name = "centernet_pose"
-    backbone_prefix = "base."
-    checkpoint_prefixes = ()
     loss_components = ("hm", "hp", "hm_hp", "hp_offset", "wh", "off")
-    flip_in_batch = True
     min_keypoint_score = 0.1  # the original's joint-candidate threshold (decode.JOINT_SCORE_THRESH)
+    annotation_prefix = "person_keypoints"
+    object_name = "person"
+    heatmap_heads = ("hm", "hm_hp")
 
     # ------------------------------------------------------------------ facts of the config
     def check_config(self):
-        cfg = self.cfg
-        if cfg.reg_hp_offset and not cfg.hm_hp:
+        super().check_config()
+        if self.cfg.reg_hp_offset and not self.cfg.hm_hp:
             raise ConfigError("--reg_hp_offset True needs --hm_hp True (the joint offset is read at joint-heatmap "
                               "peaks); set --reg_hp_offset False too")
-        if (cfg.aug_color_jitter > 0) != (cfg.aug_lighting_std > 0):
-            raise ConfigError(f"--aug_color_jitter {cfg.aug_color_jitter} with --aug_lighting_std "
-                              f"{cfg.aug_lighting_std}: the original's colour augmentation is both or neither "
-                              "(0.4 and 0.1, or 0 and 0)")
 
     def head_list(self):
         """The original's heads in its output order: hm 1, wh 2, hps 2J, then reg 2 (reg_offset), hm_hp J
@@ -60,68 +57,26 @@ class CenterNetPoseTask(Task):
         except ValueError as err:
             raise ConfigError(f"--flip_idx / --edges: {err}") from None
 
-    # ------------------------------------------------------------------ network
-    def build_network(self):
-        from src.models.dla_seg import DLASeg
-
-        cfg = self.cfg
-        return DLASeg(self.heads, head_conv=cfg.head_conv, enable_dcn=cfg.enable_dcn, down_ratio=self.output_stride)
-
-    def check_export(self, file_format):
-        """ONNX cannot hold the deformable convs: MindSpore 2.10 does not export its DeformableOffsets op, and
-        ONNX opset 11 / onnxruntime 1.19 have no deformable convolution."""
-        if file_format.upper() == "ONNX" and self.cfg.enable_dcn:
-            raise ConfigError("--file_format ONNX: the deformable convs (enable_dcn True) cannot be written to ONNX "
-                              "(MindSpore 2.10 does not export DeformableOffsets; ONNX has no deformable conv); "
-                              "use MINDIR, or --enable_dcn False for the plain-conv variant")
-
     # ------------------------------------------------------------------ training
-    def check_train_inputs(self):
-        cfg = self.cfg
-        if cfg.mindrecord_dir:
-            if not Path(cfg.mindrecord_dir).is_dir():
-                raise FileNotFoundError(f"--mindrecord_dir {cfg.mindrecord_dir}: no such folder")
-            return
-        require(cfg, "data_dir", hint="a COCO folder (annotations/person_keypoints_train2017.json, train2017/) or "
-                                      "--mindrecord_dir from scripts/convert_dataset_to_mindrecord.sh")
-        json_path = Path(cfg.data_dir) / "annotations" / f"person_keypoints_{cfg.train_split}.json"
-        if not json_path.is_file():
-            raise FileNotFoundError(f"--data_dir {cfg.data_dir}: no {json_path}")
-        if not (Path(cfg.data_dir) / cfg.train_split).is_dir():
-            raise FileNotFoundError(f"--data_dir {cfg.data_dir}: no image folder {cfg.train_split}/")
-
-    def training_source(self, logger):
-        from src.centernet_pose.augment import PoseAugment
-        from src.centernet_pose.data import PoseSource
-        from src.centernet_pose.targets import PoseTargets
-
+    def load_records(self):
         cfg = self.cfg
         if cfg.mindrecord_dir:
             from src.data.mindrecord import read_mindrecord_records
 
-            records = read_mindrecord_records(cfg.mindrecord_dir, cfg.mindrecord_prefix)
-            name = str(Path(cfg.mindrecord_dir) / cfg.mindrecord_prefix)
-        else:
-            from src.data.coco_keypoints import load_person_keypoints
+            return (read_mindrecord_records(cfg.mindrecord_dir, cfg.mindrecord_prefix),
+                    str(Path(cfg.mindrecord_dir) / cfg.mindrecord_prefix))
+        from src.data.coco_keypoints import load_person_keypoints
 
-            json_path = Path(cfg.data_dir) / "annotations" / f"person_keypoints_{cfg.train_split}.json"
-            records = load_person_keypoints(json_path, Path(cfg.data_dir) / cfg.train_split,
-                                            crowd_as_persons=cfg.crowd_as_persons, check_images=False)
-            name = str(json_path)
-        height, width = cfg.train_size
-        output = (height // self.output_stride, width // self.output_stride)
-        augment = PoseAugment(tuple(cfg.train_size), output, rand_crop=cfg.rand_crop, scale=cfg.aug_scale,
-                              shift=cfg.aug_shift, aug_rot=cfg.aug_rot, rotate=cfg.rotate,
-                              flip_prob=cfg.aug_flip_prob, color_aug=cfg.aug_color_jitter > 0, mean=cfg.mean,
-                              std=cfg.std,
-                              flip_pairs=self.keypoints.flip_pairs)
-        targets = PoseTargets(output, num_joints=self.keypoints.num_points, max_objs=cfg.max_objs,
-                              dense_hp=cfg.dense_hp)
-        source = PoseSource(records, augment, targets, seed=cfg.seed, name=name)
-        summary = getattr(records, "summary", None)
-        logger.info("training data: %d images, %d persons from %s%s", len(source), source.num_persons, name,
-                    f" ({summary})" if summary is not None else "")
-        return source
+        json_path = self.annotation_json(cfg.train_split)
+        return (load_person_keypoints(json_path, Path(cfg.data_dir) / cfg.train_split,
+                                      crowd_as_persons=cfg.crowd_as_persons, check_images=False), str(json_path))
+
+    def build_targets(self, output_res):
+        from src.centernet_pose.targets import PoseTargets
+
+        cfg = self.cfg
+        return PoseTargets(output_res, num_joints=self.keypoints.num_points, max_objs=cfg.max_objs,
+                           dense_hp=cfg.dense_hp)
 
     def training_memory(self):
         """Fitted to train.py runs at batch 1-2, 128-256 px, with and without DCN (benchmarks/bench_memory.py --model
@@ -145,33 +100,8 @@ class CenterNetPoseTask(Task):
         return PoseHeadsLoss(loss, names)
 
     # ------------------------------------------------------------------ inference
-    def pass_options(self, purpose):
-        """keep_res tests at the original size (input_size None); `test_scales` are the original's
-        multi_scales (more than one: merged by Soft-NMS); `soft_nms` merges by Gaussian Soft-NMS."""
-        cfg = self.cfg
-        scales = tuple(cfg.test_scales)
-        options = {"input_size": None if cfg.keep_res else tuple(cfg.input_size), "fit_scale": 1.0,
-                   "scales": scales}
-        if cfg.soft_nms or len(scales) > 1:
-            options["nms"] = "soft_gaussian"
-        return options
-
-    def make_input(self, image, one_pass, options):
-        from src.centernet_pose.preprocess import pose_input
-
-        cfg = self.cfg
-        if one_pass.input_size is None:  # keep_res: the image at its size times the scale, padded
-            return pose_input(image, scale=one_pass.scale, keep_res=True, pad=cfg.pad, mean=cfg.mean, std=cfg.std,
-                              max_side=options.max_input_side)
-        return pose_input(image, scale=1.0, keep_res=False, input_res=one_pass.input_size, pad=cfg.pad,
-                          mean=cfg.mean, std=cfg.std)
-
-    def head_maps(self, outputs):
-        from src.centernet_pose.decode import head_maps
-
-        return head_maps(dict(zip(self.head_names, outputs)))
-
     def merge_flip(self, outputs):
+        """The original's flip test with its joint rules (decode.flip_merge)."""
         from src.centernet_pose.decode import flip_merge
 
         return flip_merge(dict(zip(self.head_names, outputs)), self.keypoints.flip_order)
@@ -195,12 +125,13 @@ class CenterNetPoseTask(Task):
 
     # ------------------------------------------------------------------ evaluation
     def eval_set(self, need_images=True):
-        from src.centernet_pose.coco import CocoEvalSet
+        from src.evaluation.coco import CocoEvalSet
 
         cfg = self.cfg
         if need_images:
             require(cfg, "data_dir", hint="the COCO folder: annotations/person_keypoints_val2017.json and val2017/")
-        return CocoEvalSet(cfg.data_dir, cfg.run_mode, self.keypoints, cfg.visual_image)
+        return CocoEvalSet(cfg.data_dir, cfg.run_mode, self.annotation_prefix, ("keypoints", "bbox"), draw=self.draw,
+                           visual=cfg.visual_image)
 
     def headline_aps(self, metrics):
         """COCO's keypoint AP (OKS 0.50:0.95) and person box AP, in the original's table order."""

@@ -1,9 +1,15 @@
-"""COCO person keypoints -> MindRecord shards (the old zoo's CenterNet training-set format), and back.
+"""COCO person keypoints or instances -> MindRecord shards (the old zoo's CenterNet training-set format), and back.
 
-    python -m src.data.mindrecord --coco_dir COCO --mindrecord_dir OUT [--mindrecord_prefix coco_hp.train.mind]
-        [--shards 8] [--split train2017] [--overwrite]
+    python -m src.convert_dataset_to_mindrecord --coco_dir COCO --mindrecord_dir OUT
+        [--config_path configs/centernet_pose.yaml] [--mindrecord_prefix coco_hp.train.mind] [--shards 8]
+        [--split train2017] [--overwrite] [--skip_crowd]
+(the command line; this module is the library it uses)
 
-reads COCO/annotations/person_keypoints_{split}.json and the images in COCO/{split}/ and writes
+The model's config says which annotations a set holds (its task's COCO annotation prefix) and its default prefix:
+configs/centernet_pose.yaml (the default) reads COCO/annotations/person_keypoints_{split}.json (prefix
+coco_hp.train.mind); configs/centernet_det.yaml reads COCO/annotations/instances_{split}.json (prefix
+coco_det.train.mind, every image, the schema below without keypoints). For the pose set: it reads
+COCO/annotations/person_keypoints_{split}.json and the images in COCO/{split}/ and writes
 OUT/<prefix>0 .. OUT/<prefix>7, each with its index file <name>.db (FileWriter names the shards <prefix> plus
 the shard number, zero-padded to the width of shards - 1: <prefix>00 .. <prefix>11 for 12 shards; a single
 shard is <prefix> itself). ``read_mindrecord_records(OUT, prefix)`` gives the records back in the structure of
@@ -24,6 +30,11 @@ Content differs from the zoo's: the zoo stored every annotation of an image (emp
 persons load_person_keypoints keeps (policy in its module docstring: crowd regions are persons without joints,
 as the original, unless --skip_crowd), so num_objects >= 1.
 
+Detection sets (kind "instances"): the same fields without keypoints; category_id holds each object's COCO
+category id, every image of the json is kept (the original ctdet trains on images without objects too), and the
+description keeps the json's category table. The reader maps category ids to the model's classes
+(`category_ids` of its config) and refuses a set of the other kind, naming it.
+
 int32 keypoints: COCO joint coordinates are integer pixel positions (all 14 x 17 joints of the mini test set
 are); the converter refuses (one line) a json with a non-integer coordinate rather than truncate it, so a
 MindRecord set always reads back exactly what load_person_keypoints returns.
@@ -40,7 +51,6 @@ conversion therefore leaves no shard under the final names, or (if stopped durin
 incomplete set that the reader rejects naming the missing shard and that the next conversion only replaces
 with overwrite.
 """
-import argparse
 import json
 import logging
 import os
@@ -48,11 +58,12 @@ import re
 import shutil
 import tempfile
 from dataclasses import replace
-from typing import Optional, Sequence
 
 import numpy as np
 from tqdm import tqdm
 
+from .coco_instances import CocoCategories, CocoRecords, InstanceSummary, load_coco_instances
+from .coco_instances import make_record as make_object_record
 from .coco_keypoints import (
     NUM_JOINTS,
     LoadSummary,
@@ -83,6 +94,8 @@ SCHEMA = {
     "height": {"type": "int32"},
     "record_index": {"type": "int64"},
 }
+OBJECT_SCHEMA = {key: value for key, value in SCHEMA.items() if key != "keypoints"}  # kind "instances"
+KINDS = ("person_keypoints", "instances")  # COCO annotation prefixes: what a set holds
 SCHEMA_NAME = "centernet_pose_coco_person_keypoints"
 WRITE_BATCH = 64  # rows per FileWriter.write_raw_data call
 _HEADER_LIMIT = 1 << 27  # FileWriter.set_header_size allows at most 128 MB (default 16 MB)
@@ -173,26 +186,35 @@ def _unreadable(record, json_path):
     return data, None
 
 
-def _row(record, data, index, person_category_id, json_path):
-    count = len(record["boxes_xywh"])
-    return {"image": data, "num_objects": count, "keypoints": _integer_keypoints(record, json_path),
-            "bbox": record["boxes_xywh"], "category_id": np.full(count, person_category_id, np.int32),
-            "file_name": record["file_name"], "image_id": record["image_id"], "width": record["width"],
-            "height": record["height"], "record_index": index}
+def _row(record, data, index, category_ids, json_path):
+    """One MindRecord row of a record and its image bytes; category_ids: the COCO id of each class (the person id
+    for pose)."""
+    row = {"image": data, "num_objects": len(record["boxes_xywh"]), "bbox": record["boxes_xywh"],
+           "category_id": np.asarray(category_ids, np.int32)[record["labels"]].reshape(-1),
+           "file_name": record["file_name"], "image_id": record["image_id"], "width": record["width"],
+           "height": record["height"], "record_index": index}
+    if "keypoints" in record:
+        row["keypoints"] = _integer_keypoints(record, json_path)
+    return row
 
 
 def convert_coco_to_mindrecord(coco_dir, mindrecord_dir, prefix=DEFAULT_PREFIX, shards=DEFAULT_SHARDS,
-                               split=DEFAULT_SPLIT, overwrite=False, progress=True, crowd_as_persons=True):
-    """Write the persons of coco_dir/annotations/person_keypoints_{split}.json (images in coco_dir/{split}/)
-    as a MindRecord set <prefix>* of ``shards`` shards in mindrecord_dir (schema and guarantees: module
-    docstring). Refuses (FileExistsError) to replace an existing set of the same prefix unless overwrite.
-    crowd_as_persons: load_person_keypoints' policy (the original's: crowd regions are persons without joints).
-    Returns (shard paths, LoadSummary)."""
+                               split=DEFAULT_SPLIT, overwrite=False, progress=True, crowd_as_persons=True,
+                               kind="person_keypoints"):
+    """Write the persons of coco_dir/annotations/person_keypoints_{split}.json (kind "person_keypoints"), or every
+    image and object of coco_dir/annotations/instances_{split}.json (kind "instances"), images in
+    coco_dir/{split}/, as a MindRecord set <prefix>* of ``shards`` shards in mindrecord_dir (schema and
+    guarantees: module docstring). Refuses (OutputFolderError) to replace an existing set of the same prefix unless
+    overwrite. crowd_as_persons: the loaders' crowd policy (the original's: crowd regions are objects; persons
+    without joints). Returns (shard paths, LoadSummary or InstanceSummary), unreadable images left out and counted
+    in the summary's ``images_unreadable``."""
     _check_prefix(prefix)
+    if kind not in KINDS:
+        raise ValueError(f"kind {kind!r}: expected one of {', '.join(KINDS)}")
     if type(shards) is not int or not 1 <= shards <= MAX_SHARDS:
         raise ValueError(f"shards {shards!r}: expected an integer in [1, {MAX_SHARDS}]")
     coco_dir, mindrecord_dir = str(coco_dir), str(mindrecord_dir)
-    json_path = os.path.join(coco_dir, "annotations", f"person_keypoints_{split}.json")
+    json_path = os.path.join(coco_dir, "annotations", f"{kind}_{split}.json")
     image_dir = os.path.join(coco_dir, split)
     if not os.path.isdir(image_dir):
         raise FileNotFoundError(f"image folder {image_dir}: no such folder (COCO_DIR/{split}/ expected)")
@@ -203,10 +225,18 @@ def convert_coco_to_mindrecord(coco_dir, mindrecord_dir, prefix=DEFAULT_PREFIX, 
     owner = run_manifest_owner(mindrecord_dir)
     if owner not in (None, RUN_SCRIPT):
         raise OutputFolderError(f"{mindrecord_dir} holds a {owner} run (its .run.json): choose another folder")
-    records = load_person_keypoints(json_path, image_dir, drop_empty=True, crowd_as_persons=crowd_as_persons,
-                                    check_images=False)
-    if not records:
-        raise ValueError(f"{json_path}: no image with a usable person ({records.summary})")
+    if kind == "person_keypoints":
+        records = load_person_keypoints(json_path, image_dir, drop_empty=True, crowd_as_persons=crowd_as_persons,
+                                        check_images=False)
+        if not records:
+            raise ValueError(f"{json_path}: no image with a usable person ({records.summary})")
+        category_ids, schema, extra = [records.category_id], SCHEMA, {}
+    else:
+        records = load_coco_instances(json_path, image_dir, crowd_as_objects=crowd_as_persons, check_images=False)
+        if not records.summary.objects:
+            raise ValueError(f"{json_path}: no usable object ({records.summary})")
+        category_ids, schema = records.categories.ids, OBJECT_SCHEMA
+        extra = {"kind": kind, "categories": records.categories.as_dict()}
 
     from mindspore.mindrecord import (
         FileWriter,  # lazily: the rest of the module needs no MindSpore
@@ -217,8 +247,8 @@ def convert_coco_to_mindrecord(coco_dir, mindrecord_dir, prefix=DEFAULT_PREFIX, 
     temporary = tempfile.mkdtemp(prefix=f".{prefix}.partial-", dir=mindrecord_dir)
     try:
         writer = FileWriter(os.path.join(temporary, prefix), shard_num=shards)
-        description = {"source": os.path.basename(json_path), "summary": records.summary.as_dict()}
-        writer.add_schema(SCHEMA, json.dumps(description))
+        description = {"source": os.path.basename(json_path), "summary": records.summary.as_dict(), **extra}
+        writer.add_schema(schema, json.dumps(description))
         batch, written, unreadable = [], 0, []
         for record in tqdm(records, desc=f"MindRecord {prefix}", unit="img", disable=not progress):
             data, why = _unreadable(record, json_path)
@@ -226,13 +256,13 @@ def convert_coco_to_mindrecord(coco_dir, mindrecord_dir, prefix=DEFAULT_PREFIX, 
                 logger.warning("%s; skipped", why)
                 unreadable.append((record, why))
                 continue
-            batch.append(_row(record, data, written, records.category_id, json_path))
+            batch.append(_row(record, data, written, category_ids, json_path))
             written += 1
             if len(batch) == WRITE_BATCH:
                 writer.write_raw_data(batch)
                 batch = []
         if not written:
-            raise ValueError(f"{json_path}: none of its {len(records)} images with persons can be read "
+            raise ValueError(f"{json_path}: none of its {len(records)} images with {_what(kind)} can be read "
                              f"(e.g. {unreadable[0][1]})")
         if batch:
             writer.write_raw_data(batch)
@@ -244,25 +274,56 @@ def convert_coco_to_mindrecord(coco_dir, mindrecord_dir, prefix=DEFAULT_PREFIX, 
             os.replace(os.path.join(temporary, name), os.path.join(mindrecord_dir, name))
     finally:
         shutil.rmtree(temporary, ignore_errors=True)
-    return mindrecord_shards(mindrecord_dir, prefix), _summary_without(records.summary, [r for r, _ in unreadable])
+    return mindrecord_shards(mindrecord_dir, prefix), _summary_of(records, [r for r, _ in unreadable],
+                                                                   records.summary)
 
 
-def _summary_without(summary, dropped):
-    """`summary` (a LoadSummary) after leaving out the records `dropped` (their images could not be read)."""
-    return replace(summary, images_kept=summary.images_kept - len(dropped),
-                   persons=summary.persons - sum(len(r["boxes"]) for r in dropped),
-                   persons_without_joints=summary.persons_without_joints
-                   - sum(int((r["num_keypoints"] == 0).sum()) for r in dropped),
-                   images_unreadable=summary.images_unreadable + len(dropped))
+def _what(kind):
+    return "persons" if kind == "person_keypoints" else "objects"
 
 
-def _stored_summary(header):
-    """The LoadSummary the converter kept in the schema description, or None (e.g. a zoo-made set)."""
+def _summary_of(records, dropped, summary):
+    """`summary` (LoadSummary or InstanceSummary) of `records` after leaving out the records `dropped` (their
+    images could not be read): the kept images and their objects counted again, the dropped ones as
+    ``images_unreadable``."""
+    dropped_ids = {id(r) for r in dropped}
+    kept = [r for r in records if id(r) not in dropped_ids]
+    counts = {"images_kept": len(kept), "images_unreadable": summary.images_unreadable + len(dropped)}
+    if isinstance(summary, LoadSummary):
+        counts.update(persons=sum(len(r["boxes"]) for r in kept),
+                      persons_without_joints=sum(int((r["num_keypoints"] == 0).sum()) for r in kept))
+    else:
+        counts["objects"] = sum(len(r["boxes"]) for r in kept)
+    return replace(summary, **counts)
+
+
+def _description(header):
+    """The JSON description the converter kept with the schema ({} for a set made elsewhere, e.g. the zoo's)."""
     try:
-        stored = json.loads(header["schema"][0]["desc"])["summary"]
-        return LoadSummary(**stored)
+        description = json.loads(header["schema"][0]["desc"])
     except (KeyError, IndexError, TypeError, ValueError):
+        return {}
+    return description if isinstance(description, dict) else {}
+
+
+def _stored_summary(description, summary_class=LoadSummary):
+    """The summary the converter kept in the schema description, or None (e.g. a zoo-made set)."""
+    try:
+        return summary_class(**description["summary"])
+    except (KeyError, TypeError, ValueError):
         return None
+
+
+def _read_summary(records, stored, summary_class):
+    """The summary of records read back: the conversion's (`stored`), whose counts are the json's, written before
+    unreadable images were left out, so they are counted again when the set holds fewer images; for a set without
+    one (made elsewhere), counted from the records."""
+    if stored is None:
+        return _summary_of(records, [], summary_class(images=len(records)))
+    if stored.images_kept == len(records):
+        return stored
+    summary = _summary_of(records, [], stored)
+    return replace(summary, images_unreadable=stored.images_kept - len(records))
 
 
 def _error_line(exc):
@@ -289,16 +350,9 @@ def _broken_shard_error(paths, exc):
     return ValueError(f"cannot read the MindRecord set of {len(paths)} shards {paths[0]} ...: {_error_line(exc)}")
 
 
-def read_mindrecord_records(mindrecord_dir, prefix=DEFAULT_PREFIX):
-    """All images of the MindRecord set <prefix> in mindrecord_dir as a PersonRecords list, in the order of
-    the conversion, each record as load_person_keypoints makes it but with ``image_bytes`` (the image file's
-    bytes, decoded on use by load_record_image) instead of ``image_path``. ``.summary`` is the conversion's.
-
-    Every image's bytes are held in memory (COCO train2017's 64k person images: about 10 GB).
-    FileNotFoundError naming a missing shard; ValueError for a set not written by this module (the old zoo's
-    sets lack file_name/image_id/width/height/record_index: convert again)."""
-    paths = mindrecord_shards(mindrecord_dir, prefix)
-    header = read_shard_header(paths[0])
+def _read_rows(paths, fields):
+    """Every row of the set, in conversion order (FileReader returns them in no fixed order), after checking that
+    the set has `fields`."""
     from mindspore.mindrecord import FileReader
 
     try:
@@ -306,10 +360,11 @@ def read_mindrecord_records(mindrecord_dir, prefix=DEFAULT_PREFIX):
     except RuntimeError as exc:
         raise _broken_shard_error(paths, exc) from None
     try:
-        missing = sorted(set(SCHEMA) - set(reader.schema()))
+        missing = sorted(set(fields) - set(reader.schema()))
         if missing:
             raise ValueError(f"MindRecord set {paths[0]}: fields {missing} missing: not written by "
-                             f"src.data.mindrecord (the old zoo's sets lack them); convert the COCO json again")
+                             f"src.convert_dataset_to_mindrecord (the old zoo's sets lack them); convert the COCO "
+                             f"json again")
         try:
             rows = list(reader.get_next())
         except RuntimeError as exc:
@@ -320,11 +375,47 @@ def read_mindrecord_records(mindrecord_dir, prefix=DEFAULT_PREFIX):
     if [int(row["record_index"]) for row in rows] != list(range(len(rows))):
         raise ValueError(f"MindRecord set {paths[0]}: record_index is not 0..{len(rows) - 1} (rows missing or "
                          f"duplicated)")
+    return rows
+
+
+def set_kind(header):
+    """What a set holds: "person_keypoints" or "instances" (the converter's description, else its fields)."""
+    kind = _description(header).get("kind")
+    if kind in KINDS:
+        return kind
+    fields = {field for entry in header["schema"] for field in entry.get("schema", {})}
+    return "instances" if fields and "keypoints" not in fields else "person_keypoints"
+
+
+def read_mindrecord_records(mindrecord_dir, prefix=DEFAULT_PREFIX, kind="person_keypoints", category_ids=None):
+    """All images of the MindRecord set <prefix> in mindrecord_dir, in the order of the conversion, each record as
+    the json loaders make it but with ``image_bytes`` (the image file's bytes, decoded on use by
+    load_record_image) instead of ``image_path``. ``.summary`` is the conversion's (images it left out as
+    unreadable counted in ``images_unreadable``).
+
+    kind "person_keypoints": a PersonRecords list (load_person_keypoints' records). kind "instances": a
+    CocoRecords list (load_coco_instances' records) whose labels are the classes of `category_ids` (the model's
+    class table; None: the set's own categories). A set of the other kind is a one-line ValueError naming it.
+    Every image's bytes are held in memory (COCO train2017's 64k person images: about 10 GB).
+    FileNotFoundError naming a missing shard; ValueError for a set not written by this module (the old zoo's
+    sets lack file_name/image_id/width/height/record_index: convert again)."""
+    paths = mindrecord_shards(mindrecord_dir, prefix)
+    header = read_shard_header(paths[0])
+    if kind not in KINDS:
+        raise ValueError(f"kind {kind!r}: expected one of {', '.join(KINDS)}")
+    found = set_kind(header)
+    if found != kind:
+        raise ValueError(f"MindRecord set {paths[0]} holds {found} records, this model trains on {kind}: convert "
+                         f"the COCO json with the model's config (scripts/convert_dataset_to_mindrecord.sh "
+                         f"COCO_DIR MINDRECORD_DIR --config_path CONFIG)")
+    if kind == "instances":
+        return _object_records(paths, header, category_ids)
+    rows = _read_rows(paths, SCHEMA)
     category_ids = {int(v) for row in rows for v in row["category_id"]}
     if len(category_ids) > 1:
         raise ValueError(f"MindRecord set {paths[0]}: several category ids {sorted(category_ids)}, expected "
                          f"the person category only")
-    records = PersonRecords(summary=_stored_summary(header), category_id=min(category_ids, default=None))
+    records = PersonRecords(category_id=min(category_ids, default=None))
     for row in rows:
         count = int(row["num_objects"])
         if row["bbox"].shape != (count, 4) or row["keypoints"].shape != (count, 3 * NUM_JOINTS):
@@ -334,50 +425,35 @@ def read_mindrecord_records(mindrecord_dir, prefix=DEFAULT_PREFIX):
                              row["keypoints"].reshape(count, NUM_JOINTS, 3))
         record["image_bytes"] = row["image"]
         records.append(record)
-    persons = sum(len(r["boxes"]) for r in records)
-    without_joints = sum(int((r["num_keypoints"] == 0).sum()) for r in records)
-    if records.summary is None:
-        records.summary = LoadSummary(images=len(records), images_kept=len(records), persons=persons,
-                                      persons_without_joints=without_joints)
-    elif records.summary.images_kept != len(records):  # the json's counts, written before unreadable images left
-        records.summary = replace(records.summary, images_kept=len(records), persons=persons,
-                                  persons_without_joints=without_joints,
-                                  images_unreadable=records.summary.images_kept - len(records))
+    records.summary = _read_summary(records, _stored_summary(_description(header)), LoadSummary)
     return records
 
 
-class _Parser(argparse.ArgumentParser):
-    """Bad flags are one `error:` line with exit 2, like every script (src/model_utils/cli.py)."""
-
-    def error(self, message):
-        from src.model_utils.config import ConfigError
-
-        raise ConfigError(message)
-
-
-def main(argv: Optional[Sequence[str]] = None):
-    """Command line: convert a COCO person-keypoint split to MindRecord (see the module docstring). Returns the exit
-    code: 0, or 1 when some images could not be read (each named in a warning)."""
-    parser = _Parser(prog="python -m src.data.mindrecord", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--coco_dir", required=True, help="COCO folder with annotations/ and the split's images")
-    parser.add_argument("--mindrecord_dir", required=True, help="output folder of the shards")
-    parser.add_argument("--mindrecord_prefix", default=DEFAULT_PREFIX, help="shard file name prefix")
-    parser.add_argument("--shards", type=int, default=DEFAULT_SHARDS, help="number of shard files")
-    parser.add_argument("--split", default=DEFAULT_SPLIT, help="COCO split: annotations/person_keypoints_"
-                                                               "{split}.json and images in {split}/")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing set of the same prefix")
-    parser.add_argument("--skip_crowd", action="store_true",
-                        help="leave crowd annotations out (default: persons without joints, as the original)")
-    args = parser.parse_args(argv)
-    paths, summary = convert_coco_to_mindrecord(args.coco_dir, args.mindrecord_dir, args.mindrecord_prefix,
-                                                args.shards, args.split, args.overwrite,
-                                                crowd_as_persons=not args.skip_crowd)
-    print(f"convert_dataset_to_mindrecord: wrote {summary.images_kept} images, {summary.persons} persons to "
-          f"{len(paths)} shards {os.path.join(args.mindrecord_dir, args.mindrecord_prefix)}*: {summary}")
-    return 1 if summary.images_unreadable else 0
-
-
-if __name__ == "__main__":
-    from src.model_utils.cli import run
-
-    run(main)
+def _object_records(paths, header, category_ids):
+    """The records of a detection set (kind "instances"); see read_mindrecord_records."""
+    description = _description(header)
+    stored = description.get("categories") or {}
+    table = CocoCategories(tuple(stored.get("ids", ())), tuple(stored.get("names", ())))
+    if category_ids is not None:
+        if table.ids and tuple(category_ids) != table.ids:
+            raise ValueError(f"MindRecord set {paths[0]}: categories {list(table.ids)[:10]} ({len(table)}) differ "
+                             f"from the {len(category_ids)} expected by the config (category_ids)")
+        table = CocoCategories(tuple(int(i) for i in category_ids), table.names or tuple(map(str, category_ids)))
+    class_of = table.class_of
+    records = CocoRecords(categories=table)
+    for row in _read_rows(paths, OBJECT_SCHEMA):
+        count = int(row["num_objects"])
+        ids = row["category_id"].reshape(-1)
+        if row["bbox"].reshape(-1, 4).shape != (count, 4) or ids.shape != (count,):
+            raise ValueError(f"MindRecord set {paths[0]}: row {row['record_index']} ({row['file_name']}) has "
+                             f"num_objects {count} but bbox {row['bbox'].shape}, category_id {ids.shape}")
+        unknown = sorted({int(i) for i in ids} - set(class_of))
+        if unknown:
+            raise ValueError(f"MindRecord set {paths[0]}: row {row['record_index']} ({row['file_name']}) has "
+                             f"category ids {unknown} outside the {len(table)} classes")
+        record = make_object_record(row["file_name"], row["image_id"], row["width"], row["height"],
+                                    row["bbox"].reshape(count, 4), labels=[class_of[int(i)] for i in ids])
+        record["image_bytes"] = row["image"]
+        records.append(record)
+    records.summary = _read_summary(records, _stored_summary(description, InstanceSummary), InstanceSummary)
+    return records

@@ -147,7 +147,8 @@ def build_network(task, cfg, logger):
     if missing_backbone or (key == "ckpt_path" and not only_backbone):
         missing = missing_backbone or report.missing
         raise CheckpointError(f"--{key} {source}: {len(missing)} parameters missing, e.g. {missing[:3]}; expected "
-                              f"a whole {task.name} network or its backbone ({task.backbone_prefix}*)")
+                              f"a whole {task.name} network or its backbone "
+                              f"({', '.join(prefix + '*' for prefix in task.backbone_prefix)})")
     logger.info("backbone initialised from %s (%d tensors); the rest is freshly initialised", source,
                 len(report.loaded))
     return network, False

@@ -1,9 +1,9 @@
 """Turning an original RGB image into a network input, and mapping results back (InputMeta: the affine).
 
 `make_input` gives raw 0..255 RGB values in CHW float32 whose height and width are multiples of 32 (CenterFace's
-input: no mean/std, docs/design.md "The official CenterFace model"; CenterNet pose places its BGR-normalised input with
-the original's affine in src/centernet_pose/preprocess.py and maps back through the same InputMeta). Two ways to get
-there:
+input: no mean/std, docs/design.md "The official CenterFace model"; the CenterNet tasks place their BGR-normalised
+input with the original's affine in src/inference/centernet_input.py and map back through the same InputMeta). Two
+ways to get there:
 
 * ``input_size=None`` (the official demo's way): scale the image by ``scale`` and pad bottom/right with
   zeros up to the next multiple of ``multiple``. No stretching, so the inverse is an exact scale.

@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 REGISTRY = {
     "centerface": ("src.centerface.task", "default_config.yaml"),
     "centernet_pose": ("src.centernet_pose.task", "configs/centernet_pose.yaml"),
+    "centernet_det": ("src.centernet_det.task", "configs/centernet_det.yaml"),
 }
 
 __all__ = ["REGISTRY", "get_task", "task_config_path", "task_names"]

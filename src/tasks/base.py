@@ -18,8 +18,8 @@ The machinery (config, device set-up, `src/engine/` training, `src/inference/` t
 `src/evaluation/` checkpoint sweeps and the offline chain, export) knows nothing of faces or people. It calls:
 
 =====================  ===========================================================================================
-network                `build_network()` (training form, with BatchNorm); `backbone_prefix` (parameter names an
-                       ImageNet backbone checkpoint fills); `checkpoint_prefixes` (wrapper prefixes of older
+network                `build_network()` (training form, with BatchNorm); `backbone_prefix` (the prefixes of the
+                       parameter names an ImageNet backbone checkpoint fills); `checkpoint_prefixes` (wrapper prefixes of older
                        checkpoints); `check_export(file_format)`
 training               `check_train_inputs()` (before MindSpore loads); `training_source(logger)`: a random-access
                        source (`len`, `source[i]` -> tuple of arrays, `set_epoch`, `seed`) that
@@ -28,9 +28,10 @@ training               `check_train_inputs()` (before MindSpore loads); `trainin
                        `training_memory()`: the measured memory line of a training run on CPU
                        (src/engine/memory.py; optional)
 inference              `inference_options(purpose)` ("predict": predict.py; "test": test.py, eval.py, the offline
-                       chain); `detect(forward, image, options)` runs every test-time pass (`run_pass`) and the
-                       one NMS over them; `decode(outputs, meta, options)` turns one image's raw outputs into
-                       Detections (the offline chain calls it on the runner's files)
+                       chain); `detect(forward, image, options)` runs every test-time pass (`run_pass`) and
+                       `merge`s them (the one NMS over all passes); `decode(outputs, meta, options)` turns one
+                       image's raw outputs into Detections (the offline chain calls it on the runner's files,
+                       then `merge`)
 results                `to_json(dets, image_name)`: predict.py's record; `draw(image, dets)`
 evaluation             `eval_set(need_images)`: the images of a test run, a result writer and the evaluator;
                        `headline_aps(metrics)`: the APs its metrics are judged by, in one form for every model
@@ -73,7 +74,7 @@ class Task:
     """Base class of a model's task, built from the resolved config (`self.cfg`)."""
 
     name: str = ""
-    backbone_prefix: str = "backbone."
+    backbone_prefix: Tuple[str, ...] = ("backbone.",)  # str.startswith takes the tuple
     checkpoint_prefixes: Tuple[str, ...] = ()
     loss_components: Tuple[str, ...] = ()
     flip_in_batch: bool = False
@@ -201,13 +202,21 @@ class Task:
         dets = self.decode(forward(chw[None]), meta, options)
         return flip_detections(dets, image.shape[1], self.keypoints) if one_pass.flip else dets
 
+    def merge(self, detections, options):
+        """One image's detections of all its passes (original pixels) -> its result: the options' NMS over all
+        passes, best first, at most `options.top_k`. A model whose original merges otherwise overrides it (CenterNet
+        detection: per-class NMS, then the best K with ties kept); the offline chain merges through it too."""
+        from src.inference.passes import merge_passes
+
+        return merge_passes(detections, options)
+
     def detect(self, forward, image: np.ndarray, options, passes=None):
         """Detections of one RGB image: every test-time pass through `forward` (NCHW float32 -> head arrays),
-        merged by the options' NMS, best first, at most `options.top_k`."""
-        from src.inference.passes import merge_passes, plan_passes
+        merged by `merge`."""
+        from src.inference.passes import plan_passes
 
         passes = passes or plan_passes(options, self.flip_in_batch)
-        return merge_passes([self.run_pass(forward, image, p, options) for p in passes], options)
+        return self.merge([self.run_pass(forward, image, p, options) for p in passes], options)
 
     # ------------------------------------------------------------------ results
     def to_json(self, dets, image_name: str) -> Dict[str, object]:

@@ -2,7 +2,7 @@
 
 No timing is asserted. What is: the data part reads real-size synthetic images through the pose task's training
 source and yields every target; the PyTorch twins' losses equal the MindSpore losses (`CenterNetPoseLoss`; its hm,
-wh and off terms for `ctdet_loss`, and the ctdet task's loss where that task is in the checkout), so the training
+wh and off terms for `ctdet_loss`, and the ctdet task's loss), so the training
 comparison times the same objective; and smoke runs at 64x64 time every candidate of every part (the ctdet
 ResNet network's inference too), whose inference candidates compute the same function (relative deviation from
 MindSpore's ops reported by the benchmark).
@@ -31,7 +31,7 @@ def pose_source(tmp_path_factory):
 def test_data_part_reads_real_size_images_and_yields_every_target(pose_source):
     import cv2
 
-    assert len(pose_source) == 3 and pose_source.num_persons >= 3
+    assert len(pose_source) == 3 and pose_source.num_objects >= 3
     image = cv2.imread(str(pose_source.records[0]["image_path"]))
     assert image.shape == (480, 640, 3)
     images, targets = training_batch(pose_source, 2)
@@ -82,21 +82,19 @@ def test_ctdet_twin_loss_equals_the_pose_loss_terms(pose_source):
 
 @pytest.mark.parametrize("model", ["ctdet_dla", "ctdet_resdcn18"])
 def test_ctdet_twin_loss_equals_the_ctdet_tasks_loss(model, tmp_path):
-    """Where the ctdet task is in the checkout: its training source's targets and loss against `twin_loss`."""
-    if not MODELS[model].config.is_file():
-        pytest.skip(f"{MODELS[model].config.name} (the ctdet task) is not in this checkout")
+    """The ctdet task's training source's targets and loss (resdcn_18 and DLA-34) against `twin_loss`."""
     torch = require("torch")
-    from benchmarks.bench_centernet import model_config, twin_loss
+    from benchmarks.bench_centernet import model_config, model_heads, twin_loss
     from src.tasks import get_task
 
     folder = write_synthetic_coco(tmp_path, num_images=3, size=(640, 480), seed=2)
     source = training_source(MODELS[model], folder, SIZE)
     _, targets = training_batch(source, 3)
     rng = np.random.default_rng(2)
-    heads = [rng.normal(0, 2, (3, c, 16, 16)).astype(np.float32) for _, c in MODELS[model].heads]
+    heads = [rng.normal(0, 2, (3, c, 16, 16)).astype(np.float32) for _, c in model_heads(MODELS[model])]
     loss = get_task(model_config(MODELS[model], SIZE)).build_loss()
     ours = float(loss(*[Tensor(a) for a in heads + list(targets)])[0].asnumpy())
-    twin = float(twin_loss(MODELS[model].heads, source.column_names[1:])(
+    twin = float(twin_loss(model_heads(MODELS[model]), source.column_names[1:])(
         [torch.from_numpy(h) for h in heads], *[torch.from_numpy(t) for t in targets])[0])
     assert ours > 0
     np.testing.assert_allclose(twin, ours, rtol=1e-5)
@@ -114,17 +112,6 @@ def test_ctdet_resnet_inference_smoke_run(capsys):
         assert summary[f"infer_{variant}_a_deviation"] < 1e-4 and summary[f"infer_{variant}_a_s"] > 0
         if torch_available():
             assert summary[f"infer_{variant}_b_deviation"] < 1e-4 and summary[f"infer_{variant}_a/b"] > 0
-
-
-def test_training_without_the_models_task_is_one_error(monkeypatch, tmp_path, capsys):
-    from benchmarks import bench_centernet
-
-    missing = bench_centernet.Model("x", "resdcn_18", MODELS["ctdet_resdcn18"].heads, tmp_path / "none.yaml")
-    monkeypatch.setitem(bench_centernet.MODELS, "ctdet_resdcn18", missing)
-    with pytest.raises(SystemExit) as exit_info:
-        parse_args(["--model", "ctdet_resdcn18", "--part", "train"])
-    assert exit_info.value.code == 2
-    assert "training and the data part run the model's task" in capsys.readouterr().err
 
 
 def test_bad_arguments_are_errors():

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from benchmarks.bench_coco_eval import MINI_ANNOTATIONS, main, synthesise
-from dependency.coco.keypoints_eval import load_annotations, load_results, results_from_detections
+from dependency.coco.coco_eval import load_annotations, load_results, results_from_detections
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from src.centernet_pose.decode import HEAD_NAMES, flip_merge, head_maps, multi_pose_decode, pose_detections, sigmoid
-from src.centernet_pose.preprocess import pose_input
+from src.inference.centernet_input import centernet_input
 from src.data.keypoints import COCO_PERSON
 from src.inference.detections import Detections
 from src.inference.passes import merge_passes
@@ -461,7 +461,7 @@ def test_sigmoid_is_accurate_and_silent_at_extremes():
 # ------------------------------------------------------------------------------- back to original pixels
 
 
-# (image hw, pose_input kwargs, maps hw, original -> output grid by hand: x_out = ax * x + bx, y_out = ay * y + by)
+# (image hw, centernet_input kwargs, maps hw, original -> output grid by hand: x_out = ax * x + bx, y_out = ay * y + by)
 META_CASES = [
     # fixed 128x128: k = 128 / 200 = 0.64, c = (100, 50): x_in = 0.64 x, y_in = 0.64 y + 32; output = input / 4
     ((100, 200), {"input_res": (128, 128)}, (32, 32), (0.16, 0.0, 0.16, 8.0)),
@@ -472,7 +472,7 @@ META_CASES = [
 
 @pytest.mark.parametrize("image_hw, kwargs, maps_hw, to_output", META_CASES)
 def test_pose_detections_map_back_to_original_pixels(image_hw, kwargs, maps_hw, to_output):
-    _, meta = pose_input(np.zeros(image_hw + (3,), np.uint8), **kwargs)
+    _, meta = centernet_input(np.zeros(image_hw + (3,), np.uint8), **kwargs)
     ax, bx, ay, by = to_output
     box = np.array([55.0, 32.5, 135.0, 112.5])  # original pixels; centre (95, 72.5), w 80, h 80
     joints = np.stack([np.linspace(60, 130, NUM_JOINTS), np.linspace(35, 110, NUM_JOINTS)], axis=1)
@@ -488,7 +488,7 @@ def test_pose_detections_map_back_to_original_pixels(image_hw, kwargs, maps_hw, 
 
 
 def test_pose_detections_threshold_sorting_and_size_check():
-    _, meta = pose_input(np.zeros((100, 200, 3), np.uint8), input_res=(128, 128))
+    _, meta = centernet_input(np.zeros((100, 200, 3), np.uint8), input_res=(128, 128))
     maps = empty_maps()
     place_person(maps, (8.5, 9.5), (4, 6), np.full((NUM_JOINTS, 2), 9.0), 0.25)
     place_person(maps, (20.5, 9.5), (4, 6), np.full((NUM_JOINTS, 2), 21.0), 0.625)

@@ -3,7 +3,6 @@ checkpoints: the contracts, not the accuracy, are under test here): predict.py's
 results and tables, export.py (MINDIR round trips, ONNX at other sizes), the offline chain giving eval.py's
 results, and one-line errors for bad input."""
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -12,19 +11,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.root_scripts import error_line, run_mindir_runner, run_root_script
+
 ROOT = Path(__file__).resolve().parents[2]
 POSE = ["--config_path", str(ROOT / "configs" / "centernet_pose.yaml")]
 
 
 def run_script(script, *args, timeout=900):
-    env = {**os.environ, "GLOG_v": "3"}
-    return subprocess.run([sys.executable, str(ROOT / script), *POSE, *map(str, args)], capture_output=True,
-                          text=True, cwd=ROOT, env=env, timeout=timeout)
-
-
-def error_line(result):
-    lines = result.stderr.strip().splitlines()
-    return lines[-1] if lines else ""
+    return run_root_script("centernet_pose.yaml", script, *args, timeout=timeout)
 
 
 @pytest.fixture(scope="module")
@@ -168,10 +162,7 @@ def test_eval_and_the_offline_chain_give_the_same_results(plain_ckpt, coco_dir, 
     for script, *args in steps:
         step = run_script(script, *args)
         assert step.returncode == 0, step.stderr
-    runner = subprocess.run([sys.executable, str(ROOT / "src" / "infer_mindir_cpu.py"), "--mindir_path",
-                             tmp_path / "pose.mindir", "--input_path", pre / "input", "--output_path", res],
-                            capture_output=True, text=True, cwd=ROOT, timeout=900)
-    assert runner.returncode == 0, runner.stderr
+    run_mindir_runner(tmp_path / "pose.mindir", pre / "input", res)
     post = run_script("postprocess.py", "--preprocess_path", pre, "--result_path", res, "--output_path", pred,
                       "--data_dir", coco_dir, "--top_k", "10")
     assert post.returncode == 0, post.stderr

@@ -12,23 +12,14 @@ import cv2
 import numpy as np
 import pytest
 
-from src.centernet_pose.augment import PoseAugment
 from src.centernet_pose.targets import DENSE_TARGET_KEYS, TARGET_KEYS, PoseTargets
+from src.data.centernet_augment import CenterNetAugment
 from src.data.gaussian import gaussian_radius, legacy_gaussian_radius
 from src.data.keypoints import COCO_PERSON
+from tests.target_reference import gaussian_map
 
 H, W = 32, 40  # non-square on purpose: ind = row * W + col
 J = 17
-
-
-def gaussian_map(height, width, row, col, radius):
-    """Expected radius-r Gaussian centred on (row, col) of a zero map, clipped at the borders."""
-    sigma = (2 * radius + 1) / 6.0
-    out = np.zeros((height, width), np.float64)
-    for y in range(max(0, row - radius), min(height, row + radius + 1)):
-        for x in range(max(0, col - radius), min(width, col + radius + 1)):
-            out[y, x] = math.exp(-((y - row) ** 2 + (x - col) ** 2) / (2 * sigma * sigma))
-    return out
 
 
 def person(box, joints=()):
@@ -287,7 +278,7 @@ def test_augmented_real_annotations_decode_back_to_the_image(coco_mini_dir):
     pixels, inverse input affine) is the annotated joint of the original image (after a flip: its mirror partner's
     slot), and every person with a joint target has its centre peak."""
     data = json.loads((coco_mini_dir / "test_coco.json").read_text())
-    augment, targets = PoseAugment(), PoseTargets()
+    augment, targets = CenterNetAugment(flip_pairs=COCO_PERSON.flip_pairs), PoseTargets()
     checked = 0
     for info in data["images"]:
         anns = [a for a in data["annotations"] if a["image_id"] == info["id"] and not a["iscrowd"]]

@@ -5,17 +5,20 @@ a failed or interrupted conversion; the CLI."""
 import json
 import os
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from src.data.coco_keypoints import load_person_keypoints, load_record_image
 from src.data.image_io import read_image
-from src.data.mindrecord import (DEFAULT_PREFIX, SCHEMA, convert_coco_to_mindrecord, main, mindrecord_shards,
+from src.convert_dataset_to_mindrecord import main
+from src.data.mindrecord import (DEFAULT_PREFIX, SCHEMA, convert_coco_to_mindrecord, mindrecord_shards,
                                  read_mindrecord_records, read_shard_header)
 from src.io_utils import OutputFolderError
 
 JSON_NAME = "person_keypoints_train2017.json"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def make_coco_dir(root, mini_dir):
@@ -297,3 +300,64 @@ def test_cli(coco, tmp_path, capsys):
     assert main(["--coco_dir", str(coco), "--mindrecord_dir", str(out), "--mindrecord_prefix", "p.mind",
                  "--overwrite"]) == 1  # done, one image unreadable
     assert len(mindrecord_shards(out, "p.mind")) == 8
+
+
+# ---------------------------------------------------------------- object-detection sets (kind "instances")
+
+@pytest.fixture()
+def instances_coco(tmp_path, coco_mini_dir):
+    from tests.coco_instances_mini import write_instances_set
+
+    return write_instances_set(tmp_path / "det", coco_mini_dir, "train2017")
+
+
+def test_detection_round_trip_equals_load_coco_instances(instances_coco, tmp_path):
+    """Every image (the one without objects too), boxes, classes and the summary come back exactly; the class
+    table is kept in the set and checked against the model's."""
+    from src.data.coco_instances import load_coco_instances
+    from tests.coco_instances_mini import COCO_IDS
+
+    out = tmp_path / "out"
+    paths, summary = convert_coco_to_mindrecord(instances_coco, out, prefix="coco_det.train.mind", shards=2,
+                                                progress=False, kind="instances")
+    assert len(paths) == 2 and summary.images_kept == 5 and summary.objects == 14
+    expected = load_coco_instances(instances_coco / "annotations" / "instances_train2017.json",
+                                   instances_coco / "train2017")
+    records = read_mindrecord_records(out, "coco_det.train.mind", kind="instances", category_ids=COCO_IDS)
+    assert len(records) == 5 and records.summary == expected.summary
+    assert records.categories.ids == tuple(COCO_IDS) and records.categories.names == expected.categories.names
+    for got, want in zip(records, expected):
+        assert set(got) == set(want) - {"image_path"} | {"image_bytes"}
+        for key in ("file_name", "image_id", "width", "height"):
+            assert got[key] == want[key], key
+        for key in ("boxes", "boxes_xywh", "labels"):
+            assert got[key].dtype == want[key].dtype, key
+            np.testing.assert_array_equal(got[key], want[key], err_msg=key)
+    assert [len(r["boxes"]) for r in records][-1] == 0  # the image without objects
+    with pytest.raises(ValueError, match=r"categories \[1, 2, 3, .*differ from the 2 expected"):
+        read_mindrecord_records(out, "coco_det.train.mind", kind="instances", category_ids=[1, 2])
+
+
+def test_a_set_of_the_other_kind_is_refused_naming_it(converted, instances_coco, tmp_path):
+    _, pose_set = converted
+    with pytest.raises(ValueError) as error:
+        read_mindrecord_records(pose_set, kind="instances")
+    assert "\n" not in str(error.value) and "holds person_keypoints records, this model trains on instances" in \
+        str(error.value) and "--config_path" in str(error.value)
+    convert_coco_to_mindrecord(instances_coco, tmp_path / "det", progress=False, kind="instances")
+    with pytest.raises(ValueError, match="holds instances records, this model trains on person_keypoints"):
+        read_mindrecord_records(tmp_path / "det")
+
+
+def test_cli_learns_the_kind_and_prefix_from_the_config(instances_coco, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["--coco_dir", str(instances_coco), "--mindrecord_dir", str(out), "--shards", "1",
+                 "--config_path", str(ROOT / "configs" / "centernet_det.yaml")]) == 0
+    assert sorted(p.name for p in out.iterdir()) == [".run.json", "coco_det.train.mind", "coco_det.train.mind.db"]
+    assert "wrote 5 images, 14 objects to 1 shards" in capsys.readouterr().out
+    main(["--coco_dir", str(instances_coco), "--mindrecord_dir", str(out), "--shards", "1", "--skip_crowd",
+          "--config_path", str(ROOT / "configs" / "centernet_det.yaml"), "--mindrecord_prefix", "nocrowd.mind"])
+    assert "wrote 5 images, 13 objects" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="does not train from COCO MindRecord sets"):
+        main(["--coco_dir", str(instances_coco), "--mindrecord_dir", str(out), "--config_path",
+              str(ROOT / "default_config.yaml")])

@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 from src.data.keypoints import COCO_PERSON, FACE_LANDMARKS
-from src.inference.detections import Detections, apply_nms, concatenate, flip_detections, merge_detections
+from src.inference.detections import (Detections, apply_nms, concatenate, flip_detections, keep_best,
+                                      merge_detections)
 
 
 def test_flip_detections_by_hand_and_involution():
@@ -59,3 +60,46 @@ def test_mixed_scored_and_unscored_passes_are_an_error():
     b = Detections([[0, 0, 1, 1]], [0.5], np.zeros((1, 2, 2)))
     with pytest.raises(ValueError, match="keypoint scores"):
         concatenate([a, b])
+
+
+def _labelled(boxes, scores, labels):
+    return Detections(boxes, scores, np.zeros((len(scores), 0, 2)), labels=labels)
+
+
+def test_nms_suppresses_within_a_class_only():
+    """Two identical boxes of different classes both stay; of the same class the weaker one goes (hard) or is
+    decayed by exp(-iou^2 / sigma) (Gaussian Soft-NMS)."""
+    box = [10, 10, 50, 50]
+    dets = _labelled([box, box, box, [100, 100, 120, 130]], [0.9, 0.8, 0.7, 0.6], [3, 5, 3, 3])
+    hard = apply_nms(dets, "hard", nms_iou=0.5)
+    assert hard.labels.tolist() == [3, 5, 3] and np.allclose(hard.scores, [0.9, 0.8, 0.6])
+    soft = apply_nms(dets, "soft_gaussian", soft_sigma=0.5)
+    np.testing.assert_allclose(soft.scores, [0.9, 0.8, 0.6, 0.7 * np.exp(-1 / 0.5)], rtol=1e-6)
+    assert soft.labels.tolist() == [3, 5, 3, 3]
+    none = apply_nms(dets, "none")
+    assert len(none) == 4 and none.labels.tolist() == [3, 5, 3, 3]
+
+
+def test_keep_best_keeps_the_ties_with_the_kth_score():
+    dets = _labelled(np.tile([0, 0, 1, 1], (6, 1)), [0.2, 0.9, 0.5, 0.5, 0.5, 0.1], [0, 1, 2, 3, 4, 5])
+    assert keep_best(dets, 3).labels.tolist() == [1, 2, 3, 4]  # the 3rd score 0.5 is shared by three
+    assert keep_best(dets, 2).labels.tolist() == [1, 2, 3, 4]
+    assert keep_best(dets, 1).labels.tolist() == [1]
+    assert keep_best(dets, 10).labels.tolist() == [1, 2, 3, 4, 0, 5]
+    with pytest.raises(ValueError, match="positive"):
+        keep_best(dets, 0)
+
+
+def test_labels_follow_select_concatenate_and_flip():
+    a = _labelled([[0, 0, 1, 1]], [0.5], [7])
+    b = _labelled([[2, 2, 4, 4], [1, 1, 3, 3]], [0.9, 0.1], [1, 2])
+    merged = concatenate([a, b])
+    assert merged.labels.tolist() == [7, 1, 2] and merged.sorted().labels.tolist() == [1, 7, 2]
+    flipped = flip_detections(merged, 10, None)
+    np.testing.assert_array_equal(flipped.boxes[1], [6, 2, 8, 4])
+    assert flipped.labels.tolist() == [7, 1, 2]
+    with pytest.raises(ValueError, match="class labels"):
+        concatenate([a, Detections([[0, 0, 1, 1]], [0.5], np.zeros((1, 0, 2)))])
+    assert len(concatenate([], num_points=0, labelled=True).labels) == 0
+    with pytest.raises(ValueError, match="labels for"):
+        _labelled([[0, 0, 1, 1]], [0.5], [1, 2])

@@ -1,9 +1,12 @@
 """What the tests of the bash scripts (scripts/*.sh, ascend310_infer/build.sh) share: running a script, a stub
 python that records its calls (`STUB`; HCCL rank tables: `rank_table`), reading an option from a recorded
-command, shellcheck, the strictness check."""
+command, shellcheck, the strictness check, and a real 2-worker msrun training through
+run_distributed_train_cpu.sh with the shards its ranks read."""
 import json
 import os
+import re
 import shutil
+import socket
 import stat
 import subprocess
 import sys
@@ -88,3 +91,28 @@ def rank_table(*servers):
     return json.dumps({"version": "1.0", "server_count": str(len(servers)), "server_list": server_list,
                        "status": "completed"})
 
+def free_port():
+    """A TCP port nothing listens on now (for MASTER_PORT)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def run_two_cpu_workers(data, out, *args, timeout=900):
+    """`run_distributed_train_cpu.sh 2 DATA --output_path OUT ARGS...` on a free port -> the two ranks' logs (the run
+    must succeed; its worker logs are shown otherwise)."""
+    result = run_script("run_distributed_train_cpu.sh", "2", data, "--output_path", out, *args,
+                        env={"MASTER_PORT": str(free_port())}, timeout=timeout)
+    worker_logs = "".join(p.read_text() for p in sorted((Path(out) / "msrun_log").glob("worker_*.log")))
+    assert result.returncode == 0, (result.stdout + result.stderr + worker_logs)[-5000:]
+    return [(Path(out) / f"log_rank{r}.txt").read_text() for r in (0, 1)]
+
+
+def epoch_shards(logs, count):
+    """The image indices each rank logged reading in epoch 1 (`count` each), one set per rank."""
+    shards = []
+    for rank, log in enumerate(logs):
+        found = re.findall(rf"epoch 1 shard {rank}/{len(logs)}: {count} images: ([\d,]+)$", log, re.M)
+        assert len(found) == 1, log[-3000:]
+        shards.append({int(i) for i in found[0].split(",")})
+    return shards

@@ -42,7 +42,8 @@ def test_dry_run_prints_the_command(tmp_path):
     result = run_script(SCRIPT, tmp_path, tmp_path / "out dir", "--shards", "4", env={"DRY_RUN": "1",
                                                                                        "PYTHONPATH": ""})
     assert result.returncode == 0, result.stderr
-    assert shlex.split(result.stdout) == ["env", f"PYTHONPATH={ROOT}", sys.executable, "-m", "src.data.mindrecord",
+    assert shlex.split(result.stdout) == ["env", f"PYTHONPATH={ROOT}", sys.executable, "-m",
+                                          "src.convert_dataset_to_mindrecord",
                                           "--coco_dir", str(tmp_path), "--mindrecord_dir", str(tmp_path / "out dir"),
                                           "--shards", "4"]
     assert not (tmp_path / "out dir").exists()
@@ -55,7 +56,7 @@ def test_arguments_reach_python(tmp_path):
     assert result.returncode == 0, result.stderr
     [[pythonpath, *args]] = calls()
     assert pythonpath == f"{ROOT}:/elsewhere"  # the repository first, the caller's path kept
-    assert args[:2] == ["-m", "src.data.mindrecord"]
+    assert args[:2] == ["-m", "src.convert_dataset_to_mindrecord"]
     assert option(args, "--coco_dir") == str(tmp_path) and option(args, "--mindrecord_dir") == str(tmp_path / "out")
     assert args[-3:] == ["--overwrite", "--split", "val2017"]
 

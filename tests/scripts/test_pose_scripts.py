@@ -10,7 +10,6 @@ import os
 import re
 import shlex
 import shutil
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -299,20 +298,9 @@ def test_mindrecord_route_step_checkpoints_and_exact_resume_inside_an_epoch(pose
 def test_two_cpu_workers_end_with_identical_weights_after_reading_disjoint_shards(pose_data, tmp_path):
     """run_distributed_train_cpu.sh 2 MINDRECORD_DIR: 8 images, 2 per worker per step, 2 all-reduced steps. Each
     rank logs its shard and digests of its state; rank 0's are recomputed from its checkpoint."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
     out = tmp_path / "run"
-    result = helpers.run_script("run_distributed_train_cpu.sh", "2", pose_data / "mindrecord", "--output_path", out,
-                                "--epochs", "1", *TINY, env={"MASTER_PORT": str(port)}, timeout=900)
-    worker_logs = "".join(p.read_text() for p in sorted((out / "msrun_log").glob("worker_*.log")))
-    assert result.returncode == 0, (result.stdout + result.stderr + worker_logs)[-5000:]
-    logs = [(out / f"log_rank{r}.txt").read_text() for r in (0, 1)]
-    shards = []
-    for rank, log in enumerate(logs):
-        found = re.findall(rf"epoch 1 shard {rank}/2: 4 images: ([\d,]+)$", log, re.M)
-        assert len(found) == 1, log[-3000:]
-        shards.append({int(i) for i in found[0].split(",")})
+    logs = helpers.run_two_cpu_workers(pose_data / "mindrecord", out, "--epochs", "1", *TINY)
+    shards = helpers.epoch_shards(logs, 4)
     assert len(shards[0]) == len(shards[1]) == 4 and not shards[0] & shards[1]
     assert shards[0] | shards[1] == set(range(8))
 

@@ -8,6 +8,8 @@ import pytest
 import yaml
 
 from src.model_utils.config import DEFAULT_CONFIG, ConfigError, load_schema, load_yaml, parse_config
+from src.tasks import task_config_path, task_names
+from tests.conftest import ROOT
 
 
 def test_config_path_selects_another_file_that_defines_keys(tmp_path, typed_yaml, parse):
@@ -36,7 +38,7 @@ def test_partial_override_file_is_laid_over_the_shipped_config(tmp_path, parse):
     ("flip_test: 'yes'\n", r"key 'flip_test': expected a boolean"),
     ("no_such: 1\n", r"mine\.yaml: unknown config key 'no_such'"),
     ("score_thresh: 2.0\n", r"'score_thresh': value 2\.0 is above the maximum 1 \(config file .*mine\.yaml\)"),
-    ("task: other\n", r"task 'other': unknown; expected one of centerface, centernet_pose"),
+    ("task: other\n", r"task 'other': unknown; expected one of " + ", ".join(sorted(task_names()))),
 ])
 def test_file_values_are_checked_like_cli_values(tmp_path, text, pattern, parse):
     partial = tmp_path / "mine.yaml"
@@ -125,3 +127,14 @@ def test_shipped_configs_parse_and_document_every_key(path):
     assert not undocumented, f"{path.name} keys without help text: {undocumented}"
     for script in ("train", "predict", "test", "eval", "export", "preprocess", "postprocess"):
         parse_config(["--config_path", str(path)], script=script)  # every script's defaults pass the checks
+
+
+@pytest.mark.parametrize("task", task_names())
+def test_every_registered_config_states_the_base_files_null_keys(task):
+    """Each registered model's shipped config gives every key configs/base.yaml leaves null a value of its own (else
+    the loader refuses it, as the test above shows): a model added to the registry is checked by registering it."""
+    base, _, _ = load_yaml(ROOT / "configs" / "base.yaml")
+    nulls = sorted(key for key, value in base.items() if value is None)
+    assert "lr" in nulls and "max_input_side" in nulls  # the base file does leave keys to the models
+    cfg = parse_config(["--config_path", str(task_config_path(task))])
+    assert cfg.task == task and [key for key in nulls if getattr(cfg, key) is None] == []

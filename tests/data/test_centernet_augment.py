@@ -1,18 +1,25 @@
-"""Tests for src/centernet_pose/augment.py: the affine against the original's three-point definition, window
-sampling rules over many draws, pixel/annotation consistency (dots drawn at joints land on the returned joints),
-flip semantics, the colour transform against a sequential reference, determinism and no global random state."""
+"""Tests for src/data/centernet_augment.py (with people's keypoints; without keypoints, as ctdet, at the end): the
+affine against the original's three-point definition, window sampling rules over many draws, pixel/annotation
+consistency (dots drawn at joints land on the returned joints), flip semantics, the colour transform against a
+sequential reference, determinism and no global random state."""
 import random
 
 import cv2
 import numpy as np
 import pytest
 
-from src.centernet_pose.augment import CROP_SCALE_CHOICES, POSE_MEAN_BGR, POSE_STD_BGR, PoseAugment, crop_border
+from src.data.centernet_augment import CROP_SCALE_CHOICES, CenterNetAugment, crop_border
+from src.data.centernet_augment import COCO_MEAN_BGR as POSE_MEAN_BGR
+from src.data.centernet_augment import COCO_STD_BGR as POSE_STD_BGR
 from src.data.affine import get_affine_transform
 from src.data.augment import BRIGHTNESS, CONTRAST, PCA_EIGVAL, PCA_EIGVEC_BGR_ROWS, ColorParams
 from src.data.keypoints import COCO_PERSON
 
 NOSE, LEFT_SHOULDER, RIGHT_SHOULDER = 0, 5, 6
+
+
+def PoseAugment(*args, **kwargs):  # noqa: N802 (the pose task's augmentation: COCO person flip pairs)
+    return CenterNetAugment(*args, flip_pairs=COCO_PERSON.flip_pairs, **kwargs)
 
 
 def affine_points(matrix, points):
@@ -280,3 +287,37 @@ def test_bad_arguments():
         PoseAugment(input_res=(512, 512), output_res=(128, 64))
     with pytest.raises(ValueError, match="std"):
         PoseAugment(std=(0.1, 0.0, 0.2))
+
+
+# ---------------------------------------------------------------- without keypoints (object detection)
+
+def test_without_keypoints_the_draws_image_and_boxes_are_those_with_keypoints(coco_mini_dir):
+    """ctdet calls the augmentation without keypoints: the same random draws, so the same window, flip, colours
+    and boxes as a call with keypoints."""
+    image = cv2.imread(str(coco_mini_dir / "000000000785.jpg"))
+    boxes = np.array([[10.5, 20.0, 200.25, 300.0], [300.0, 50.0, 420.0, 200.5]])
+    keypoints = np.zeros((2, 17, 3))
+    aug = CenterNetAugment()
+    for seed in range(6):
+        with_kps = aug(image, boxes, keypoints, np.random.default_rng(seed))
+        without = aug(image, boxes, None, np.random.default_rng(seed))
+        assert without[2] is None
+        np.testing.assert_array_equal(without[0], with_kps[0])
+        np.testing.assert_array_equal(without[1], with_kps[1])
+        np.testing.assert_array_equal(without[3].output_affine, with_kps[3].output_affine)
+
+
+def test_flipped_boxes_follow_the_original_ctdet_rule():
+    """The original mirrors a box as [W - x2 - 1, y1, W - x1 - 1, y2] in the mirrored image, then maps both corners
+    with get_affine_transform(c, s, 0, output) (c in mirrored coordinates): the same numbers."""
+    image = np.zeros((300, 500, 3), np.uint8)
+    boxes = np.array([[10.0, 20.0, 110.0, 220.0], [300.5, 0.0, 499.0, 150.25]])
+    aug = CenterNetAugment(flip_prob=1.0, color_aug=False)
+    for seed in range(5):
+        _, out_boxes, _, t = aug(image, boxes, None, np.random.default_rng(seed))
+        assert t.flipped
+        matrix = get_affine_transform(t.center, t.scale, 0, (128, 128))
+        mirrored = boxes.copy()
+        mirrored[:, [0, 2]] = 500 - boxes[:, [2, 0]] - 1
+        expected = np.concatenate([affine_points(matrix, mirrored[:, :2]), affine_points(matrix, mirrored[:, 2:])], 1)
+        np.testing.assert_allclose(out_boxes, expected, rtol=1e-6, atol=1e-4)

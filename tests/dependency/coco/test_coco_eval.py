@@ -1,4 +1,4 @@
-"""Tests for dependency/coco/keypoints_eval.py on the 4 real COCO val images of tests/data/coco_person_kpt_mini
+"""Tests for dependency/coco/coco_eval.py on the 4 real COCO val images of tests/data/coco_person_kpt_mini
 (14 persons, 2 of them without labelled joints).
 
 Independent references: pycocotools called directly here (COCO(file), loadRes, COCOeval with its default
@@ -15,8 +15,8 @@ import pytest
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-from dependency.coco import keypoints_eval as ke
-from dependency.coco.keypoints_eval import (BBOX_STAT_NAMES, KEYPOINT_STAT_NAMES, evaluate, load_annotations,
+from dependency.coco import coco_eval as ke
+from dependency.coco.coco_eval import (BBOX_STAT_NAMES, KEYPOINT_STAT_NAMES, evaluate, load_annotations,
                                             resolve_backend, results_from_detections, round_decimals, write_results)
 
 # COCO keypoint OKS constants (cocodataset.org/#keypoints-eval): per-joint sigmas in the 17-joint order
@@ -446,3 +446,107 @@ def test_other_bad_arguments(tmp_path, ann_path):
     assert "image_ids is empty" in one_line_error(ValueError, evaluate, ann_path, [], image_ids=[], print_fn=None)
     assert "iou_types" in one_line_error(ValueError, evaluate, ann_path, [], iou_types=("segm",), print_fn=None)
     assert "backend 'coco'" in one_line_error(ValueError, evaluate, ann_path, [], backend="coco", print_fn=None)
+
+
+# ------------------------------------------------------------------ boxes of many categories (object detection)
+class LabelledDetections:
+    """Stands in for src.inference.detections.Detections with class labels and no keypoints."""
+
+    def __init__(self, boxes, scores, labels):
+        self.boxes, self.scores, self.labels = boxes, scores, labels
+        self.keypoints = np.zeros((len(scores), 0, 2))
+
+
+@pytest.fixture(scope="module")
+def instances(coco_mini_dir):
+    """The mini set as COCO instances: 14 boxes of 4 categories (1, 3, 13, 90), one crowd box, an image without
+    annotations, COCO's 80 categories (tests/coco_instances_mini.py)."""
+    from tests.coco_instances_mini import instances_json
+
+    return instances_json(coco_mini_dir)
+
+
+def labelled_detections(dataset, seed=0, perturb=True):
+    """Each box of the ground truth with its class (rank of its category id), jittered by up to 10 % when
+    `perturb`, scores random, one box relabelled (a false positive of another class and a miss) and a false
+    positive per image."""
+    rng = np.random.default_rng(seed)
+    rank = {category_id: k for k, category_id in enumerate(sorted(c["id"] for c in dataset["categories"]))}
+    out = {image["id"]: ([], [], []) for image in dataset["images"]}
+    for index, ann in enumerate(dataset["annotations"]):
+        x, y, w, h = ann["bbox"]
+        box = np.array([x, y, x + w, y + h])
+        if perturb:
+            box = box + np.r_[w, h, w, h] * rng.uniform(-0.1, 0.1, 4)
+        label = rank[ann["category_id"]] if index != 7 else rank[3]
+        boxes, scores, labels = out[ann["image_id"]]
+        boxes.append(box), scores.append(rng.uniform(0.3, 1.0) if perturb else 0.9), labels.append(label)
+    for image_id, (boxes, scores, labels) in out.items():
+        boxes.append([5.0, 5.0, 60.0, 90.0]), scores.append(0.6), labels.append(rank[1])
+    return {image_id: LabelledDetections(np.array(b).reshape(-1, 4), np.array(s), np.array(l, np.int64))
+            for image_id, (b, s, l) in out.items()}
+
+
+def test_labelled_results_carry_the_category_id_of_their_rank(instances):
+    detections = {785: LabelledDetections(np.array([[1.0, 2.0, 11.0, 22.0], [0, 0, 5, 5]]), np.array([0.91, 0.1]),
+                                          np.array([11, 79]))}
+    ids = sorted(c["id"] for c in instances["categories"])
+    assert results_from_detections(detections, category_ids=ids) == [
+        {"image_id": 785, "category_id": 13, "bbox": [1.0, 2.0, 10.0, 20.0], "score": 0.91},
+        {"image_id": 785, "category_id": 90, "bbox": [0.0, 0.0, 5.0, 5.0], "score": 0.1}]
+    with pytest.raises(ValueError, match="class 79 has no category id"):
+        results_from_detections(detections, category_ids=ids[:10])
+
+
+def test_boxes_of_every_category_match_pycocotools_called_directly(instances):
+    """iou_types ("bbox",): every category of the file is scored (the crowd box ignored), as COCOeval's defaults
+    do; both backends, 12 numbers each, to 1e-12."""
+    detections = labelled_detections(instances)
+    results = results_from_detections(detections, category_ids=sorted(c["id"] for c in instances["categories"]))
+    assert {r["category_id"] for r in results} == {1, 3, 13, 90} and all("keypoints" not in r for r in results)
+    direct = direct_pycocotools(instances, results, "bbox")
+    for backend in BACKENDS:
+        stats = evaluate(instances, detections, iou_types=("bbox",), backend=backend, print_fn=None)
+        assert list(stats) == ["bbox"]
+        np.testing.assert_allclose(as_array(stats, "bbox"), direct, rtol=0, atol=1e-12, err_msg=backend)
+    assert 0.2 < stats["bbox"]["AP"] < 0.95  # not a trivial case
+
+
+def test_exact_boxes_score_alike_at_every_iou_threshold_and_the_table_has_twelve_lines(instances, capsys):
+    """The ground-truth boxes as detections (without the per-image false positives): IoU 1 everywhere, so AP50 =
+    AP75 = AP; the relabelled box (a miss of its class, a false positive of car) keeps AP below 1."""
+    detections = labelled_detections(instances, perturb=False)
+    for image_id, dets in detections.items():  # the last one of each image is the false positive
+        keep = np.arange(len(dets.scores) - 1)
+        detections[image_id] = LabelledDetections(dets.boxes[keep], dets.scores[keep], dets.labels[keep])
+    stats = evaluate(instances, detections, iou_types=("bbox",), backend="pycocotools")
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 12 and lines[0].startswith(" Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all")
+    assert 0.5 < stats["bbox"]["AP"] < 1.0 and stats["bbox"]["AP50"] == stats["bbox"]["AP75"] == stats["bbox"]["AP"]
+
+
+@pytest.mark.parametrize("change, fragment", [
+    (lambda d: d["annotations"][0].pop("area"), "has no ['area']; box annotations need"),
+    (lambda d: d["annotations"][1].update(category_id=12), "category_id 12 is not in 'categories'"),
+    (lambda d: d["categories"].append({"id": 3, "name": "again"}), "category ids [3] appear twice"),
+])
+def test_bad_instances_files(instances, change, fragment):
+    data = copy.deepcopy(instances)
+    change(data)
+    message = one_line_error(ValueError, evaluate, data, [], iou_types=("bbox",), print_fn=None)
+    assert fragment in message
+
+
+def test_results_of_unknown_categories_are_refused(instances, tmp_path):
+    path = write_json(tmp_path, [{"image_id": 785, "category_id": 12, "bbox": [1.0, 2.0, 3.0, 4.0], "score": 0.5}])
+    message = one_line_error(ValueError, evaluate, instances, path, iou_types=("bbox",), print_fn=None)
+    assert "entry 0: 'category_id' is 12, expected a category id of the annotations (80 known)" in message
+
+
+def test_command_line_on_an_instances_file_prints_the_box_table(instances, tmp_path, capsys):
+    ann = write_json(tmp_path, instances, "instances_val2017.json")
+    results = tmp_path / "results.json"
+    write_results(labelled_detections(instances), results,
+                  category_ids=sorted(c["id"] for c in instances["categories"]))
+    stats = ke.main(["--ann", str(ann), "--results", str(results), "--backend", "pycocotools"])
+    assert list(stats) == ["bbox"] and len(capsys.readouterr().out.splitlines()) == 12

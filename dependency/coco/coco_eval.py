@@ -1,35 +1,43 @@
-"""COCO person-keypoint evaluation for the CenterNet pose model: the results-file writer and COCOeval runner.
+"""COCO evaluation of "objects as points" results: the results-file writer and the COCOeval runner, for person
+keypoints (CenterNet pose: OKS AP, then person-box AP) and for boxes of any categories (CenterNet detection: box
+AP over COCO's 80 classes).
 
-    python -m dependency.coco.keypoints_eval --ann person_keypoints_val2017.json --results results.json \
-        [--backend auto|pycocotools|faster_coco_eval] [--iou-types keypoints bbox] [--json stats.json]
+    python -m dependency.coco.coco_eval --ann ANNOTATIONS.json --results results.json \
+        [--backend auto|pycocotools|faster_coco_eval] [--iou-types keypoints bbox | bbox] [--json stats.json]
 
-or `from dependency.coco.keypoints_eval import write_results, evaluate`.
+or `from dependency.coco.coco_eval import write_results, evaluate`.
 
-Protocol of the original CenterNet (docs/centernet.md "Test path", read from `datasets/dataset/coco_hp.py`): every
-detection of every image becomes one result {image_id, category_id 1, bbox [x, y, w, h], score, keypoints
-[x1, y1, 1, ..., x17, y17, 1]}, every number rounded to 2 decimals (the score too), and the file is scored by
-COCOeval 'keypoints' (OKS, maxDets 20) and then 'bbox' (IoU, maxDets 1/10/100). The 10-line keypoint table
-is what the old model zoo's README reports ("Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all |
-maxDets= 20 ] = 0.521").
+Protocol of the original CenterNet (docs/centernet.md "Test path", read from `datasets/dataset/coco_hp.py` and
+`coco.py`): every detection of every image becomes one result {image_id, category_id, bbox [x, y, w, h], score[,
+keypoints [x1, y1, 1, ..., x17, y17, 1]]}, every number rounded to 2 decimals (the score too). Person keypoints
+are scored by COCOeval 'keypoints' (OKS, maxDets 20) and then 'bbox' on the person category; detections of several
+categories by COCOeval 'bbox' (IoU, maxDets 1/10/100) over all categories of the annotation file. The keypoint
+table is what the old model zoo's README reports ("Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all |
+maxDets= 20 ] = 0.521"); the 12-line bbox table is what the original prints for ctdet.
+
+Categories: detections carry either no class (person keypoints: category 1) or a contiguous class index, written
+as the category id at that rank of the annotation file's categories sorted by id (for COCO the original's
+`_valid_ids`: class 0 -> 1, ..., class 11 -> 13, class 79 -> 90).
 
 What COCOeval (pycocotools 2.0, `cocoeval.py`) does that matters when reading the numbers:
 - a ground-truth person with num_keypoints 0 is *ignored* by the keypoint evaluation, like a crowd region:
   a detection matched to it counts neither as a true nor as a false positive (its OKS against such a person
   is 1 for joints inside the person's box enlarged by the box size on every side). The box evaluation does
-  not ignore these persons.
+  not ignore these persons; it ignores crowd boxes (a detection inside one is neither true nor false).
 - OKS = mean over the labelled joints (v > 0) of exp(-d^2 / (2 * area * (2 sigma_j)^2)), with the 17 COCO
   sigmas and the ground truth's segment area; a detection matches at threshold t when OKS >= t.
 - a result with a 'bbox' gets that box's area (used to put unmatched detections into an area range); one
   without gets the extent of its keypoints. CenterNet writes boxes, and so does `write_results`.
 - only the images in `params.imgIds` are scored. `evaluate` sets them to the images that were run, so that
-  an image on which the model found nothing still counts its persons as missed.
+  an image on which the model found nothing still counts its objects as missed.
 - pycocotools' `loadRes` fails on an empty result list (it reads `anns[0]`); here no detections at all gives
-  what COCOeval computes for that case: 0 where there are persons to find, -1 where an area range has none.
+  what COCOeval computes for that case: 0 where there are objects to find, -1 where an area range has none.
 
 Backends: "pycocotools" is the reference implementation (cocodataset/cocoapi, BSD 2-clause licence).
 "faster_coco_eval" is faster-coco-eval (MiXaiLL76/faster_coco_eval, Apache-2.0 licence), a drop-in
 reimplementation of the same COCOeval whose per-image matching and accumulation run in C++;
-tests/dependency/coco/test_keypoints_eval.py checks that its 22 numbers equal pycocotools' to 1e-12.
+tests/dependency/coco/test_coco_eval.py checks that its numbers equal pycocotools' to 1e-12 (22 for person
+keypoints and boxes, 12 for boxes of many categories).
 "auto" takes faster-coco-eval when it is importable and pycocotools otherwise. Both are imported lazily:
 this module imports without either.
 """
@@ -49,7 +57,7 @@ from dependency.atomic import atomic_write
 
 __all__ = ["PERSON_CATEGORY_ID", "NUM_JOINTS", "KEYPOINT_STAT_NAMES", "BBOX_STAT_NAMES", "STAT_NAMES", "BACKENDS",
            "IOU_TYPES", "round_decimals", "results_from_detections", "write_results", "load_annotations",
-           "load_results", "resolve_backend", "evaluate", "main"]
+           "category_ids", "load_results", "resolve_backend", "evaluate", "main"]
 
 PERSON_CATEGORY_ID = 1
 NUM_JOINTS = 17  # COCO person keypoints; the OKS sigmas of COCOeval exist for these 17 only
@@ -60,8 +68,10 @@ STAT_NAMES = {"keypoints": KEYPOINT_STAT_NAMES, "bbox": BBOX_STAT_NAMES}
 IOU_TYPES = ("keypoints", "bbox")
 TABLE_HEADINGS = {"keypoints": "person keypoints (COCOeval 'keypoints': OKS, maxDets 20):",
                   "bbox": "person boxes (COCOeval 'bbox': IoU, maxDets 1/10/100):"}
+CATEGORY_BOXES_HEADING = "boxes of {count} categories (COCOeval 'bbox': IoU, maxDets 1/10/100):"
 BACKENDS = ("auto", "pycocotools", "faster_coco_eval")
 ANNOTATION_KEYS = ("keypoints", "num_keypoints", "bbox", "area", "iscrowd")
+INSTANCE_KEYS = ("image_id", "category_id", "bbox", "area", "iscrowd")
 
 
 # ------------------------------------------------------------------ writing results
@@ -84,12 +94,16 @@ def round_decimals(values, decimals=2):
 
 
 def _detection_arrays(image_id, detections):
-    """(boxes (N, 4), scores (N,), keypoints (N, 17, 2)) as float64 from a Detections-like object, a mapping
-    with keys boxes/scores/keypoints, or a (boxes, scores, keypoints) tuple; shapes and values checked."""
+    """(boxes (N, 4), scores (N,), keypoints (N, 17, 2) or None, labels (N,) int or None) as float64 / int64 from
+    a Detections-like object (attributes boxes, scores, keypoints and optionally labels), a mapping with those
+    keys, or a (boxes, scores, keypoints) tuple; shapes and values checked. Keypoints (N, 0, 2) mean boxes only."""
+    labels = None
     if all(hasattr(detections, key) for key in ("boxes", "scores", "keypoints")):
         parts = (detections.boxes, detections.scores, detections.keypoints)
+        labels = getattr(detections, "labels", None)
     elif isinstance(detections, Mapping) and all(key in detections for key in ("boxes", "scores", "keypoints")):
         parts = (detections["boxes"], detections["scores"], detections["keypoints"])
+        labels = detections.get("labels")
     elif isinstance(detections, (tuple, list)) and len(detections) == 3:
         parts = tuple(detections)
     else:
@@ -98,16 +112,23 @@ def _detection_arrays(image_id, detections):
     boxes, scores, keypoints = (np.asarray(p, dtype=np.float64) for p in parts)
     n = len(scores) if scores.ndim == 1 else -1
     if n == 0 and boxes.size == 0 and keypoints.size == 0:
-        return np.zeros((0, 4)), np.zeros(0), np.zeros((0, NUM_JOINTS, 2))
-    if boxes.shape != (n, 4) or keypoints.shape != (n, NUM_JOINTS, 2):
-        raise ValueError(f"image {image_id}: expected boxes (N, 4), scores (N,) and keypoints (N, {NUM_JOINTS}, 2), "
-                         f"got {boxes.shape}, {scores.shape} and {keypoints.shape}")
+        return np.zeros((0, 4)), np.zeros(0), None, None
+    boxes_only = keypoints.shape == (n, 0, 2)
+    if boxes.shape != (n, 4) or not (boxes_only or keypoints.shape == (n, NUM_JOINTS, 2)):
+        raise ValueError(f"image {image_id}: expected boxes (N, 4), scores (N,) and keypoints (N, {NUM_JOINTS}, 2) "
+                         f"(or (N, 0, 2) for boxes only), got {boxes.shape}, {scores.shape} and {keypoints.shape}")
     for name, array in (("boxes", boxes), ("scores", scores), ("keypoints", keypoints)):
         if not np.isfinite(array).all():
             raise ValueError(f"image {image_id}: {name} contain NaN or infinity (JSON results must be finite numbers)")
     if (boxes[:, 2:] < boxes[:, :2]).any():
         raise ValueError(f"image {image_id}: a box has x2 < x1 or y2 < y1 (boxes must be [x1, y1, x2, y2])")
-    return boxes, scores, keypoints
+    if labels is not None:
+        labels = np.asarray(labels)
+        if labels.shape != (n,) or labels.dtype.kind not in "iu" or (n and labels.min() < 0):
+            raise ValueError(f"image {image_id}: labels must be {n} non-negative class indices, got "
+                             f"{labels.dtype} {labels.shape}")
+        labels = labels.astype(np.int64)
+    return boxes, scores, (None if boxes_only else keypoints), labels
 
 
 def _image_id(key):
@@ -116,15 +137,17 @@ def _image_id(key):
     return int(key)
 
 
-def results_from_detections(detections_per_image, decimals=2):
-    """COCO keypoint results (a list of dicts) from {image_id: detections of that image}, CenterNet's format.
+def results_from_detections(detections_per_image, decimals=2, category_ids=None):
+    """COCO results (a list of dicts) from {image_id: detections of that image}, CenterNet's format.
 
-    Detections of one image: boxes (N, 4) [x1, y1, x2, y2], scores (N,) and keypoints (N, 17, 2) (x, y) in
-    original-image pixels, given as an object with those attributes (src.inference.detections.Detections),
-    a dict with those keys, or a (boxes, scores, keypoints) tuple. Each detection gives {"image_id",
-    "category_id": 1, "bbox": [x1, y1, x2 - x1, y2 - y1], "score", "keypoints": [x, y, 1] * 17}, all rounded
-    to `decimals` as CenterNet's `convert_eval_format` does (docs/centernet.md "Test path"; rounding the score makes
-    ties, which COCOeval keeps in result order). Images map in their order, detections in theirs.
+    Detections of one image: boxes (N, 4) [x1, y1, x2, y2], scores (N,), keypoints (N, 17, 2) (x, y) or (N, 0, 2)
+    (boxes only) in original-image pixels, and optionally labels (N,) (contiguous class indices), given as an
+    object with those attributes (src.inference.detections.Detections), a dict with those keys, or a (boxes,
+    scores, keypoints) tuple. Each detection gives {"image_id", "category_id", "bbox": [x1, y1, x2 - x1, y2 - y1],
+    "score"[, "keypoints": [x, y, 1] * 17]}, all rounded to `decimals` as CenterNet's `convert_eval_format` does
+    (docs/centernet.md "Test path"; rounding the score makes ties, which COCOeval keeps in result order).
+    category_id: 1 (person) without labels, else `category_ids[label]` (the annotation file's category ids sorted:
+    see the module docstring). Images map in their order, detections in theirs.
     """
     if not isinstance(detections_per_image, Mapping):
         raise ValueError(f"detections: expected a mapping {{image_id: detections}}, "
@@ -132,22 +155,32 @@ def results_from_detections(detections_per_image, decimals=2):
     results = []
     for key, detections in detections_per_image.items():
         image_id = _image_id(key)
-        boxes, scores, keypoints = _detection_arrays(image_id, detections)
+        boxes, scores, keypoints, labels = _detection_arrays(image_id, detections)
         if len(scores) == 0:
             continue
+        if labels is None:
+            categories = [PERSON_CATEGORY_ID] * len(scores)
+        else:
+            if category_ids is None or labels.max() >= len(category_ids):
+                raise ValueError(f"image {image_id}: class {labels.max()} has no category id (known: "
+                                 f"{0 if category_ids is None else len(category_ids)} categories)")
+            categories = [int(category_ids[label]) for label in labels]
         xywh = round_decimals(np.c_[boxes[:, :2], boxes[:, 2:] - boxes[:, :2]], decimals).tolist()
-        triplets = np.concatenate([keypoints, np.ones((len(scores), NUM_JOINTS, 1))], axis=2)
-        flat_keypoints = round_decimals(triplets.reshape(len(scores), 3 * NUM_JOINTS), decimals).tolist()
-        for box, score, points in zip(xywh, round_decimals(scores, decimals).tolist(), flat_keypoints):
-            results.append({"image_id": image_id, "category_id": PERSON_CATEGORY_ID, "bbox": box, "score": score,
-                            "keypoints": points})
+        entries = [{"image_id": image_id, "category_id": category, "bbox": box, "score": score}
+                   for category, box, score in zip(categories, xywh, round_decimals(scores, decimals).tolist())]
+        if keypoints is not None:
+            triplets = np.concatenate([keypoints, np.ones((len(scores), NUM_JOINTS, 1))], axis=2)
+            flat_keypoints = round_decimals(triplets.reshape(len(scores), 3 * NUM_JOINTS), decimals).tolist()
+            for entry, points in zip(entries, flat_keypoints):
+                entry["keypoints"] = points
+        results.extend(entries)
     return results
 
 
-def write_results(detections_per_image, path, decimals=2):
+def write_results(detections_per_image, path, decimals=2, category_ids=None):
     """Write the COCO results json of {image_id: detections} (see `results_from_detections`) to `path`
     atomically (a reader sees the old file or the whole new one); return the list of results written."""
-    results = results_from_detections(detections_per_image, decimals)
+    results = results_from_detections(detections_per_image, decimals, category_ids)
     atomic_write(path, lambda handle: handle.write(json.dumps(results, separators=(",", ":")).encode("utf-8")))
     return results
 
@@ -164,11 +197,14 @@ def _read_json(path, what):
         raise ValueError(f"{what} file {path}: not valid JSON ({err})") from None
 
 
-def load_annotations(annotations):
+def load_annotations(annotations, keypoints=True):
     """(dataset dict, source name) from an annotation file path, a COCO object (pycocotools or
-    faster-coco-eval: anything with a `.dataset` dict) or a COCO dict, checked to be COCO person keypoints:
-    'images', 'annotations' and 'categories' lists, category 1 with a 17-name 'keypoints' list, and every
-    person annotation with keypoints (51 values), num_keypoints, bbox, area and iscrowd."""
+    faster-coco-eval: anything with a `.dataset` dict) or a COCO dict, checked to have 'images', 'annotations'
+    and 'categories' lists, and then
+    * `keypoints` True: to be COCO person keypoints: category 1 with a 17-name 'keypoints' list, and every person
+      annotation with keypoints (51 values), num_keypoints, bbox, area and iscrowd;
+    * `keypoints` False: to be COCO instances: categories with distinct integer ids, and every annotation with an
+      image id of 'images', a category id of 'categories', bbox (4 numbers), area and iscrowd."""
     if isinstance(annotations, (str, os.PathLike)):
         source = str(annotations)
         dataset = _read_json(annotations, "annotation")
@@ -185,6 +221,14 @@ def load_annotations(annotations):
     for key in ("images", "annotations", "categories"):
         if not isinstance(dataset.get(key), list):
             raise ValueError(f"{source}: no '{key}' list: not a COCO annotation file")
+    if keypoints:
+        _check_person_keypoints(dataset, source)
+    else:
+        _check_instances(dataset, source)
+    return dataset, source
+
+
+def _check_person_keypoints(dataset, source):
     person = next((c for c in dataset["categories"] if isinstance(c, dict) and c.get("id") == PERSON_CATEGORY_ID),
                   None)
     if person is None:
@@ -207,7 +251,38 @@ def load_annotations(annotations):
         if len(ann["keypoints"]) != 3 * NUM_JOINTS:
             raise ValueError(f"{source}: person annotation {ann.get('id')} has {len(ann['keypoints'])} keypoint "
                              f"values, expected {3 * NUM_JOINTS} ({NUM_JOINTS} x (x, y, v))")
-    return dataset, source
+
+
+def category_ids(dataset):
+    """The category ids of a COCO dataset dict, sorted: contiguous class k is category ``category_ids[k]`` (for
+    COCO's instances the original CenterNet's `_valid_ids`)."""
+    return sorted(c["id"] for c in dataset["categories"])
+
+
+def _check_instances(dataset, source):
+    ids = [c.get("id") if isinstance(c, dict) else None for c in dataset["categories"]]
+    bad = [i for i in ids if isinstance(i, bool) or not isinstance(i, numbers.Integral)]
+    if bad or not ids:
+        raise ValueError(f"{source}: 'categories' must be objects with integer ids, got "
+                         f"{bad[:3] if ids else 'none'}")
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"{source}: category ids {sorted(i for i in set(ids) if ids.count(i) > 1)} appear twice")
+    known_images = {image.get("id") for image in dataset["images"] if isinstance(image, dict)}
+    known_categories = set(ids)
+    for index, ann in enumerate(dataset["annotations"]):
+        where = f"{source}: annotation {ann.get('id') if isinstance(ann, dict) else index}"
+        if not isinstance(ann, dict):
+            raise ValueError(f"{source}: annotations[{index}] is a {type(ann).__name__}, expected an object")
+        missing = [key for key in INSTANCE_KEYS if key not in ann]
+        if missing:
+            raise ValueError(f"{where} has no {missing}; box annotations need {', '.join(INSTANCE_KEYS)}")
+        if ann["category_id"] not in known_categories:
+            raise ValueError(f"{where}: category_id {ann['category_id']!r} is not in 'categories'")
+        if ann["image_id"] not in known_images:
+            raise ValueError(f"{where}: image_id {ann['image_id']!r} is not in 'images'")
+        bbox = ann["bbox"]
+        if not isinstance(bbox, list) or len(bbox) != 4 or not all(_is_number(v) for v in bbox):
+            raise ValueError(f"{where}: 'bbox' must be [x, y, w, h] (4 finite numbers), got {bbox!r}")
 
 
 def _is_number(value):
@@ -234,11 +309,12 @@ def _check_finite_numbers(source, entries, key):
     raise ValueError(f"{source}: '{key}' values are not all numbers")  # e.g. booleans only
 
 
-def load_results(results, image_ids_in_annotations, iou_types=IOU_TYPES):
+def load_results(results, image_ids_in_annotations, iou_types=IOU_TYPES, categories=(PERSON_CATEGORY_ID,)):
     """(list of result dicts, source name) from a results json path or a list, checked entry by entry:
-    integer image_id present in the annotations, category_id 1, finite score, 'keypoints' of 51 finite numbers
-    (needed for 'keypoints'), 'bbox' of 4 finite numbers with w, h >= 0 (needed for 'bbox'); either every
-    entry has a bbox or none has (COCO's loadRes treats all entries like the first)."""
+    integer image_id present in the annotations, category_id among `categories` (person results: 1), finite
+    score, 'keypoints' of 51 finite numbers (needed for 'keypoints'), 'bbox' of 4 finite numbers with w, h >= 0
+    (needed for 'bbox'); either every entry has a bbox or none has (COCO's loadRes treats all entries like the
+    first)."""
     if isinstance(results, (str, os.PathLike)):
         source = str(results)
         entries = _read_json(results, "results")
@@ -250,6 +326,7 @@ def load_results(results, image_ids_in_annotations, iou_types=IOU_TYPES):
     if not isinstance(entries, list):
         raise ValueError(f"{source}: expected a JSON list of results, got a {type(entries).__name__}")
     has_bbox = bool(entries) and isinstance(entries[0], dict) and "bbox" in entries[0]
+    categories = set(categories)
     unknown_images = set()
     for index, entry in enumerate(entries):
         if not isinstance(entry, dict):
@@ -259,9 +336,11 @@ def load_results(results, image_ids_in_annotations, iou_types=IOU_TYPES):
             raise ValueError(f"{source}: entry {index}: 'image_id' must be an integer, got {image_id!r}")
         if image_id not in image_ids_in_annotations:
             unknown_images.add(image_id)
-        if entry.get("category_id") != PERSON_CATEGORY_ID:
-            raise ValueError(f"{source}: entry {index}: 'category_id' is {entry.get('category_id')!r}, "
-                             f"expected {PERSON_CATEGORY_ID} (person)")
+        category = entry.get("category_id")
+        if isinstance(category, bool) or category not in categories:
+            expected = (f"{PERSON_CATEGORY_ID} (person)" if categories == {PERSON_CATEGORY_ID} else
+                        f"a category id of the annotations ({len(categories)} known)")
+            raise ValueError(f"{source}: entry {index}: 'category_id' is {category!r}, expected {expected}")
         if not _is_number(entry.get("score")):
             raise ValueError(f"{source}: entry {index}: 'score' must be a finite number, got {entry.get('score')!r}")
         if ("bbox" in entry) != has_bbox:
@@ -305,7 +384,7 @@ def _silent(*_args, **_kwargs):
     pass
 
 
-def _pycocotools_eval(dataset, results, iou_types, image_ids):
+def _pycocotools_eval(dataset, results, iou_types, image_ids, cat_ids=(PERSON_CATEGORY_ID,)):
     """{iou_type: (stats array, summary lines)} with pycocotools; its chatter on stdout is swallowed."""
     try:
         from pycocotools.coco import COCO
@@ -328,7 +407,7 @@ def _pycocotools_eval(dataset, results, iou_types, image_ids):
     for iou_type in iou_types:
         evaluator = COCOeval(ground_truth, detections, iou_type)
         evaluator.params.imgIds = list(image_ids)
-        evaluator.params.catIds = [PERSON_CATEGORY_ID]
+        evaluator.params.catIds = list(cat_ids)
         with contextlib.redirect_stdout(io.StringIO()):
             evaluator.evaluate()
             evaluator.accumulate()
@@ -339,7 +418,7 @@ def _pycocotools_eval(dataset, results, iou_types, image_ids):
     return out
 
 
-def _faster_coco_eval(dataset, results, iou_types, image_ids):
+def _faster_coco_eval(dataset, results, iou_types, image_ids, cat_ids=(PERSON_CATEGORY_ID,)):
     """{iou_type: (stats array, summary lines)} with faster-coco-eval."""
     try:
         from faster_coco_eval import COCO, COCOeval_faster
@@ -352,7 +431,7 @@ def _faster_coco_eval(dataset, results, iou_types, image_ids):
     for iou_type in iou_types:
         evaluator = COCOeval_faster(ground_truth, detections, iou_type, print_function=_silent)
         evaluator.params.imgIds = list(image_ids)
-        evaluator.params.catIds = [PERSON_CATEGORY_ID]
+        evaluator.params.catIds = list(cat_ids)
         evaluator.evaluate()
         evaluator.accumulate()
         lines = []
@@ -370,30 +449,35 @@ _RUNNERS = {"pycocotools": _pycocotools_eval, "faster_coco_eval": _faster_coco_e
 
 # ------------------------------------------------------------------ public entry point
 def evaluate(annotations, results, iou_types=IOU_TYPES, backend="auto", image_ids=None, print_fn=print):
-    """COCO keypoint and box AP/AR of person results: {"keypoints": {name: value} (10), "bbox": {...} (12)}.
+    """COCO AP/AR of results: {"keypoints": {name: value} (10), "bbox": {...} (12)} for the iou_types asked.
 
-    annotations: a person_keypoints_*.json path, a COCO object or a COCO dict (`load_annotations`).
+    annotations: a person_keypoints_*.json (iou_types with "keypoints") or instances_*.json (("bbox",)) path, a
+      COCO object or a COCO dict (`load_annotations`).
     results: a results json path, a list of result dicts (`load_results`), or {image_id: detections} as for
-      `write_results` (converted with its rounding).
-    iou_types: a subset of ("keypoints", "bbox"), evaluated and printed in that order (CenterNet's order is
-      keypoints then bbox). Names of the numbers: KEYPOINT_STAT_NAMES / BBOX_STAT_NAMES, i.e. COCOeval.stats.
+      `write_results` (converted with its rounding; labels mapped to the annotations' sorted category ids).
+    iou_types: ("keypoints", "bbox") or a subset, evaluated and printed in that order (CenterNet pose's order is
+      keypoints then bbox). With "keypoints", the person category alone is scored (both tables); ("bbox",)
+      alone scores boxes of every category of the annotations (CenterNet detection). Names of the numbers:
+      KEYPOINT_STAT_NAMES / BBOX_STAT_NAMES, i.e. COCOeval.stats.
     backend: "pycocotools", "faster_coco_eval" or "auto" (the module docstring says what they are).
     image_ids: the images that were run; only they are scored (COCOeval params.imgIds). Default: the keys of
       {image_id: detections} when results are given that way, else every image of the annotations.
     print_fn: receives each line of pycocotools' summarize() tables (keypoints first), each after a heading line
-      naming it (TABLE_HEADINGS); None prints nothing.
+      naming it (TABLE_HEADINGS; boxes of several categories: CATEGORY_BOXES_HEADING); None prints nothing.
     """
     iou_types = tuple(iou_types)
     if not iou_types or any(t not in IOU_TYPES for t in iou_types) or len(set(iou_types)) != len(iou_types):
         raise ValueError(f"iou_types {iou_types!r}: expected distinct values among {IOU_TYPES}")
     backend = resolve_backend(backend)
-    dataset, source = load_annotations(annotations)
+    person_keypoints = "keypoints" in iou_types
+    dataset, source = load_annotations(annotations, keypoints=person_keypoints)
+    cat_ids = [PERSON_CATEGORY_ID] if person_keypoints else category_ids(dataset)
     annotation_image_ids = {image["id"] for image in dataset["images"]}
     if isinstance(results, Mapping):
         if image_ids is None:
             image_ids = [_image_id(key) for key in results]
-        results = results_from_detections(results)
-    entries, _ = load_results(results, annotation_image_ids, iou_types)
+        results = results_from_detections(results, category_ids=cat_ids)
+    entries, _ = load_results(results, annotation_image_ids, iou_types, categories=cat_ids)
     if image_ids is None:
         image_ids = sorted(annotation_image_ids)
     image_ids = [_image_id(i) for i in image_ids]
@@ -405,28 +489,41 @@ def evaluate(annotations, results, iou_types=IOU_TYPES, backend="auto", image_id
                          f"are not images of {source}")
     # COCO's loadRes adds id/area/segmentation to every entry: give it copies, keep the caller's list intact
     copies = [dict(entry) for entry in entries]
-    per_type = _RUNNERS[backend](dataset, copies, iou_types, image_ids)
+    per_type = _RUNNERS[backend](dataset, copies, iou_types, image_ids, cat_ids)
     stats = {}
     for iou_type in iou_types:
         values, lines = per_type[iou_type]
         if print_fn is not None:
-            for line in (TABLE_HEADINGS[iou_type], *lines):
+            heading = (TABLE_HEADINGS[iou_type] if person_keypoints
+                       else CATEGORY_BOXES_HEADING.format(count=len(cat_ids)))
+            for line in (heading, *lines):
                 print_fn(line)
         stats[iou_type] = {name: float(value) for name, value in zip(STAT_NAMES[iou_type], values)}
     return stats
 
 
+def default_iou_types(dataset):
+    """("keypoints", "bbox") for a person-keypoints dataset dict (its person category lists keypoints), else
+    ("bbox",)."""
+    categories = dataset.get("categories") if isinstance(dataset, dict) else None
+    person = next((c for c in categories or [] if isinstance(c, dict) and c.get("id") == PERSON_CATEGORY_ID), None)
+    return IOU_TYPES if person is not None and person.get("keypoints") else ("bbox",)
+
+
 def main(argv=None):
-    """Command line: evaluate a results json against a person-keypoints annotation file."""
-    parser = argparse.ArgumentParser(description="COCO person keypoint (OKS) and box AP of a results json.")
-    parser.add_argument("--ann", required=True, help="person_keypoints_*.json")
+    """Command line: evaluate a results json against a COCO annotation file."""
+    parser = argparse.ArgumentParser(description="COCO person keypoint (OKS) and box AP, or box AP over all "
+                                                 "categories, of a results json.")
+    parser.add_argument("--ann", required=True, help="person_keypoints_*.json or instances_*.json")
     parser.add_argument("--results", required=True, help="results json (list of {image_id, category_id, bbox, "
-                                                         "score, keypoints})")
+                                                         "score[, keypoints]})")
     parser.add_argument("--backend", default="auto", choices=BACKENDS)
-    parser.add_argument("--iou-types", nargs="+", default=list(IOU_TYPES), choices=IOU_TYPES)
+    parser.add_argument("--iou-types", nargs="+", choices=IOU_TYPES,
+                        help="default: keypoints bbox for a person-keypoints file, else bbox")
     parser.add_argument("--json", help="also write the numbers to this json file")
     args = parser.parse_args(argv)
-    stats = evaluate(args.ann, args.results, iou_types=args.iou_types, backend=args.backend)
+    iou_types = args.iou_types or default_iou_types(_read_json(args.ann, "annotation"))
+    stats = evaluate(args.ann, args.results, iou_types=iou_types, backend=args.backend)
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(stats, indent=1) + "\n", encoding="utf-8")

@@ -1,4 +1,5 @@
-"""Test-time input of the CenterNet pose model, exactly as the original's ``BaseDetector.pre_process``.
+"""Test-time input of every CenterNet task (detection, multi-person pose), exactly as the original's
+``BaseDetector.pre_process`` (shared by its ``CtdetDetector`` and ``MultiPoseDetector``).
 
 Facts from xingyizhou/CenterNet (docs/centernet.md "Test path"; ``detectors/base_detector.py``, ``utils/image.py``):
 
@@ -26,7 +27,7 @@ pixels: ``affine = trans @ diag(scale, scale, 1)``, in the original's index conv
 the original maps results back by the inverse affine and then divides by ``scale``). cv2.resize itself maps
 ``x -> (x + 0.5) * scale - 0.5``, so at a test scale other than 1 that convention puts results
 ``(1 - 1/scale) / 2`` original pixels off (-0.5 px at scale 0.5, +0.17 px at 1.5); kept for fidelity with the
-published model's numbers (tests/centernet_pose/test_preprocess.py measures it). The original inverts the
+published model's numbers (tests/inference/test_centernet_input.py measures it). The original inverts the
 affine built for the OUTPUT size ``(inp_w // 4, inp_h // 4)``; when the input sides are multiples of the
 down ratio that is exactly the input affine divided by 4, so one InputMeta serves both (points are multiplied
 by the down ratio before :func:`~src.inference.preprocess.invert_points`).
@@ -39,19 +40,16 @@ import cv2
 import numpy as np
 
 from src.data.affine import center_scale_affine
+from src.data.centernet_augment import COCO_MEAN_BGR, COCO_STD_BGR
 from src.inference.preprocess import InputMeta, bounded_scale, check_image
 
-__all__ = ["COCO_HP_MEAN", "COCO_HP_STD", "input_geometry", "pose_input"]
-
-# Per-channel statistics of COCO in BGR order (CenterNet's coco_hp.py; docs/centernet.md "Training data and targets").
-COCO_HP_MEAN = (0.40789654, 0.44719302, 0.47026115)
-COCO_HP_STD = (0.28863828, 0.27408164, 0.27809835)
+__all__ = ["COCO_MEAN_BGR", "COCO_STD_BGR", "input_geometry", "centernet_input"]
 
 
 def _check_pad(pad: int) -> int:
     pad = int(pad)
     if pad < 0 or (pad + 1) & pad:
-        raise ValueError(f"pose_input: pad must be 2^n - 1 (31 for DLA, 127 for Hourglass), got {pad}")
+        raise ValueError(f"centernet_input: pad must be 2^n - 1 (31 for DLA, 127 for Hourglass), got {pad}")
     return pad
 
 
@@ -64,10 +62,10 @@ def input_geometry(orig_hw: Tuple[int, int], scale: float = 1.0, keep_res: bool 
     """
     height, width = int(orig_hw[0]), int(orig_hw[1])
     if not (np.isfinite(scale) and scale > 0):
-        raise ValueError(f"pose_input: scale must be a positive number, got {scale}")
+        raise ValueError(f"centernet_input: scale must be a positive number, got {scale}")
     new_h, new_w = int(height * scale), int(width * scale)
     if new_h < 1 or new_w < 1:
-        raise ValueError(f"pose_input: scale {scale} shrinks the {height}x{width} image to {new_h}x{new_w} pixels")
+        raise ValueError(f"centernet_input: scale {scale} shrinks the {height}x{width} image to {new_h}x{new_w} pixels")
     if keep_res:
         pad = _check_pad(pad)
         inp_h, inp_w = (new_h | pad) + 1, (new_w | pad) + 1
@@ -75,7 +73,7 @@ def input_geometry(orig_hw: Tuple[int, int], scale: float = 1.0, keep_res: bool 
         source_width = inp_w  # s = (inp_w, inp_h); only s_w is read -> k = 1
     else:
         if len(input_res) != 2 or min(int(v) for v in input_res) < 1:
-            raise ValueError(f"pose_input: input_res must be (height, width) positive ints, got {input_res}")
+            raise ValueError(f"centernet_input: input_res must be (height, width) positive ints, got {input_res}")
         inp_h, inp_w = int(input_res[0]), int(input_res[1])
         center = (new_w / 2.0, new_h / 2.0)
         source_width = max(height, width)  # of the ORIGINAL image, as the original (see module docstring)
@@ -83,9 +81,9 @@ def input_geometry(orig_hw: Tuple[int, int], scale: float = 1.0, keep_res: bool 
     return (new_h, new_w), (inp_h, inp_w), trans
 
 
-def pose_input(image_rgb: np.ndarray, scale: float = 1.0, keep_res: bool = False,
-               input_res: Sequence[int] = (512, 512), pad: int = 31, mean: Sequence[float] = COCO_HP_MEAN,
-               std: Sequence[float] = COCO_HP_STD, max_side: Optional[int] = None) -> Tuple[np.ndarray, InputMeta]:
+def centernet_input(image_rgb: np.ndarray, scale: float = 1.0, keep_res: bool = False,
+               input_res: Sequence[int] = (512, 512), pad: int = 31, mean: Sequence[float] = COCO_MEAN_BGR,
+               std: Sequence[float] = COCO_STD_BGR, max_side: Optional[int] = None) -> Tuple[np.ndarray, InputMeta]:
     """Network input (3, H, W) float32 = BGR ``(x / 255 - mean) / std`` and the InputMeta mapping back.
 
     image_rgb: (h, w, 3) uint8 RGB. scale: test scale (the original's ``--test_scales``). keep_res: keep the
@@ -94,16 +92,16 @@ def pose_input(image_rgb: np.ndarray, scale: float = 1.0, keep_res: bool = False
     max_side: with keep_res, the longest input side allowed; a larger image is tested at the lower scale that
     fits (src.inference.preprocess.bounded_scale; the original has no such bound). input_res is used as given.
     """
-    check_image(image_rgb, "pose_input")
+    check_image(image_rgb, "centernet_input")
     if keep_res:
         pad = _check_pad(pad)
-        scale = bounded_scale(image_rgb.shape[:2], scale, max_side, caller="pose_input",
+        scale = bounded_scale(image_rgb.shape[:2], scale, max_side, caller="centernet_input",
                               input_side=lambda side, s: (int(side * s) | pad) + 1,
                               largest_side=lambda limit: limit // (pad + 1) * (pad + 1) - 1)
     mean32 = np.asarray(mean, dtype=np.float32).reshape(-1)
     std32 = np.asarray(std, dtype=np.float32).reshape(-1)
     if mean32.shape != (3,) or std32.shape != (3,) or not (std32 > 0).all():
-        raise ValueError(f"pose_input: mean and std must be 3 numbers (BGR), std > 0; got {mean}, {std}")
+        raise ValueError(f"centernet_input: mean and std must be 3 numbers (BGR), std > 0; got {mean}, {std}")
 
     orig_hw = (int(image_rgb.shape[0]), int(image_rgb.shape[1]))
     (new_h, new_w), (inp_h, inp_w), trans = input_geometry(orig_hw, scale, keep_res, input_res, pad)

@@ -1,4 +1,4 @@
-"""Tests for src/centernet_pose/preprocess.py against the original CenterNet pre_process formulas.
+"""Tests for src/inference/centernet_input.py against the original CenterNet pre_process formulas.
 
 Expected affines are hand-computed from the original's rules (docs/centernet.md "Test path"); the original's
 get_affine_transform is rebuilt here from its definition (three point pairs solved by cv2.getAffineTransform),
@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from src.centernet_pose.preprocess import COCO_HP_MEAN, COCO_HP_STD, input_geometry, pose_input
+from src.inference.centernet_input import COCO_MEAN_BGR, COCO_STD_BGR, centernet_input, input_geometry
 from src.data.affine import center_scale_affine
 from src.inference.preprocess import invert_points
 
@@ -46,8 +46,8 @@ def original_pipeline(image_rgb, scale, keep_res, input_res=(512, 512), pad=31):
     trans = three_point_affine(center, source_width, (inp_w, inp_h))
     resized = cv2.resize(np.ascontiguousarray(image_rgb[:, :, ::-1]), (new_w, new_h))
     warped = cv2.warpAffine(resized, trans, (inp_w, inp_h), flags=cv2.INTER_LINEAR)
-    mean = np.array(COCO_HP_MEAN, np.float32).reshape(1, 1, 3)
-    std = np.array(COCO_HP_STD, np.float32).reshape(1, 1, 3)
+    mean = np.array(COCO_MEAN_BGR, np.float32).reshape(1, 1, 3)
+    std = np.array(COCO_STD_BGR, np.float32).reshape(1, 1, 3)
     chw = ((warped / 255.0 - mean) / std).astype(np.float32).transpose(2, 0, 1)
     return chw, trans, (inp_h, inp_w)
 
@@ -78,7 +78,7 @@ def test_closed_form_equals_three_point_construction(center, source_width, outpu
     ((97, 131), 1.5, (160, 224), [[1.5, 0, 112 - 98], [0, 1.5, 80 - 72]]),  # new 145 x 196
 ])
 def test_keep_res_geometry_by_hand(hw, scale, input_hw, affine):
-    chw, meta = pose_input(_image(*hw), scale=scale, keep_res=True)
+    chw, meta = centernet_input(_image(*hw), scale=scale, keep_res=True)
     assert chw.shape == (3,) + input_hw and chw.dtype == np.float32
     assert meta.input_hw == input_hw and meta.orig_hw == hw
     np.testing.assert_allclose(meta.affine, affine, rtol=0, atol=1e-12)
@@ -93,7 +93,7 @@ def test_keep_res_geometry_by_hand(hw, scale, input_hw, affine):
     ((300, 400), 1.0, (384, 512), [[1.28, 0, 0], [0, 1.28, 0]]),  # input_res is (height, width)
 ])
 def test_fixed_res_geometry_by_hand(hw, scale, input_res, affine):
-    chw, meta = pose_input(_image(*hw), scale=scale, input_res=input_res)
+    chw, meta = centernet_input(_image(*hw), scale=scale, input_res=input_res)
     assert chw.shape == (3,) + tuple(input_res) and meta.input_hw == tuple(input_res)
     np.testing.assert_allclose(meta.affine, affine, rtol=0, atol=1e-12)
 
@@ -105,7 +105,7 @@ def test_input_equals_original_pipeline(hw, scale, keep_res):
     # Exact: the same cv2 calls on the same pixels; the closed-form affine differs from the three-point one by
     # < 1e-13, far below warpAffine's 1/32-pixel fixed-point grid (measured: 0 differing values on all cases).
     image = _image(*hw, seed=hw[0])
-    chw, meta = pose_input(image, scale=scale, keep_res=keep_res)
+    chw, meta = centernet_input(image, scale=scale, keep_res=keep_res)
     expected, trans, input_hw = original_pipeline(image, scale, keep_res)
     assert meta.input_hw == input_hw
     np.testing.assert_array_equal(chw, expected)
@@ -115,8 +115,8 @@ def test_input_equals_original_pipeline(hw, scale, keep_res):
 def test_normalisation_is_bgr_mean_std_and_border_is_zero_pixels():
     image = np.empty((40, 60, 3), np.uint8)
     image[:] = (10, 200, 50)  # R, G, B
-    chw, meta = pose_input(image, keep_res=True)  # 64 x 64, image at x 2..61, y 12..51
-    mean, std = np.array(COCO_HP_MEAN, np.float32), np.array(COCO_HP_STD, np.float32)
+    chw, meta = centernet_input(image, keep_res=True)  # 64 x 64, image at x 2..61, y 12..51
+    mean, std = np.array(COCO_MEAN_BGR, np.float32), np.array(COCO_STD_BGR, np.float32)
     bgr = np.array([50, 200, 10], np.float64)
     inside = ((bgr / 255.0 - mean) / std).astype(np.float32)
     border = ((0.0 - mean) / std).astype(np.float32)
@@ -129,7 +129,7 @@ def test_normalisation_is_bgr_mean_std_and_border_is_zero_pixels():
 def test_a_dot_lands_where_the_affine_says_keep_res():
     image = np.zeros((97, 131, 3), np.uint8)
     image[40, 70] = 255  # (x 70, y 40)
-    chw, meta = pose_input(image, keep_res=True)
+    chw, meta = centernet_input(image, keep_res=True)
     x, y = meta.affine @ [70, 40, 1]
     rows, cols = np.nonzero(chw[0] > chw[0, 0, 0])
     assert list(zip(rows, cols)) == [(int(y), int(x))] and (x, y) == (85, 56)
@@ -145,8 +145,8 @@ def test_a_blob_lands_where_the_affine_says(scale, keep_res):
     yy, xx = np.mgrid[0:h, 0:w]
     blob = np.exp(-((xx - x0) ** 2 + (yy - y0) ** 2) / (2 * 5.0 ** 2))
     image = np.repeat(np.round(blob * 255).astype(np.uint8)[:, :, None], 3, axis=2)
-    chw, meta = pose_input(image, scale=scale, keep_res=keep_res)
-    value = chw[0].astype(np.float64) * COCO_HP_STD[0] + COCO_HP_MEAN[0]  # back to 0..1 (blue channel)
+    chw, meta = centernet_input(image, scale=scale, keep_res=keep_res)
+    value = chw[0].astype(np.float64) * COCO_STD_BGR[0] + COCO_MEAN_BGR[0]  # back to 0..1 (blue channel)
     rows, cols = np.mgrid[0:value.shape[0], 0:value.shape[1]]
     centroid = np.array([(value * cols).sum(), (value * rows).sum()]) / value.sum()
     k = meta.affine[0, 0] / scale
@@ -159,7 +159,7 @@ def test_a_blob_lands_where_the_affine_says(scale, keep_res):
 def test_output_affine_inverse_equals_input_affine_inverse_times_down_ratio(hw, scale, keep_res):
     # The original maps decoded output points back with the inverse of the affine built for the OUTPUT size
     # (inp // 4), then divides by scale; one InputMeta does the same with points * 4.
-    _, meta = pose_input(_image(*hw), scale=scale, keep_res=keep_res)
+    _, meta = centernet_input(_image(*hw), scale=scale, keep_res=keep_res)
     new_h, new_w = int(hw[0] * scale), int(hw[1] * scale)
     inp_h, inp_w = meta.input_hw
     if keep_res:
@@ -189,7 +189,7 @@ def test_bad_input_raises_one_line_value_error(kwargs, message):
     args = {"image_rgb": np.zeros((20, 30, 3), np.uint8)}
     args.update(kwargs)
     with pytest.raises(ValueError, match=message) as info:
-        pose_input(**args)
+        centernet_input(**args)
     assert "\n" not in str(info.value)
 
 
@@ -198,17 +198,17 @@ def test_keep_res_bound_equals_the_scale_that_fits_and_fixed_res_is_unbounded():
     bound allows a scaled side of at most 511: the 1000 px side is tested at scale 511 / 1000 (hand-computed),
     exactly as if that scale had been asked for."""
     image = _image(600, 1000)
-    chw, meta = pose_input(image, keep_res=True, max_side=512)
+    chw, meta = centernet_input(image, keep_res=True, max_side=512)
     assert meta.input_hw == (320, 512)  # int(600 * 0.511) = 306 -> 320; int(1000 * 0.511) = 511 -> 512
-    chw_at, meta_at = pose_input(image, scale=511 / 1000, keep_res=True)
+    chw_at, meta_at = centernet_input(image, scale=511 / 1000, keep_res=True)
     np.testing.assert_array_equal(chw, chw_at)
     np.testing.assert_array_equal(meta.affine, meta_at.affine)
     small = _image(200, 300)
-    np.testing.assert_array_equal(pose_input(small, keep_res=True, max_side=512)[0],
-                                  pose_input(small, keep_res=True)[0])
-    fixed, fixed_meta = pose_input(image, keep_res=False, max_side=256)  # the 512x512 input is used as given
+    np.testing.assert_array_equal(centernet_input(small, keep_res=True, max_side=512)[0],
+                                  centernet_input(small, keep_res=True)[0])
+    fixed, fixed_meta = centernet_input(image, keep_res=False, max_side=256)  # the 512x512 input is used as given
     assert fixed_meta.input_hw == (512, 512)
-    np.testing.assert_array_equal(fixed, pose_input(image, keep_res=False)[0])
+    np.testing.assert_array_equal(fixed, centernet_input(image, keep_res=False)[0])
 
 
 def test_the_pose_model_bounds_its_original_size_input_lower_than_centerface():
