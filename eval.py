@@ -11,7 +11,7 @@ With `--pred_dir` the results are evaluated as they are; otherwise `--ckpt_path`
 of epoch checkpoints, `--start/--end`) is run over the evaluation set first, as test.py, and each result
 folder is evaluated. CenterFace prints the three `Easy/Medium/Hard Val AP` lines (official WIDER algorithm);
 CenterNet pose pycocotools' keypoint and bbox tables; CenterNet detection the bbox table over all categories. Exit
-code: see README "Exit codes".
+code: see README "Exit codes and outputs".
 """
 from src.model_utils.cli import EXIT_PARTIAL, run
 from src.model_utils.config import parse_config

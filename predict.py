@@ -6,7 +6,7 @@
 (The old zoos' `--ckpt_file`, `--load_checkpoint_path` and `--save_dir` are accepted too.) Writes DIR/<name>.json
 (the model's record: boxes, scores and landmarks, keypoints or classes in original-image pixels, sorted by score)
 and DIR/<name>.jpg with the detections drawn; for a folder, each result keeps the image's path relative to the
-folder. Exit code 0 when every image was processed, 1 when some could not be read (see README "Exit codes").
+folder. Exit code 0 when every image was processed, 1 when some could not be read (see README "Exit codes and outputs").
 """
 import logging
 from pathlib import Path

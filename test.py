@@ -9,7 +9,7 @@ boxes, with `--config_path configs/centernet_det.yaml`).
 `--ckpt_path` is one checkpoint or a folder of `0-{epoch}_{step}.ckpt` files, of which the epochs
 `start..end` are tested (end -1: up to the last). Results per checkpoint: `<output_path>/<ckpt stem>/`
 (the model's result files, test_info.json, config.yaml); evaluate them with eval.py (`--pred_dir`) or the
-scripts. Exit code 0 when every image was processed, 1 when some could not be read (README "Exit codes").
+scripts. Exit code 0 when every image was processed, 1 when some could not be read (README "Exit codes and outputs").
 """
 from src.model_utils.cli import EXIT_PARTIAL, run
 from src.model_utils.config import parse_config

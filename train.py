@@ -7,9 +7,9 @@
 
 One run per output folder: without `--resume True`, an `--output_path` whose ckpt/ holds checkpoints is refused
 (exit 2, nothing written); other files there are left alone. `--resume True` continues from the newest checkpoint
-that reads whole (a truncated newer one is skipped, with a warning). Exit code: see README "Exit codes" (1: training
-done, but some images could not be read and were skipped, each named); Ctrl-C (exit 130) says where the last
-checkpoint is.
+that reads whole (a truncated newer one is skipped, with a warning). Exit code: see README "Exit codes and outputs"
+(1: training done, but some images could not be read and were skipped, each named); Ctrl-C (exit 130) says where the
+last checkpoint is.
 """
 import logging
 from pathlib import Path

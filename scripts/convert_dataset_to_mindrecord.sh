@@ -15,14 +15,14 @@ usage: bash scripts/convert_dataset_to_mindrecord.sh COCO_DIR MINDRECORD_DIR [--
                   pose, coco_det.train.mind for detection)
   --key value     --config_path CONFIG: the model the set is for (default configs/centernet_pose.yaml; CONFIG=FILE
                   in the environment does the same); other options of src/convert_dataset_to_mindrecord.py:
-                  --mindrecord_prefix P, --shards N (8), --split S (train2017), --overwrite (replace an existing set of the prefix),
-                  --skip_crowd (leave crowd regions out; default: kept as objects, persons without joints, as
-                  the original)
+                  --mindrecord_prefix P, --shards N (8), --split S (train2017), --overwrite (replace an existing
+                  set of the prefix), --skip_crowd (leave crowd regions out; default: kept as objects, persons
+                  without joints, as the original)
 Pose keeps the images with at least one person, detection every image (as the original); empty boxes are not
 objects; it prints what was kept and dropped; an image that cannot be read is named and left out. Runs
 ${PYTHON:-python} (e.g. PYTHON=.venv/bin/python); DRY_RUN=1 prints the command instead.
-Exit status (README "Exit codes"): 0 done; 1 done, some images unreadable (each named); 2 bad input (one error:
-line naming the file and the problem); 3 operating-system error (permission, disk full, a file in the way);
+Exit status (README "Exit codes and outputs"): 0 done; 1 done, some images unreadable (each named); 2 bad input
+(one error: line naming the file and the problem); 3 operating-system error (permission, disk full, a file in the way);
 130 interrupted.
 USAGE
 }

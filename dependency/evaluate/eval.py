@@ -209,7 +209,7 @@ def main(argv=None):
     start = time.perf_counter()
     try:
         result = evaluate(args.pred, args.gt, iou_thresh=args.iou, progress=sys.stderr.isatty())
-    except (OSError, ValueError, KeyError) as error:  # one line, no traceback; exit codes of README "Exit codes"
+    except (OSError, ValueError, KeyError) as error:  # one line, no traceback (README "Exit codes and outputs")
         print(f"error: {error.args[0] if isinstance(error, KeyError) else error}", file=sys.stderr)
         sys.exit(3 if isinstance(error, OSError) and not isinstance(error, FileNotFoundError) else 2)
     seconds = time.perf_counter() - start

@@ -78,8 +78,8 @@ class CenterNetDetTask(CenterNetTask):
 
     def training_memory(self):
         """Fitted to train.py runs of 3 steps at batch 1-2, 128-256 px on synthetic objects (benchmarks/bench_memory.py
-        --part train --model ctdet / ctdet_nodcn / ctdet_resdcn18 / ctdet_resdcn18_nodcn, README "Memory"): each
-        within 0.02 GB of its four points. Another ResNet depth is not estimated (None)."""
+        --part train --model ctdet / ctdet_nodcn / ctdet_resdcn18 / ctdet_resdcn18_nodcn, docs/performance.md
+        "Memory"): each within 0.02 GB of its four points. Another ResNet depth is not estimated (None)."""
         from src.engine.memory import MemoryModel
 
         source = "benchmarks/bench_memory.py --part train --model "

@@ -80,8 +80,8 @@ class CenterNetPoseTask(CenterNetTask):
 
     def training_memory(self):
         """Fitted to train.py runs at batch 1-2, 128-256 px, with and without DCN (benchmarks/bench_memory.py --model
-        pose / pose_nodcn, README "Memory"): within 0.02 GB of each; with DCN at 512x512 batch 8 it predicts 17.0 GB
-        where benchmarks/bench_centernet.py measured 16.3 GB."""
+        pose / pose_nodcn, docs/performance.md "Memory"): within 0.02 GB of each; with DCN at 512x512 batch 8 it
+        predicts 17.0 GB where benchmarks/bench_centernet.py measured 16.3 GB."""
         from src.engine.memory import MemoryModel
 
         if self.cfg.enable_dcn:

@@ -2,9 +2,9 @@
 
 A model's peak memory (RSS of train.py, graph compilation and steps included) grows linearly with the pixels of a
 batch: peak = base + bytes_per_pixel * batch_size * H * W, H x W the train_size. Each task gives its line
-(`Task.training_memory()`), fitted by `python benchmarks/bench_memory.py --part train --model ...` to runs at
-batch 1-2 (pose) or 2-8 (CenterFace) and 128-256 px on this project's 2-core test machine; README "Memory" lists
-the numbers and how far they extrapolate (CenterNet pose with DCN at 512x512 batch 8: 17.0 GB predicted, 16.3 GB
+(`Task.training_memory()`), fitted by `python benchmarks/bench_memory.py --part train --model ...` to runs at batch
+1-2 (pose) or 2-8 (CenterFace) and 128-256 px on this project's 2-core test machine; docs/performance.md "Memory"
+lists the numbers and how far they extrapolate (CenterNet pose with DCN at 512x512 batch 8: 17.0 GB predicted, 16.3 GB
 measured by benchmarks/bench_centernet.py). GPU and Ascend runs keep the network on the device: not estimated here.
 
 `check_training_memory` compares the estimate with the memory available now (/proc/meminfo MemAvailable, and a

@@ -263,7 +263,7 @@ def run(task, cfg, device):
 
 def unreadable_report(logger):
     """How often this process and its data workers met an unreadable image (src/data/dataset.py), said in one log
-    line when it happened: train.py then exits 1 (README "Exit codes")."""
+    line when it happened: train.py then exits 1 (README "Exit codes and outputs")."""
     from src.data.dataset import unreadable_images_seen
 
     count = unreadable_images_seen()

@@ -68,8 +68,8 @@ _BOUNDED_SIZES = set()  # original sizes already reported by `bounded_scale` (on
 def bounded_scale(orig_hw: Tuple[int, int], scale: float, max_side: Optional[int], input_side, largest_side,
                   caller: str = "make_input") -> float:
     """The test scale of an original-size pass, lowered so that the network input's longer side is at most
-    `max_side` (None or 0: unbounded). Memory and time grow with the input area (README "Performance": peak
-    memory per megapixel), so a large photo is downscaled before the network; its InputMeta still maps results
+    `max_side` (None or 0: unbounded). Memory and time grow with the input area (docs/performance.md "Memory":
+    peak memory per megapixel), so a large photo is downscaled before the network; its InputMeta still maps results
     back to original pixels exactly.
 
     input_side(side, scale): the network input side a task makes of an image side at a scale;

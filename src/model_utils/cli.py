@@ -1,6 +1,6 @@
 """Entry-point helper for the root scripts: every failure a user can cause or meet is one line and an exit code.
 
-Exit codes (README "Exit codes"): 0 done; 1 done, but some inputs could not be read (named in the log);
+Exit codes (README "Exit codes and outputs"): 0 done; 1 done, but some inputs could not be read (named in the log);
 2 bad input (a flag, a config value, a missing or malformed file); 3 an operating-system error while reading
 or writing (permission, disk full, a file where a folder is expected) or out of memory; 130 interrupted (Ctrl-C,
 or SIGTERM).

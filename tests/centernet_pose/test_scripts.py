@@ -270,7 +270,8 @@ def test_bad_input_is_one_line_and_nothing_written(case, plain_ckpt, coco_dir, o
 
 
 def test_images_listed_but_absent_are_named_skipped_and_exit_1(plain_ckpt, coco_dir, tmp_path):
-    # README "Exit codes": 1 = done, but some inputs could not be read (each named); COCO AP covers the others.
+    # README "Exit codes and outputs": 1 = done, but some inputs could not be read (each named); COCO AP covers the
+    # others.
     data = tmp_path / "coco"
     shutil.copytree(coco_dir, data)
     absent = sorted((data / "val2017").glob("*.jpg"))[0]

@@ -3,8 +3,8 @@ graph for inputs of any size, and the fallbacks to MindSpore's ops (no compiler;
 inference when shapes vary).
 
 Reference: the same official weights through MindSpore's own ops (`cpu_kernels=False`). Tolerance 1e-5 of each
-head's largest value: the kernels sum in another order than oneDNN (measured <= 3e-6 relative, README
-"Performance"); a wrong kernel or a wrong weight differs by O(0.1) or more.
+head's largest value: the kernels sum in another order than oneDNN (measured <= 3e-6 relative,
+docs/performance.md "Compiled CPU kernels"); a wrong kernel or a wrong weight differs by O(0.1) or more.
 """
 import logging
 

@@ -94,7 +94,7 @@ def one_error_line(result, code):
 
 
 def test_exit_codes_and_error_lines_as_every_script(tmp_path, coco_mini_dir):
-    """README "Exit codes": bad input 2, an operating-system error 3 (a path under a regular file), each one
+    """README "Exit codes and outputs": bad input 2, an operating-system error 3 (a path under a regular file), each one
     `error:` line; unreadable images are each named and skipped, the conversion ends with exit 1."""
     coco = mini_coco(tmp_path, coco_mini_dir)
     (tmp_path / "a_file").write_text("x")

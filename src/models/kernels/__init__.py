@@ -1,6 +1,7 @@
 """The project's compiled CPU kernels for MindSpore, and the one call that puts them into a network.
 
-Kernels for the layers that dominated the CPU time under MindSpore 2.10 (measured in README "Performance"):
+Kernels for the layers that dominated the CPU time under MindSpore 2.10 (measured in docs/performance.md
+"Compiled CPU kernels"):
 * `depthwise`: depthwise 3x3 convs (forward, both gradients; bias+ReLU fused for folded inference);
 * `batchnorm`: training-mode BatchNorm2d, with the following ReLU fused in `ConvBNAct`;
 * `bias_relu`: the bias+ReLU epilogue of the other BN-folded convs (inference) in one pass;

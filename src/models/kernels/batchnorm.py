@@ -2,7 +2,7 @@
 
 Why: once the depthwise convs were fast, MindSpore's CPU BatchNorm/BatchNormGrad and the separate ReLU and
 ReluGrad passes were the largest part of a CenterFace training step; the fused kernel does the same work
-with fewer passes over memory (README "Performance").
+with fewer passes over memory (docs/performance.md "Compiled CPU kernels").
 
 `enable_fast_batchnorm(network)` swaps, in place, every plain `nn.BatchNorm2d` child (affine, NCHW, float32,
 `use_batch_statistics=None`) for a `FastBatchNorm2d` carrying the *same* four Parameters. In training mode

@@ -4,7 +4,8 @@ After `fold_bn.fold_batchnorm`, each `ConvBNAct` runs Conv2D, BiasAdd and ReLU: 
 passes over the conv's output in MindSpore 2.10 on CPU. `enable_fused_bias_relu(network)` makes every
 such (non-depthwise) conv a `ConvBiasReLU`, which keeps MindSpore's Conv2D and follows it with one
 bias+ReLU pass; the block's `act` becomes None. Same Parameters and names. Differentiable (the bprop uses
-MindSpore ops), but meant for inference. Measured on the official model at 640x640: README "Performance".
+MindSpore ops), but meant for inference. Measured on the official model at 640x640: docs/performance.md
+"Compiled CPU kernels".
 Library build, caching and the CPU-only rule: `src/models/kernels/library.py`.
 """
 from mindspore import nn, ops

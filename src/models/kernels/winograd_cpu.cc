@@ -9,7 +9,7 @@
 //
 // Why: MindSpore 2.10 runs NCHW 3x3 convolutions through oneDNN's im2col + GEMM under the AVX2 cap, 1.2-1.4x
 // slower than PyTorch's direct convolutions on this machine; DLA-34's 3x3 convs and CenterNet's 256-wide heads
-// are ~75% of the pose network's arithmetic (README "Performance").
+// are ~75% of the pose network's arithmetic (docs/performance.md "Compiled CPU kernels").
 //
 // Matrices (F(2x2, 3x3), coefficients 0, +-1, +-1/2: the transform adds no rounding beyond the float sums):
 //   B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]   G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]

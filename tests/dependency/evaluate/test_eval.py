@@ -381,7 +381,7 @@ def test_root_eval_wrapper(real_subset, tmp_path, repo_root):
 def test_cli_bad_input_is_one_line(tmp_path, repo_root):
     done = subprocess.run([sys.executable, str(repo_root / "eval.py"), "--pred", str(tmp_path), "--gt", str(tmp_path)],
                           cwd=tmp_path, capture_output=True, text=True)
-    assert done.returncode == 2  # bad input (README "Exit codes")
+    assert done.returncode == 2  # bad input (README "Exit codes and outputs")
     assert done.stderr.strip().splitlines() == [
         f"error: {tmp_path}/wider_face_val.mat: no such file; expected the official WIDER FACE ground truth "
         "folder with wider_face_val.mat and wider_easy_val.mat, wider_medium_val.mat, wider_hard_val.mat"]
