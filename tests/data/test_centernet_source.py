@@ -1,16 +1,18 @@
-"""Tests for src/centernet_pose/data.py (PoseSource) on the 4 real COCO val images of tests/data: the persons it
-counts (against the annotation file), the columns and shapes it returns, one heatmap peak per person without
-augmentation, reproducible augmentation per (seed, epoch, index), unreadable images replaced, no persons refused."""
+"""Tests for src/data/centernet_source.py (CenterNetSource, as the pose task builds it) on the 4 real COCO val images
+of tests/data: the persons it counts (against the annotation file), the columns and shapes it returns, one heatmap
+peak per person without augmentation, reproducible augmentation per (seed, epoch, index), unreadable images replaced,
+no persons refused."""
 import json
 import shutil
 
 import numpy as np
 import pytest
 
-from src.centernet_pose.augment import PoseAugment
-from src.centernet_pose.data import PoseSource
 from src.centernet_pose.targets import PoseTargets
+from src.data.centernet_augment import CenterNetAugment
+from src.data.centernet_source import CenterNetSource
 from src.data.coco_keypoints import load_person_keypoints
+from src.data.keypoints import COCO_PERSON
 
 SIZE = 128
 
@@ -18,11 +20,12 @@ SIZE = 128
 def source(image_dir, json_path, augment=True, seed=0):
     records = load_person_keypoints(json_path, image_dir)
     if augment:
-        augmenter = PoseAugment((SIZE, SIZE), (SIZE // 4, SIZE // 4))
+        augmenter = CenterNetAugment((SIZE, SIZE), (SIZE // 4, SIZE // 4), flip_pairs=COCO_PERSON.flip_pairs)
     else:
-        augmenter = PoseAugment((SIZE, SIZE), (SIZE // 4, SIZE // 4), rand_crop=False, scale=0, shift=0,
-                                flip_prob=0, color_aug=False)
-    return PoseSource(records, augmenter, PoseTargets((SIZE // 4, SIZE // 4)), seed=seed, name=str(json_path))
+        augmenter = CenterNetAugment((SIZE, SIZE), (SIZE // 4, SIZE // 4), flip_pairs=COCO_PERSON.flip_pairs,
+                                     rand_crop=False, scale=0, shift=0, flip_prob=0, color_aug=False)
+    return CenterNetSource(records, augmenter, PoseTargets((SIZE // 4, SIZE // 4)), seed=seed, name=str(json_path),
+                           keypoints=True, what="person")
 
 
 def test_persons_columns_and_shapes(coco_mini_dir):
@@ -30,7 +33,7 @@ def test_persons_columns_and_shapes(coco_mini_dir):
     data = json.loads(json_path.read_text())
     pose = source(coco_mini_dir, json_path)
     with_box = [a for a in data["annotations"] if a["bbox"][2] > 0 and a["bbox"][3] > 0]
-    assert pose.num_persons == len(with_box) and len(pose) == len({a["image_id"] for a in with_box})
+    assert pose.num_objects == len(with_box) and len(pose) == len({a["image_id"] for a in with_box})
     targets = PoseTargets((SIZE // 4, SIZE // 4))
     assert pose.column_names == ("image",) + tuple(targets.keys)
     sample = pose[0]
@@ -71,5 +74,6 @@ def test_unreadable_image_is_replaced_by_the_next_and_no_persons_is_refused(coco
     for g, e in zip(got, expected):
         np.testing.assert_array_equal(g, e)
     with pytest.raises(ValueError, match="no usable person"):
-        PoseSource([{**pose.records[1], "boxes": pose.records[1]["boxes"][:0],
-                     "keypoints": pose.records[1]["keypoints"][:0]}], pose.augment, pose.targets, name="empty")
+        CenterNetSource([{**pose.records[1], "boxes": pose.records[1]["boxes"][:0],
+                          "keypoints": pose.records[1]["keypoints"][:0]}], pose.augment, pose.targets, name="empty",
+                        keypoints=True, what="person")

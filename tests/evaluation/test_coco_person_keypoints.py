@@ -1,4 +1,4 @@
-"""Tests for src/centernet_pose/coco.py, CenterNet pose's evaluation set, on the 4 real COCO val images of
+"""Tests for src/evaluation/coco.py as CenterNet pose uses it (person keypoints and boxes), on the 4 real COCO val images of
 tests/data: the layout it reads, its one-line refusals, the writer's files, and the evaluation of the ground truth
 itself written as results (every person found exactly: keypoint and box AP 1 by COCO's definition)."""
 import json
@@ -7,8 +7,7 @@ import shutil
 import numpy as np
 import pytest
 
-from src.centernet_pose.coco import CocoEvalSet
-from src.data.keypoints import COCO_PERSON
+from src.evaluation.coco import CocoEvalSet
 from src.evaluation.eval_set import EvalImage
 from src.inference.detections import Detections
 from src.model_utils.config import ConfigError
@@ -23,12 +22,20 @@ def coco_dir(coco_mini_dir, tmp_path_factory):
     return root
 
 
+def pose_drawing(image, dets):
+    """The pose task's drawing (what eval.py --visual_image draws with)."""
+    from src.model_utils.config import parse_config
+    from src.tasks import get_task, task_config_path
+
+    return get_task(parse_config(["--config_path", str(task_config_path("centernet_pose"))])).draw(image, dets)
+
+
 def ground_truth(coco_dir):
     return json.loads((coco_dir / "annotations" / "person_keypoints_val2017.json").read_text())
 
 
 def test_images_in_the_annotation_files_order(coco_dir):
-    eval_set = CocoEvalSet(coco_dir, "val", COCO_PERSON)
+    eval_set = CocoEvalSet(coco_dir, "val")
     expected = [(image["id"], image["file_name"]) for image in ground_truth(coco_dir)["images"]]
     assert [(i.info["image_id"], i.info["file_name"]) for i in eval_set.images] == expected
     assert all(i.path == coco_dir / "val2017" / i.info["file_name"] and i.key == i.path.stem for i in eval_set.images)
@@ -46,7 +53,7 @@ def test_refusals(coco_dir, tmp_path):
         test_dev.evaluate(tmp_path)
     (tmp_path / "annotations").mkdir()
     (tmp_path / "annotations" / "person_keypoints_val2017.json").write_text("{not json")
-    with pytest.raises(ValueError, match="not a COCO annotation file"):
+    with pytest.raises(ValueError, match="cannot be read as JSON"):
         CocoEvalSet(tmp_path, "val").images
     shutil.copy(coco_dir / "annotations" / "person_keypoints_val2017.json", tmp_path / "annotations")
     with pytest.raises(FileNotFoundError, match="none of the images"):
@@ -68,7 +75,7 @@ def detections_of_ground_truth(annotations, image_id):
 
 def test_ground_truth_as_results_scores_one_and_unrun_images_are_left_out(coco_dir, tmp_path):
     gt = ground_truth(coco_dir)
-    eval_set = CocoEvalSet(coco_dir, "val", COCO_PERSON, visual=True)
+    eval_set = CocoEvalSet(coco_dir, "val", visual=True, draw=pose_drawing)
     writer = eval_set.writer(tmp_path)
     run = eval_set.images[:3]  # the fourth image is not run: it must not count as missed persons
     image_pixels = np.zeros((40, 60, 3), np.uint8)
