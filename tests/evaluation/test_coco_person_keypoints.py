@@ -1,6 +1,6 @@
-"""Tests for src/evaluation/coco.py as CenterNet pose uses it (person keypoints and boxes), on the 4 real COCO val images of
-tests/data: the layout it reads, its one-line refusals, the writer's files, and the evaluation of the ground truth
-itself written as results (every person found exactly: keypoint and box AP 1 by COCO's definition)."""
+"""Tests for src/evaluation/coco.py as CenterNet pose uses it (person keypoints and boxes), on the 4 real COCO val
+images of tests/data: the layout it reads, its one-line refusals, the writer's files, and the evaluation of the ground
+truth itself written as results (every person found exactly: keypoint and box AP 1 by COCO's definition)."""
 import json
 import shutil
 
