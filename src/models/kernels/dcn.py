@@ -47,7 +47,7 @@ class FastModulatedDeformConv2d(ModulatedDeformConv2d):
     """A `ModulatedDeformConv2d` taken over from `dcn` (same Parameters and offset conv) computed by the compiled
     kernel plus a MindSpore matrix product. Inputs of another float type are computed in float32 and cast back."""
 
-    supports_dynamic_shape = True  # when the kernel infers its shapes in C++ (checked on the op: supports_dynamic_shape)
+    supports_dynamic_shape = True  # the kernel infers its shapes in C++ (checked on the op: supports_dynamic_shape)
 
     def __init__(self, dcn, library):
         if type(dcn) is not ModulatedDeformConv2d:
