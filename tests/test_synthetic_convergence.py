@@ -33,7 +33,7 @@ CHECKPOINTS = [f"0-{epoch}_{STEPS}" for epoch in range(1, EPOCHS + 1)]
 CANVAS = "416,320"
 # Smallest AP gain over the official weights the study measured (20 runs x 2 test backends), and the bound: about
 # half of it (the runs' spread on these images is below a tenth of the gain).
-MEASURED_GAIN = {"easy": None, "medium": None, "hard": None}
+MEASURED_GAIN = {"easy": 0.268, "medium": 0.203, "hard": 0.182}  # official 0.671 / 0.719 / 0.553 on them
 GAIN = {setting: round(gain / 2, 2) for setting, gain in MEASURED_GAIN.items()}
 AP_TOL = 1e-3
 
