@@ -2,8 +2,8 @@
 (4 real COCO val images, 14 boxes of 4 classes, a crowd box, an image without objects; random-weight checkpoints: the
 contracts, not the accuracy, are under test here): predict.py's JSON and drawing, eval.py's COCO results and the
 12-line bbox table (numbers equal to pycocotools run directly on the results file), the offline 310 chain giving
-eval.py's results, export.py (MINDIR outputs in the original's order, ONNX named from the heads and run in
-onnxruntime), and one-line errors for bad input."""
+eval.py's results (step by step, and as scripts/run_infer_310.sh), export.py (MINDIR outputs in the original's
+order, ONNX named from the heads and run in onnxruntime), and one-line errors for bad input."""
 import json
 
 import numpy as np
@@ -12,6 +12,7 @@ import pytest
 from tests.coco_instances_mini import COCO_IDS, COCO_NAMES, write_instances_set
 from tests.conftest import ROOT
 from tests.root_scripts import error_line, run_mindir_runner, run_root_script
+from tests.scripts.helpers import run_script as run_shell_script
 
 DET = ["--config_path", str(ROOT / "configs" / "centernet_det.yaml")]
 SMALL = ["--enable_dcn", "False", "--input_size", "256,256"]
@@ -123,6 +124,28 @@ def test_eval_and_the_offline_chain_give_the_same_results(plain_ckpt, coco_dir, 
     assert post.returncode == 0, post.stderr
     assert json.loads((pred / "val_pred_eval.json").read_text()) == results
     assert [line for line in post.stdout.splitlines() if line.startswith(" Average")] == table
+
+
+@pytest.mark.slow
+def test_run_infer_310_on_cpu_gives_eval_py_results(plain_ckpt, coco_dir, tmp_path):
+    """scripts/run_infer_310.sh in its COCO form (checkpoint -> WORK_DIR/centernet_det.mindir -> preprocess.py -> the
+    CPU MindIR runner -> postprocess.py) writes eval.py's results and prints its table, at the same fixed input size:
+    both run MindSpore's own ops on the same inputs, so the files are equal, not close."""
+    result = run_script("eval.py", "--data_dir", coco_dir, "--run_mode", "val", "--ckpt_path", plain_ckpt,
+                        "--output_path", tmp_path / "eval", "--top_k", "30", *SMALL)
+    assert result.returncode == 0, result.stderr
+    table = [line for line in result.stdout.splitlines() if line.startswith(" Average")]
+    results = json.loads((tmp_path / "eval" / plain_ckpt.stem / "val_pred_eval.json").read_text())
+    assert len(table) == 12 and len(results) == 5 * 30
+
+    work = tmp_path / "work"
+    chain = run_shell_script("run_infer_310.sh", plain_ckpt, coco_dir, work, "0", "cpu", "256,256", "--config_path",
+                             ROOT / "configs" / "centernet_det.yaml", "--top_k", "30", "--enable_dcn", "False",
+                             env={"GLOG_v": "3"}, timeout=900)
+    assert chain.returncode == 0, chain.stderr[-3000:]
+    assert (work / "centernet_det.mindir").is_file() and len(list((work / "preprocess" / "input").iterdir())) == 5
+    assert json.loads((work / "pred" / "val_pred_eval.json").read_text()) == results
+    assert [line for line in (work / "acc.log").read_text().splitlines() if line.startswith(" Average")] == table
 
 
 def test_export_outputs_in_the_original_order_and_named_from_the_heads(plain_ckpt, tmp_path):

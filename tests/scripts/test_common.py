@@ -1,6 +1,6 @@
-"""Tests for scripts/common.sh, the code every scripts/*.sh launcher sources: shellcheck of all the scripts
-(following `source`, so common.sh is checked in the context of each script and on its own), which scripts
-source it, and its functions one by one in `bash -c` against expected values written out by hand."""
+"""Tests for scripts/common.sh, the code every scripts/*.sh launcher sources, and the library in scripts/lib/ it
+sources: shellcheck of all the scripts (following `source`, so common.sh is checked in the context of each script
+and on its own) and of each library file on its own, which scripts source what, and its functions one by one in `bash -c` against expected values written out by hand."""
 import os
 import re
 import shlex
@@ -15,6 +15,7 @@ from tests.scripts.helpers import ROOT, SCRIPTS_DIR, shellcheck_binary
 
 COMMON = SCRIPTS_DIR / "common.sh"
 LAUNCHERS = sorted(p for p in SCRIPTS_DIR.glob("*.sh") if p != COMMON)
+LIBRARY = sorted((SCRIPTS_DIR / "lib").glob("*.sh"))
 
 
 def bash(code, *args, env=None):
@@ -40,6 +41,32 @@ def test_every_launcher_sources_common_and_common_is_only_sourced():
     text = COMMON.read_text()
     assert not text.startswith("#!") and not COMMON.stat().st_mode & stat.S_IXUSR
     assert re.findall(r"^\s*set\s", text, re.M) == []
+
+
+def test_library_files_are_shellcheck_clean_on_their_own():
+    """shellcheck reports only on the files it is given, not on those it follows: each library file is given."""
+    assert len(LIBRARY) >= 4
+    result = subprocess.run([shellcheck_binary(), "--shell=bash", "--external-sources", *map(str, LIBRARY)],
+                            capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_common_sources_every_library_file_which_is_only_sourced():
+    text = COMMON.read_text()
+    sourced = re.findall(r'^source "\$\{ROOT\}/scripts/lib/([a-z_]+\.sh)"$', text, re.M)
+    assert sorted(sourced) == [p.name for p in LIBRARY]
+    for path in LIBRARY:
+        library = path.read_text()
+        assert library.startswith("# shellcheck shell=bash\n") and not path.stat().st_mode & stat.S_IXUSR
+        assert re.findall(r"^\s*set\s", library, re.M) == [], path.name
+        assert "source " not in library, path.name  # common.sh alone decides what is sourced, and in which order
+
+
+def test_every_function_is_defined_once():
+    """Splitting the library must not leave two definitions of a name (the later one would win silently)."""
+    names = [name for path in [COMMON, *LIBRARY]
+             for name in re.findall(r"^([a-z_]+)\(\) \{", path.read_text(), re.M)]
+    assert len(names) > 30 and sorted(set(names)) == sorted(names)
 
 
 def test_root_and_python():
