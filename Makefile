@@ -79,9 +79,10 @@ bench: build weights $(TEST_STAMP)
 	$(PY) benchmarks/bench_data.py
 	$(PY) benchmarks/bench_train.py
 	$(PY) benchmarks/bench_coco_eval.py
+	@# bench_centernet.py's default --part all: inference, training, data and the predict.py path vs the twin
 	$(PY) benchmarks/bench_centernet.py
 	$(PY) benchmarks/bench_centernet.py --model ctdet_resdcn18
-	$(PY) benchmarks/bench_centernet.py --model ctdet_dla --part infer
+	$(PY) benchmarks/bench_centernet.py --model ctdet_dla --separate-processes
 
 clean:
 	rm -rf build .cache/build.stamp

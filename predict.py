@@ -9,6 +9,7 @@ and DIR/<name>.jpg with the detections drawn; for a folder, each result keeps th
 folder. Exit code 0 when every image was processed, 1 when some could not be read (see README "Exit codes and outputs").
 """
 import logging
+import time
 from pathlib import Path
 
 from src.model_utils.cli import EXIT_PARTIAL, require, run
@@ -30,6 +31,7 @@ def output_names(images, root):
 
 
 def main(argv=None):
+    start = time.perf_counter()
     cfg = parse_config(argv, description=__doc__, script="predict")
     task = get_task(cfg)
     require(cfg, "ckpt_path", hint=f"a {task.name} checkpoint")
@@ -73,9 +75,11 @@ def main(argv=None):
                 label = f" {det['label']}" if "label" in det else ""
                 box = ", ".join(f"{v:.1f}" for v in det["bbox"])
                 print(f"  {task.name}{label} score {det['score']:.3f} box [{box}]")
-    done = len(images) - len(failed)
-    print(f"predict: {done}/{len(images)} images, {found} detections (score >= {options.score_thresh}) -> "
-          f"{out_dir}" + (f"; {len(failed)} unreadable: {', '.join(p.name for p in failed[:5])}" if failed else ""))
+    done, seconds = len(images) - len(failed), time.perf_counter() - start
+    # the elapsed time counts the set-up (network build and graph compilation) too: what the user waited
+    print(f"predict: {done}/{len(images)} images, {found} detections (score >= {options.score_thresh}) in "
+          f"{seconds:.1f} s ({done / seconds:.2f} images/s with set-up and compilation) -> {out_dir}"
+          + (f"; {len(failed)} unreadable: {', '.join(p.name for p in failed[:5])}" if failed else ""))
     return EXIT_PARTIAL if failed else 0
 
 

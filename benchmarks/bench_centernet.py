@@ -1,10 +1,12 @@
 """CenterNet on CPU (pose DLA-34, ctdet DLA-34, ctdet ResNet-18): MindSpore vs a PyTorch eager twin, inference and
 training, plus the data pipeline.
 
-    python benchmarks/bench_centernet.py [--model pose|ctdet_dla|ctdet_resdcn18] [--part all|infer|train|data]
-                                    [--input_size 512] [--batch 8] [--threads N] [--infer-runs 7] [--train-runs 3]
-                                    [--warmup 1] [--train-dcn True|False] [--train-ms-ops] [--separate-processes]
+    python benchmarks/bench_centernet.py [--model pose|ctdet_dla|ctdet_resdcn18]
+                                    [--part all|infer|train|data|predict] [--input_size 512] [--batch 8]
+                                    [--threads N] [--infer-runs 7] [--train-runs 3] [--warmup 1]
+                                    [--train-dcn True|False] [--train-ms-ops] [--separate-processes]
                                     [--data-images 40] [--data-samples 200] [--image_size 640 480]
+                                    [--predict-images 12] [--predict-passes 2] [--no-cold]
 
 --model: the network and task. pose = multi_pose_dla (DLA-34, 6 pose heads, configs/centernet_pose.yaml);
 ctdet_dla = ctdet_coco_dla_2x's network (DLA-34, hm 80 / wh 2 / reg 2); ctdet_resdcn18 = ctdet_coco_resdcn18's
@@ -31,7 +33,17 @@ Data: img/s of ONE worker process running the task's training source (JPEG decod
   crop/scale + flip + colour augmentation, affine warp to --input_size, normalisation, every target) over --data-images
   synthetic scenes of people (`src/data/synthetic_pose.py`, written as COCO person keypoints and instances) of
   COCO's typical 640x480, OpenCV on one thread; wall clock and CPU time (= one uncontended core).
-Targets: inference a/b <= 1.0 with and without DCN, training a/b >= 1.0 in img/s, data >= 60 img/s per core.
+Predict: end-to-end images/s of predict.py's whole per-image path (benchmarks/bench_predict.py's `Pipeline`: read
+  + decode the JPEG, the network input at --input_size, network, decode, NMS, write `<name>.json`, draw, write
+  `<name>.jpg`) over --predict-images synthetic photos of --image_size (objects of several classes for ctdet, people
+  for pose: src/data/synthetic_objects.py, synthetic_pose.py), the model's config with DCN as predict.py runs it,
+  from a checkpoint of the network with RANDOM weights (speed only: the detections are meaningless). Two pipelines
+  differing only in the network: ours (`InferenceModel`: BN folded, compiled kernels) and the PyTorch eager twin
+  (same weights, same threads; the peer). Steady state: --predict-passes interleaved passes after one warm-up pass
+  (ours compiles its graph there); images/s and the network's milliseconds per image. Cold: `python predict.py`
+  on the folder in a fresh process (start-up, build, compilation included), its wall time.
+Targets: inference a/b <= 1.0 with and without DCN, training a/b >= 1.0 in img/s, data >= 60 img/s per core,
+predict network time per image ours/twin <= 1.0.
 Fairness settings as benchmarks/bench_train.py (ONEDNN_MAX_CPU_ISA=AVX2, OMP_WAIT_POLICY=PASSIVE, glibc malloc
 tunables that stop torch returning its buffers to the OS after every step: see there).
 """
@@ -59,7 +71,7 @@ from benchmarks.common import (interleaved_medians, machine_description,  # noqa
                                mindspore_train_step, restart_with_malloc_tunables, torch_train_step)
 
 LR, LOSS_SCALE = 5e-4, 1024.0  # the original's lr for batch 128 (1x schedules), configs/base.yaml loss_scale
-TARGET_INFER, TARGET_TRAIN, TARGET_DATA = 1.0, 1.0, 60.0
+TARGET_INFER, TARGET_TRAIN, TARGET_DATA, TARGET_PREDICT = 1.0, 1.0, 60.0, 1.0
 OFFSET_BIAS_PX = 1.5  # offsets drawn in +-1.5 px: every DCN samples between pixels and some samples fall off the map
 
 
@@ -458,11 +470,123 @@ def run_data(args, summary, source):
     print(_ratio_line("data img/s per core", cpu, TARGET_DATA, True))
 
 
+# ------------------------------------------------------------------------------------------------ predict
+def write_photos(folder, model, num_images, size=(640, 480), seed=0):
+    """`num_images` synthetic photos of `size` (W, H) for `model` as JPEGs in `folder`: people (synthetic_pose) for
+    the pose model, objects of several classes (synthetic_objects) for ctdet; returns their paths."""
+    from src.data import synthetic_objects, synthetic_pose
+
+    generator = synthetic_pose if "hps" in dict(model_heads(model)) else synthetic_objects
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    width, height = size
+    paths = []
+    for i in range(num_images):
+        scene = generator.render_scene(np.random.default_rng([seed, i]), height, width)
+        paths.append(folder / f"{i:04d}.jpg")
+        cv2.imwrite(str(paths[-1]), cv2.cvtColor(scene.image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90])
+    return paths
+
+
+def predict_config_args(model, size):
+    """The config part of predict.py's command line for `model` at a --input_size of `size`."""
+    return ["--config_path", str(model.config), *model.config_args, "--input_size", f"{size},{size}"]
+
+
+def random_checkpoint(model, path, size, seed=0):
+    """Save `model`'s network (as its task builds it from predict.py's config, DCN on) with random weights
+    (MindSpore's initialisation, random DCN offsets) to `path`; returns the network."""
+    import mindspore as ms
+
+    from src.model_utils.config import parse_config
+
+    network = random_task_network(parse_config(predict_config_args(model, size)), seed)
+    ms.save_checkpoint(network, str(path))
+    return network
+
+
+def twin_forward(network, arch):
+    """The PyTorch eager twin of `network` in eval mode as a predict.py network: NCHW float32 -> head arrays."""
+    import torch
+
+    twin = torch_twin(network, arch, enable_dcn=True, train=False)
+
+    def forward(batch):
+        with torch.no_grad():
+            return tuple(out.numpy() for out in twin(torch.from_numpy(np.ascontiguousarray(batch))))
+
+    return forward
+
+
+def cold_predict(model, size, folder, ckpt, out_dir):
+    """(wall seconds of `python predict.py` over `folder` in a fresh process, its summary line)."""
+    import subprocess
+
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "predict.py", *predict_config_args(model, size), "--ckpt_path", str(ckpt),
+                           "--image", str(folder), "--output_path", str(out_dir)], cwd=ROOT, capture_output=True,
+                          text=True, env=dict(os.environ, GLOG_v="3"))
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        raise RuntimeError(f"predict.py failed (exit {done.returncode}): {done.stderr.strip()[-2000:]}")
+    return seconds, next((line for line in done.stdout.splitlines() if line.startswith("predict: ")), "")
+
+
+PREDICT_LABELS = {"ours": "ours: predict.py's path, MindSpore GRAPH, BN folded, compiled kernels",
+                  "twin": "the same path with the PyTorch eager twin as the network (peer)"}
+
+
+def run_predict(args, summary):
+    from benchmarks.bench_predict import Pipeline, steady_state
+
+    model = MODELS[args.model]
+    width, height = args.image_size
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        photos = write_photos(work / "photos", model, args.predict_images, (width, height))
+        ckpt = work / "random.ckpt"
+        network = random_checkpoint(model, ckpt, args.input_size)
+        config_args = predict_config_args(model, args.input_size)
+        pipelines = {"ours": Pipeline("ours", ckpt, work / "ours", config_args)}
+        if args.torch:
+            pipelines["twin"] = Pipeline("twin", ckpt, work / "twin", config_args,
+                                         network=twin_forward(network, model.arch))
+        rates, detections = steady_state(pipelines, photos, args.predict_passes)
+        print(f"\n| predict.py path, {len(photos)} synthetic {width}x{height} photos -> {args.input_size}x"
+              f"{args.input_size}, DCN, random weights ({args.predict_passes} passes after a warm-up pass) | images/s "
+              "| network ms/image | network share | warm-up pass (s) |")
+        print("|---|---:|---:|---:|---:|")
+        for name, (rate, share, warm) in rates.items():
+            network_ms = 1000 * share / rate
+            summary[f"predict_{name}_img_s"], summary[f"predict_{name}_network_s"] = rate, network_ms / 1000
+            print(f"| {PREDICT_LABELS[name]} | {rate:.2f} | {network_ms:.0f} | {share:.0%} | {warm:.1f} |")
+        found = {name: sum(len(d) for d in dets) for name, dets in detections.items()}
+        print(f"ours: compiled CPU kernels {pipelines['ours'].kernel_counts}; detections in the last pass "
+              + ", ".join(f"{name} {count}" for name, count in found.items()))
+        if "twin" in rates:  # the peer computes ours's function: both networks on one input of predict.py's size
+            batch = np.random.default_rng(1).normal(0, 1, (1, 3, args.input_size, args.input_size)).astype(np.float32)
+            ours, theirs = pipelines["ours"].model(batch), pipelines["twin"].model(batch)
+            summary["predict_twin_deviation"] = (max(float(np.abs(a - b).max()) for a, b in zip(ours, theirs))
+                                                 / max(float(np.abs(a).max()) for a in ours))
+            print(f"twin vs ours on one input: max |difference| / max |ours| = {summary['predict_twin_deviation']:.1e}")
+            summary["predict_network_ours/twin"] = summary["predict_ours_network_s"] / summary["predict_twin_network_s"]
+            summary["predict_img_s_ours/twin"] = rates["ours"][0] / rates["twin"][0]
+            print(f"predict.py images/s ours/twin = {summary['predict_img_s_ours/twin']:.2f}")
+            print(_ratio_line("predict network time per image ours/twin", summary["predict_network_ours/twin"],
+                              TARGET_PREDICT, False))
+        if not args.no_cold:
+            seconds, line = cold_predict(model, args.input_size, work / "photos", ckpt, work / "cold")
+            summary["predict_cold_s"] = seconds
+            print(f"cold: python predict.py over the {len(photos)} photos in a fresh process: {seconds:.1f} s wall "
+                  f"({len(photos) / seconds:.2f} images/s with start-up and compilation); it printed: {line}")
+
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n")[:2]))
     parser.add_argument("--model", choices=tuple(MODELS), default="pose",
                         help="pose: DLA-34 pose network; ctdet_dla / ctdet_resdcn18: the object detection networks")
-    parser.add_argument("--part", choices=("all", "infer", "train", "data"), default="all")
+    parser.add_argument("--part", choices=("all", "infer", "train", "data", "predict"), default="all")
     parser.add_argument("--input_size", type=int, default=512, help="network input height and width (multiple of 32)")
     parser.add_argument("--batch", type=int, default=8, help="training batch size")
     parser.add_argument("--threads", type=int, default=os.cpu_count())
@@ -475,7 +599,11 @@ def parse_args(argv=None):
                         help="also time training with MindSpore's ops only, (a0) (a third network in memory)")
     parser.add_argument("--data-images", type=int, default=40)
     parser.add_argument("--data-samples", type=int, default=200)
-    parser.add_argument("--image_size", type=int, nargs=2, default=(640, 480), metavar=("W", "H"))
+    parser.add_argument("--image_size", type=int, nargs=2, default=(640, 480), metavar=("W", "H"),
+                        help="size of the synthetic photos of the data and predict parts")
+    parser.add_argument("--predict-images", type=int, default=12, help="photos in the predict part's folder")
+    parser.add_argument("--predict-passes", type=int, default=2, help="timed passes over them after the warm-up")
+    parser.add_argument("--no-cold", action="store_true", help="predict part: skip the fresh-process predict.py run")
     parser.add_argument("--no-torch", dest="torch", action="store_false", help="skip the PyTorch twin")
     parser.add_argument("--separate-processes", action="store_true",
                         help="train each arm in its own process, one after another, and report its peak memory "
@@ -487,7 +615,8 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     if args.input_size % 32 or args.input_size <= 0:
         parser.error(f"--input_size {args.input_size}: expected a positive multiple of 32")
-    for name in ("batch", "threads", "infer_runs", "train_runs", "data_images", "data_samples"):
+    for name in ("batch", "threads", "infer_runs", "train_runs", "data_images", "data_samples", "predict_images",
+                 "predict_passes"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} {getattr(args, name)}: expected >= 1")
     if args.torch and not torch_available():
@@ -519,6 +648,8 @@ def main(argv=None):
                 run_training(args, summary, source)
     if training and args.separate_processes:  # each child process writes and reads its own images
         run_training(args, summary, source=None)
+    if args.part in ("all", "predict"):
+        run_predict(args, summary)
     return summary
 
 

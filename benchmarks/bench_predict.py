@@ -68,33 +68,34 @@ def resized_photos(folder, source, size, count=2):
 
 class Pipeline:
     """predict.py's per-image work (predict.main's loop) around one network; `forward_seconds` accumulates the
-    network's share."""
+    network's share.
 
-    def __init__(self, name, ckpt, onnx_path, threads, out_dir):
+    config_args: the command line's config part (default: CenterFace's config); network: a callable NCHW float32
+    batch -> head arrays in the task's order standing in for predict.py's network (a peer); None = predict.py's own
+    (`InferenceModel` with `ckpt`; the MindSpore device must be set up, predict.py does it with `init_device`).
+    """
+
+    def __init__(self, name, ckpt, out_dir, config_args=(), network=None):
         from src.model_utils.config import parse_config
         from src.tasks import get_task
 
         self.name, self.out_dir = name, Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         # predict.py's configuration: original size, the config's defaults (cpu_kernels True)
-        self.cfg = parse_config(["--ckpt_path", str(ckpt), "--image", str(out_dir), "--output_path", str(out_dir)])
+        self.cfg = parse_config([*config_args, "--ckpt_path", str(ckpt), "--image", str(out_dir),
+                                 "--output_path", str(out_dir)])
         self.task = get_task(self.cfg)
         self.options = self.task.inference_options("predict")
         self.forward_seconds = 0.0
-        if name == "ours":
+        self.kernel_counts = {}
+        if network is None:
             from src.inference.model import InferenceModel
-            from src.model_utils.device import init_device
 
-            init_device(self.cfg.device_target, self.cfg.device_id, self.cfg.mode)
             self.model = InferenceModel(self.task, dynamic_shape=self.options.shapes_vary)
             self.model.load(ckpt)
             self.kernel_counts = self.model.kernel_counts
         else:
-            from src.onnx_utils import ort_session
-            from src.pretrained import OFFICIAL_INPUT
-
-            session = ort_session(onnx_path, num_threads=threads, spinning=name == "onnxruntime")
-            self.model = lambda batch: tuple(session.run(None, {OFFICIAL_INPUT: batch}))
+            self.model = network
 
     def forward(self, batch):
         start = time.perf_counter()
@@ -113,6 +114,21 @@ class Pipeline:
         write_json_atomic(self.out_dir / f"{path.stem}.json", self.task.to_json(dets, path.name), indent=1)
         save_image(self.out_dir / f"{path.stem}.jpg", self.task.draw(image, dets))
         return dets
+
+
+def make_pipeline(name, ckpt, onnx_path, threads, out_dir):
+    """The pipeline `name` of PIPELINES: ours (predict.py's, the device set up as predict.py does) or onnxruntime
+    running the official ONNX with `threads` (idle threads spinning or not)."""
+    if name == "ours":
+        from src.model_utils.device import init_device
+
+        init_device("CPU", 0, "GRAPH")
+        return Pipeline(name, ckpt, out_dir)
+    from src.onnx_utils import ort_session
+    from src.pretrained import OFFICIAL_INPUT
+
+    session = ort_session(onnx_path, num_threads=threads, spinning=name == "onnxruntime")
+    return Pipeline(name, ckpt, out_dir, network=lambda batch: tuple(session.run(None, {OFFICIAL_INPUT: batch})))
 
 
 def steady_state(pipelines, photos, passes):
@@ -174,7 +190,7 @@ def peak_rss_mb():
 def memory_probe(args):
     """Child process: one pipeline over the given images; prints its peak RSS in MB as JSON."""
     with tempfile.TemporaryDirectory() as tmp:
-        run = Pipeline(args.memory_probe, args.ckpt_path, args.onnx, args.threads, tmp)
+        run = make_pipeline(args.memory_probe, args.ckpt_path, args.onnx, args.threads, tmp)
         for path in args.probe_images:
             run(Path(path))
     print(json.dumps({"max_rss_mb": peak_rss_mb()}))
@@ -227,7 +243,7 @@ def main(argv=None):
           f"{work / 'photos'}; {machine_description()}; ONEDNN_MAX_CPU_ISA={os.environ.get('ONEDNN_MAX_CPU_ISA')}",
           flush=True)
 
-    pipelines = {name: Pipeline(name, ckpt, onnx_path, args.threads, work / name) for name in PIPELINES}
+    pipelines = {name: make_pipeline(name, ckpt, onnx_path, args.threads, work / name) for name in PIPELINES}
     rates, detections = steady_state(pipelines, photos, args.passes)
     same, worst, found = agreement(detections["ours"], detections["onnxruntime"])
     print(f"\nours: compiled CPU kernels {pipelines['ours'].kernel_counts}; {found} faces found; onnxruntime finds "

@@ -34,6 +34,11 @@ def test_folder_run_reports_the_unreadable_file_and_processes_the_rest(folder_ru
     assert result.returncode == 1, result.stderr
     assert "broken.jpg: cannot be read as an image" in result.stderr
     assert "predict: 2/3 images" in result.stdout and "1 unreadable: broken.jpg" in result.stdout
+    # the summary says how long the job took and its rate: seconds > 0 and images/s = 2 images / those seconds
+    summary = next(line for line in result.stdout.splitlines() if line.startswith("predict: "))
+    seconds = float(summary.split(" in ")[1].split(" s (")[0])
+    rate = float(summary.split(" s (")[1].split(" images/s")[0])
+    assert seconds > 0 and rate == pytest.approx(2 / seconds, rel=0.05, abs=0.01)
     # results keep the image's path relative to the input folder (sub/half.jpg -> sub/half.json)
     assert sorted(str(p.relative_to(out)) for p in out.rglob("*")) == [
         ".run.json", "astronaut.jpg", "astronaut.json", "config.yaml", "sub", "sub/half.jpg", "sub/half.json"]

@@ -131,7 +131,8 @@ def test_data_part_alone(capsys):
 def test_one_command_smoke_run(capsys):
     threads = str(ms.get_context("runtime_num_threads"))  # fixed once MindSpore's runtime has run (other tests)
     summary = main(["--input_size", str(SIZE), "--batch", "2", "--infer-runs", "1", "--train-runs", "1", "--warmup",
-                    "0", "--data-images", "2", "--data-samples", "2", "--threads", threads])
+                    "0", "--data-images", "2", "--data-samples", "2", "--predict-images", "1", "--predict-passes", "1",
+                    "--no-cold", "--threads", threads])
     out = capsys.readouterr().out
     for variant in ("dcn", "plain"):
         assert summary[f"infer_{variant}_a0_s"] > 0 and summary[f"infer_{variant}_a_s"] > 0
@@ -140,6 +141,7 @@ def test_one_command_smoke_run(capsys):
     # (--train-ms-ops, the MindSpore-ops training arm, is left out: compiling its DCN graph doubles this test's time;
     # the same train step without kernels is compared with the kernels in tests/models/kernels/test_dcn.py)
     assert summary["train_a_s"] > 0 and "train_a0_s" not in summary and summary["data_cpu_img_s"] > 0
+    assert summary["predict_ours_img_s"] > 0 and "predict_cold_s" not in summary
     assert "| (a) MindSpore GRAPH, compiled kernels |" in out
     if torch_available():
         assert summary["infer_dcn_b_deviation"] < 1e-4 and summary["infer_plain_b_deviation"] < 1e-4
@@ -170,3 +172,50 @@ def test_an_arm_failing_in_its_process_is_named_with_its_error():
     assert (medians, peaks, failed) == ({}, {}, ["no-such-arm"])
     assert len(notes) == 1 and "(no-such-arm) failed in its process (exit 2)" in notes[0]
     assert "invalid choice" in notes[0]
+
+
+@pytest.mark.parametrize("model, kind", [("ctdet_dla", "objects"), ("pose", "people")])
+def test_predict_photos_are_the_models_kind_at_the_size_asked(model, kind, tmp_path, monkeypatch):
+    """ctdet photos come from the object generator, pose photos from the people generator, at --image_size."""
+    import cv2
+
+    from benchmarks.bench_centernet import write_photos
+    from src.data import synthetic_objects, synthetic_pose
+
+    used = []
+    for module, name in ((synthetic_objects, "objects"), (synthetic_pose, "people")):
+        render = module.render_scene
+        monkeypatch.setattr(module, "render_scene", lambda *a, _r=render, _n=name, **k: used.append(_n) or _r(*a, **k))
+    paths = write_photos(tmp_path, MODELS[model], 2, (96, 64))
+    assert used == [kind, kind]
+    assert [cv2.imread(str(p)).shape for p in paths] == [(64, 96, 3)] * 2
+
+
+def test_random_checkpoint_loads_into_predicts_network(tmp_path):
+    """The predict part's checkpoint holds every parameter of the network predict.py builds from the config."""
+    from benchmarks.bench_centernet import predict_config_args, random_checkpoint
+    from src.model_utils.config import parse_config
+    from src.tasks import get_task
+
+    network = random_checkpoint(MODELS["ctdet_resdcn18"], tmp_path / "r.ckpt", SIZE)
+    saved = ms.load_checkpoint(str(tmp_path / "r.ckpt"))
+    fresh = get_task(parse_config(predict_config_args(MODELS["ctdet_resdcn18"], SIZE))).build_network()
+    assert {p.name for p in fresh.get_parameters()} <= set(saved)
+    offsets = [p for p in network.get_parameters() if p.name.endswith("conv_offset_mask.bias")]
+    assert len(offsets) == 3 and all(np.abs(p.asnumpy()[:18]).max() > 0 for p in offsets)  # DCN off the grid
+
+
+@pytest.mark.slow
+def test_predict_part_smoke_run(capsys):
+    """--part predict at 64x64 on two 96x64 photos: ours and the twin run predict.py's path, compute the same
+    network, and a fresh-process predict.py over the folder reports its summary line."""
+    threads = str(ms.get_context("runtime_num_threads"))  # fixed once MindSpore's runtime has run (other tests)
+    summary = main(["--model", "ctdet_resdcn18", "--part", "predict", "--input_size", str(SIZE), "--image_size", "96",
+                    "64", "--predict-images", "2", "--predict-passes", "1", "--threads", threads])
+    out = capsys.readouterr().out
+    assert summary["predict_ours_img_s"] > 0 and summary["predict_ours_network_s"] > 0
+    assert "ours: predict.py's path" in out and "'dcn': 3" in out
+    assert summary["predict_cold_s"] > 0 and "it printed: predict: 2/2 images" in out
+    if torch_available():
+        assert summary["predict_twin_deviation"] < 1e-4 and summary["predict_network_ours/twin"] > 0
+        assert "predict network time per image ours/twin" in out
