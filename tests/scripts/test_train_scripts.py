@@ -200,9 +200,12 @@ echo "training"
 while true; do sleep 0.1; done
 """)
     stub.chmod(0o755)
+    # As from a terminal, SIGINT at its default: a test run earlier in this process may have left it ignored
+    # (MindSpore's runtime takes SIGINT over), and an ignored signal is inherited and cannot be trapped by bash.
     proc = subprocess.Popen(["bash", str(helpers.SCRIPTS_DIR / "train_standalone_cpu.sh"), *map(str, data),
                              "--output_path", str(data[2])], env={**os.environ, "PYTHON": str(stub)},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     for line in proc.stdout:
         if line == "training\n":
             break
