@@ -71,8 +71,11 @@ def mindspore_train_step(network, loss, images, targets, lr, weight_decay, adam_
     if cpu_kernels:
         from src.models.kernels import enable_cpu_kernels
 
+        from src.models.kernels.focal import enable_fast_focal_loss
+
         if not any(enable_cpu_kernels(network, num_threads=num_threads).values()):
             return None
+        enable_fast_focal_loss(loss, num_threads=num_threads)
     optimizer = build_optimizer("adam", param_groups(network, weight_decay), lr, weight_decay=weight_decay,
                                 eps=adam_eps)
     step = TrainStep(NetworkWithLoss(network, loss), optimizer, build_loss_scaler("static", loss_scale))

@@ -3,6 +3,8 @@
 * `FocalLoss`: the penalty-reduced pixel-wise focal loss of CornerNet/CenterNet (Law & Deng 2018,
   Zhou et al. 2019) on the post-sigmoid heatmap, alpha=2, beta=4, summed over the batch and divided by
   the number of positive cells of the batch (at least 1).
+* `FocalLossWithLogits`: the same on `sigmoid(logits)` (the CenterNet tasks' heat maps); on CPU a compiled
+  kernel computes it in one pass each way (`src/models/kernels/focal.py`, given by `enable_fast_focal_loss`).
 * `RegLoss`: regression of per-object values read from dense prediction maps at object centres
   (`ind = row * w + col`), masked SmoothL1 or L1, optional per-object weight, divided by
   `mask.sum() + 1e-4`.
@@ -17,7 +19,7 @@ counts objects (each contributes all its C channels) while a per-channel mask (N
 import mindspore as ms
 from mindspore import nn, ops
 
-__all__ = ["FocalLoss", "RegLoss", "ObjectRegLoss", "REG_LOSS_KINDS", "gather_at_indices", "smooth_l1"]
+__all__ = ["FocalLoss", "FocalLossWithLogits", "RegLoss", "ObjectRegLoss", "REG_LOSS_KINDS", "gather_at_indices", "smooth_l1"]
 
 REG_LOSS_KINDS = ("l1", "sl1")  # the original CenterNet's --reg_loss
 
@@ -68,6 +70,29 @@ class FocalLoss(nn.Cell):
         neg_loss = ops.log(1.0 - pred) * ops.pow(pred, self.alpha) * ops.pow(1.0 - target, self.beta) * neg
         num_pos = ops.maximum(pos.sum(), 1.0)
         return -(pos_loss.sum() + neg_loss.sum()) / num_pos
+
+
+class FocalLossWithLogits(FocalLoss):
+    """`FocalLoss` of `sigmoid(logits)`: construct(logits, target), logits of any float type (computed in float32).
+
+    `kernel_op`: None computes it with MindSpore's ops; `enable_fast_focal_loss` (src/models/kernels/focal.py)
+    sets the compiled op, which returns (sum of the per-cell terms, positive cells) and gives the same value and
+    gradient up to float32 rounding (tests/models/kernels/test_focal.py).
+    """
+
+    accepts_focal_kernel = True
+
+    def __init__(self, alpha=2.0, beta=4.0, eps=1e-4):
+        super().__init__(alpha, beta, eps)
+        self.kernel_op = None
+        self.exponents = ms.Tensor([self.alpha, self.beta, self.eps], ms.float32)
+
+    def construct(self, logits, target):
+        logits = logits.astype(ms.float32)
+        if self.kernel_op is None:
+            return super().construct(ops.sigmoid(logits), target)
+        sums = self.kernel_op(logits, target.astype(ms.float32), self.exponents)
+        return -sums[0] / ops.maximum(sums[1], 1.0)
 
 
 class RegLoss(nn.Cell):

@@ -3,7 +3,7 @@
 
     total = hm_weight * hm_loss + wh_weight * wh_loss + off_weight * off_loss      (1, 0.1, 1)
 
-* hm_loss: CornerNet focal loss (src/losses.py ``FocalLoss``) on ``sigmoid(hm)`` clamped to [1e-4, 1 - 1e-4] over
+* hm_loss: CornerNet focal loss (src/losses.py ``FocalLossWithLogits``) on ``sigmoid(hm)`` clamped to [1e-4, 1 - 1e-4] over
   all class channels, divided by the number of positive cells (target == 1) of the batch.
 * wh_loss, off_loss at ``ind`` with ``reg_mask`` (src/losses.py ``ObjectRegLoss``): reg_loss "l1":
   ``sum |pred - t| * mask / (2 * sum mask + 1e-4)``; "sl1": smooth L1 / (sum mask + 1e-4).
@@ -16,7 +16,7 @@ the original. Clamping: see src/centernet_pose/loss.py (the same straight-throug
 import mindspore as ms
 from mindspore import nn, ops
 
-from src.losses import REG_LOSS_KINDS, FocalLoss, ObjectRegLoss, RegLoss
+from src.losses import REG_LOSS_KINDS, FocalLossWithLogits, ObjectRegLoss, RegLoss
 
 __all__ = ["CenterNetDetLoss", "LOSS_NAMES"]
 
@@ -47,7 +47,7 @@ class CenterNetDetLoss(nn.Cell):
         self.use_wh = self.wh_weight > 0
         self.use_off = self.reg_offset and self.off_weight > 0
         self.cat_spec_wh = bool(cat_spec_wh)
-        self.focal = FocalLoss(eps=1e-4)
+        self.focal = FocalLossWithLogits(eps=1e-4)
         self.object_reg = ObjectRegLoss(reg_loss)
         self.class_wh_l1 = RegLoss("l1")  # RegWeightedL1Loss: the per-channel mask as given
 
@@ -56,7 +56,7 @@ class CenterNetDetLoss(nn.Cell):
         reg = inputs[2] if self.reg_offset else None
         targets = inputs[3:] if self.reg_offset else inputs[2:]
         zero = ops.zeros((), ms.float32)
-        hm_loss = self.focal(ops.sigmoid(hm.astype(ms.float32)), targets[0])
+        hm_loss = self.focal(hm, targets[0])
         if self.cat_spec_wh:
             wh_t, wh_mask, reg_t, ind, reg_mask = targets[1], targets[2], targets[3], targets[4], targets[5]
         else:

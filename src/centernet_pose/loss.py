@@ -6,7 +6,7 @@
 
 (``off_weight`` weighs both offset terms, as in the original.) The terms:
 
-* hm_loss: CornerNet focal loss (src/losses.py ``FocalLoss``) on ``sigmoid(hm)`` clamped to [1e-4, 1 - 1e-4],
+* hm_loss: CornerNet focal loss (src/losses.py ``FocalLossWithLogits``) on ``sigmoid(hm)`` clamped to [1e-4, 1 - 1e-4],
   divided by the number of positive cells (target == 1) of the batch.
 * hp_loss: ``sum |hps[ind] - hps_t| * hps_mask / (sum hps_mask + 1e-4)`` (per-coordinate mask, so it is the mean
   over labelled joint coordinates). dense_hp: ``sum |hps - dense_hps| * dense_hps_mask / (sum dense_hps_mask +
@@ -36,7 +36,7 @@ import inspect
 import mindspore as ms
 from mindspore import nn, ops
 
-from src.losses import REG_LOSS_KINDS, FocalLoss, ObjectRegLoss, RegLoss
+from src.losses import REG_LOSS_KINDS, FocalLossWithLogits, ObjectRegLoss, RegLoss
 
 __all__ = ["CenterNetPoseLoss", "PoseHeadsLoss", "LOSS_NAMES"]
 
@@ -78,14 +78,14 @@ class CenterNetPoseLoss(nn.Cell):
         self.use_hp_offset = bool(reg_hp_offset) and bool(hm_hp) and self.off_weight > 0
         self.dense_hp = bool(dense_hp)
         self.mse_loss = bool(mse_loss)
-        self.focal = FocalLoss(eps=1e-4)
+        self.focal = FocalLossWithLogits(eps=1e-4)
         self.object_reg = ObjectRegLoss(reg_loss)  # wh, reg, hp_offset
         self.joint_l1 = RegLoss("l1")
 
     def construct(self, hm, wh, hps, reg, hm_hp, hp_offset, hm_t, wh_t, reg_t, ind, reg_mask, hps_t, hps_mask,
                   hm_hp_t, hp_offset_t, hp_ind, hp_mask, dense_hps=None, dense_hps_mask=None):
         zero = ops.zeros((), ms.float32)
-        hm_loss = self.focal(ops.sigmoid(hm.astype(ms.float32)), hm_t)
+        hm_loss = self.focal(hm, hm_t)
         if self.dense_hp:
             weight = dense_hps_mask.astype(ms.float32)
             diff = hps.astype(ms.float32) * weight - dense_hps.astype(ms.float32) * weight
@@ -103,11 +103,11 @@ class CenterNetPoseLoss(nn.Cell):
             hp_offset_loss = self.object_reg(hp_offset, hp_ind, hp_mask, hp_offset_t)
         hm_hp_loss = zero
         if self.use_hm_hp:
-            hm_hp_prob = ops.sigmoid(hm_hp.astype(ms.float32))
             if self.mse_loss:
+                hm_hp_prob = ops.sigmoid(hm_hp.astype(ms.float32))
                 hm_hp_loss = ops.square(hm_hp_prob - hm_hp_t.astype(ms.float32)).mean()
             else:
-                hm_hp_loss = self.focal(hm_hp_prob, hm_hp_t)
+                hm_hp_loss = self.focal(hm_hp, hm_hp_t)
         total = (self.hm_weight * hm_loss + self.wh_weight * wh_loss + self.off_weight * off_loss
                  + self.hp_weight * hp_loss + self.hm_hp_weight * hm_hp_loss + self.off_weight * hp_offset_loss)
         return total, hm_loss, hp_loss, hm_hp_loss, hp_offset_loss, wh_loss, off_loss

@@ -216,11 +216,14 @@ def run(task, cfg, device):
 
         logger.info("BatchNorm frozen (freeze_bn): %d layers normalise with their moving statistics and keep them",
                     freeze_batchnorm(network))
+    loss = task.build_loss()
     if cfg.cpu_kernels and device.target == "CPU":
         from src.models.kernels import enable_cpu_kernels
+        from src.models.kernels.focal import enable_fast_focal_loss
 
         # After calibration (which hooks the nn.BatchNorm2d cells); parameters and names are unchanged.
         counts = enable_cpu_kernels(network)
+        counts["focal loss"] = enable_fast_focal_loss(loss)
         logger.info("compiled CPU kernels: %s", ", ".join(f"{n} {k}" for k, n in counts.items()))
     steps_per_epoch = dataset.get_dataset_size()
     if steps_per_epoch < 1:
@@ -231,7 +234,6 @@ def run(task, cfg, device):
                            warmup_epochs=cfg.warmup_epochs, warmup_steps=cfg.warmup_steps)
     optimizer = build_optimizer(cfg.optimizer, param_groups(network, cfg.weight_decay), lr,
                                 weight_decay=cfg.weight_decay, momentum=cfg.momentum, eps=cfg.adam_eps)
-    loss = task.build_loss()
     ema = None
     if cfg.ema_decay > 0:
         from src.engine.ema import WeightAverage

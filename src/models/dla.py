@@ -33,10 +33,13 @@ class BasicBlock(nn.Cell):
         self.bn1 = batch_norm(out_channels)
         self.conv2 = conv_no_bias(out_channels, out_channels, 3)
         self.bn2 = batch_norm(out_channels)
+        self.relu1 = nn.ReLU()  # its own cell, so that the training BatchNorm kernel can take it in (BN_RELU)
         self.relu = nn.ReLU()
 
+    BN_RELU = {"bn1": "relu1"}
+
     def construct(self, x, residual):
-        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu1(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
         return self.relu(out + residual)
 
@@ -49,6 +52,8 @@ class Root(nn.Cell):
         self.conv = conv_no_bias(in_channels, out_channels, 1)
         self.bn = batch_norm(out_channels)
         self.relu = nn.ReLU()
+
+    BN_RELU = {"bn": "relu"}
 
     def construct(self, children):
         return self.relu(self.bn(self.conv(ops.concat(children, axis=1))))

@@ -61,11 +61,14 @@ class BasicBlock(nn.Cell):
         self.bn1 = batch_norm(planes)
         self.conv2 = conv_no_bias(planes, planes, 3)
         self.bn2 = batch_norm(planes)
+        self.relu1 = nn.ReLU()  # its own cell, so that the training BatchNorm kernel can take it in (BN_RELU)
         self.relu = nn.ReLU()
         self.downsample = _downsample(in_channels, planes, stride)
 
+    BN_RELU = {"bn1": "relu1"}
+
     def construct(self, x):
-        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu1(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
         return self.relu(out + self.downsample(x))
 
@@ -85,12 +88,15 @@ class Bottleneck(nn.Cell):
         self.bn2 = batch_norm(planes)
         self.conv3 = conv_no_bias(planes, out_channels, 1)
         self.bn3 = batch_norm(out_channels)
+        self.relu1, self.relu2 = nn.ReLU(), nn.ReLU()  # their own cells: see BasicBlock
         self.relu = nn.ReLU()
         self.downsample = _downsample(in_channels, out_channels, stride)
 
+    BN_RELU = {"bn1": "relu1", "bn2": "relu2"}
+
     def construct(self, x):
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.relu(self.bn2(self.conv2(out)))
+        out = self.relu1(self.bn1(self.conv1(x)))
+        out = self.relu2(self.bn2(self.conv2(out)))
         out = self.bn3(self.conv3(out))
         return self.relu(out + self.downsample(x))
 
@@ -122,6 +128,8 @@ class ResNet(nn.Cell):
                 in_channels = planes * block.expansion
             setattr(self, f"layer{stage}", nn.SequentialCell(blocks))
         self.out_channels = in_channels
+
+    BN_RELU = {"bn1": "relu"}  # the stem's ReLU, used there only
 
     def features(self, x):
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))

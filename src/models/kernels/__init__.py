@@ -8,6 +8,8 @@ Kernels for the layers that dominated the CPU time under MindSpore 2.10 (measure
 * `dcn`: CenterNet's modulated deformable convs (DCNv2), forward and backward;
 * `winograd`: dense 3x3 stride-1 convs by Winograd F(2x2, 3x3), forward and backward;
 * `maxpool`: the ResNet stem's 3x3 / stride-2 max-pool, forward and backward.
+The loss's kernel, `focal` (CenterNet's heat-map focal loss on logits), is given to the loss Cell by
+`src.models.kernels.focal.enable_fast_focal_loss`.
 `library` builds and caches the shared library they live in (see there for the CPU-only and static-shape
 rules).
 

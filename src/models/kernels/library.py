@@ -38,7 +38,7 @@ LOG = logging.getLogger(__name__)
 _HERE = Path(__file__).resolve().parent
 KERNEL_SOURCES = (_HERE / "cpu_kernels.cc", _HERE / "depthwise_cpu.cc", _HERE / "batchnorm_cpu.cc",
                   _HERE / "dcn_cpu.cc", _HERE / "infer_shape.cc",
-                  _HERE / "winograd_cpu.cc", _HERE / "maxpool_cpu.cc")
+                  _HERE / "winograd_cpu.cc", _HERE / "maxpool_cpu.cc", _HERE / "focal_cpu.cc")
 KERNEL_HEADERS = (_HERE / "cpu_kernels.h",)
 DEFAULT_CACHE_DIR = _HERE.parents[2] / ".cache" / "kernels"
 COMPILE_FLAGS = ("-O3", "-march=native", "-std=c++17", "-shared", "-fPIC", "-pthread")

@@ -204,3 +204,57 @@ def test_enable_reaches_sequential_cells_and_fuses_the_following_relu(library, m
         np.testing.assert_allclose(g.asnumpy(), w.asnumpy(), rtol=1e-5, atol=ATOL * 10)
     for p, q in zip(plain.get_parameters(), fast.get_parameters()):
         np.testing.assert_allclose(q.asnumpy(), p.asnumpy(), rtol=1e-5, atol=ATOL, err_msg=p.name)
+
+
+@pytest.mark.parametrize("block", ["resnet_basic", "resnet_bottleneck", "dla_basic"])
+def test_enable_fuses_the_relu_a_block_declares(library, mode, block):
+    """The ResNet and DLA blocks name the ReLU that follows a BN and is used nowhere else (`BN_RELU`): it runs
+    inside the kernel, its place taken by an Identity, while the shared ReLU after the residual sum stays a
+    MindSpore op. Training-mode outputs and every gradient equal the block on MindSpore's ops (tolerance as
+    above)."""
+    from src.models import dla, resnet
+
+    def build():
+        ms.set_seed(4)
+        if block == "resnet_basic":
+            return resnet.BasicBlock(8, 8, 1)
+        if block == "resnet_bottleneck":
+            return resnet.Bottleneck(16, 4, 1)
+        return dla.BasicBlock(8, 8, 1)
+
+    plain, fast = build(), build()
+    for net in (plain, fast):
+        net.set_train(True)
+    declared = dict(type(fast).BN_RELU)
+    assert enable_fast_batchnorm(fast, library) == {"resnet_basic": 2, "resnet_bottleneck": 3, "dla_basic": 2}[block]
+    for bn_name, relu_name in declared.items():
+        assert getattr(fast, bn_name).fuse_relu and isinstance(getattr(fast, relu_name), nn.Identity)
+    assert type(fast.relu) is nn.ReLU  # after the residual sum
+    channels = 16 if block == "resnet_bottleneck" else 8
+    rng = np.random.default_rng(11)
+    x = rng.normal(0, 1, (2, channels, 6, 5)).astype(np.float32)
+    dy = Tensor(rng.normal(0, 1, (2, channels, 6, 5)).astype(np.float32))
+    if block == "dla_basic":  # construct(x, residual)
+        residual = Tensor(rng.normal(0, 1, x.shape).astype(np.float32))
+        plain, fast = (_WithResidual(net, residual) for net in (plain, fast))
+    got, want = LayerGrads(fast)(Tensor(x), dy), LayerGrads(plain)(Tensor(x), dy)
+    assert len(got) == len(want) > 2
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g.asnumpy(), w.asnumpy(), rtol=1e-5, atol=ATOL * 10)
+
+
+class _WithResidual(nn.Cell):
+    def __init__(self, block, residual):
+        super().__init__()
+        self.block, self.residual = block, residual
+
+    def construct(self, x):
+        return self.block(x, self.residual)
+
+
+def test_root_fuses_its_relu(library):
+    from src.models.dla import Root
+
+    root = Root(8, 4)
+    root.set_train(True)
+    assert enable_fast_batchnorm(root, library) == 1 and root.bn.fuse_relu and isinstance(root.relu, nn.Identity)
