@@ -318,7 +318,10 @@ def test_whole_network_with_every_kernel_matches_mindspore_ops(library, tmp_path
             # 13 stride-1 block convs, 3 heads, 3 DCN offset convs
             assert counts["dcn"] == 3 and counts["winograd"] == 19 and counts["maxpool"] == 1
             assert fast.deconv_layers[1].fuse_relu and isinstance(fast.deconv_layers[2], nn.Identity)
-            assert fast.deconv_layers[4].fuse_relu and not fast.layer1[0].bn1.fuse_relu
+            assert fast.deconv_layers[4].fuse_relu
+            # the blocks' and the stem's declared ReLUs (BN_RELU) too; not bn2, whose output meets the residual
+            assert fast.layer1[0].bn1.fuse_relu and isinstance(fast.layer1[0].relu1, nn.Identity)
+            assert not fast.layer1[0].bn2.fuse_relu and fast.bn1.fuse_relu and isinstance(fast.relu, nn.Identity)
         assert [p.name for p in fast.get_parameters()] == names
         ms.save_checkpoint(fast, str(tmp_path / "fast.ckpt"))
         assert list(ms.load_checkpoint(str(tmp_path / "fast.ckpt"))) == names
