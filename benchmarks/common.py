@@ -70,7 +70,6 @@ def mindspore_train_step(network, loss, images, targets, lr, weight_decay, adam_
     network.set_train(True)
     if cpu_kernels:
         from src.models.kernels import enable_cpu_kernels
-
         from src.models.kernels.focal import enable_fast_focal_loss
 
         if not any(enable_cpu_kernels(network, num_threads=num_threads).values()):

@@ -19,7 +19,8 @@ counts objects (each contributes all its C channels) while a per-channel mask (N
 import mindspore as ms
 from mindspore import nn, ops
 
-__all__ = ["FocalLoss", "FocalLossWithLogits", "RegLoss", "ObjectRegLoss", "REG_LOSS_KINDS", "gather_at_indices", "smooth_l1"]
+__all__ = ["FocalLoss", "FocalLossWithLogits", "RegLoss", "ObjectRegLoss", "REG_LOSS_KINDS", "gather_at_indices",
+           "smooth_l1"]
 
 REG_LOSS_KINDS = ("l1", "sl1")  # the original CenterNet's --reg_loss
 

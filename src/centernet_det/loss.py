@@ -3,8 +3,8 @@
 
     total = hm_weight * hm_loss + wh_weight * wh_loss + off_weight * off_loss      (1, 0.1, 1)
 
-* hm_loss: CornerNet focal loss (src/losses.py ``FocalLossWithLogits``) on ``sigmoid(hm)`` clamped to [1e-4, 1 - 1e-4] over
-  all class channels, divided by the number of positive cells (target == 1) of the batch.
+* hm_loss: CornerNet focal loss (src/losses.py ``FocalLossWithLogits``) on ``sigmoid(hm)`` clamped to
+  [1e-4, 1 - 1e-4] over all class channels, divided by the number of positive cells (target == 1) of the batch.
 * wh_loss, off_loss at ``ind`` with ``reg_mask`` (src/losses.py ``ObjectRegLoss``): reg_loss "l1":
   ``sum |pred - t| * mask / (2 * sum mask + 1e-4)``; "sl1": smooth L1 / (sum mask + 1e-4).
 * cat_spec_wh: wh_loss is the original's ``RegWeightedL1Loss``: ``sum |wh[ind] - cat_spec_wh| * cat_spec_mask /

@@ -30,6 +30,8 @@ def activation(name):
 class ConvBNAct(nn.Cell):
     """Conv (no bias) + BatchNorm + optional activation; 'same' padding for odd kernels."""
 
+    BN_RELU = {"bn": "act"}  # a ReLU `act` runs inside the training BatchNorm kernel (it is then set to None)
+
     def __init__(self, in_ch, out_ch, kernel_size=1, stride=1, group=1, act="relu"):
         super().__init__()
         self.conv = nn.Conv2d(in_ch, out_ch, kernel_size, stride, pad_mode="pad", padding=kernel_size // 2,

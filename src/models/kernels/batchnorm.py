@@ -82,9 +82,10 @@ def enable_fast_batchnorm(network, library=None, num_threads=None, fuse_relu=Tru
     """Swap every eligible BatchNorm2d child of `network`'s cells for a `FastBatchNorm2d`, in place.
 
     library, num_threads, cache_dir: as `fast_depthwise.enable_fast_depthwise`.
-    fuse_relu: in a `ConvBNAct` whose activation is ReLU, a SequentialCell where a ReLU follows the BN, or a cell
-        whose `BN_RELU` names the ReLU cell applied to a BN's output (and nowhere else), run the ReLU inside the
-        kernel (that ReLU's place is taken by an Identity).
+    fuse_relu: in a SequentialCell where a ReLU follows the BN, or a cell whose `BN_RELU` names the ReLU cell
+        applied to a BN's output and nowhere else (`ConvBNAct`, the ResNet and DLA blocks), run the ReLU inside the
+        kernel (that ReLU's place is taken by None in a ConvBNAct, which skips a None activation, else an
+        Identity).
     Returns the count; 0, leaving the network unchanged, when not on CPU or the library cannot be built.
     """
     from src.models.layers import ConvBNAct
@@ -110,9 +111,9 @@ def enable_fast_batchnorm(network, library=None, num_threads=None, fuse_relu=Tru
         if isinstance(cell, nn.CellList):
             return 0  # its children are indexed, not attributes: a BN directly in a list stays as is
         count = 0
-        # {BN attribute: the ReLU attribute applied to its output and nowhere else}: ConvBNAct's, or what the cell
-        # declares in BN_RELU (the ResNet and DLA blocks)
-        pairs = {"bn": "act"} if isinstance(cell, ConvBNAct) else dict(getattr(cell, "BN_RELU", {}))
+        # {BN attribute: the ReLU attribute applied to its output and nowhere else}, as the cell declares it
+        # (ConvBNAct, the ResNet and DLA blocks)
+        pairs = dict(getattr(cell, "BN_RELU", {}))
         for attr, child in list(cell.name_cells().items()):
             if not is_fast_batchnorm_candidate(child):
                 continue

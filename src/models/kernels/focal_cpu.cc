@@ -9,10 +9,12 @@
 // Per element, with p = sigmoid(x), q = clamp(p, eps, 1 - eps) (forward value only; the gradient is taken at q,
 // the straight-through clamp of src/losses.py) and t the target:
 //   t == 1: l = log(q) (1 - q)^alpha                dl/dq = (1 - q)^alpha / q - alpha log(q) (1 - q)^(alpha - 1)
-//   else:   l = log(1 - q) q^alpha (1 - t)^beta    dl/dq = (alpha log(1 - q) q^(alpha - 1) - q^alpha / (1 - q)) (1 - t)^beta
+//   else:   l = log(1 - q) q^alpha (1 - t)^beta
+//           dl/dq = (alpha log(1 - q) q^(alpha - 1) - q^alpha / (1 - q)) (1 - t)^beta
 // and dl/dx = dl/dq p (1 - p) (MindSpore's SigmoidGrad, on the unclamped p). The forward returns (sum of l,
 // number of cells with t == 1); FocalLossWithLogits divides. Sums are taken over fixed blocks (16 float lanes of
-// 256 values each, then double) and the blocks added in order, so the result does not depend on the number of threads. NaN in x propagates.
+// 256 values each, then double) and the blocks added in order, so the result does not depend on the number of
+// threads. NaN in x propagates.
 #include <cmath>
 #include <cstring>
 #include <memory>

@@ -91,7 +91,8 @@ def test_equals_mindspores_ops_in_the_ctdet_loss(library, mode):
     results = []
     for kernel in (False, True):
         loss = CenterNetDetLoss()
-        assert enable_fast_focal_loss(loss, library) == 1 if kernel else True
+        if kernel:
+            assert enable_fast_focal_loss(loss, library) == 1
 
         def total(hm, wh, reg):
             return loss(hm, wh, reg, *[Tensor(a) for a in targets])[0]
