@@ -94,6 +94,7 @@ def test_gradient_clipping_by_global_norm(mode, max_norm, moved):
 
 
 def test_components_pass_through_and_loss_decreases(mode):
+    ms.set_seed(0)  # the toy's initialisation; unseeded it followed the test order (CI once drew a 0.43 ratio)
     net = NetworkWithLoss(ToyNet(), ToyLoss())
     opt = build_optimizer("adam", param_groups(net, 0.0), lr=0.02)
     step = TrainStep(net, opt, build_loss_scaler("dynamic", 2.0 ** 12, 2, 50))
@@ -103,14 +104,14 @@ def test_components_pass_through_and_loss_decreases(mode):
         return float(np.mean([net(*batch)[0].asnumpy() for batch in batches]))
 
     initial = mean_loss()
-    for it in range(60):
+    for it in range(200):
         loss, overflow, _, comps = step(*batches[it % 4])
         assert not bool(overflow.asnumpy())
         assert len(comps) == 2
         np.testing.assert_allclose(loss.asnumpy(), comps[0].asnumpy() + comps[1].asnumpy(), rtol=1e-5)
     final = mean_loss()
     print(f"toy regression loss {initial:.5f} -> {final:.5f}")
-    assert final < 0.3 * initial  # measured ~0.15
+    assert final < 0.3 * initial  # over seeds 0-29: median 0.02, worst 0.20 (after 60 steps it was 0.41)
 
 
 def test_jit_and_eager_steps_agree():
