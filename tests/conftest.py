@@ -26,11 +26,14 @@ def pytest_configure(config):
 
 
 def pytest_collection_modifyitems(config, items):
-    """Files holding a test marked slow run first (stable otherwise). `make test` hands whole files to two
-    pytest-xdist workers in collection order; a minutes-long file collected last kept one worker busy alone at the
-    end of the run."""
-    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
-    items.sort(key=lambda item: item.path not in slow_files)
+    """Files holding a test marked slow run first, the longest first (`slow(minutes=N)`; stable otherwise). `make
+    test` hands whole files to two pytest-xdist workers in collection order; a minutes-long file collected last kept
+    one worker busy alone at the end of the run."""
+    file_minutes = {}
+    for item in items:
+        for mark in item.iter_markers("slow"):
+            file_minutes[item.path] = max(file_minutes.get(item.path, 0.0), float(mark.kwargs.get("minutes", 0.5)))
+    items.sort(key=lambda item: -file_minutes.get(item.path, 0.0))
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,7 @@ import pytest
 from dependency.coco.coco_eval import evaluate
 from tests.demo_runs import run_demo
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow(minutes=3), pytest.mark.numerics]
 
 # scripts/demo_det.py flags of the test recipe (the demo's defaults are the longer version)
 RECIPE = {"--num_train": 128, "--num_val": 24, "--data_seed": 0, "--seed": 1, "--epochs": 6, "--batch_size": 8}

@@ -22,7 +22,7 @@ import pytest
 from dependency.coco.coco_eval import evaluate
 from tests.demo_runs import run_demo
 
-pytestmark = [pytest.mark.slow, pytest.mark.numerics]
+pytestmark = [pytest.mark.slow(minutes=2), pytest.mark.numerics]
 
 # scripts/demo_pose.py flags of the test recipe (the demo's defaults are the longer version)
 RECIPE = {"--num_train": 96, "--num_val": 24, "--pose_kinds": "standing", "--data_seed": 0, "--seed": 1,

@@ -24,7 +24,7 @@ import pytest
 from dependency.evaluate.eval import evaluate
 from src.centerface.demo_recipe import RECIPES, train_flags
 
-pytestmark = [pytest.mark.slow, pytest.mark.numerics]
+pytestmark = [pytest.mark.slow(minutes=3), pytest.mark.numerics]
 RECIPE = RECIPES["e2e"]
 EPOCHS = RECIPE["train"]["epochs"]
 STEPS = RECIPE["data"]["num_train"] // RECIPE["train"]["batch_size"]  # per epoch (the last partial batch dropped)
