@@ -48,7 +48,7 @@ $(OFFICIAL_CKPT): $(OFFICIAL_ONNX) src/convert_weight_centerface.py
 weights: $(OFFICIAL_CKPT)
 
 # Two worker processes, one test file each at a time, the longest files first (tests/conftest.py). Each worker gets
-# half the cores (OMP_NUM_THREADS, unless set): two workers of 2 threads on 2 cores took 20:34, of 1 thread 18:29.
+# half the cores (OMP_NUM_THREADS, unless set; docs/testing.md: 2 threads each on 2 cores get in each other's way).
 # CI=true: a test whose optional dependency is missing fails instead of skipping (make test installs them all).
 TEST_THREADS := $(shell n=$$(nproc 2>/dev/null || echo 2); echo $$(( n >= 4 ? n / 2 : 1 )))
 PYTEST := OMP_NUM_THREADS=$${OMP_NUM_THREADS:-$(TEST_THREADS)} CI=$${CI:-true} $(PY) -m pytest -q -n 2 --dist loadfile

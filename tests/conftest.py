@@ -26,14 +26,41 @@ def pytest_configure(config):
 
 
 def pytest_collection_modifyitems(config, items):
-    """Files holding a test marked slow run first, the longest first (`slow(minutes=N)`; stable otherwise). `make
-    test` hands whole files to two pytest-xdist workers in collection order; a minutes-long file collected last kept
-    one worker busy alone at the end of the run."""
+    """Files holding a test marked slow run first, the longest first (`slow(minutes=N)`; stable otherwise): `make
+    test` hands whole files to two pytest-xdist workers in this order (pytest_xdist_make_scheduler below), so the
+    minutes-long files start at once and the short ones fill the end of the run."""
     file_minutes = {}
     for item in items:
         for mark in item.iter_markers("slow"):
             file_minutes[item.path] = max(file_minutes.get(item.path, 0.0), float(mark.kwargs.get("minutes", 0.5)))
     items.sort(key=lambda item: -file_minutes.get(item.path, 0.0))
+
+
+try:
+    from xdist.scheduler import LoadFileScheduling
+except ImportError:  # plain pytest without pytest-xdist: no scheduler to adjust
+    LoadFileScheduling = None
+
+if LoadFileScheduling is not None:
+    class CollectionOrderLoadFileScheduling(LoadFileScheduling):
+        """`--dist loadfile` handing out files in collection order. pytest-xdist 3.6 queues them by number of tests,
+        most first, which put the three convergence files (2-3 tests, minutes each) at the end of every run."""
+
+        def _assign_work_unit(self, node):
+            if not getattr(self, "_in_collection_order", False):
+                position = {}
+                for nodeid in self.collection:
+                    position.setdefault(self._split_scope(nodeid), len(position))
+                queue = sorted(self.workqueue.items(), key=lambda scope_and_tests: position[scope_and_tests[0]])
+                self.workqueue.clear()
+                self.workqueue.update(queue)
+                self._in_collection_order = True
+            super()._assign_work_unit(node)
+
+    def pytest_xdist_make_scheduler(config, log):
+        if config.getvalue("dist") == "loadfile":
+            return CollectionOrderLoadFileScheduling(config, log)
+        return None
 
 
 @pytest.fixture(scope="session")
