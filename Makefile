@@ -51,7 +51,8 @@ weights: $(OFFICIAL_CKPT)
 # half the cores (OMP_NUM_THREADS, unless set; docs/testing.md: 2 threads each on 2 cores get in each other's way).
 # CI=true: a test whose optional dependency is missing fails instead of skipping (make test installs them all).
 TEST_THREADS := $(shell n=$$(nproc 2>/dev/null || echo 2); echo $$(( n >= 4 ? n / 2 : 1 )))
-PYTEST := OMP_NUM_THREADS=$${OMP_NUM_THREADS:-$(TEST_THREADS)} CI=$${CI:-true} $(PY) -m pytest -q -n 2 --dist loadfile
+RUN_PYTEST := CI=$${CI:-true} $(PY) -m pytest -q -n 2 --dist loadfile
+PYTEST := OMP_NUM_THREADS=$${OMP_NUM_THREADS:-$(TEST_THREADS)} $(RUN_PYTEST)
 test: build $(TEST_STAMP)
 	$(PYTEST) tests
 
@@ -67,7 +68,7 @@ PORTABLE_SETTINGS := ONEDNN_MAX_CPU_ISA=SSE41 OMP_NUM_THREADS=1
 PORTABLE_MARK ?= numerics
 test-portable: build $(TEST_STAMP)
 	set -e; for setting in $(PORTABLE_SETTINGS); do echo "== $$setting"; \
-	  env $$setting CI=$${CI:-true} $(PY) -m pytest -q -n 2 --dist loadfile -m "$(PORTABLE_MARK)" tests; done
+	  env $$setting $(RUN_PYTEST) -m "$(PORTABLE_MARK)" tests; done
 
 test-portable-fast:
 	$(MAKE) test-portable PORTABLE_MARK="numerics and not slow"
