@@ -18,7 +18,12 @@ DATA = ROOT / "tests" / "data"
 
 def pytest_configure(config):
     """`OMP_NUM_THREADS=N` limits MindSpore's runtime and the compiled kernels in the test process too, as train.py
-    and the other scripts do (src/model_utils/device.apply_thread_limit; `make test-portable` runs with 1)."""
+    and the other scripts do (src/model_utils/device.apply_thread_limit; `make test-portable` runs with 1). Tests
+    that read checkpoints with mindspore.load_checkpoint directly get the scripts' memory check (MemAvailable, not
+    MemFree, which a long test run's page cache leaves at a few hundred MB: src/engine/checkpoint.py)."""
+    from src.engine.checkpoint import check_reads_against_available_memory
+
+    check_reads_against_available_memory()
     if os.environ.get("OMP_NUM_THREADS"):
         from src.model_utils.device import apply_thread_limit
 

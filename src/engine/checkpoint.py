@@ -38,7 +38,7 @@ from src.io_utils import files_matching, save_checkpoint_atomic
 
 __all__ = ["CHECKPOINT_FORMAT", "KNOWN_PREFIXES", "TRAINING_WEIGHTS", "checkpoint_name", "list_checkpoints",
            "latest_checkpoint", "save_checkpoint", "load_for_resume", "load_latest_for_resume", "check_recorded",
-           "load_weights", "LoadReport", "CheckpointError"]
+           "load_weights", "LoadReport", "CheckpointError", "check_reads_against_available_memory"]
 
 CHECKPOINT_FORMAT = "objects-as-points-engine-1"
 # The same format under the name it had when CenterFace was the only model: still resumable.
@@ -143,11 +143,37 @@ def save_checkpoint(ckpt_dir, network, optimizer=None, *, epoch, step_in_epoch, 
     return str(final)
 
 
+def check_reads_against_available_memory():
+    """Make MindSpore's "checkpoint larger than memory" check compare with the memory the system can give.
+
+    MindSpore 2.10's `load_checkpoint` refuses a .ckpt larger than `os.sysconf("SC_AVPHYS_PAGES")` pages, which is
+    the kernel's MemFree: memory no one uses, not even the page cache. The kernel hands cached pages back on demand,
+    so after minutes of file I/O a 24 GB machine may have 0.2 GB free and 20 GB available, and a 230 MB training
+    checkpoint is refused with "exceeds current available memory" (seen in this project's CI). The check now uses
+    src.engine.memory.available_gb (MemAvailable, lowered to a cgroup v2 limit), which is what "available" means; a
+    file larger than that is still refused. Idempotent; a MindSpore without this check is left as it is."""
+    from mindspore.train import serialization
+
+    if getattr(serialization, "_get_available_memory", None) is None or \
+            getattr(serialization._get_available_memory, "uses_mem_available", False):
+        return
+    from src.engine import memory
+
+    def available_bytes():
+        available = memory.available_gb()
+        return None if available is None else int(available * memory.GB)
+
+    available_bytes.uses_mem_available = True
+    available_bytes.replaced = serialization._get_available_memory
+    serialization._get_available_memory = available_bytes
+
+
 def _read(ckpt):
     if isinstance(ckpt, dict):
         return ckpt
     import mindspore as ms
 
+    check_reads_against_available_memory()
     path = Path(ckpt)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path}: no such file")

@@ -320,3 +320,35 @@ def test_resume_with_no_usable_checkpoint(tmp_path):
         (tmp_path / f"0-{epoch}_1.ckpt").write_bytes(b"\x0a\x05trunc")
     with pytest.raises(CheckpointError, match=r"0-2_1.ckpt: cannot be read .*\(and 1 older checkpoint\(s\)"):
         load_latest_for_resume(tmp_path, net, opt, scaler)
+
+
+def test_a_checkpoint_larger_than_free_but_not_available_memory_loads(tmp_path, monkeypatch):
+    """MindSpore 2.10 compares a .ckpt's size with MemFree (sysconf SC_AVPHYS_PAGES), which leaves out the page cache
+    the kernel gives back on demand; the loaders compare with MemAvailable (src.engine.memory.available_gb)."""
+    from mindspore.train import serialization
+
+    from src.engine import memory
+    from src.engine.checkpoint import check_reads_against_available_memory
+
+    net, opt, scaler = trained_toy(steps=1)
+    path = save_checkpoint(tmp_path, net, opt, epoch=1, step_in_epoch=1, global_step=1, loss_scaler=scaler)
+    real_sysconf = os.sysconf  # "1 free page of 1 byte": smaller than any checkpoint
+    monkeypatch.setattr(os, "sysconf", lambda name: 1 if name in ("SC_AVPHYS_PAGES", "SC_PAGE_SIZE") else
+                        real_sysconf(name))
+
+    check_reads_against_available_memory()
+    ours = serialization._get_available_memory
+    monkeypatch.setattr(serialization, "_get_available_memory", ours.replaced)  # MindSpore's own measure: refused
+    with pytest.raises(ValueError, match="exceeds current available memory 1 bytes"):
+        ms.load_checkpoint(path)
+
+    monkeypatch.setattr(serialization, "_get_available_memory", ours)
+    net2, opt2, scaler2 = build(seed=7, epochs=2)
+    assert load_for_resume(path, net2, opt2, scaler2)["epoch"] == 1
+    check_reads_against_available_memory()  # idempotent: the replaced function is MindSpore's, not ours
+    assert serialization._get_available_memory is ours and not hasattr(ours.replaced, "uses_mem_available")
+
+    # A file larger than the available memory is still refused, as one error naming it.
+    monkeypatch.setattr(memory, "available_gb", lambda: 1 / memory.GB)
+    with pytest.raises(CheckpointError, match=f"checkpoint {re.escape(str(path))}: .*exceeds current available"):
+        load_for_resume(path, net2, opt2, scaler2)
